@@ -1,0 +1,1 @@
+"""The ``scorelens`` command line: one module per command group, registered in :mod:`.main`."""

@@ -1,0 +1,66 @@
+"""Entry point of the ``scorelens`` command: global options and the one place errors are caught."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from scorelens import __version__
+from scorelens.cli.common import err_console, setup_logging
+from scorelens.exceptions import ScorelensError
+
+app = typer.Typer(
+    name="scorelens",
+    help="Find where a film's soundtrack plays in the film, describe that music, and predict the "
+         "film's genre from it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scorelens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors; no progress bars.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More detail on stderr (-vv for debugging).")] = 0,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """scorelens: film music, found, described and related to genre."""
+    setup_logging(quiet, verbose)
+
+
+def _register() -> None:
+    # Command groups, in pipeline order. Each module adds its commands to ``app``.
+    from scorelens.cli import stamp, demo  # noqa: F401
+
+
+def run() -> None:
+    """Console-script entry: run the app; a ScorelensError becomes one line on stderr and exit 1."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except ScorelensError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

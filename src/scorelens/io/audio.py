@@ -1,0 +1,274 @@
+"""Audio decoding through PyAV (FFmpeg): any container and codec FFmpeg reads.
+
+Audio is streamed: decoded packet by packet, downmixed to mono and resampled to the
+caller's rate by FFmpeg's resampler, and handed out in blocks of a few seconds, so a
+two-hour 48 kHz 5.1 film never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from scorelens.exceptions import MediaError
+
+__all__ = ["AudioInfo", "probe_audio", "iter_audio_blocks", "load_audio", "file_digest",
+           "AUDIO_EXTENSIONS", "VIDEO_EXTENSIONS"]
+
+log = logging.getLogger(__name__)
+
+#: Extensions taken as audio tracks when a soundtrack is given as a folder.
+AUDIO_EXTENSIONS = frozenset({".mp3", ".flac", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".aiff",
+                              ".aif", ".wma", ".mka"})
+#: Extensions of film containers (informative; any file FFmpeg opens is accepted).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"})
+
+# Decoded duration below this fraction of the declared one means the file is truncated.
+_TRUNCATION_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a media file holds, as read from its container.
+
+    Attributes
+    ----------
+    path : Path
+    duration_s : float
+        Declared duration of the audio stream (or the container), in seconds.
+    sample_rate : int
+        Native rate of the first audio stream (Hz).
+    channels : int
+        Native channel count of the first audio stream.
+    codec : str
+        FFmpeg codec name of the first audio stream.
+    container : str
+        FFmpeg format name of the container.
+    has_video : bool
+        Whether the file also has a video stream.
+    """
+
+    path: Path
+    duration_s: float
+    sample_rate: int
+    channels: int
+    codec: str
+    container: str
+    has_video: bool
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not a media file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes)")
+
+
+def _open(path: Path):
+    _check_file(path)
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as exc:  # InvalidDataError, EOFError, …
+        raise MediaError(f"{path}: not a media file FFmpeg can read ({exc.strerror or exc})") from exc
+
+
+def _audio_stream(container, path: Path):
+    if not container.streams.audio:
+        kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
+        raise MediaError(f"{path}: has no audio stream (it holds {kinds})")
+    return container.streams.audio[0]
+
+
+def _declared_duration(container, stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return float("nan")
+
+
+def probe_audio(path: str | os.PathLike) -> AudioInfo:
+    """Read a media file's audio properties without decoding it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file FFmpeg opens (film or audio track).
+
+    Returns
+    -------
+    AudioInfo
+
+    Raises
+    ------
+    MediaError
+        If the file is missing, empty, not media, or has no audio stream.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        stream = _audio_stream(container, path)
+        ctx = stream.codec_context
+        return AudioInfo(
+            path=path,
+            duration_s=_declared_duration(container, stream),
+            sample_rate=int(ctx.sample_rate or 0),
+            channels=int(ctx.channels or 0),
+            codec=ctx.name,
+            container=container.format.name,
+            has_video=bool(container.streams.video),
+        )
+
+
+def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: float = 30.0,
+                      start_s: float = 0.0, end_s: float | None = None,
+                      check_truncation: bool = True) -> Iterator[np.ndarray]:
+    """Decode a file's first audio stream as mono float32 blocks at ``sample_rate``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Film or audio file.
+    sample_rate : int
+        Output rate (Hz); FFmpeg's resampler converts from the native rate.
+    block_s : float
+        Length of each yielded block in seconds (the last one may be shorter).
+    start_s, end_s : float
+        Span to decode; the container is seeked to ``start_s`` when it is > 0.
+    check_truncation : bool
+        Raise when the whole file decodes to much less than its declared duration.
+
+    Yields
+    ------
+    np.ndarray [shape=(n,), dtype=float32]
+        Consecutive, gapless blocks of mono samples in [-1, 1].
+
+    Raises
+    ------
+    MediaError
+        Missing, empty, non-media or truncated file; no audio stream; corrupt data.
+    """
+    path = Path(path)
+    block_len = max(1, int(round(block_s * sample_rate)))
+    first = int(round(start_s * sample_rate))
+    last = None if end_s is None else int(round(end_s * sample_rate))
+    with _open(path) as container:
+        stream = _audio_stream(container, path)
+        stream.thread_type = "AUTO"
+        declared = _declared_duration(container, stream)
+        if start_s > 0:
+            container.seek(int(start_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        pending: list[np.ndarray] = []
+        n_pending = 0
+        position: int | None = None  # index (at sample_rate) of the next sample to be produced
+        produced = 0
+        try:
+            for frame in container.decode(stream):
+                if position is None:
+                    position = 0 if frame.pts is None or start_s <= 0 else int(
+                        round(float(frame.pts * frame.time_base) * sample_rate))
+                for out in resampler.resample(frame):
+                    samples = out.to_ndarray().reshape(-1)
+                    begin = position
+                    position += samples.size
+                    if position <= first:
+                        continue
+                    if begin < first:
+                        samples = samples[first - begin:]
+                    if last is not None and position > last:
+                        samples = samples[: max(0, samples.size - (position - last))]
+                    if samples.size:
+                        pending.append(samples)
+                        n_pending += samples.size
+                    while n_pending >= block_len:
+                        block = np.concatenate(pending)
+                        yield block[:block_len]
+                        produced += block_len
+                        rest = block[block_len:]
+                        pending, n_pending = ([rest], rest.size) if rest.size else ([], 0)
+                if last is not None and position >= last:
+                    break
+            else:
+                for out in resampler.resample(None):
+                    samples = out.to_ndarray().reshape(-1)
+                    if last is not None:
+                        samples = samples[: max(0, last - (position or 0))]
+                    position = (position or 0) + samples.size
+                    if samples.size:
+                        pending.append(samples)
+                        n_pending += samples.size
+        except av.error.FFmpegError as exc:
+            t = (position or 0) / sample_rate
+            raise MediaError(f"{path}: corrupt audio data at t={t:.3f}s ({exc.strerror or exc})") from exc
+        if n_pending:
+            yield np.concatenate(pending)
+            produced += n_pending
+        if (check_truncation and start_s <= 0 and end_s is None and np.isfinite(declared) and declared > 1.0
+                and produced < _TRUNCATION_FRACTION * declared * sample_rate):
+            raise MediaError(
+                f"{path}: truncated: decoded {produced / sample_rate:.3f}s of the {declared:.3f}s "
+                "the container declares")
+
+
+def load_audio(path: str | os.PathLike, *, sample_rate: int, start_s: float = 0.0,
+               end_s: float | None = None) -> np.ndarray:
+    """Decode (a span of) a file's audio into one mono float32 array.
+
+    Use for spans (a cue, a track); stream whole films with :func:`iter_audio_blocks`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    sample_rate : int
+        Output rate (Hz).
+    start_s, end_s : float
+        Span in seconds (``end_s=None``: to the end).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32]
+    """
+    blocks = list(iter_audio_blocks(path, sample_rate=sample_rate, block_s=60.0, start_s=start_s,
+                                    end_s=end_s, check_truncation=(start_s <= 0 and end_s is None)))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 22) -> str:
+    """Quick identity of a file's bytes: size plus BLAKE2b of its first, middle and last 4 MiB.
+
+    Hashing a whole multi-GB film would cost seconds per run for no gain in practice:
+    any edit, re-encode or truncation changes the size or one of the sampled chunks.
+
+    Parameters
+    ----------
+    path : str or path-like
+    chunk : int
+        Bytes read at each of the three places.
+
+    Returns
+    -------
+    str
+        32 hex digits.
+    """
+    path = Path(path)
+    _check_file(path)
+    size = path.stat().st_size
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(size).encode())
+    with open(path, "rb") as fh:
+        if size <= 3 * chunk:
+            h.update(fh.read())
+        else:
+            for where in (0, size // 2 - chunk // 2, size - chunk):
+                fh.seek(where)
+                h.update(fh.read(chunk))
+    return h.hexdigest()
