@@ -70,6 +70,11 @@ class StamperConfig:
     """Peak density kept when indexing a track (the strongest local maxima in each second)."""
     query_peaks_per_second: float = 36.0
     """Peak density kept when stamping a film: denser than the index, so that peaks masked by dialogue still leave the music's peaks in the query (audfprint's asymmetric densities)."""
+    query_peak_time_radius: int = 10
+    """Neighbourhood of film peaks; smaller than the index's so that music peaks next to louder dialogue survive."""
+    query_peak_freq_radius: int = 12
+    whiten: float = 1.0
+    """Rank peaks by their level over the bin's mean level in ~24 s (1) or by raw level (0)."""
     fan_out: int = 6
     """Each anchor peak is paired with up to this many later peaks in its target zone (index side)."""
     query_fan_out: int = 14
@@ -157,3 +162,133 @@ class StamperConfig:
 
 
 # Settings of later stages are added below, one frozen dataclass per stage.
+
+
+@dataclass(frozen=True)
+class MIRConfig:
+    """Settings of the MIR feature kind (the study's Table 2 set; see :mod:`scorelens.features.mir`).
+
+    Short-time features share one STFT (``n_fft``/``hop_length`` at ``sample_rate``);
+    rhythm and key features use longer frames built from it; everything is then
+    texture-windowed (mean and standard deviation over ``texture_window_s`` windows with
+    ``texture_overlap``), as in the study's "MIR features" section.
+    """
+
+    sample_rate: int = 22050
+    """Rate the audio is decoded at (Hz)."""
+    n_fft: int = 2048
+    """STFT window (samples): 93 ms at 22050 Hz."""
+    hop_length: int = 512
+    """STFT hop (samples): 23 ms, 43 frames per second."""
+    n_mels: int = 40
+    """Mel bands under the MFCCs (MIRtoolbox's ``mirmfcc`` uses 40)."""
+    n_mfcc: int = 13
+    """MFCC coefficients kept, 1..n_mfcc (coefficient 0, the energy, is left out as in MIRtoolbox's default ``Rank`` 1:13)."""
+    delta_width: int = 5
+    """Frames of the regression behind Δ and ΔΔ MFCCs (MIRtoolbox's default radius 2)."""
+    brightness_cutoff_hz: float = 1500.0
+    """Spectral brightness is the share of the magnitude spectrum above this frequency (MIRtoolbox's default)."""
+    pitch_min_hz: float = 75.0
+    """Lowest fundamental searched for inharmonicity (MIRtoolbox ``mirpitch`` default)."""
+    pitch_max_hz: float = 2400.0
+    """Highest fundamental searched for inharmonicity (MIRtoolbox ``mirpitch`` default)."""
+    roughness_max_peaks: int = 32
+    """Strongest spectral peaks per frame entering Sethares' pairwise roughness."""
+    roughness_floor_db: float = -30.0
+    """Peaks weaker than the frame's strongest by more than this are ignored (below it: window side lobes)."""
+    tempo_frame_s: float = 3.0
+    """Frame of the onset-curve autocorrelation behind tempo and pulse clarity (MIRtoolbox ``mirtempo`` frame)."""
+    tempo_hop_s: float = 0.25
+    """Hop of the tempo frames."""
+    tempo_min_bpm: float = 40.0
+    """Slowest tempo considered (MIRtoolbox default)."""
+    tempo_max_bpm: float = 200.0
+    """Fastest tempo considered (MIRtoolbox default)."""
+    key_frame_s: float = 1.0
+    """Chroma is averaged over this long a moving window before key strength and mode."""
+    texture_window_s: float = 5.0
+    """Texture window length (the study's five seconds)."""
+    texture_overlap: float = 0.33
+    """Fraction of overlap between consecutive texture windows (the study's 33 %); hop = window * (1 - overlap)."""
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "delta_width",
+                     "roughness_max_peaks"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
+        if self.hop_length > self.n_fft:
+            raise ParameterError(f"hop_length={self.hop_length} must not exceed n_fft={self.n_fft}")
+        if self.n_mfcc >= self.n_mels:
+            raise ParameterError(f"n_mfcc={self.n_mfcc} must be < n_mels={self.n_mels}")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise ParameterError(f"delta_width={self.delta_width} must be an odd integer >= 3")
+        nyquist = self.sample_rate / 2
+        if not 0 < self.brightness_cutoff_hz < nyquist:
+            raise ParameterError(f"brightness_cutoff_hz={self.brightness_cutoff_hz} must be in (0, {nyquist})")
+        if not 0 < self.pitch_min_hz < self.pitch_max_hz < nyquist:
+            raise ParameterError(f"pitch_min_hz={self.pitch_min_hz} and pitch_max_hz={self.pitch_max_hz} must "
+                                 f"satisfy 0 < min < max < sample_rate/2={nyquist}")
+        if not 0 < self.tempo_min_bpm < self.tempo_max_bpm:
+            raise ParameterError(f"tempo_min_bpm={self.tempo_min_bpm} and tempo_max_bpm={self.tempo_max_bpm} "
+                                 "must satisfy 0 < min < max")
+        if self.tempo_frame_s < 60.0 / self.tempo_min_bpm:
+            raise ParameterError(f"tempo_frame_s={self.tempo_frame_s} must be at least one period of "
+                                 f"tempo_min_bpm={self.tempo_min_bpm} ({60.0 / self.tempo_min_bpm:.3f}s)")
+        for name in ("tempo_hop_s", "key_frame_s", "texture_window_s"):
+            if getattr(self, name) <= 0:
+                raise ParameterError(f"{name}={getattr(self, name)!r} must be > 0")
+        if self.roughness_floor_db >= 0:
+            raise ParameterError(f"roughness_floor_db={self.roughness_floor_db} must be < 0")
+        if not 0 <= self.texture_overlap < 1:
+            raise ParameterError(f"texture_overlap={self.texture_overlap} must be in [0, 1)")
+
+    @property
+    def texture_hop_s(self) -> float:
+        """Seconds between consecutive texture windows (3.35 s with the study's settings)."""
+        return self.texture_window_s * (1.0 - self.texture_overlap)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Settings of the feature pipeline shared by every kind (see :mod:`scorelens.features.pipeline`)."""
+
+    audio: str = "track"
+    """``track``: the soundtrack track's own audio over the cue's span (clean music, the default);
+    ``film``: the film's mixed audio over the cue's film span."""
+    grid_method: str = "linear"
+    """How a kind's native frames are put on the common 1 Hz grid: ``linear`` interpolation between
+    native frame centres, or ``nearest`` native frame."""
+    min_cue_s: float = 1.0
+    """Cues shorter than this (one grid frame) get no features; they are skipped with a warning."""
+
+    def __post_init__(self) -> None:
+        if self.audio not in ("track", "film"):
+            raise ParameterError(f"audio={self.audio!r} must be 'track' or 'film'")
+        if self.grid_method not in ("linear", "nearest"):
+            raise ParameterError(f"grid_method={self.grid_method!r} must be 'linear' or 'nearest'")
+        if self.min_cue_s <= 0:
+            raise ParameterError(f"min_cue_s={self.min_cue_s} must be > 0")
+
+
+@dataclass(frozen=True)
+class VisualConfig:
+    """Settings of the visual features (see :mod:`scorelens.features.visual`)."""
+
+    rate_hz: float = 1.0
+    """Frames sampled per second (the study's 1 Hz, the common feature grid)."""
+    width: int = 160
+    """Frames are scaled to this width (height keeps the aspect ratio) before measuring."""
+    skip_nonref: bool = True
+    """Let the decoder drop non-reference frames (B-frames nothing depends on): faster decoding, a
+    sampled frame at most a few frames away from the grid time."""
+    contrast_levels: int = 256
+    """Histogram bins of the brightness histogram behind the contrast's bright/dark split."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rate_hz <= 30:
+            raise ParameterError(f"rate_hz={self.rate_hz} must be in (0, 30]")
+        if not isinstance(self.width, int) or self.width < 8:
+            raise ParameterError(f"width={self.width!r} must be an integer >= 8")
+        if not isinstance(self.contrast_levels, int) or self.contrast_levels < 2:
+            raise ParameterError(f"contrast_levels={self.contrast_levels!r} must be an integer >= 2")
