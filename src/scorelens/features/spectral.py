@@ -1,0 +1,277 @@
+"""Spectral descriptors of the study's MIR set that librosa lacks, from their published definitions.
+
+The study computed these with MATLAB's MIRtoolbox (and Audio Toolbox for flatness and
+crest); each function here follows the definition its docstring cites. All of them work
+on one shared spectrogram, so the MIR kind computes a single STFT per cue.
+
+Shared vocabulary (librosa's): ``S`` is a magnitude spectrogram [shape=(n_bins, n_frames)],
+``P`` a power spectrogram, ``freqs`` the bin centre frequencies [shape=(n_bins,)] in Hz.
+Silent frames (all-zero columns) are given defined, finite values, documented per
+function; nothing here returns NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+
+__all__ = ["spectral_moments", "spectral_flatness", "spectral_crest", "spectral_entropy",
+           "spectral_brightness", "spectral_roughness", "acf_pitch", "inharmonicity"]
+
+# Added to every bin so that a silent frame is a flat spectrum (finite descriptors) while
+# changing nothing measurable in a frame with any signal in it (1e-12 is -240 dB).
+_FLOOR = 1e-12
+
+
+def spectral_moments(*, S: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centroid, spread, skewness and kurtosis of the magnitude spectrum seen as a distribution.
+
+    MIRtoolbox's ``mircentroid``, ``mirspread``, ``mirskewness`` and ``mirkurtosis``
+    (Lartillot & Toiviainen, "A Matlab toolbox for musical feature extraction from audio",
+    DAFx 2007): the first four moments of the frequency distribution whose weights are the
+    normalised magnitudes. Kurtosis is not the excess one (a Gaussian gives 3).
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_bins, n_frames)]
+        Magnitude spectrogram.
+    freqs : np.ndarray [shape=(n_bins,)]
+        Bin frequencies (Hz).
+
+    Returns
+    -------
+    centroid, spread : np.ndarray [shape=(n_frames,)]
+        In Hz. A silent frame is a flat spectrum: centroid at half the Nyquist frequency.
+    skewness, kurtosis : np.ndarray [shape=(n_frames,)]
+        Dimensionless (a flat spectrum: 0 and 1.8).
+    """
+    # Raw moments of normalised frequency (x in [0, 1]) in float64: central moments from raw
+    # ones would lose all precision in Hz**4 with float32.
+    nyq = float(freqs[-1]) if freqs[-1] > 0 else 1.0
+    x = freqs.astype(np.float64) / nyq
+    powers = np.stack([np.ones_like(x), x, x**2, x**3, x**4])  # (5, n_bins)
+    m = powers @ S.astype(np.float64) + _FLOOR * powers.sum(axis=1, keepdims=True)  # (5, n_frames)
+    m = m[1:] / m[0]
+    mu = m[0]
+    var = np.maximum(m[1] - mu**2, 0.0)
+    sd = np.sqrt(var)
+    c3 = m[2] - 3 * mu * m[1] + 2 * mu**3
+    c4 = m[3] - 4 * mu * m[2] + 6 * mu**2 * m[1] - 3 * mu**4
+    tiny = 1e-12
+    skew = np.where(sd > 1e-6, c3 / np.maximum(sd**3, tiny), 0.0)
+    kurt = np.where(sd > 1e-6, c4 / np.maximum(var**2, tiny), 0.0)
+    return mu * nyq, sd * nyq, skew, kurt
+
+
+def spectral_flatness(*, P: np.ndarray) -> np.ndarray:
+    """Geometric over arithmetic mean of the power spectrum, in [0, 1].
+
+    Audio Toolbox's ``spectralFlatness`` (the study's source for this feature), which uses
+    the power spectrum by default; Johnston, "Transform coding of audio signals using
+    perceptual noise criteria", IEEE JSAC 1988. White noise gives exp(-γ) ≈ 0.5615 (the
+    power of each bin is exponentially distributed), a pure tone nearly 0, silence 1.
+
+    Parameters
+    ----------
+    P : np.ndarray [shape=(n_bins, n_frames)]
+        Power spectrogram.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+    """
+    Pf = P + np.asarray(_FLOOR, dtype=P.dtype)
+    return np.exp(np.mean(np.log(Pf), axis=0, dtype=np.float64)) / np.mean(Pf, axis=0, dtype=np.float64)
+
+
+def spectral_crest(*, P: np.ndarray) -> np.ndarray:
+    """Peak over mean of the power spectrum (Audio Toolbox ``spectralCrest``, power by default).
+
+    Parameters
+    ----------
+    P : np.ndarray [shape=(n_bins, n_frames)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+        >= 1; a silent (flat) frame gives 1.
+    """
+    Pf = P + np.asarray(_FLOOR, dtype=P.dtype)
+    return Pf.max(axis=0).astype(np.float64) / np.mean(Pf, axis=0, dtype=np.float64)
+
+
+def spectral_entropy(*, S: np.ndarray) -> np.ndarray:
+    """Relative Shannon entropy of the normalised magnitude spectrum, in [0, 1].
+
+    MIRtoolbox's ``mirentropy``: ``-sum(p log p) / log(n_bins)`` with ``p = S / sum(S)``.
+    A flat spectrum (and silence) gives 1; white noise slightly less (its magnitudes are
+    Rayleigh-distributed, see the tests for the closed form); a pure tone nearly 0.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_bins, n_frames)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+    """
+    W = S + np.asarray(_FLOOR, dtype=S.dtype)
+    p = W / W.sum(axis=0, keepdims=True)
+    return -(p * np.log(p)).sum(axis=0, dtype=np.float64) / np.log(S.shape[0])
+
+
+def spectral_brightness(*, S: np.ndarray, freqs: np.ndarray, cutoff_hz: float = 1500.0) -> np.ndarray:
+    """Share of the magnitude spectrum above ``cutoff_hz``, in [0, 1].
+
+    MIRtoolbox's ``mirbrightness`` (default cut-off 1500 Hz; Juslin, "Cue utilization in
+    communication of emotion in music performance", 2000). A silent (flat) frame gives the
+    share of bins above the cut-off.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_bins, n_frames)]
+    freqs : np.ndarray [shape=(n_bins,)]
+    cutoff_hz : float
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+    """
+    W = S + np.asarray(_FLOOR, dtype=S.dtype)
+    first = int(np.searchsorted(freqs, cutoff_hz, side="left"))  # freqs increase
+    total = W.sum(axis=0, dtype=np.float64)
+    return W[first:].sum(axis=0, dtype=np.float64) / total
+
+
+# Sethares' fit of Plomp & Levelt's dissonance curve ("Local consonance and the relationship
+# between timbre and scale", JASA 94(3), 1993).
+_SETHARES_B1, _SETHARES_B2 = 3.5, 5.75
+_SETHARES_DSTAR, _SETHARES_S1, _SETHARES_S2 = 0.24, 0.0207, 18.96
+
+
+def spectral_roughness(*, S: np.ndarray, freqs: np.ndarray, max_peaks: int = 32,
+                       floor_db: float = -30.0) -> np.ndarray:
+    """Sensory roughness: Sethares' dissonance summed over every pair of spectral peaks.
+
+    MIRtoolbox's ``mirroughness`` (default method ``Sethares``): find the spectral peaks
+    of each frame, and add ``a_i a_j (exp(-b1 s Δf) - exp(-b2 s Δf))`` over all pairs of
+    peaks, where ``s = d* / (s1 min(f_i, f_j) + s2)`` (Sethares, JASA 1993; constants
+    b1=3.5, b2=5.75, d*=0.24, s1=0.0207, s2=18.96). Peak frequencies and amplitudes are
+    refined by parabolic interpolation of the log-magnitude. With ``S`` scaled so that a sine of amplitude A peaks at A,
+    two sines of amplitude 1 give exactly the pair's dissonance value.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_bins, n_frames)]
+        Magnitude spectrogram.
+    freqs : np.ndarray [shape=(n_bins,)]
+        Bin frequencies (Hz), equally spaced.
+    max_peaks : int
+        Only the strongest ``max_peaks`` peaks of each frame are paired (cost is quadratic).
+    floor_db : float
+        Peaks weaker than the frame's maximum by more than this are ignored: the side lobes
+        of a Hann window sit at -31.5 dB and are not partials.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+        >= 0; 0 for a frame with fewer than two peaks (a sine, silence).
+    """
+    n_bins, n_frames = S.shape
+    if n_bins < 3 or n_frames == 0:
+        return np.zeros(n_frames)
+    mid = S[1:-1]
+    floor = S.max(axis=0) * 10.0 ** (floor_db / 20.0)
+    is_peak = (mid > S[:-2]) & (mid >= S[2:]) & (mid >= floor) & (mid > 0)
+    amp = np.where(is_peak, mid, 0.0)
+    k = min(max_peaks, n_bins - 2)
+    idx = np.argpartition(-amp, k - 1, axis=0)[:k]  # (k, n_frames), bins - 1
+    a = np.take_along_axis(amp, idx, axis=0).astype(np.float64)
+    b = idx + 1
+    # Parabolic interpolation of the log-magnitude around each peak: the frequency and the
+    # amplitude of a partial lying between bins (a Hann window loses up to 1.4 dB there).
+    with np.errstate(divide="ignore"):
+        alpha, beta, gamma = (np.log(np.maximum(np.take_along_axis(S, b + o, axis=0).astype(np.float64), 1e-30))
+                              for o in (-1, 0, 1))
+    denom = alpha - 2 * beta + gamma
+    delta = np.where(np.abs(denom) > 1e-12, 0.5 * (alpha - gamma) / np.where(denom == 0, 1, denom), 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    a = np.where(a > 0, np.exp(beta - 0.25 * (alpha - gamma) * delta), 0.0)
+    df = float(freqs[1] - freqs[0])
+    f = (b + delta) * df + float(freqs[0])  # (k, n_frames)
+    iu, ju = np.triu_indices(k, 1)
+    fi, fj = f[iu].astype(np.float32), f[ju].astype(np.float32)  # (n_pairs, n_frames)
+    s = np.float32(_SETHARES_DSTAR) / (np.float32(_SETHARES_S1) * np.minimum(fi, fj) + np.float32(_SETHARES_S2))
+    sd = s * np.abs(fi - fj)
+    d = np.exp(np.float32(-_SETHARES_B1) * sd) - np.exp(np.float32(-_SETHARES_B2) * sd)
+    a32 = a.astype(np.float32)
+    return np.einsum("pn,pn->n", a32[iu] * a32[ju], d).astype(np.float64)
+
+
+def acf_pitch(*, P: np.ndarray, sr: int, n_fft: int, fmin: float = 75.0, fmax: float = 2400.0) -> np.ndarray:
+    """Fundamental frequency of each frame from its autocorrelation, computed from the power spectrum.
+
+    MIRtoolbox's ``mirpitch`` default (autocorrelation, 75-2400 Hz): the autocorrelation
+    is the inverse FFT of the power spectrum (Wiener-Khinchin), so it reuses the shared
+    STFT; the pitch is the lag of the highest local maximum within the lag range, refined
+    by parabolic interpolation.
+
+    Parameters
+    ----------
+    P : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
+        Power spectrogram.
+    sr : int
+    n_fft : int
+    fmin, fmax : float
+        Pitch range (Hz).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+        f0 in Hz; 0 for frames without any autocorrelation peak in range (silence).
+    """
+    acf = scipy.fft.irfft(P, n=n_fft, axis=0)  # (n_fft, n_frames), in P's precision
+    lo = max(1, int(np.floor(sr / fmax)))
+    hi = min(n_fft // 2 - 1, int(np.ceil(sr / fmin)))
+    seg = acf[lo - 1:hi + 2]  # neighbours for the local-maximum test
+    mid = seg[1:-1]
+    is_max = (mid > seg[:-2]) & (mid >= seg[2:]) & (mid > 0)
+    score = np.where(is_max, mid, -np.inf)
+    j = np.argmax(score, axis=0)  # (n_frames,)
+    found = np.isfinite(score[j, np.arange(score.shape[1])])
+    y0 = seg[j, np.arange(seg.shape[1])]
+    y1 = seg[j + 1, np.arange(seg.shape[1])]
+    y2 = seg[j + 2, np.arange(seg.shape[1])]
+    denom = y0 - 2 * y1 + y2
+    delta = np.where(np.abs(denom) > 1e-30, 0.5 * (y0 - y2) / np.where(denom == 0, 1, denom), 0.0)
+    lag = lo + j + np.clip(delta, -0.5, 0.5)
+    return np.where(found, sr / np.maximum(lag, 1e-9), 0.0)
+
+
+def inharmonicity(*, P: np.ndarray, freqs: np.ndarray, f0: np.ndarray) -> np.ndarray:
+    """Share of spectral energy away from the harmonics of ``f0``, in [0, 1].
+
+    MIRtoolbox's ``mirinharmonicity``: each frequency is weighted by its distance to the
+    nearest multiple of the fundamental, a sawtooth that is 0 on the harmonics and 1
+    half-way between them, ``r(f) = 2 |f/f0 - round(f/f0)|``; inharmonicity is the
+    energy-weighted mean of ``r``. A harmonic tone gives nearly 0, white noise 0.5.
+
+    Parameters
+    ----------
+    P : np.ndarray [shape=(n_bins, n_frames)]
+        Power spectrogram.
+    freqs : np.ndarray [shape=(n_bins,)]
+    f0 : np.ndarray [shape=(n_frames,)]
+        Fundamental frequency per frame (Hz); frames with ``f0 <= 0`` (no pitch) get 0.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+    """
+    has = f0 > 0
+    ratio = freqs.astype(np.float32)[:, None] / np.where(has, f0, 1.0).astype(np.float32)[None, :]
+    r = np.abs(ratio - np.round(ratio))
+    r *= 2.0
+    Pf = P + np.asarray(_FLOOR, dtype=P.dtype)
+    value = np.einsum("bn,bn->n", r, Pf).astype(np.float64) / Pf.sum(axis=0, dtype=np.float64)
+    return np.where(has, value, 0.0)
