@@ -62,22 +62,21 @@ class StamperConfig:
     """Peaks below this frequency are ignored (rumble, effects, hum)."""
     max_freq_hz: float = 5000.0
     """Peaks above this frequency are ignored (above it codecs cut and resamplers roll off)."""
-    peak_time_radius: int = 10
-    """A peak is the maximum of its ±radius frames neighbourhood (±232 ms)."""
-    peak_freq_radius: int = 12
-    """… and of its ±radius bins neighbourhood (±129 Hz)."""
-    index_peaks_per_second: float = 18.0
+    peak_time_radius: int = 6
+    """A track peak is the maximum of its ±radius frames neighbourhood (±139 ms)."""
+    peak_freq_radius: int = 8
+    """… and of its ±radius bins neighbourhood (±86 Hz)."""
+    index_peaks_per_second: float = 22.0
     """Peak density kept when indexing a track (the strongest local maxima in each second)."""
-    query_peaks_per_second: float = 36.0
+    query_peaks_per_second: float = 60.0
     """Peak density kept when stamping a film: denser than the index, so that peaks masked by dialogue still leave the music's peaks in the query (audfprint's asymmetric densities)."""
-    query_peak_time_radius: int = 10
-    """Neighbourhood of film peaks; smaller than the index's so that music peaks next to louder dialogue survive."""
-    query_peak_freq_radius: int = 12
-    whiten: float = 1.0
-    """Rank peaks by their level over the bin's mean level in ~24 s (1) or by raw level (0)."""
+    query_peak_time_radius: int = 5
+    """Film peaks use a smaller neighbourhood than track peaks, so that music peaks beside louder
+    dialogue survive as local maxima (tuned in benchmarks/bench_stamp.py: recall at -10 dB)."""
+    query_peak_freq_radius: int = 6
     fan_out: int = 6
     """Each anchor peak is paired with up to this many later peaks in its target zone (index side)."""
-    query_fan_out: int = 14
+    query_fan_out: int = 20
     """Fan-out on the query side, larger to cover the denser query peaks."""
     max_dt: int = 63
     """Target zone length in frames (1.46 s); fits the hash's 6-bit Δt field."""
@@ -91,8 +90,11 @@ class StamperConfig:
     """… and start this far apart (non-overlapping in the study)."""
     offset_tolerance_frames: int = 1
     """Votes within ±this many frames of one film-to-track offset count together (grid jitter)."""
-    min_votes: int = 8
+    min_votes: int = 5
     """A window is matched when its best (track, offset) has at least this many aligned hashes."""
+    min_votes_single: int = 10
+    """A cue resting on one window alone needs this many votes: an isolated weak hit is more often
+    a shared sound (a drum sample, a common figure) than a real cue."""
     min_vote_ratio: float = 2.0
     """… and at least this many times the votes of the best other track (0 disables)."""
 
@@ -112,7 +114,8 @@ class StamperConfig:
 
     def __post_init__(self) -> None:
         positive = ("sample_rate", "n_fft", "hop_length", "peak_time_radius", "peak_freq_radius",
-                    "fan_out", "query_fan_out", "max_dt", "max_df", "min_votes")
+                    "query_peak_time_radius", "query_peak_freq_radius",
+                    "fan_out", "query_fan_out", "max_dt", "max_df", "min_votes", "min_votes_single")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:

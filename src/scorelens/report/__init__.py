@@ -1,0 +1,1 @@
+"""Human-readable outputs: cue sheets, tables and plots."""

@@ -1,0 +1,142 @@
+"""Cues from window hits: merge, bridge, split, and refine boundaries (Fig 1, and beyond).
+
+Window hits of one track whose offset (track time minus film time) stays put belong to
+one use of the track; up to ``max_gap_windows`` missed windows between them are bridged,
+as Fig 1 bridges a window. A jump in offset, or a longer gap, starts a new cue, so two
+separate uses of one track stay two cues.
+
+The study's cues start and end on 5-second window boundaries. Here each cue's boundaries
+are refined from the film times of the hashes that align with the cue's offset: the
+first and last stretch (``refine_bin_s`` bins holding at least ``refine_min_hits``
+aligned hashes) within one window either side of the hits, so a cue's start and end are
+found to about a second or better.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from scorelens.config import StamperConfig
+from scorelens.stamp.match import Matches
+
+__all__ = ["CUE_COLUMNS", "build_cues"]
+
+CUE_COLUMNS = ["film_id", "cue_id", "track_id", "track", "track_path", "start_s", "end_s", "track_offset_s",
+               "windows", "votes", "confidence"]
+
+
+def _group_hits(hits: pd.DataFrame, config: StamperConfig) -> list[pd.DataFrame]:
+    fs = config.frame_seconds
+    groups: list[pd.DataFrame] = []
+    for _, rows in hits.groupby("track", sort=False):
+        rows = rows.sort_values("window")
+        current = [rows.iloc[0]]
+        for _, row in rows.iloc[1:].iterrows():
+            prev = current[-1]
+            gap = row["window"] - prev["window"] - 1
+            jump = abs(row["offset_frames"] - prev["offset_frames"]) * fs
+            if gap <= config.max_gap_windows and jump <= config.offset_jump_s:
+                current.append(row)
+            else:
+                groups.append(pd.DataFrame(current))
+                current = [row]
+        groups.append(pd.DataFrame(current))
+    return groups
+
+
+def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, query_hashes_frames: np.ndarray,
+            config: StamperConfig) -> tuple[float, float, int, int]:
+    """Refined (start_s, end_s, aligned hashes, film hashes) of one cue."""
+    fs = config.frame_seconds
+    lo_s = group["start_s"].min() - config.hop_s
+    hi_s = group["end_s"].max() + config.hop_s
+    tol = config.offset_tolerance_frames
+    sel = ((matches.tracks == track) & (np.abs(matches.offsets - offset) <= tol)
+           & (matches.film_frames >= lo_s / fs) & (matches.film_frames < hi_s / fs))
+    frames = matches.film_frames[sel]
+    ends = frames + matches.dts[sel]
+    coarse = (group["start_s"].min(), group["end_s"].max())
+    if not config.refine or frames.size == 0:
+        start, end = coarse
+    else:
+        bins = np.floor((frames * fs - lo_s) / config.refine_bin_s).astype(int)
+        counts = np.bincount(bins)
+        good = np.nonzero(counts >= config.refine_min_hits)[0]
+        if good.size == 0:
+            start, end = coarse
+        else:
+            first_bin, last_bin = good[0], good[-1]
+            in_run = (bins >= first_bin) & (bins <= last_bin)
+            start = float(frames[in_run].min() * fs)
+            end = float(ends[in_run].max() * fs + config.n_fft / 2 / config.sample_rate)
+    n_film = int(np.count_nonzero((query_hashes_frames >= start / fs) & (query_hashes_frames < end / fs)))
+    n_aligned = int(np.count_nonzero((frames >= start / fs - 1) & (frames < end / fs)))
+    return start, end, n_aligned, n_film
+
+
+def build_cues(windows: pd.DataFrame, matches: Matches, query_frames: np.ndarray, config: StamperConfig, *,
+               film_id: str, tracks: pd.DataFrame, duration_s: float) -> pd.DataFrame:
+    """Merge window hits into timestamped cues.
+
+    Parameters
+    ----------
+    windows : pd.DataFrame
+        Output of :func:`scorelens.stamp.match.vote_windows`.
+    matches : Matches
+        The film's index postings (for boundary refinement).
+    query_frames : np.ndarray [shape=(n_hashes,)]
+        Anchor frames of all the film's hashes (for confidence).
+    config : StamperConfig
+    film_id : str
+    tracks : pd.DataFrame
+        The candidate tracks in index order: columns ``track_id, title, path``.
+    duration_s : float
+        Film duration (cue ends are clipped to it).
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns :data:`CUE_COLUMNS`, one row per cue, sorted by start time.
+        ``confidence`` is the fraction of the film's hashes within the cue that align
+        with the track at the cue's offset.
+    """
+    fs = config.frame_seconds
+    hits = windows[windows["matched"]]
+    rows = []
+    if len(hits):
+        for group in _group_hits(hits, config):
+            track = int(group["track"].iloc[0])
+            if len(group) == 1 and int(group["votes"].iloc[0]) < config.min_votes_single:
+                continue
+            # The offset most windows agree on, weighted by their votes.
+            offset = int(group.loc[group["votes"].idxmax(), "offset_frames"])
+            start, end, n_aligned, n_film = _refine(group, offset, track, matches, query_frames, config)
+            start, end = max(0.0, start), min(duration_s, end)
+            if end - start < config.min_cue_s:
+                continue
+            info = tracks.iloc[track]
+            rows.append({"film_id": film_id, "track_id": info["track_id"], "track": info["title"],
+                         "track_path": info["path"], "start_s": round(start, 3), "end_s": round(end, 3),
+                         "track_offset_s": round(start + offset * fs, 3), "windows": len(group),
+                         "votes": int(group["votes"].sum()), "confidence": round(n_aligned / max(n_film, 1), 4)})
+    cues = pd.DataFrame(rows, columns=[c for c in CUE_COLUMNS if c != "cue_id"])
+    cues = _resolve_overlaps(cues.sort_values("start_s", kind="stable").reset_index(drop=True))
+    cues.insert(1, "cue_id", np.arange(len(cues), dtype=np.int64))
+    return cues
+
+
+def _resolve_overlaps(cues: pd.DataFrame) -> pd.DataFrame:
+    """Where refined cues of different tracks overlap, split the overlap at its midpoint."""
+    if len(cues) < 2:
+        return cues
+    starts, ends = cues["start_s"].to_numpy(copy=True), cues["end_s"].to_numpy(copy=True)
+    offsets = cues["track_offset_s"].to_numpy(copy=True)
+    for i in range(1, len(cues)):
+        if starts[i] < ends[i - 1]:
+            mid = round((starts[i] + ends[i - 1]) / 2, 3)
+            ends[i - 1] = max(starts[i - 1], mid)
+            offsets[i] += mid - starts[i] if mid > starts[i] else 0.0
+            starts[i] = max(starts[i], mid)
+    cues = cues.assign(start_s=starts, end_s=ends, track_offset_s=np.round(offsets, 3))
+    return cues[cues["end_s"] > cues["start_s"]].reset_index(drop=True)

@@ -1,0 +1,96 @@
+"""Landmark hashes: pairs of peaks packed into 23-bit integers, and back.
+
+A landmark joins an anchor peak (t1, f1) to a later peak (t2, f2) in its target zone
+(0 < t2 − t1 ≤ max_dt frames, |f2 − f1| ≤ max_df bins). Its hash packs
+(f1, f2 − f1, t2 − t1), which does not depend on where in the recording the pair
+occurs; the anchor time t1 is stored beside the hash. The bit fields are declared once
+below and the masks derive from them (as in audfprint's hash_table).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scorelens.stamp.peaks import Peaks
+
+__all__ = ["HASH_BITS", "landmarks_to_hashes", "hashes_to_landmarks", "peaks_to_hashes"]
+
+# Bit fields, most significant first: anchor bin, signed bin difference, frame difference.
+F1_BITS, DF_BITS, DT_BITS = 10, 7, 6
+HASH_BITS = F1_BITS + DF_BITS + DT_BITS
+_DT_MASK = (1 << DT_BITS) - 1
+_DF_MASK = (1 << DF_BITS) - 1
+_F1_MASK = (1 << F1_BITS) - 1
+_DF_BIAS = 1 << (DF_BITS - 1)
+
+
+def landmarks_to_hashes(f1: np.ndarray, df: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """Pack landmarks into hashes.
+
+    Parameters
+    ----------
+    f1 : np.ndarray [shape=(n,)], anchor bins in [0, 1024)
+    df : np.ndarray [shape=(n,)], bin differences in [-64, 64)
+    dt : np.ndarray [shape=(n,)], frame differences in [1, 64)
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=uint32]
+    """
+    f1 = np.asarray(f1, dtype=np.int64)
+    df = np.asarray(df, dtype=np.int64)
+    dt = np.asarray(dt, dtype=np.int64)
+    packed = ((f1 & _F1_MASK) << (DF_BITS + DT_BITS)) | (((df + _DF_BIAS) & _DF_MASK) << DT_BITS) | (dt & _DT_MASK)
+    return packed.astype(np.uint32)
+
+
+def hashes_to_landmarks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unpack hashes into ``(f1, df, dt)``; the inverse of :func:`landmarks_to_hashes`."""
+    h = np.asarray(hashes, dtype=np.int64)
+    dt = h & _DT_MASK
+    df = ((h >> DT_BITS) & _DF_MASK) - _DF_BIAS
+    f1 = (h >> (DF_BITS + DT_BITS)) & _F1_MASK
+    return f1.astype(np.int32), df.astype(np.int32), dt.astype(np.int32)
+
+
+def peaks_to_hashes(peaks: Peaks, *, fan_out: int, max_dt: int, max_df: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each peak with up to ``fan_out`` later peaks of its target zone.
+
+    Parameters
+    ----------
+    peaks : Peaks
+        Sorted by frame, then bin.
+    fan_out : int
+    max_dt, max_df : int
+        Target zone: ``0 < t2 - t1 <= max_dt`` and ``|f2 - f1| <= max_df``.
+
+    Returns
+    -------
+    hashes : np.ndarray [shape=(n_hashes,), dtype=uint32]
+    frames : np.ndarray [shape=(n_hashes,), dtype=int32]
+        Anchor frame of each hash; both arrays sorted by anchor frame.
+    """
+    t, f = peaks.frames.astype(np.int64), peaks.bins.astype(np.int64)
+    n = t.size
+    if n < 2:
+        return np.zeros(0, np.uint32), np.zeros(0, np.int32)
+    taken = np.zeros(n, dtype=np.int64)
+    out_h, out_t = [], []
+    # Walk j = i + k for growing k; peaks are time-sorted, so once every anchor's k-th
+    # successor lies beyond the zone, no later k can qualify.
+    for k in range(1, n):
+        i = np.arange(n - k)
+        j = i + k
+        dt = t[j] - t[i]
+        alive = dt <= max_dt
+        if not alive.any():
+            break
+        ok = alive & (dt > 0) & (np.abs(f[j] - f[i]) <= max_df) & (taken[: n - k] < fan_out)
+        idx = i[ok]
+        taken[idx] += 1
+        out_h.append(landmarks_to_hashes(f[idx], f[j[ok]] - f[idx], dt[ok]))
+        out_t.append(t[idx])
+    hashes = np.concatenate(out_h)
+    frames = np.concatenate(out_t).astype(np.int32)
+    order = np.argsort(frames, kind="stable")
+    return hashes[order], frames[order]

@@ -1,0 +1,170 @@
+"""Matching a film's hashes against an index of tracks, window by window.
+
+For every film hash found in the index, the difference between the track's anchor frame
+and the film's anchor frame is the *offset* at which the track would be playing. Music
+from a track produces many hashes with one consistent offset; chance collisions scatter.
+Each film window votes over (track, offset) and keeps the best (Wang 2003; Dejavu's
+``align_matches``), with votes within ±``offset_tolerance_frames`` pooled because film
+and track frame grids are not aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scorelens.config import StamperConfig
+from scorelens.stamp.fingerprint import Fingerprint
+
+__all__ = ["HashIndex", "Matches", "lookup", "vote_windows"]
+
+# A hash that occurs more often than this in the index carries no identity (silence, hum).
+_MAX_POSTINGS = 256
+_OFFSET_BIAS = 1 << 27
+_TRACK_SHIFT = 28
+_WINDOW_SHIFT = 44
+
+
+class HashIndex:
+    """An in-memory inverted index of tracks' hashes: sorted arrays, binary-searched.
+
+    Parameters
+    ----------
+    track_ids : sequence of int
+        Database ids of the tracks, in the order of ``fingerprints``.
+    fingerprints : iterable of (hashes, frames)
+        Per track: ``hashes`` [shape=(n,), uint32] and anchor ``frames`` [shape=(n,), int32].
+    """
+
+    def __init__(self, track_ids: Iterable[int], fingerprints: Iterable[tuple[np.ndarray, np.ndarray]]):
+        self.track_ids = np.asarray(list(track_ids), dtype=np.int64)
+        hs, ts, fs = [], [], []
+        for k, (h, f) in enumerate(fingerprints):
+            hs.append(np.asarray(h, dtype=np.uint32))
+            fs.append(np.asarray(f, dtype=np.int32))
+            ts.append(np.full(len(h), k, dtype=np.int32))
+        if len(hs) != self.track_ids.size:
+            raise ValueError(f"{len(hs)} fingerprints for {self.track_ids.size} track ids")
+        h = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
+        order = np.argsort(h, kind="stable")
+        self.hashes = h[order]
+        self.tracks = (np.concatenate(ts) if ts else np.zeros(0, np.int32))[order]
+        self.frames = (np.concatenate(fs) if fs else np.zeros(0, np.int32))[order]
+
+    def __len__(self) -> int:
+        return int(self.hashes.size)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Film hashes found in the index, one row per (film hash, index posting).
+
+    Attributes
+    ----------
+    film_frames : np.ndarray [shape=(m,), int32]
+        Film anchor frame.
+    tracks : np.ndarray [shape=(m,), int32]
+        Position of the track in the index's ``track_ids``.
+    offsets : np.ndarray [shape=(m,), int64]
+        Track anchor frame minus film anchor frame.
+    dts : np.ndarray [shape=(m,), int32]
+        Landmark length in frames (for the end time of a cue).
+    """
+
+    film_frames: np.ndarray
+    tracks: np.ndarray
+    offsets: np.ndarray
+    dts: np.ndarray
+
+
+def lookup(query: Fingerprint, index: HashIndex) -> Matches:
+    """All index postings of every film hash (hashes more common than 256 postings skipped)."""
+    lo = np.searchsorted(index.hashes, query.hashes, side="left")
+    hi = np.searchsorted(index.hashes, query.hashes, side="right")
+    counts = hi - lo
+    counts[counts > _MAX_POSTINGS] = 0
+    total = int(counts.sum())
+    which = np.repeat(np.arange(query.hashes.size), counts)
+    # Position of each posting: lo of its query hash plus its rank within that hash's run.
+    starts = np.cumsum(counts) - counts
+    pos = lo[which] + (np.arange(total) - starts[which])
+    film_frames = query.frames[which]
+    return Matches(film_frames=film_frames, tracks=index.tracks[pos],
+                   offsets=index.frames[pos].astype(np.int64) - film_frames,
+                   dts=(query.hashes[which] & 0x3F).astype(np.int32))
+
+
+def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
+                 n_windows: int) -> pd.DataFrame:
+    """Best (track, offset) of each film window.
+
+    Parameters
+    ----------
+    matches : Matches
+    query : Fingerprint
+        The film's fingerprint (for the number of hashes per window).
+    config : StamperConfig
+    n_windows : int
+        Windows in the film.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per window: ``window, start_s, end_s, track (index position or -1),
+        offset_frames, votes, runner_up (best votes of another track), n_hashes, matched``.
+    """
+    fs = config.frame_seconds
+    win_frames = config.window_s / fs
+    hop_frames = config.hop_s / fs
+    copies = int(np.ceil(config.window_s / config.hop_s))
+    # Window w covers frames [w*hop, w*hop + window); with overlap a hash belongs to several.
+    keys, win_of = [], []
+    last = n_windows - 1
+    for c in range(copies):
+        w = np.floor(matches.film_frames / hop_frames).astype(np.int64) - c
+        ok = (w >= 0) & (w <= last) & (matches.film_frames < w * hop_frames + win_frames)
+        keys.append((w[ok] << _WINDOW_SHIFT) | (matches.tracks[ok].astype(np.int64) << _TRACK_SHIFT)
+                    | (matches.offsets[ok] + _OFFSET_BIAS))
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    uniq, counts = np.unique(key, return_counts=True)
+    pooled = counts.copy()
+    for d in range(1, config.offset_tolerance_frames + 1):
+        for sign in (-1, 1):
+            pos = np.searchsorted(uniq, uniq + sign * d)
+            pos = np.minimum(pos, uniq.size - 1)
+            hit = uniq[pos] == uniq + sign * d
+            pooled[hit] += counts[pos[hit]]
+    windows = uniq >> _WINDOW_SHIFT
+    tracks = (uniq >> _TRACK_SHIFT) & ((1 << (_WINDOW_SHIFT - _TRACK_SHIFT)) - 1)
+    offsets = (uniq & ((1 << _TRACK_SHIFT) - 1)) - _OFFSET_BIAS
+    # Film hashes per window (the denominator of confidence).
+    hw = np.floor(query.frames / hop_frames).astype(np.int64)
+    n_hashes = np.zeros(n_windows, dtype=np.int64)
+    for c in range(copies):
+        w = hw - c
+        ok = (w >= 0) & (w <= last) & (query.frames < w * hop_frames + win_frames)
+        n_hashes += np.bincount(w[ok], minlength=n_windows)[:n_windows]
+    out = pd.DataFrame({"window": np.arange(n_windows), "start_s": np.arange(n_windows) * config.hop_s,
+                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": -1,
+                        "offset_frames": 0, "votes": 0, "runner_up": 0, "n_hashes": n_hashes})
+    if uniq.size:
+        # Best row per window, then per (window, track) best for the runner-up.
+        order = np.lexsort((-pooled, windows))
+        w_sorted = windows[order]
+        first = np.r_[True, w_sorted[1:] != w_sorted[:-1]]
+        best = order[first]
+        out.loc[windows[best], "track"] = tracks[best]
+        out.loc[windows[best], "offset_frames"] = offsets[best]
+        out.loc[windows[best], "votes"] = pooled[best]
+        best_track_of_window = pd.Series(tracks[best], index=windows[best])
+        other = tracks != best_track_of_window.reindex(windows).to_numpy()
+        if other.any():
+            runner = pd.Series(pooled[other]).groupby(windows[other]).max()
+            out.loc[runner.index, "runner_up"] = runner.to_numpy()
+    ratio_ok = out["votes"] >= config.min_vote_ratio * out["runner_up"] if config.min_vote_ratio else True
+    out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok
+    out.loc[~out["matched"], "track"] = -1
+    return out
