@@ -1,0 +1,73 @@
+"""Feature column names and the study's eight permutation-importance groups.
+
+Every feature column is named ``group/feature/statistic`` (``mfcc/mfcc_03/mean``,
+``tone/key_strength/std``, ``embedding/vggish_017/mean``); the first element maps onto the
+feature groups of the study's permutation feature importance (PFI section, Fig 3), where
+MFCCs, ΔMFCCs and ΔΔMFCCs are split out of Table 2's Timbre type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from scorelens.exceptions import ParameterError
+
+__all__ = ["PFI_GROUPS", "pfi_group", "group_columns", "is_feature_column"]
+
+#: Column-name prefix -> the study's group label, in Fig 3's order.
+PFI_GROUPS: dict[str, str] = {
+    "mfcc": "MFCCs",
+    "delta_mfcc": "ΔMFCCs",
+    "delta2_mfcc": "ΔΔMFCCs",
+    "dynamics": "Dynamics",
+    "pitch": "Pitch",
+    "rhythm": "Rhythm",
+    "timbre": "Timbre",
+    "tone": "Tone",
+}
+_OTHER_GROUPS = {"embedding": "Embedding"}
+
+
+def is_feature_column(name: str) -> bool:
+    """Whether a table column is a feature (``group/feature/statistic``), not a key like ``film_id``."""
+    return isinstance(name, str) and name.count("/") == 2
+
+
+def pfi_group(column: str) -> str:
+    """The study's PFI group of a feature column.
+
+    Parameters
+    ----------
+    column : str
+        ``group/feature/statistic``.
+
+    Returns
+    -------
+    str
+        ``"MFCCs"``, ``"ΔMFCCs"``, ``"ΔΔMFCCs"``, ``"Dynamics"``, ``"Pitch"``, ``"Rhythm"``,
+        ``"Timbre"``, ``"Tone"``, or ``"Embedding"`` for learned embeddings (not interpretable
+        groups; the study runs PFI on MIR features only).
+
+    Raises
+    ------
+    ParameterError
+        For a name that is not ``group/feature/statistic`` or has an unknown group.
+    """
+    if not is_feature_column(column):
+        raise ParameterError(f"column {column!r} is not a feature name 'group/feature/statistic'")
+    prefix = column.split("/", 1)[0]
+    label = PFI_GROUPS.get(prefix) or _OTHER_GROUPS.get(prefix)
+    if label is None:
+        raise ParameterError(f"column {column!r} has unknown group {prefix!r}; known: "
+                             f"{', '.join(list(PFI_GROUPS) + list(_OTHER_GROUPS))}")
+    return label
+
+
+def group_columns(columns: Iterable[str]) -> dict[str, list[str]]:
+    """Feature columns grouped by PFI group (non-feature columns are ignored), groups in Fig 3's order."""
+    out: dict[str, list[str]] = {}
+    order = list(PFI_GROUPS.values()) + list(_OTHER_GROUPS.values())
+    for c in columns:
+        if is_feature_column(c):
+            out.setdefault(pfi_group(c), []).append(c)
+    return {g: out[g] for g in order if g in out}
