@@ -1,0 +1,24 @@
+"""Genre models: films are bags, cues are instances ("Multiple instance learning").
+
+Estimators follow scikit-learn's conventions and share one input format: a list of
+2-D arrays ``(n_instances_i, n_features)``, one per bag, and 0/1 labels of shape
+``(n_bags,)`` or ``(n_bags, n_labels)``.
+
+=========================  ===========================================================
+:class:`SimpleMI`          mean of a bag's instances, then kNN / SVM / random forest
+:class:`InstanceMajorityVote`  instances inherit bag labels; bags take a majority vote
+:class:`MILClassifier`     the study's network (Fig 2) with a Table 3 pooling
+:class:`RandomGuess`       guess by class frequencies (baseline)
+:class:`PluralityLabel`    the most common label set (baseline)
+=========================  ===========================================================
+"""
+
+from scorelens.mil.baselines import PluralityLabel, RandomGuess
+from scorelens.mil.base import BASE_CLASSIFIERS
+from scorelens.mil.classifier import MILClassifier
+from scorelens.mil.network import NETWORK_POOLINGS
+from scorelens.mil.simple import SimpleMI
+from scorelens.mil.voting import InstanceMajorityVote
+
+__all__ = ["MILClassifier", "SimpleMI", "InstanceMajorityVote", "RandomGuess", "PluralityLabel",
+           "NETWORK_POOLINGS", "BASE_CLASSIFIERS"]

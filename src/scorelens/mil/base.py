@@ -1,0 +1,173 @@
+"""What every bag classifier shares: label-shape handling, thresholds, base classifiers.
+
+Shapes follow ``y``: an estimator fitted on a 1-D ``y`` of shape ``(n_bags,)``
+returns 1-D probabilities and predictions; one fitted on a label matrix
+``(n_bags, n_labels)`` returns matrices. (This departs from scikit-learn's binary
+``predict_proba`` of shape ``(n, 2)`` on purpose: a film's genres are independent
+yes/no questions and every model here answers them the same way.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
+
+from scorelens.exceptions import ParameterError
+from scorelens.mil._validation import check_bag_labels, check_bags
+
+__all__ = ["BagClassifier", "BASE_CLASSIFIERS", "make_base_classifier", "fit_binary", "binary_proba"]
+
+#: Names accepted for the base classifier of Simple MI and instance majority voting
+#: (the three the study tried, "Model architectures").
+BASE_CLASSIFIERS: tuple[str, ...] = ("knn", "svm", "rf")
+
+
+def make_base_classifier(estimator, random_state=None):
+    """Build an unfitted base classifier from a name or a scikit-learn classifier.
+
+    Parameters
+    ----------
+    estimator : {"knn", "svm", "rf"} or scikit-learn classifier
+        ``"knn"``: 5 nearest neighbours; ``"svm"``: RBF support vector machine with
+        Platt-scaled probabilities; ``"rf"``: random forest of 100 trees (scikit-learn's
+        defaults, as the study gives no other settings). An estimator object is cloned.
+    random_state : int or None
+
+    Returns
+    -------
+    scikit-learn classifier (unfitted)
+    """
+    if isinstance(estimator, str):
+        if estimator == "knn":
+            return KNeighborsClassifier(n_neighbors=5)
+        if estimator == "svm":
+            return SVC(kernel="rbf", probability=True, random_state=random_state)
+        if estimator == "rf":
+            return RandomForestClassifier(n_estimators=100, random_state=random_state)
+        raise ParameterError(f"estimator={estimator!r} is not a known base classifier "
+                             f"(choose one of {', '.join(BASE_CLASSIFIERS)} or pass a scikit-learn classifier)")
+    if not is_classifier(estimator):
+        raise ParameterError(f"estimator={estimator!r} is not a scikit-learn classifier")
+    return clone(estimator)
+
+
+class _Constant:
+    """Stands in for a base classifier when a training column holds one class only."""
+
+    def __init__(self, value: int):
+        self.value = int(value)
+
+    def predict(self, X):
+        return np.full(len(X), self.value, dtype=np.int64)
+
+    def predict_proba(self, X):
+        p = np.full((len(X), 2), 0.0)
+        p[:, self.value] = 1.0
+        return p
+
+
+def fit_binary(template, X: np.ndarray, y: np.ndarray):
+    """Fit a clone of ``template`` on one 0/1 column; a one-class column gives a constant model.
+
+    A fold of a small corpus can lack every positive of a rare genre (11 Horror films
+    in the study), and most classifiers refuse one-class data.
+    """
+    if np.unique(y).size < 2:
+        return _Constant(y[0])
+    return clone(template).fit(X, y)
+
+
+def binary_proba(model, X: np.ndarray) -> np.ndarray:
+    """Probability of the positive class, shape ``(n_samples,)``.
+
+    Uses ``predict_proba`` when the classifier has it, else a logistic squashing of
+    ``decision_function`` (a score, not a calibrated probability).
+    """
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)
+        classes = list(getattr(model, "classes_", [0, 1]))
+        return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(X))
+    return 1.0 / (1.0 + np.exp(-model.decision_function(X)))
+
+
+class BagClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: label bookkeeping shared by every bag classifier.
+
+    Subclasses implement ``_fit(bags, Y)`` (``Y`` always 2-D) and ``_proba(bags)``
+    returning ``(n_bags, n_labels)`` probabilities; ``predict`` thresholds them unless
+    the subclass overrides ``_predict``.
+    """
+
+    threshold = 0.5
+
+    def fit(self, bags, y):
+        """Fit on bags and their labels.
+
+        Parameters
+        ----------
+        bags : list of np.ndarray [shape=(n_instances_i, n_features)] or np.ndarray [shape=(n_bags, n_features)]
+        y : np.ndarray [shape=(n_bags,) or (n_bags, n_labels)]
+            0/1 labels.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        bags = check_bags(bags)
+        Y, one_d = check_bag_labels(y, len(bags))
+        self.n_features_in_ = bags[0].shape[1]
+        self.n_labels_ = Y.shape[1]
+        self.one_d_ = one_d
+        self.classes_ = np.array([0, 1])
+        self._fit(bags, Y)
+        return self
+
+    def _check_params(self) -> None:
+        """Validate hyper-parameters (called by ``fit``, never by ``__init__``)."""
+
+    def _checked(self, bags) -> list[np.ndarray]:
+        check_is_fitted(self, "n_labels_")
+        return check_bags(bags, n_features=self.n_features_in_)
+
+    def _shape(self, M: np.ndarray) -> np.ndarray:
+        return M[:, 0] if self.one_d_ else M
+
+    def predict_proba(self, bags) -> np.ndarray:
+        """Probability of each label for each bag.
+
+        Parameters
+        ----------
+        bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+
+        Returns
+        -------
+        np.ndarray [shape=(n_bags,) or (n_bags, n_labels)]
+        """
+        return self._shape(self._proba(self._checked(bags)))
+
+    def predict(self, bags) -> np.ndarray:
+        """0/1 labels of each bag, shape ``(n_bags,)`` or ``(n_bags, n_labels)``."""
+        return self._shape(self._predict(self._checked(bags)))
+
+    def _predict(self, bags: list[np.ndarray]) -> np.ndarray:
+        return (self._proba(bags) >= self.threshold).astype(np.int64)
+
+    def score(self, bags, y, sample_weight=None) -> float:
+        """Macro-averaged F1 over labels (the study's headline metric)."""
+        from sklearn.metrics import f1_score
+
+        Y = np.asarray(y)
+        P = self.predict(bags)
+        if Y.ndim == 1:
+            return float(f1_score(Y, P, zero_division=0, sample_weight=sample_weight))
+        return float(f1_score(Y, P, average="macro", zero_division=0, sample_weight=sample_weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

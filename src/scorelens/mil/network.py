@@ -1,0 +1,249 @@
+"""The multiple-instance network of the study's Fig 2, with the six poolings of Table 3.
+
+Three dense embedding layers (ReLU) map every instance to ``hidden`` units; a head
+turns the embeddings into bag-level label probabilities:
+
+``max``, ``average``, ``linear_softmax``
+    a sigmoid classifier on each instance's embedding, pooled over instances
+    (decision-level pooling, as in Kong et al.'s code the study adopted);
+``attention``
+    the same instance classifier, pooled with learned sigmoid attention (single attention);
+``multi_attention``
+    single attention applied to the 2nd and the 3rd embedding layers, the two pooled
+    outputs concatenated and mapped to the labels by a sigmoid layer (Yu et al.);
+``feature_attention``
+    attention per hidden unit over instances, ``h = sum_x q(x) * u(x)``, then a ReLU and a
+    sigmoid output layer (Kong et al.'s feature-level attention).
+
+Differences from Kong et al.'s reference code, and why: no batch normalisation or
+dropout (the study names neither; inputs are standardised by the estimator, and
+without them a fold's numbers depend only on its own data and seed); multi-attention
+uses a separate attention head per layer (the reference PyTorch code shares one by
+mistake, its Keras code does not).
+
+The module holds a *stack* of ``n_models`` independent networks: every parameter has
+a leading model axis, and a forward pass runs all of them at once on their own
+inputs. One network is a stack of one; leave-one-out trains its 110 folds as one
+stack (see :mod:`scorelens.mil.training`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from scorelens.exceptions import ParameterError
+from scorelens.mil.pooling import AttentionPooling, make_pooling
+
+__all__ = ["NETWORK_POOLINGS", "NetworkOutput", "MILNetwork", "check_pooling", "per_model"]
+
+#: The six pooling functions of Table 3, by the names the estimator and CLI accept.
+NETWORK_POOLINGS: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
+                                     "feature_attention")
+
+
+def check_pooling(name) -> str:
+    """Return ``name`` if it is one of :data:`NETWORK_POOLINGS`, else raise ParameterError."""
+    if name not in NETWORK_POOLINGS:
+        raise ParameterError(f"pooling={name!r} is unknown; choose one of {', '.join(NETWORK_POOLINGS)}")
+    return name
+
+
+class NetworkOutput(NamedTuple):
+    """What :meth:`MILNetwork.forward` returns, for every pooling.
+
+    Attributes
+    ----------
+    proba : torch.Tensor [shape=(n_models, n_bags, n_labels)]
+        Bag-level probability of each label.
+    weights : torch.Tensor [shape=(n_models, n_bags, n_instances, n_labels)]
+        Weight of each instance in each label's pooled value (0 on padding). For
+        ``feature_attention`` it is the attention averaged over hidden units, the same
+        for every label; for ``multi_attention`` the mean of the two layers' attention.
+    """
+
+    proba: torch.Tensor
+    weights: torch.Tensor
+
+
+def _init_uniform(gen: torch.Generator, n_in: int, n_out: int) -> torch.Tensor:
+    # He-uniform, as Kong et al.'s init_layer: U(-sqrt(6/n_in), +sqrt(6/n_in)).
+    bound = math.sqrt(6.0 / n_in)
+    return (torch.rand((n_in, n_out), generator=gen, dtype=torch.float32) * 2.0 - 1.0) * bound
+
+
+_BLOCK = 64  # floats; a multiple of what PyTorch's CPU kernels process per vectorised iteration
+
+
+def per_model(fn, t: torch.Tensor) -> torch.Tensor:
+    """Apply an element-wise function so that no model's values fall in a kernel's scalar tail.
+
+    PyTorch's CPU kernels run the bulk of a tensor through SIMD code and the last few
+    elements through scalar code, and for transcendental functions (``exp``, ``log``,
+    ``sigmoid``) the two round differently. Which elements land in the tail depends on
+    the tensor's total size, hence on how many models are stacked. Padding each model's
+    values to a whole number of blocks keeps every value on the SIMD path, so a model
+    gets the same bits alone or in a stack.
+
+    Parameters
+    ----------
+    fn : callable
+        Element-wise torch function.
+    t : torch.Tensor [shape=(n_models, ...)]
+    """
+    flat = t.reshape(t.shape[0], -1)                            # (M, k)
+    k = flat.shape[1]
+    pad = (-k) % _BLOCK
+    if pad:
+        flat = torch.nn.functional.pad(flat, (0, pad))          # (M, k + pad)
+    return fn(flat)[:, :k].reshape(t.shape)
+
+
+def _sigmoid(t: torch.Tensor) -> torch.Tensor:
+    return per_model(torch.sigmoid, t)
+
+
+class _StackedLinear(torch.autograd.Function):
+    """``x @ w + b`` per model, with a backward whose rounding does not depend on the stack size.
+
+    Autograd's own backward of a broadcast bias sums the gradient over the rows axis,
+    which is not the innermost one, and such reductions may be ordered differently for
+    different numbers of models. Here every reduction runs along a contiguous last
+    axis, and the products are plain batched GEMMs.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):                      # x (M, R, n_in), weight (M, n_in, n_out)
+        ctx.save_for_backward(x, weight)
+        return torch.bmm(x, weight) + bias.unsqueeze(1)     # (M, R, n_out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = torch.bmm(grad, weight.transpose(1, 2).contiguous()) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(x.transpose(1, 2).contiguous(), grad)
+        grad_b = grad.transpose(1, 2).contiguous().sum(dim=-1)  # (M, n_out)
+        return grad_x, grad_w, grad_b
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Apply each model's own dense layer: x (M, ..., n_in), weight (M, n_in, n_out) -> (M, ..., n_out)."""
+    lead = x.shape[:-1]
+    flat = x.reshape(x.shape[0], -1, x.shape[-1]).contiguous()   # (M, rows, n_in)
+    out = _StackedLinear.apply(flat, weight, bias)                # (M, rows, n_out)
+    return out.reshape(*lead, weight.shape[-1])                   # (M, ..., n_out)
+
+
+class MILNetwork(nn.Module):
+    """A stack of ``n_models`` independent MIL networks (Fig 2).
+
+    Parameters
+    ----------
+    n_features : int
+    n_labels : int
+    hidden : int
+        Units of each embedding layer (the study: 64 or 128).
+    pooling : str
+        One of :data:`NETWORK_POOLINGS`.
+    seeds : sequence of int
+        One seed per model; model ``m`` is initialised from ``torch.Generator`` seeded
+        with ``seeds[m]`` alone, so its weights do not depend on the other models.
+    """
+
+    def __init__(self, n_features: int, n_labels: int, hidden: int, pooling: str, seeds):
+        super().__init__()
+        self.pooling = check_pooling(pooling)
+        self.n_features, self.n_labels, self.hidden = int(n_features), int(n_labels), int(hidden)
+        shapes = self.parameter_shapes()
+        per_model = []
+        for seed in seeds:
+            gen = torch.Generator().manual_seed(int(seed))
+            # Parameters are drawn in a fixed order (sorted names) so that each model's
+            # initial weights are a function of its seed only.
+            per_model.append({name: (_init_uniform(gen, *shape) if name.endswith("_w")
+                                     else torch.zeros(shape, dtype=torch.float32))
+                              for name, shape in sorted(shapes.items())})
+        self.params = nn.ParameterDict({name: nn.Parameter(torch.stack([p[name] for p in per_model]))
+                                        for name in sorted(shapes)})
+        self._pool = make_pooling("attention" if pooling in ("attention", "multi_attention", "feature_attention")
+                                  else pooling)
+
+    @property
+    def n_models(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each parameter of one model (without the model axis)."""
+        d, h, c = self.n_features, self.hidden, self.n_labels
+        shapes = {"emb1_w": (d, h), "emb1_b": (h,), "emb2_w": (h, h), "emb2_b": (h,),
+                  "emb3_w": (h, h), "emb3_b": (h,)}
+        if self.pooling in ("max", "average", "linear_softmax"):
+            shapes.update(cla_w=(h, c), cla_b=(c,))
+        elif self.pooling == "attention":
+            shapes.update(cla_w=(h, c), cla_b=(c,), att_w=(h, c), att_b=(c,))
+        elif self.pooling == "multi_attention":
+            shapes.update(cla2_w=(h, c), cla2_b=(c,), att2_w=(h, c), att2_b=(c,),
+                          cla3_w=(h, c), cla3_b=(c,), att3_w=(h, c), att3_b=(c,),
+                          out_w=(2 * c, c), out_b=(c,))
+        else:  # feature_attention
+            shapes.update(val_w=(h, h), val_b=(h,), att_w=(h, h), att_b=(h,), out_w=(h, c), out_b=(c,))
+        return shapes
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> NetworkOutput:
+        """Bag probabilities and instance weights of every model.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(n_models, n_bags, n_instances, n_features)]
+            Padded bags (standardised), each model's own.
+        mask : torch.Tensor [shape=(n_models, n_bags, n_instances), dtype=bool]
+            True for real instances; every bag needs at least one.
+
+        Returns
+        -------
+        NetworkOutput
+        """
+        p = self.params
+        e1 = torch.relu(_linear(x, p["emb1_w"], p["emb1_b"]))    # (M, B, L, hidden)
+        e2 = torch.relu(_linear(e1, p["emb2_w"], p["emb2_b"]))   # (M, B, L, hidden)
+        e3 = torch.relu(_linear(e2, p["emb3_w"], p["emb3_b"]))   # (M, B, L, hidden)
+        if self.pooling in ("max", "average", "linear_softmax"):
+            cla = _sigmoid(_linear(e3, p["cla_w"], p["cla_b"]))   # (M, B, L, labels)
+            out = self._pool(cla, mask)
+            return NetworkOutput(out.pooled, out.weights)
+        if self.pooling == "attention":
+            cla = _sigmoid(_linear(e3, p["cla_w"], p["cla_b"]))   # (M, B, L, labels)
+            att = _sigmoid(_linear(e3, p["att_w"], p["att_b"]))   # (M, B, L, labels)
+            out = self._pool(cla, mask, att)
+            return NetworkOutput(out.pooled, out.weights)
+        if self.pooling == "multi_attention":
+            outs = []
+            for layer, e in (("2", e2), ("3", e3)):
+                cla = _sigmoid(_linear(e, p[f"cla{layer}_w"], p[f"cla{layer}_b"]))
+                att = _sigmoid(_linear(e, p[f"att{layer}_w"], p[f"att{layer}_b"]))
+                outs.append(self._pool(cla, mask, att))
+            both = torch.cat([o.pooled for o in outs], dim=-1)               # (M, B, 2 * labels)
+            proba = _sigmoid(_linear(both, p["out_w"], p["out_b"]))     # (M, B, labels)
+            return NetworkOutput(proba, 0.5 * (outs[0].weights + outs[1].weights))
+        # feature_attention
+        val = _linear(e3, p["val_w"], p["val_b"])                     # (M, B, L, hidden)
+        att = _sigmoid(_linear(e3, p["att_w"], p["att_b"]))       # (M, B, L, hidden)
+        out = self._pool(val, mask, att)                               # pooled: (M, B, hidden)
+        proba = _sigmoid(_linear(torch.relu(out.pooled), p["out_w"], p["out_b"]))  # (M, B, labels)
+        weights = out.weights.mean(dim=-1, keepdim=True).expand(*out.weights.shape[:-1], self.n_labels)
+        return NetworkOutput(proba, weights)
+
+    def select(self, models) -> "MILNetwork":
+        """A new stack holding copies of the given models (e.g. one fold out of many)."""
+        new = MILNetwork.__new__(MILNetwork)
+        nn.Module.__init__(new)
+        new.pooling, new.n_features, new.n_labels, new.hidden = self.pooling, self.n_features, self.n_labels, self.hidden
+        index = torch.as_tensor(np.asarray(models, dtype=np.int64))
+        new.params = nn.ParameterDict({k: nn.Parameter(v.detach()[index].clone()) for k, v in self.params.items()})
+        new._pool = self._pool
+        return new
