@@ -92,9 +92,12 @@ class StamperConfig:
     """Votes within ±this many frames of one film-to-track offset count together (grid jitter)."""
     min_votes: int = 5
     """A window is matched when its best (track, offset) has at least this many aligned hashes."""
-    min_votes_single: int = 10
+    min_votes_single: int = 15
     """A cue resting on one window alone needs this many votes: an isolated weak hit is more often
     a shared sound (a drum sample, a common figure) than a real cue."""
+    min_spread_bins: int = 3
+    """… and its aligned hashes must fall in at least this many ``spread_bin_s`` bins of the window."""
+    spread_bin_s: float = 0.5
     min_vote_ratio: float = 2.0
     """… and at least this many times the votes of the best other track (0 disables)."""
 

@@ -96,7 +96,8 @@ def _drum(kind: str, sr: int, rng: np.random.Generator) -> np.ndarray:
         return np.sin(2 * np.pi * (50 * t + 60 * (1 - np.exp(-t * 30)) / 30)) * np.exp(-t * 14)
     n = int((0.18 if kind == "snare" else 0.05) * sr)
     noise = rng.standard_normal(n)
-    b, a = signal.butter(2, (1500 if kind == "snare" else 6000) / (sr / 2), "high")
+    cutoff = min(1500 if kind == "snare" else 6000, 0.4 * sr)
+    b, a = signal.butter(2, cutoff / (sr / 2), "high")
     return signal.lfilter(b, a, noise) * np.exp(-np.arange(n) / sr * (22 if kind == "snare" else 80)) * 0.6
 
 

@@ -67,6 +67,14 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
             start, end = coarse
         else:
             first_bin, last_bin = good[0], good[-1]
+            # Extend through weaker bins (a single aligned hash) while they continue the run:
+            # fades and masked onsets leave few hashes, and a chance hash at exactly this
+            # track and offset is rare enough not to matter.
+            while first_bin > 0 and (counts[first_bin - 1] or (first_bin > 1 and counts[first_bin - 2])):
+                first_bin -= 1 if counts[first_bin - 1] else 2
+            while last_bin < counts.size - 1 and (counts[last_bin + 1] or
+                                                  (last_bin < counts.size - 2 and counts[last_bin + 2])):
+                last_bin += 1 if counts[last_bin + 1] else 2
             in_run = (bins >= first_bin) & (bins <= last_bin)
             start = float(frames[in_run].min() * fs)
             end = float(ends[in_run].max() * fs + config.n_fft / 2 / config.sample_rate)

@@ -114,7 +114,8 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     -------
     pd.DataFrame
         One row per window: ``window, start_s, end_s, track (index position or -1),
-        offset_frames, votes, runner_up (best votes of another track), n_hashes, matched``.
+        offset_frames, votes, runner_up (best votes of another track), n_hashes, spread
+        (bins of the window holding aligned hashes), matched``.
     """
     fs = config.frame_seconds
     win_frames = config.window_s / fs
@@ -148,7 +149,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
         ok = (w >= 0) & (w <= last) & (query.frames < w * hop_frames + win_frames)
         n_hashes += np.bincount(w[ok], minlength=n_windows)[:n_windows]
     out = pd.DataFrame({"window": np.arange(n_windows), "start_s": np.arange(n_windows) * config.hop_s,
-                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": -1,
+                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": -1, "track_best": -1,
                         "offset_frames": 0, "votes": 0, "runner_up": 0, "n_hashes": n_hashes})
     if uniq.size:
         # Best row per window, then per (window, track) best for the runner-up.
@@ -157,6 +158,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
         first = np.r_[True, w_sorted[1:] != w_sorted[:-1]]
         best = order[first]
         out.loc[windows[best], "track"] = tracks[best]
+        out.loc[windows[best], "track_best"] = tracks[best]
         out.loc[windows[best], "offset_frames"] = offsets[best]
         out.loc[windows[best], "votes"] = pooled[best]
         best_track_of_window = pd.Series(tracks[best], index=windows[best])
@@ -164,7 +166,35 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
         if other.any():
             runner = pd.Series(pooled[other]).groupby(windows[other]).max()
             out.loc[runner.index, "runner_up"] = runner.to_numpy()
+    out["spread"] = _support_spread(matches, out, config, hop_frames, win_frames)
     ratio_ok = out["votes"] >= config.min_vote_ratio * out["runner_up"] if config.min_vote_ratio else True
-    out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok
+    out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok & (out["spread"] >= config.min_spread_bins)
     out.loc[~out["matched"], "track"] = -1
-    return out
+    return out.drop(columns="track_best")
+
+
+def _support_spread(matches: Matches, out: pd.DataFrame, config: StamperConfig, hop_frames: float,
+                    win_frames: float) -> np.ndarray:
+    """For each window's best (track, offset): in how many ``spread_bin_s`` bins its aligned hashes fall.
+
+    Music matches all along a window; a single shared sound (the same drum sample in two
+    pieces) aligns many hashes at one instant only.
+    """
+    spread = np.zeros(len(out), dtype=np.int64)
+    best = out[out["votes"] > 0]
+    if best.empty or matches.film_frames.size == 0:
+        return spread
+    bin_frames = config.spread_bin_s / config.frame_seconds
+    # Hashes agreeing with the best candidate of the window they fall in.
+    for c in range(int(np.ceil(config.window_s / config.hop_s))):
+        w = np.floor(matches.film_frames / hop_frames).astype(np.int64) - c
+        ok = (w >= 0) & (w < len(out))
+        w_ok = np.where(ok, w, 0)
+        ok &= matches.film_frames < w_ok * hop_frames + win_frames
+        best_track = out["track_best"].to_numpy()[w_ok]
+        best_offset = out["offset_frames"].to_numpy()[w_ok]
+        ok &= (matches.tracks == best_track) & (np.abs(matches.offsets - best_offset) <= config.offset_tolerance_frames)
+        local_bin = np.floor((matches.film_frames[ok] - w[ok] * hop_frames) / bin_frames).astype(np.int64)
+        pairs = np.unique(w[ok] * 1024 + local_bin)
+        spread += np.bincount(pairs // 1024, minlength=len(out))[: len(out)]
+    return spread

@@ -152,13 +152,20 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     if query.duration_s <= 0:
         raise MediaError(f"{film}: audio stream decodes to nothing")
     matches = lookup(query, index)
-    n_windows = max(1, math.ceil(max(query.duration_s - config.window_s, 0) / config.hop_s) + 1)
+    n_windows = _window_count(query.duration_s, config)
     windows = vote_windows(matches, query, config, n_windows=n_windows)
     cues = build_cues(windows, matches, query.frames, config, film_id=film_id or film.stem, tracks=tracks,
                       duration_s=query.duration_s)
     log.info("%s: %d cues from %d matched windows of %d (%s, %.1fs)", film, len(cues), int(windows["matched"].sum()),
              n_windows, info.codec, query.duration_s)
     return StampResult(cues=cues, windows=windows, duration_s=query.duration_s)
+
+
+def _window_count(duration_s: float, config: StamperConfig) -> int:
+    """Windows covering the film: full windows, plus a last partial one when over a second of audio remains."""
+    full = max(0, math.floor((duration_s - config.window_s) / config.hop_s + 1e-9) + 1)
+    covered = (full - 1) * config.hop_s + config.window_s if full else 0.0
+    return max(1, full + (1 if duration_s - covered > 1.0 else 0))
 
 
 @dataclass
