@@ -108,12 +108,13 @@ def _sigmoid(t: torch.Tensor) -> torch.Tensor:
 
 
 class _StackedLinear(torch.autograd.Function):
-    """``x @ w + b`` per model, with a backward whose rounding does not depend on the stack size.
+    """``x @ w + b`` per model, with a backward made only of batched matrix products.
 
     Autograd's own backward of a broadcast bias sums the gradient over the rows axis,
-    which is not the innermost one, and such reductions may be ordered differently for
-    different numbers of models. Here every reduction runs along a contiguous last
-    axis, and the products are plain batched GEMMs.
+    a reduction whose rounding may change with the number of stacked models; here the
+    bias gradient is a product with a vector of ones instead, and every product is a
+    GEMM per model (single-threaded during training, see :mod:`scorelens.mil.training`),
+    so each model's gradient has the same bits alone or in a stack.
     """
 
     @staticmethod
@@ -122,12 +123,13 @@ class _StackedLinear(torch.autograd.Function):
         return torch.bmm(x, weight) + bias.unsqueeze(1)     # (M, R, n_out)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad):                                # grad (M, R, n_out)
         x, weight = ctx.saved_tensors
         grad = grad.contiguous()
-        grad_x = torch.bmm(grad, weight.transpose(1, 2).contiguous()) if ctx.needs_input_grad[0] else None
-        grad_w = torch.bmm(x.transpose(1, 2).contiguous(), grad)
-        grad_b = grad.transpose(1, 2).contiguous().sum(dim=-1)  # (M, n_out)
+        grad_x = torch.bmm(grad, weight.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(x.transpose(1, 2), grad)                      # (M, n_in, n_out)
+        ones = torch.ones((grad.shape[0], 1, grad.shape[1]), dtype=grad.dtype)
+        grad_b = torch.bmm(ones, grad).squeeze(1)                         # (M, n_out)
         return grad_x, grad_w, grad_b
 
 
