@@ -298,3 +298,96 @@ class VisualConfig:
             raise ParameterError(f"width={self.width!r} must be an integer >= 8")
         if not isinstance(self.contrast_levels, int) or self.contrast_levels < 2:
             raise ParameterError(f"contrast_levels={self.contrast_levels!r} must be an integer >= 2")
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Settings of the pretrained-embedding kinds (see :mod:`scorelens.features.vggish` and
+    :mod:`scorelens.features.musicnn`); :meth:`kind_options` turns them into a kind's options."""
+
+    vggish_dir: str | None = None
+    """Folder with the VGGish weights (``vggish_model.ckpt`` + ``vggish_pca_params.npz``, or torchvggish's
+    ``.pth`` files); None: the ``SCORELENS_VGGISH_DIR`` environment variable, read when the kind is built."""
+    vggish_final_relu: bool = False
+    """ReLU after VGGish's 128-d layer: False as the current official code, True as torchvggish."""
+    vggish_postprocess: bool = True
+    """PCA + 8-bit quantisation of the released AudioSet embeddings (values 0-255), or the raw 128-d layer."""
+    vggish_batch_size: int = 32
+    """VGGish examples (0.96 s each) per forward pass."""
+    musicnn_model: str = "MSD_musicnn"
+    """musicnn checkpoint: ``MSD_musicnn`` (Million Song Dataset tags) or ``MTT_musicnn`` (MagnaTagATune)."""
+    musicnn_tags: bool = True
+    """Also output musicnn's 50 tag probabilities (``tags/musicnn_<tag>/mean``) next to its 200-d embedding."""
+    musicnn_batch_size: int = 4
+    """musicnn 3-second patches per forward pass (~10 MB each; small batches run fastest on CPU)."""
+
+    def __post_init__(self) -> None:
+        for name in ("vggish_batch_size", "musicnn_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
+        if self.musicnn_model not in ("MSD_musicnn", "MTT_musicnn"):
+            raise ParameterError(f"musicnn_model={self.musicnn_model!r} must be 'MSD_musicnn' or 'MTT_musicnn'")
+
+    def kind_options(self, kind: str) -> dict:
+        """Options for ``get_kind(kind, **options)``; empty for kinds these settings do not concern."""
+        if kind == "vggish":
+            return {"weights_dir": self.vggish_dir, "final_relu": self.vggish_final_relu,
+                    "postprocess": self.vggish_postprocess, "batch_size": self.vggish_batch_size}
+        if kind == "musicnn":
+            return {"model": self.musicnn_model, "tags": self.musicnn_tags, "batch_size": self.musicnn_batch_size}
+        return {}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings of the genre models, their evaluation and training ("Methods" section).
+
+    Used by ``scorelens evaluate`` (cross-validated Table 4) and ``scorelens train``.
+    """
+
+    seed: int = 0
+    """Seed of every random choice (initial weights, batch order, folds, baselines); same seed, same numbers."""
+    cv: str = "loo"
+    """Cross-validation: ``"loo"`` (leave one film out, the study's) or ``"kfold:K"``."""
+    level: str = "cue"
+    """Instances: ``"cue"`` (mean of a cue's frames, the study's better representation) or ``"frame"``."""
+    max_instances: int = 0
+    """Frame level only: keep at most this many evenly spaced frames per film (0 keeps all)."""
+    hidden: int = 128
+    """Units per embedding layer (the study: 64 or 128)."""
+    epochs: int = 200
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    threshold: float = 0.5
+    """A genre is predicted when its probability reaches this."""
+    poolings: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
+                                 "feature_attention")
+    """Network poolings of Table 3 to evaluate."""
+    base_classifiers: tuple[str, ...] = ("knn", "svm", "rf")
+    """Base classifiers tried for Simple MI and instance majority voting (the best is reported)."""
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
+        if not isinstance(self.max_instances, int) or self.max_instances < 0:
+            raise ParameterError(f"max_instances={self.max_instances!r} must be a non-negative integer")
+        if not self.learning_rate > 0:
+            raise ParameterError(f"learning_rate={self.learning_rate!r} must be > 0")
+        if not 0 < self.threshold < 1:
+            raise ParameterError(f"threshold={self.threshold!r} must be in (0, 1)")
+        if self.level not in ("cue", "frame"):
+            raise ParameterError(f"level={self.level!r} must be 'cue' or 'frame'")
+        self.n_splits  # validates cv
+
+    @property
+    def n_splits(self) -> int | None:
+        """Folds of k-fold cross-validation, or None for leave-one-out."""
+        if self.cv == "loo":
+            return None
+        prefix, _, k = self.cv.partition(":")
+        if prefix != "kfold" or not k.isdigit() or int(k) < 2:
+            raise ParameterError(f"cv={self.cv!r} must be 'loo' or 'kfold:K' with K >= 2")
+        return int(k)
