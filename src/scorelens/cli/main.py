@@ -49,7 +49,8 @@ def run() -> None:
     """Console-script entry: run the app; a ScorelensError becomes one line on stderr and exit 1."""
     _register()
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns a command's typer.Exit code instead of exiting.
+        code = app(standalone_mode=False)
     except ScorelensError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
@@ -64,3 +65,4 @@ def run() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,112 @@
+"""The stamper's commands as a user runs them: real processes, exit codes, files, messages."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from scorelens.demo.films import make_corpus
+
+
+def scorelens(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "scorelens", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    return make_corpus(root, n_films=3, film_duration_s=45.0, tracks_per_film=2, track_duration_s=20.0, seed=7,
+                       containers=("mp4", "mkv", "webm"), levels_db=(0.0, -5.0), foreign_music=False)
+
+
+def test_index_stamp_evaluate_a_film(tmp_path, corpus):
+    root = corpus.parent
+    ws = tmp_path / "ws"
+    r = scorelens("index", root / "soundtracks" / "film01", "--workspace", ws)
+    assert r.returncode == 0, r.stderr
+    assert "2 track(s) added" in r.stdout
+    r = scorelens("index", root / "soundtracks" / "film01", "--workspace", ws)
+    assert "0 track(s) added, 2 already indexed" in r.stdout
+    cues_csv = tmp_path / "cues.csv"
+    r = scorelens("stamp", root / "films" / "film01.mp4", "--soundtrack", root / "soundtracks" / "film01",
+                  "--workspace", ws, "--out", cues_csv, "--cue-sheet", tmp_path / "sheet.json")
+    assert r.returncode == 0, r.stderr
+    cues = pd.read_csv(cues_csv)
+    truth = pd.read_csv(root / "truth" / "film01.csv")
+    assert (tmp_path / "cues.parquet").exists()
+    assert list(cues["track"]) == list(truth["track"])
+    assert (cues["start_s"] - truth["start_s"]).abs().max() < 1.0
+    assert (cues["end_s"] - truth["end_s"]).abs().max() < 1.0
+    sheet = json.loads((tmp_path / "sheet.json").read_text())
+    first = sheet["films"][0]["cues"][0]
+    assert first["cue"] == "1M" and first["in"].count(":") == 1 and first["title"].startswith("film01_")
+    r = scorelens("stamp-eval", "--truth", root / "truth" / "film01.csv", "--pred", cues_csv, "--json",
+                  tmp_path / "eval.json")
+    assert r.returncode == 0, r.stderr
+    scores = json.loads((tmp_path / "eval.json").read_text())
+    assert scores["mean"]["second_precision"] >= 0.95
+    # 5-7 s cues with 0.5 s fades: up to a second lost per cue at the faded edges.
+    assert scores["mean"]["second_recall"] >= 0.75
+    assert scores["mean"]["cue_recall"] == 1.0
+
+
+def test_corpus_run_keeps_going_and_resumes(tmp_path, corpus):
+    root = corpus.parent
+    broken = tmp_path / "corpus"
+    subprocess.run(["cp", "-r", str(root), str(broken)], check=True)
+    (broken / "films" / "film02.mkv").write_bytes(b"\x1aE\xdf\xa3 truncated matroska" + b"\x00" * 300)
+    ws = tmp_path / "ws"
+    r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws)
+    assert r.returncode == 1
+    assert "film02" in r.stderr and "film02.mkv" in r.stderr
+    # Without --keep-going the run stops at film02; film01, finished before, stays.
+    assert (ws / "cues" / "film01.parquet").exists() and not (ws / "cues" / "film03.parquet").exists()
+    r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws, "--keep-going")
+    assert r.returncode == 1
+    assert "1 film(s) stamped, 1 already done, 1 failed" in r.stdout
+    assert "failed: film02" in r.stderr
+    assert (ws / "cues" / "film01.parquet").exists() and (ws / "cues" / "film03.parquet").exists()
+    # Repair the film: a re-run stamps only what is missing.
+    (broken / "films" / "film02.mkv").write_bytes((root / "films" / "film02.mkv").read_bytes())
+    r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws, "--keep-going")
+    assert r.returncode == 0, r.stderr
+    assert "1 film(s) stamped, 2 already done, 0 failed" in r.stdout
+    r = scorelens("stamp-eval", "--manifest", broken / "corpus.toml", "--workspace", ws, "--json", tmp_path / "e.json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads((tmp_path / "e.json").read_text())["per_film"]) == 3
+
+
+def test_bad_inputs_exit_non_zero_with_one_clear_line(tmp_path, corpus):
+    ws = tmp_path / "ws"
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("not audio\n" * 100)
+    r = scorelens("index", notes, "--workspace", ws)
+    assert r.returncode == 1
+    assert "notes.mp3: not a media file FFmpeg can read" in r.stderr
+    assert "Traceback" not in r.stderr
+    empty_dir = tmp_path / "empty_st"
+    empty_dir.mkdir()
+    r = scorelens("index", empty_dir, "--workspace", ws)
+    assert r.returncode == 1 and "holds no audio files" in r.stderr
+    r = scorelens("stamp", tmp_path / "absent.mp4", "--workspace", ws)
+    assert r.returncode != 0 and "absent.mp4" in r.stderr
+    bad_manifest = tmp_path / "m.toml"
+    bad_manifest.write_text('[[film]]\nid = "x"\nfilm = "nope.mp4"\nsoundtrack = "st/"\ngenres = ["Western"]\n')
+    r = scorelens("stamp", "--manifest", bad_manifest, "--workspace", ws)
+    assert r.returncode == 1
+    assert "nope.mp4 does not exist" in r.stderr and "unknown genre 'Western'" in r.stderr
+    other_db = tmp_path / "other.sqlite"
+    import sqlite3
+    with sqlite3.connect(other_db) as conn:
+        conn.execute("CREATE TABLE x (y)")
+    r = scorelens("index", corpus.parent / "soundtracks" / "film01", "--db", other_db)
+    assert r.returncode == 1 and "not a scorelens fingerprint database" in r.stderr
+
+
+def test_help_on_every_command():
+    for cmd in ("index", "stamp", "stamp-eval", "cue-sheet", "demo"):
+        r = scorelens(cmd, "--help")
+        assert r.returncode == 0 and "Usage" in r.stdout, cmd

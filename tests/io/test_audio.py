@@ -1,0 +1,103 @@
+"""Decoding real containers and codecs through PyAV, and the errors bad files get."""
+
+import numpy as np
+import pytest
+
+from scorelens.demo.media import write_audio, write_film
+from scorelens.exceptions import MediaError
+from scorelens.io.audio import file_digest, iter_audio_blocks, load_audio, probe_audio
+
+SR = 48000
+
+
+def _tone(seconds=3.0, sr=SR, freq=440.0):
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("ext,codec,channels", [
+    ("mp4", "aac", 6), ("mkv", "ac3", 6), ("mov", "pcm_s16le", 2), ("webm", "libopus", 2),
+    ("avi", "libmp3lame", 2), ("mkv", "flac", 1),
+])
+def test_films_in_many_containers_decode_to_mono_at_the_asked_rate(tmp_path, ext, codec, channels):
+    audio = np.repeat(_tone()[:, None], channels, axis=1)
+    path = write_film(tmp_path / f"film.{ext}", audio, SR, audio_codec=codec,
+                      video_codec="libvpx" if ext == "webm" else "libx264")
+    info = probe_audio(path)
+    assert info.has_video and info.channels == channels and info.sample_rate == SR
+    y = load_audio(path, sample_rate=11025)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert abs(y.size / 11025 - 3.0) < 0.1
+    # The tone survives: its spectrum peaks at 440 Hz.
+    spectrum = np.abs(np.fft.rfft(y[2000:2000 + 8192]))
+    assert abs(np.argmax(spectrum) * 11025 / 8192 - 440) < 3
+
+
+@pytest.mark.parametrize("ext,sr", [(e, r) for e in ("wav", "flac", "mp3", "m4a") for r in (22050, 44100, 48000)]
+                         + [("ogg", 24000), ("ogg", 48000)])  # Opus encodes 8/12/16/24/48 kHz only
+def test_tracks_at_odd_rates_resample_exactly(tmp_path, ext, sr):
+    path = write_audio(tmp_path / f"t.{ext}", _tone(2.0, sr), sr)
+    y = load_audio(path, sample_rate=16000)
+    assert abs(y.size - 32000) < 1700  # encoder priming/padding stays under ~0.1 s
+
+
+def test_blocks_are_gapless_and_span_decoding_seeks(tmp_path):
+    x = _tone(10.0, 44100)
+    path = write_audio(tmp_path / "t.flac", x, 44100)
+    blocks = list(iter_audio_blocks(path, sample_rate=11025, block_s=1.5))
+    assert all(b.size == round(1.5 * 11025) for b in blocks[:-1])
+    whole = np.concatenate(blocks)
+    assert whole.size == 110250
+    span = load_audio(path, sample_rate=11025, start_s=4.0, end_s=6.5)
+    assert span.size == int(2.5 * 11025)
+    np.testing.assert_allclose(span, whole[44100:44100 + span.size], atol=2e-3)
+
+
+def test_missing_empty_and_non_media_files(tmp_path):
+    with pytest.raises(MediaError, match=r"nope\.mp4: no such file"):
+        probe_audio(tmp_path / "nope.mp4")
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError, match=r"empty\.mp3: file is empty \(0 bytes\)"):
+        load_audio(empty, sample_rate=11025)
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is a text file, not a film\n" * 50)
+    with pytest.raises(MediaError, match=r"notes\.mp4: not a media file FFmpeg can read"):
+        probe_audio(text)
+    with pytest.raises(MediaError, match="is a folder"):
+        probe_audio(tmp_path)
+
+
+def test_film_without_audio_stream(tmp_path):
+    import av
+    path = tmp_path / "silent_movie.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=2)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    with pytest.raises(MediaError, match=r"silent_movie\.mp4: has no audio stream \(it holds video\)"):
+        load_audio(path, sample_rate=11025)
+
+
+def test_truncated_file_is_reported(tmp_path):
+    path = write_film(tmp_path / "cut.mkv", np.repeat(_tone(20.0)[:, None], 2, axis=1), SR, audio_codec="flac")
+    data = path.read_bytes()
+    cut = tmp_path / "cut_half.mkv"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(MediaError, match=r"cut_half\.mkv: truncated: decoded"):
+        load_audio(cut, sample_rate=11025)
+
+
+def test_file_digest_tracks_content(tmp_path):
+    a = write_audio(tmp_path / "a.wav", _tone(1.0), SR)
+    b = tmp_path / "b.wav"
+    b.write_bytes(a.read_bytes())
+    assert file_digest(a) == file_digest(b)
+    b.write_bytes(a.read_bytes()[:-10] + b"\x01" * 10)
+    assert file_digest(a) != file_digest(b)
