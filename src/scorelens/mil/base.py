@@ -32,9 +32,11 @@ def make_base_classifier(estimator, random_state=None):
     Parameters
     ----------
     estimator : {"knn", "svm", "rf"} or scikit-learn classifier
-        ``"knn"``: 5 nearest neighbours; ``"svm"``: RBF support vector machine with
-        Platt-scaled probabilities; ``"rf"``: random forest of 100 trees (scikit-learn's
-        defaults, as the study gives no other settings). An estimator object is cloned.
+        ``"knn"``: 5 nearest neighbours; ``"svm"``: RBF support vector machine (its
+        probability is a logistic squashing of the margin, 0.5 on the decision boundary;
+        scikit-learn 1.9 deprecates Platt scaling inside SVC); ``"rf"``: random forest of
+        100 trees. scikit-learn's defaults otherwise, as the study gives no other
+        settings. An estimator object is cloned.
     random_state : int or None
 
     Returns
@@ -45,7 +47,7 @@ def make_base_classifier(estimator, random_state=None):
         if estimator == "knn":
             return KNeighborsClassifier(n_neighbors=5)
         if estimator == "svm":
-            return SVC(kernel="rbf", probability=True, random_state=random_state)
+            return SVC(kernel="rbf", random_state=random_state)
         if estimator == "rf":
             return RandomForestClassifier(n_estimators=100, random_state=random_state)
         raise ParameterError(f"estimator={estimator!r} is not a known base classifier "

@@ -38,7 +38,7 @@ class SimpleMI(BagClassifier):
     estimator : {"knn", "svm", "rf"} or scikit-learn classifier, default="svm"
         Base classifier, fitted once per label on the standardised bag means.
     random_state : int or None, default=None
-        Seed of the base classifier (SVM's Platt scaling, the forest).
+        Seed of the base classifier (the forest's bootstrap).
 
     Attributes
     ----------
@@ -77,7 +77,7 @@ class SimpleMI(BagClassifier):
         return np.stack([binary_proba(m, X) for m in self.estimators_], axis=1)
 
     def _predict(self, bags):
-        # Each base classifier's own decision (an SVM's sign of the margin), as the study
-        # used them; the Platt probabilities can disagree with it near 0.5.
+        # Each base classifier's own decision, as the study used them (a forest's vote
+        # share of exactly 0.5 is a no here, where thresholding the probability says yes).
         X = self._features(bags)
         return np.stack([np.asarray(m.predict(X), dtype=np.int64) for m in self.estimators_], axis=1)

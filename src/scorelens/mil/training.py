@@ -46,7 +46,7 @@ from scorelens.exceptions import ParameterError
 from scorelens.mil.network import MILNetwork, per_model
 
 __all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights", "pad_bags",
-           "train_stack", "predict_stack", "cross_val_network", "CVNetworkResult"]
+           "train_stack", "predict_stack", "fold_stacks", "cross_val_network", "CVNetworkResult"]
 
 _EPOCH_TAG = 0x65706F63  # "epoc": keeps the shuffle seeds apart from the initialisation seeds
 
@@ -334,6 +334,20 @@ def predict_stack(net: MILNetwork, padded: torch.Tensor, sizes: torch.Tensor, id
     return out.proba.numpy(), out.weights.numpy()
 
 
+def fold_stacks(n_folds: int, *, vectorise: bool = True, fold_chunk: int | None = None,
+                n_jobs: int | None = None) -> list[list[int]]:
+    """How :func:`cross_val_network` groups folds into stacks (one stack per training run).
+
+    Vectorised: the folds shared evenly between ``n_jobs`` threads (at most
+    ``fold_chunk`` per stack); otherwise one fold per stack.
+    """
+    if not vectorise:
+        return [[f] for f in range(n_folds)]
+    n_jobs = max(1, int(n_jobs or torch.get_num_threads()))
+    chunk = fold_chunk or -(-n_folds // n_jobs)
+    return [list(range(s, min(s + chunk, n_folds))) for s in range(0, n_folds, chunk)]
+
+
 @dataclass
 class CVNetworkResult:
     """Out-of-fold predictions of a cross-validated network.
@@ -380,7 +394,8 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         Threads training stacks concurrently (each with one intra-op thread); default:
         ``torch.get_num_threads()``.
     on_epoch : callable, optional
-        Called once per finished epoch of each stack (``n_stacks * epochs`` calls).
+        Called once per finished epoch of each stack, ``len(fold_stacks(...)) * epochs``
+        calls in all (from worker threads).
 
     Returns
     -------
@@ -409,11 +424,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         test_idx[f, :len(members)] = members
     test_len = int(sizes_np.max())
     n_jobs = max(1, int(n_jobs or torch.get_num_threads()))
-    if vectorise:
-        chunk = fold_chunk or -(-len(folds) // n_jobs)
-        stacks = [list(range(s, min(s + chunk, len(folds)))) for s in range(0, len(folds), chunk)]
-    else:
-        stacks = [[f] for f in range(len(folds))]
+    stacks = fold_stacks(len(folds), vectorise=vectorise, fold_chunk=fold_chunk, n_jobs=n_jobs)
     proba = np.zeros((n_bags, Y.shape[1]), dtype=np.float64)
     weights: list = [None] * n_bags
     losses = np.zeros((epochs, len(folds)))

@@ -46,9 +46,6 @@ class InstanceMajorityVote(BagClassifier):
 
     def _fit(self, bags, Y):
         template = make_base_classifier(self.estimator, self.random_state)
-        if isinstance(self.estimator, str) and self.estimator == "svm":
-            # Votes need only the margin's sign; Platt scaling would cost five more fits.
-            template.set_params(probability=False)
         X = np.concatenate(bags)
         sizes = [b.shape[0] for b in bags]
         Yi = np.repeat(Y, sizes, axis=0)  # (n_instances_total, n_labels): labels inherited from the bag

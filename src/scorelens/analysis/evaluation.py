@@ -1,0 +1,429 @@
+"""Cross-validated genre prediction: the study's Table 4, reproducible from a seed.
+
+Every model of Table 4 is cross-validated over films, leave-one-out by default ("a
+model is trained for each of the 110 films in the corpus using the other 109"), with
+every fitted step (scaler, model) inside the fold. Networks train their folds side by
+side (:func:`scorelens.mil.training.cross_val_network`); the other models are cloned
+and fitted fold by fold, in parallel processes.
+
+Simple MI and IMV are run with every base classifier and Table 4 shows the best one by
+macro F1, as the study does; all of them stay in the JSON report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.model_selection import KFold
+
+from scorelens import __version__
+from scorelens.analysis.data import CorpusBags
+from scorelens.analysis.metrics import genre_scores, paired_test
+from scorelens.config import ModelConfig
+from scorelens.exceptions import ParameterError
+from scorelens.mil._validation import check_bag_labels, check_bags
+from scorelens.mil.models import display_name, make_model, normalise_key
+from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
+
+__all__ = ["ModelRun", "Evaluation", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
+           "evaluation_keys"]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(description, total)`` returns ``advance(n)``; lets the CLI draw bars.
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda n=1: None
+
+
+def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
+    """Test indices of each fold: one film each (leave-one-out) or shuffled k-fold from the seed."""
+    k = config.n_splits
+    if k is None:
+        return [np.array([i]) for i in range(n_bags)]
+    if k > n_bags:
+        raise ParameterError(f"cv={config.cv!r} asks for {k} folds but there are only {n_bags} films")
+    splitter = KFold(n_splits=k, shuffle=True, random_state=config.seed)
+    return [test for _, test in splitter.split(np.zeros(n_bags))]
+
+
+def _fit_fold(estimator, bags, Y, train, test):
+    est = estimator.fit([bags[i] for i in train], Y[train])
+    test_bags = [bags[i] for i in test]
+    return np.asarray(est.predict_proba(test_bags), float), np.asarray(est.predict(test_bags), np.int64)
+
+
+def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
+                        seed: int = 0, n_jobs: int | None = None,
+                        advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities and predictions of any bag classifier.
+
+    Each fold fits a clone of ``estimator`` (its ``random_state``, if it has one, set
+    to the fold's seed ``(seed, fold)``) on the other folds' bags.
+
+    Parameters
+    ----------
+    estimator : bag classifier
+    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+    Y : np.ndarray [shape=(n_bags, n_labels)]
+    folds : sequence of np.ndarray
+        Test indices of each fold.
+    seed : int
+    n_jobs : int, optional
+        Worker processes (joblib); default 1.
+    advance : callable, optional
+        Called with 1 after each fold.
+
+    Returns
+    -------
+    proba : np.ndarray [shape=(n_bags, n_labels)]
+    pred : np.ndarray [shape=(n_bags, n_labels), dtype=int64]
+    """
+    n = len(bags)
+    jobs = []
+    for f, test in enumerate(folds):
+        est = clone(estimator)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=fold_seed(seed, f))
+        train = np.setdiff1d(np.arange(n), test)
+        jobs.append(delayed(_fit_fold)(est, bags, Y, train, test))
+    proba = np.zeros(Y.shape, float)
+    pred = np.zeros(Y.shape, np.int64)
+    results = Parallel(n_jobs=n_jobs or 1, return_as="generator")(jobs)
+    for test, (p, y) in zip(folds, results):
+        proba[test], pred[test] = p.reshape(len(test), -1), y.reshape(len(test), -1)
+        if advance is not None:
+            advance(1)
+    return proba, pred
+
+
+@dataclass
+class ModelRun:
+    """One model's cross-validated results on one feature kind.
+
+    Attributes
+    ----------
+    features : str
+        Feature kind, or ``"none"`` for the baselines.
+    key : str
+        Model key (:mod:`scorelens.mil.models`).
+    proba, pred : np.ndarray [shape=(n_films, n_genres)]
+    scores : dict
+        :func:`scorelens.analysis.metrics.genre_scores`.
+    tests : dict
+        Paired t-tests against the random baseline, by metric.
+    seconds : float
+    weights : list of np.ndarray or None
+        Networks: each film's instance weights ``(n_instances_i, n_genres)``.
+    """
+
+    features: str
+    key: str
+    proba: np.ndarray
+    pred: np.ndarray
+    scores: dict = field(default_factory=dict)
+    tests: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    weights: list | None = None
+
+    @property
+    def name(self) -> str:
+        return display_name(self.key)
+
+    @property
+    def family(self) -> str:
+        return self.key.split(":")[0]
+
+
+@dataclass
+class Evaluation:
+    """All runs of one evaluation, plus what is needed to report them."""
+
+    film_ids: list
+    taxonomy: tuple
+    Y: np.ndarray
+    config: ModelConfig
+    runs: list
+    missing: list = field(default_factory=list)
+    kinds: list = field(default_factory=list)
+    instance_keys: dict = field(default_factory=dict)
+
+    def table4(self) -> list[dict]:
+        """Table 4's rows: baselines, then per feature kind the best Simple MI, the best IMV and each network."""
+        rows = []
+
+        def row(run: ModelRun) -> dict:
+            return {"features": "None" if run.features == "none" else run.features, "model": run.name,
+                    "key": run.key, "precision": run.scores["macro"]["precision"],
+                    "recall": run.scores["macro"]["recall"], "f1": run.scores["macro"]["f1"],
+                    "p_precision": run.tests.get("precision", {}).get("p", float("nan"))}
+
+        for run in self.runs:
+            if run.features == "none":
+                rows.append(row(run))
+        for kind in self.kinds:
+            mine = [r for r in self.runs if r.features == kind]
+            for family in ("simple_mi", "imv"):
+                candidates = [r for r in mine if r.family == family]
+                if candidates:
+                    # Best base classifier by macro F1; ties go to the earlier (knn, svm, rf).
+                    rows.append(row(max(candidates, key=lambda r: (r.scores["macro"]["f1"], -candidates.index(r)))))
+            rows.extend(row(r) for r in mine if r.family == "network")
+        return rows
+
+    def to_markdown(self) -> str:
+        """Table 4 as a Markdown table, with a caption stating the protocol."""
+        cv = "leave-one-out" if self.config.cv == "loo" else self.config.cv
+        lines = [f"Table 4 (scorelens {__version__}): {len(self.film_ids)} films, {cv} cross-validation, "
+                 f"{self.config.level}-level instances, seed {self.config.seed}. "
+                 "p: paired t-test across films of per-film precision against the random guess.",
+                 "",
+                 "| Features | Model | Precision | Recall | F1-Score | p (vs random) |",
+                 "|---|---|---:|---:|---:|---:|"]
+        for r in self.table4():
+            p = "" if r["key"] == "random" else _fmt_p(r["p_precision"])
+            lines.append(f"| {r['features']} | {r['model']} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
+                         f"{_fmt(r['f1'])} | {p} |")
+        if self.missing:
+            lines += ["", f"Films without cues, left out: {', '.join(self.missing)}."]
+        return "\n".join(lines) + "\n"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Table 4 as a DataFrame (the CSV's content)."""
+        return pd.DataFrame(self.table4())
+
+    def to_json(self) -> dict:
+        """Everything: settings, films, Table 4, and every run with per-genre scores and tests."""
+        return {
+            "scorelens": __version__,
+            "settings": asdict(self.config),
+            "taxonomy": list(self.taxonomy),
+            "films": list(self.film_ids),
+            "films_without_cues": list(self.missing),
+            "table4": self.table4(),
+            "runs": [{"features": r.features, "key": r.key, "model": r.name, "seconds": round(r.seconds, 3),
+                      "macro": r.scores["macro"], "genres": r.scores["genres"], "tests": r.tests}
+                     for r in self.runs],
+        }
+
+    def predictions(self) -> pd.DataFrame:
+        """Per-film, per-genre probabilities of every run (long format), for later plots."""
+        frames = []
+        n, g = len(self.film_ids), len(self.taxonomy)
+        for r in self.runs:
+            frames.append(pd.DataFrame({
+                "film_id": np.repeat(self.film_ids, g), "features": r.features, "model": r.key,
+                "genre": np.tile(self.taxonomy, n), "probability": r.proba.reshape(-1).astype(np.float64),
+                "predicted": r.pred.reshape(-1).astype(np.int8), "true": self.Y.reshape(-1).astype(np.int8)}))
+        return pd.concat(frames, ignore_index=True)
+
+    def instance_weights(self) -> pd.DataFrame:
+        """Each network's weight of every instance of every film (which cues drove a prediction)."""
+        frames = []
+        for r in self.runs:
+            if r.weights is None:
+                continue
+            keys = self.instance_keys.get(r.features, [])
+            for i, (film, w) in enumerate(zip(self.film_ids, r.weights)):
+                df = pd.DataFrame(w, columns=list(self.taxonomy))
+                df.insert(0, "instance", np.arange(len(w)))
+                if i < len(keys):
+                    for col in keys[i].columns[::-1]:
+                        df.insert(1, col, keys[i][col].to_numpy())
+                df.insert(0, "model", r.key)
+                df.insert(0, "features", r.features)
+                df.insert(0, "film_id", film)
+                frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}".replace("0.", ".", 1) if 0 <= x < 1 else f"{x:.2f}"
+
+
+def _fmt_p(p: float) -> str:
+    if p != p:
+        return "n/a"
+    return "< .001" if p < 0.001 else f"{p:.3f}".replace("0.", ".", 1)
+
+
+def evaluation_keys(config: ModelConfig, models: Sequence[str] | None = None) -> list[str]:
+    """The model keys an evaluation runs: all of Table 4's, or the ones named (families allowed)."""
+    every = (["random", "plurality"] + [f"simple_mi:{b}" for b in config.base_classifiers]
+             + [f"imv:{b}" for b in config.base_classifiers] + [f"network:{p}" for p in config.poolings])
+    if not models:
+        return every
+    keys = []
+    for m in models:
+        m = m.strip().lower()
+        if m in ("simple_mi", "imv", "network", "baselines"):
+            prefix = {"baselines": ("random", "plurality")}.get(m, (m + ":",))
+            keys += [k for k in every if k.startswith(prefix)]
+        else:
+            keys.append(normalise_key(m))
+    if "random" not in keys:
+        keys.insert(0, "random")  # every model is tested against it
+    return list(dict.fromkeys(keys))
+
+
+def _intersect(feature_sets: Sequence[CorpusBags]) -> tuple[list[str], list[str]]:
+    common = set(feature_sets[0].film_ids)
+    for fs in feature_sets[1:]:
+        common &= set(fs.film_ids)
+    order = [f for f in feature_sets[0].film_ids if f in common]
+    dropped = sorted({f for fs in feature_sets for f in fs.film_ids} - common)
+    missing = sorted(set().union(*[fs.missing for fs in feature_sets]) | set(dropped))
+    return order, missing
+
+
+def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = None, *,
+             models: Sequence[str] | None = None, vectorise: bool = True, n_jobs: int | None = None,
+             progress: Progress | None = None) -> Evaluation:
+    """Cross-validate Table 4's models on one or more feature kinds.
+
+    Parameters
+    ----------
+    feature_sets : sequence of CorpusBags
+        One per feature kind, from the same corpus; films missing from any kind are left
+        out of all (so that every row is computed on the same films and folds).
+    config : ModelConfig
+    models : sequence of str, optional
+        Model keys or families (``simple_mi``, ``imv``, ``network``, ``baselines``); the
+        random baseline always runs, since every model is tested against it.
+    vectorise : bool
+        Train network folds side by side (same numbers, faster).
+    n_jobs : int, optional
+        Processes for the scikit-learn models and threads for the network stacks.
+    progress : callable, optional
+        ``progress(description, total) -> advance``.
+
+    Returns
+    -------
+    Evaluation
+    """
+    config = config or ModelConfig()
+    progress = progress or _no_progress
+    if not feature_sets:
+        raise ParameterError("no feature sets to evaluate")
+    taxonomy = tuple(feature_sets[0].taxonomy)
+    for fs in feature_sets:
+        if tuple(fs.taxonomy) != taxonomy:
+            raise ParameterError(f"feature set {fs.kind!r} has taxonomy {fs.taxonomy}, expected {taxonomy}")
+    kinds = [fs.kind or f"features{i}" for i, fs in enumerate(feature_sets)]
+    if len(set(kinds)) != len(kinds):
+        raise ParameterError(f"feature kinds must be distinct, got {kinds}")
+    film_ids, missing = _intersect(feature_sets)
+    sets = [fs.subset(film_ids) for fs in feature_sets]
+    Y, _ = check_bag_labels(sets[0].Y, len(film_ids), n_labels=len(taxonomy))
+    folds = make_folds(len(film_ids), config)
+    keys = evaluation_keys(config, models)
+    runs: list[ModelRun] = []
+    net_kw = dict(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
+                  batch_size=config.batch_size, seed=config.seed)
+
+    def run_sklearn(kind: str, key: str, bags) -> ModelRun:
+        t0 = time.perf_counter()
+        est = make_model(key, threshold=config.threshold)
+        advance = progress(f"{kind} · {display_name(key)}", len(folds))
+        proba, pred = cross_val_estimator(est, bags, Y, folds, seed=config.seed, n_jobs=n_jobs, advance=advance)
+        return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0)
+
+    # The baselines ignore the features; any kind's bags do (they only count labels).
+    base_bags = [np.zeros((1, 1), np.float32)] * len(film_ids)
+    for key in ("random", "plurality"):
+        if key in keys:
+            runs.append(run_sklearn("none", key, base_bags))
+    for kind, fs in zip(kinds, sets):
+        bags = check_bags(fs.bags, name=f"{kind} bags")
+        for key in keys:
+            family, _, variant = key.partition(":")
+            if family in ("random", "plurality"):
+                continue
+            if family == "network":
+                t0 = time.perf_counter()
+                n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
+                advance = progress(f"{kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
+                res = cross_val_network(bags, Y, folds, pooling=variant, vectorise=vectorise, n_jobs=n_jobs,
+                                        on_epoch=lambda _: advance(1), **net_kw)
+                pred = (res.proba >= config.threshold).astype(np.int64)
+                runs.append(ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0,
+                                     weights=res.weights))
+            else:
+                runs.append(run_sklearn(kind, key, bags))
+    random_run = next(r for r in runs if r.key == "random")
+    for r in runs:
+        r.scores = genre_scores(Y, r.pred, taxonomy)
+        if r is not random_run:
+            r.tests = {m: paired_test(Y, r.pred, random_run.pred, metric=m) for m in ("precision", "f1")}
+    return Evaluation(film_ids, taxonomy, Y, config, runs, missing, kinds,
+                      {k: fs.instance_keys for k, fs in zip(kinds, sets)})
+
+
+def _digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, keys: Sequence[str]) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(json.dumps({"config": asdict(config), "keys": list(keys)}, sort_keys=True, default=str).encode())
+    for fs in evaluation_inputs:
+        h.update(fs.kind.encode())
+        for film, bag in zip(fs.film_ids, fs.bags):
+            h.update(film.encode())
+            h.update(np.ascontiguousarray(bag).tobytes())
+    return h.hexdigest()
+
+
+def write_evaluation(evaluation: Evaluation, folder: str | Path, *, workspace=None,
+                     inputs: Sequence[CorpusBags] = ()) -> dict[str, Path]:
+    """Write Table 4 (Markdown, CSV, JSON), the per-film predictions and the instance weights.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+    folder : path
+        Output folder (``WORKSPACE/results/evaluation/<level>`` from the CLI).
+    workspace : Workspace, optional
+        When given, each file is committed through it (atomic, with a record of the
+        settings and inputs digest).
+    inputs : sequence of CorpusBags
+        The evaluated bags, digested into the records.
+
+    Returns
+    -------
+    dict of Path
+        ``markdown``, ``csv``, ``json``, ``predictions``, ``weights`` (when any network ran).
+    """
+    from scorelens.workspace import atomic_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = _digest(inputs, evaluation.config, [r.key for r in evaluation.runs])
+    writers = {
+        "markdown": ("table4.md", lambda p: p.write_text(evaluation.to_markdown(), encoding="utf-8")),
+        "csv": ("table4.csv", lambda p: evaluation.to_frame().to_csv(p, index=False)),
+        "json": ("table4.json", lambda p: p.write_text(json.dumps(evaluation.to_json(), indent=2, default=float)
+                                                       + "\n", encoding="utf-8")),
+        "predictions": ("predictions.parquet", lambda p: evaluation.predictions().to_parquet(p, index=False)),
+    }
+    weights = evaluation.instance_weights()
+    if len(weights):
+        writers["weights"] = ("instance_weights.parquet", lambda p: weights.to_parquet(p, index=False))
+    out = {}
+    for name, (filename, write) in writers.items():
+        target = folder / filename
+        if workspace is not None:
+            workspace.commit(target, key, write, meta={"settings": asdict(evaluation.config)})
+        else:
+            with atomic_path(target) as tmp:
+                write(tmp)
+        out[name] = target
+    return out

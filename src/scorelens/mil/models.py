@@ -1,0 +1,77 @@
+"""Every genre model by one key, as the CLI, the evaluation and the artifacts name them.
+
+========================  =================================================
+key                       model
+========================  =================================================
+``random``                :class:`RandomGuess` (baseline)
+``plurality``             :class:`PluralityLabel` (baseline)
+``simple_mi:<base>``      :class:`SimpleMI` with base ``knn``, ``svm`` or ``rf``
+``imv:<base>``            :class:`InstanceMajorityVote` with that base
+``network:<pooling>``     :class:`MILClassifier` with a Table 3 pooling
+``<pooling>``             short for ``network:<pooling>``
+========================  =================================================
+"""
+
+from __future__ import annotations
+
+from scorelens.exceptions import ParameterError
+from scorelens.mil.base import BASE_CLASSIFIERS
+from scorelens.mil.baselines import PluralityLabel, RandomGuess
+from scorelens.mil.classifier import MILClassifier
+from scorelens.mil.network import NETWORK_POOLINGS
+from scorelens.mil.simple import SimpleMI
+from scorelens.mil.voting import InstanceMajorityVote
+
+__all__ = ["normalise_key", "make_model", "display_name", "model_keys"]
+
+_POOLING_NAMES = {"max": "Max Pooling", "average": "Avg. Pooling", "linear_softmax": "Linear Softmax",
+                  "attention": "Single Attn", "multi_attention": "Multi-Attn", "feature_attention": "FL Attn"}
+_BASE_NAMES = {"knn": "kNN", "svm": "SVM", "rf": "RF"}
+
+
+def model_keys() -> list[str]:
+    """Every valid key, in Table 4's order."""
+    return (["random", "plurality"] + [f"simple_mi:{b}" for b in BASE_CLASSIFIERS]
+            + [f"imv:{b}" for b in BASE_CLASSIFIERS] + [f"network:{p}" for p in NETWORK_POOLINGS])
+
+
+def normalise_key(key: str) -> str:
+    """The canonical form of a model key (``attention`` -> ``network:attention``); ParameterError if unknown."""
+    key = str(key).strip().lower()
+    if key in NETWORK_POOLINGS:
+        key = f"network:{key}"
+    if key not in model_keys():
+        raise ParameterError(f"model {key!r} is unknown; choose one of {', '.join(model_keys())}")
+    return key
+
+
+def make_model(key: str, *, hidden: int = 128, epochs: int = 200, learning_rate: float = 5e-5,
+               batch_size: int = 16, threshold: float = 0.5, random_state=None):
+    """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only)."""
+    key = normalise_key(key)
+    family, _, variant = key.partition(":")
+    if family == "random":
+        return RandomGuess(random_state=random_state)
+    if family == "plurality":
+        return PluralityLabel()
+    if family == "simple_mi":
+        return SimpleMI(estimator=variant, random_state=random_state)
+    if family == "imv":
+        return InstanceMajorityVote(estimator=variant, random_state=random_state)
+    return MILClassifier(pooling=variant, hidden=hidden, epochs=epochs, learning_rate=learning_rate,
+                         batch_size=batch_size, threshold=threshold, random_state=random_state)
+
+
+def display_name(key: str) -> str:
+    """Table 4's name of a model (``SVM - Simple MI``, ``Single Attn`` …)."""
+    key = normalise_key(key)
+    family, _, variant = key.partition(":")
+    if family == "random":
+        return "Random Guess"
+    if family == "plurality":
+        return "Plurality Label"
+    if family == "simple_mi":
+        return f"{_BASE_NAMES[variant]} - Simple MI"
+    if family == "imv":
+        return f"{_BASE_NAMES[variant]} - IMV"
+    return _POOLING_NAMES[variant]
