@@ -339,3 +339,55 @@ class EmbeddingConfig:
         return {}
 
 
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings of the genre models, their evaluation and training ("Methods" section).
+
+    Used by ``scorelens evaluate`` (cross-validated Table 4) and ``scorelens train``.
+    """
+
+    seed: int = 0
+    """Seed of every random choice (initial weights, batch order, folds, baselines); same seed, same numbers."""
+    cv: str = "loo"
+    """Cross-validation: ``"loo"`` (leave one film out, the study's) or ``"kfold:K"``."""
+    level: str = "cue"
+    """Instances: ``"cue"`` (mean of a cue's frames, the study's better representation) or ``"frame"``."""
+    max_instances: int = 0
+    """Frame level only: keep at most this many evenly spaced frames per film (0 keeps all)."""
+    hidden: int = 128
+    """Units per embedding layer (the study: 64 or 128)."""
+    epochs: int = 200
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    threshold: float = 0.5
+    """A genre is predicted when its probability reaches this."""
+    poolings: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
+                                 "feature_attention")
+    """Network poolings of Table 3 to evaluate."""
+    base_classifiers: tuple[str, ...] = ("knn", "svm", "rf")
+    """Base classifiers tried for Simple MI and instance majority voting (the best is reported)."""
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
+        if not isinstance(self.max_instances, int) or self.max_instances < 0:
+            raise ParameterError(f"max_instances={self.max_instances!r} must be a non-negative integer")
+        if not self.learning_rate > 0:
+            raise ParameterError(f"learning_rate={self.learning_rate!r} must be > 0")
+        if not 0 < self.threshold < 1:
+            raise ParameterError(f"threshold={self.threshold!r} must be in (0, 1)")
+        if self.level not in ("cue", "frame"):
+            raise ParameterError(f"level={self.level!r} must be 'cue' or 'frame'")
+        self.n_splits  # validates cv
+
+    @property
+    def n_splits(self) -> int | None:
+        """Folds of k-fold cross-validation, or None for leave-one-out."""
+        if self.cv == "loo":
+            return None
+        prefix, _, k = self.cv.partition(":")
+        if prefix != "kfold" or not k.isdigit() or int(k) < 2:
+            raise ParameterError(f"cv={self.cv!r} must be 'loo' or 'kfold:K' with K >= 2")
+        return int(k)

@@ -192,7 +192,7 @@ def pad_bags(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     sizes = torch.tensor([b.shape[0] for b in bags], dtype=torch.int64)
     padded = torch.zeros((len(bags), int(sizes.max()), bags[0].shape[1]), dtype=torch.float32)
     for i, b in enumerate(bags):
-        padded[i, :b.shape[0]] = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))
+        padded[i, :b.shape[0]] = torch.from_numpy(np.array(b, dtype=np.float32))  # a copy: inputs may be read-only
     return padded, sizes
 
 

@@ -1,0 +1,286 @@
+"""A trained genre model in one file, and what ``scorelens predict`` needs from it.
+
+The artifact holds the fitted estimator (its scaler inside), the feature specification
+(kind, level, column names in order), the taxonomy, the training prior, the settings
+and the scorelens version. Loading checks the format first and the features second:
+an artifact refuses features that lack any of its columns, naming them.
+
+File format: a ``torch.save`` archive of a dict ``{"format", "version", "header",
+"payload"}``. The header is plain data, read with ``weights_only=True`` and checked
+before anything else; the payload is the pickled estimator, unpickled only once the
+header is accepted. Unpickling runs code: load only artifacts you trust.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scorelens import __version__
+from scorelens.exceptions import ModelError, ParameterError
+from scorelens.mil._validation import check_bags
+
+__all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "ARTIFACT_FORMAT", "ARTIFACT_VERSION"]
+
+ARTIFACT_FORMAT = "scorelens-genre-model"
+ARTIFACT_VERSION = 1
+
+
+@dataclass
+class BagPrediction:
+    """A model's answer for one film.
+
+    Attributes
+    ----------
+    probabilities : dict of str to float
+        Probability of each genre, in taxonomy order.
+    predicted : list of str
+        Genres at or above the model's threshold (its own decision for Simple MI / IMV).
+    instance_weights : np.ndarray [shape=(n_instances, n_genres)] or None
+        How much each instance (cue) weighed in each genre's prediction: attention weights
+        for networks, the share of votes for IMV, uniform for Simple MI; None for
+        baselines and for a film without cues.
+    from_prior : bool
+        True when the film had no cues and the answer is the training prior.
+    """
+
+    probabilities: dict
+    predicted: list
+    instance_weights: np.ndarray | None = None
+    from_prior: bool = False
+
+    def top_instances(self, genre: str, k: int = 3) -> list[tuple[int, float]]:
+        """The ``k`` instances that weighed most in ``genre``'s prediction, as ``(index, weight)``."""
+        if self.instance_weights is None:
+            return []
+        names = list(self.probabilities)
+        if genre not in names:
+            raise ParameterError(f"genre {genre!r} is not in the model's taxonomy ({', '.join(names)})")
+        w = self.instance_weights[:, names.index(genre)]
+        order = np.argsort(-w, kind="stable")[:k]
+        return [(int(i), float(w[i])) for i in order]
+
+
+@dataclass
+class GenreModel:
+    """A fitted estimator with everything needed to use it on new films.
+
+    Attributes
+    ----------
+    estimator : fitted bag classifier
+    key : str
+        Model key (:mod:`scorelens.mil.models`).
+    taxonomy : tuple of str
+    feature_names : list of str
+        Columns the estimator was trained on, in order.
+    kind : str
+        Feature kind (``vggish``, ``mir`` …).
+    level : {"cue", "frame"}
+    prior : np.ndarray [shape=(n_genres,)]
+        Share of training films with each genre; the answer for a film without cues.
+    settings : dict
+        The resolved training settings.
+    trained_on : list of str
+        Film ids of the training corpus.
+    scorelens_version : str
+    """
+
+    estimator: object
+    key: str
+    taxonomy: tuple
+    feature_names: list
+    kind: str
+    level: str
+    prior: np.ndarray
+    settings: dict = field(default_factory=dict)
+    trained_on: list = field(default_factory=list)
+    scorelens_version: str = __version__
+
+    def header(self) -> dict:
+        return {"key": self.key, "taxonomy": list(self.taxonomy), "feature_names": list(self.feature_names),
+                "kind": self.kind, "level": self.level, "prior": [float(p) for p in self.prior],
+                "settings": self.settings, "trained_on": list(self.trained_on),
+                "scorelens_version": self.scorelens_version}
+
+    def column_order(self, names) -> np.ndarray:
+        """Positions in ``names`` of this model's features, in training order.
+
+        Raises
+        ------
+        ModelError
+            When ``names`` lacks any of the model's features (extra columns are ignored).
+        """
+        names = list(names)
+        where = {n: i for i, n in enumerate(names)}
+        missing = [n for n in self.feature_names if n not in where]
+        if missing:
+            extra = [n for n in names if n not in set(self.feature_names)]
+            raise ModelError(
+                f"the model ({self.kind}, {self.level}-level, {len(self.feature_names)} features) does not match "
+                f"the features given: {len(missing)} missing (e.g. {', '.join(missing[:3])})"
+                + (f", {len(extra)} unexpected (e.g. {', '.join(extra[:3])})" if extra else "")
+                + "; compute the features with the kind and settings the model was trained on")
+        return np.array([where[n] for n in self.feature_names], dtype=np.int64)
+
+    def predict_bag(self, bag, feature_names=None) -> BagPrediction:
+        """Genre probabilities and per-instance weights for one film.
+
+        Parameters
+        ----------
+        bag : np.ndarray [shape=(n_instances, n_features)] or None
+            The film's instances (cues); None or 0 rows for a film without cues, which
+            gets the training prior.
+        feature_names : list of str, optional
+            Column names of ``bag``; when given, columns are checked and reordered to
+            the model's.
+
+        Returns
+        -------
+        BagPrediction
+        """
+        genres = list(self.taxonomy)
+        if bag is None or np.asarray(bag).shape[0] == 0:
+            return BagPrediction(dict(zip(genres, map(float, self.prior))), [], None, from_prior=True)
+        bag = np.asarray(bag, dtype=np.float32)
+        if bag.ndim != 2:
+            raise ParameterError(f"bag must be 2-D (n_instances, n_features), got shape {bag.shape}")
+        if feature_names is not None:
+            if len(feature_names) != bag.shape[1]:
+                raise ParameterError(f"{len(feature_names)} feature names for {bag.shape[1]} columns")
+            bag = bag[:, self.column_order(feature_names)]
+        elif bag.shape[1] != len(self.feature_names):
+            raise ModelError(f"bag has {bag.shape[1]} features but the model was trained on "
+                             f"{len(self.feature_names)} ({self.kind}, {self.level}-level)")
+        (bag,) = check_bags([bag], n_features=len(self.feature_names))
+        est = self.estimator
+        proba = np.atleast_2d(est.predict_proba([bag]))[0]
+        pred = np.atleast_2d(est.predict([bag]))[0]
+        weights = self._weights(bag)
+        return BagPrediction(dict(zip(genres, map(float, proba))), [g for g, p in zip(genres, pred) if p], weights)
+
+    def predict_table(self, table) -> tuple[BagPrediction, "pd.DataFrame"]:
+        """Predict one film from its feature table (the pieces ``scorelens predict`` chains).
+
+        Parameters
+        ----------
+        table : pd.DataFrame
+            The film's rows of a cue-level (``cue_id``, features) or frame-level
+            (``cue_id, time_s``, features) table; frames are averaged per cue for a
+            cue-level model. Other columns (``film_id``, ``start_s`` …) are kept as keys.
+
+        Returns
+        -------
+        prediction : BagPrediction
+        instances : pd.DataFrame
+            One row per instance, in ``prediction.instance_weights`` order: the table's
+            non-feature columns (``cue_id``, and ``time_s`` at frame level).
+        """
+        import pandas as pd
+
+        features = [c for c in table.columns if isinstance(c, str) and c.count("/") == 2]
+        keys = [c for c in table.columns if c not in features]
+        if self.level == "cue" and "time_s" in table.columns:
+            if "cue_id" not in table.columns:
+                raise ModelError("a frame-level table needs a 'cue_id' column to build cue-level instances")
+            first = [c for c in keys if c not in ("time_s", "cue_id")]
+            table = table.groupby("cue_id", sort=True).agg({**{c: "first" for c in first},
+                                                            **{c: "mean" for c in features}}).reset_index()
+            keys = [c for c in table.columns if c not in features]
+        order = ["cue_id", "time_s"] if "time_s" in table.columns else ["cue_id"]
+        if all(c in table.columns for c in order):
+            table = table.sort_values(order, kind="stable")
+        instances = table[keys].reset_index(drop=True) if keys else pd.DataFrame(index=range(len(table)))
+        prediction = self.predict_bag(table[features].to_numpy(dtype=np.float32), feature_names=features)
+        return prediction, instances
+
+    def _weights(self, bag: np.ndarray) -> np.ndarray | None:
+        est = self.estimator
+        n, c = bag.shape[0], len(self.taxonomy)
+        if hasattr(est, "instance_weights"):
+            w = np.asarray(est.instance_weights([bag])[0], dtype=float)
+            return w.reshape(n, c)
+        if hasattr(est, "instance_votes"):
+            votes = np.asarray(est.instance_votes([bag])[0], dtype=float).reshape(n, c)
+            total = votes.sum(axis=0, keepdims=True)
+            # A genre nobody voted for: every cue counts the same (nothing singled out).
+            return np.divide(votes, total, out=np.full_like(votes, 1.0 / n), where=total > 0)
+        if self.key.startswith("simple_mi"):
+            return np.full((n, c), 1.0 / n)
+        return None
+
+
+def save_artifact(model: GenreModel, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` atomically (see the module docstring for the format)."""
+    from scorelens.workspace import atomic_path
+
+    path = Path(path)
+    payload = pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL)
+    with atomic_path(path) as tmp:
+        torch.save({"format": ARTIFACT_FORMAT, "version": ARTIFACT_VERSION, "header": model.header(),
+                    "payload": payload}, tmp)
+    return path
+
+
+def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | None = None,
+                  level: str | None = None) -> GenreModel:
+    """Read a model artifact, checking it against the features it will be given.
+
+    Parameters
+    ----------
+    path : path
+    feature_names : list of str, optional
+        Columns of the features at hand; every model feature must be among them.
+    kind, level : str, optional
+        Feature kind and level at hand; must equal the model's.
+
+    Returns
+    -------
+    GenreModel
+
+    Raises
+    ------
+    ModelError
+        Not a scorelens model, another format version, unreadable, or features that do
+        not match.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        data = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
+    except Exception as exc:  # torch raises several types for foreign or corrupt files
+        raise ModelError(f"{path}: not a scorelens model artifact ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
+        raise ModelError(f"{path}: not a scorelens model artifact (format {data.get('format') if isinstance(data, dict) else None!r})")
+    if data.get("version") != ARTIFACT_VERSION:
+        raise ModelError(f"{path}: model format version {data.get('version')!r}, this scorelens reads "
+                         f"version {ARTIFACT_VERSION}; retrain with `scorelens train`")
+    h = data["header"]
+    if kind is not None and kind != h["kind"]:
+        raise ModelError(f"{path}: the model was trained on {h['kind']!r} features, not {kind!r}")
+    if level is not None and level != h["level"]:
+        raise ModelError(f"{path}: the model was trained on {h['level']}-level instances, not {level}-level")
+    if h["scorelens_version"] != __version__:
+        warnings.warn(f"{path}: model saved by scorelens {h['scorelens_version']}, running {__version__}",
+                      stacklevel=2)
+    model = GenreModel(estimator=None, key=h["key"], taxonomy=tuple(h["taxonomy"]),
+                       feature_names=list(h["feature_names"]), kind=h["kind"], level=h["level"],
+                       prior=np.asarray(h["prior"], dtype=float), settings=h["settings"],
+                       trained_on=list(h["trained_on"]), scorelens_version=h["scorelens_version"])
+    if feature_names is not None:
+        try:
+            model.column_order(feature_names)
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc}") from None
+    try:
+        model.estimator = pickle.loads(data["payload"])
+    except Exception as exc:
+        raise ModelError(f"{path}: the model's estimator cannot be restored ({type(exc).__name__}: {exc})") from exc
+    return model
