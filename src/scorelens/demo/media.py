@@ -7,7 +7,7 @@ real containers and codecs (MP4/AAC + H.264, MKV/AC-3/FLAC/Opus, MP3, WAV, …).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sr: int, *, codec: s
     return path
 
 
-def write_film(path: str | os.PathLike, audio: np.ndarray, sr: int, *,
+def write_film(path: str | os.PathLike, audio: np.ndarray | Iterable[np.ndarray], sr: int, *,
                frame_at: Callable[[float], np.ndarray] | None = None, fps: float = 2.0,
                size: tuple[int, int] = (128, 72), audio_codec: str = "aac", video_codec: str = "libx264",
                audio_bitrate: int | None = 128_000) -> Path:
@@ -133,8 +133,9 @@ def write_film(path: str | os.PathLike, audio: np.ndarray, sr: int, *,
     ----------
     path : str or path-like
         ``.mp4``, ``.mkv``, ``.mov``, ``.webm``, ``.avi``.
-    audio : np.ndarray [shape=(n,) or (n, channels)]
-        The film's sound (1, 2 or 6 channels).
+    audio : np.ndarray [shape=(n,) or (n, channels)], or an iterable of such chunks
+        The film's sound (1, 2 or 6 channels). Chunks let a long film be written without
+        holding its sound in memory.
     sr : int
         Audio sample rate (Hz).
     frame_at : callable, optional
@@ -153,9 +154,8 @@ def write_film(path: str | os.PathLike, audio: np.ndarray, sr: int, *,
     Path
     """
     path = Path(path)
-    audio = _as_channels(audio)
+    chunks = [audio] if isinstance(audio, np.ndarray) else audio
     width, height = size
-    duration = audio.shape[0] / sr
     if frame_at is None:
         def frame_at(t: float) -> np.ndarray:
             level = int(96 + 64 * np.sin(2 * np.pi * t / 30.0))
@@ -168,21 +168,29 @@ def write_film(path: str | os.PathLike, audio: np.ndarray, sr: int, *,
         vstream.pix_fmt = "yuv420p"
         if video_codec == "libx264":
             vstream.options = {"preset": "ultrafast", "tune": "stillimage"}
-        astream = _add_audio_stream(container, audio_codec, sr, audio.shape[1], audio_bitrate)
-        encoder = _AudioEncoder(container, astream, sr, audio.shape[1])
-        n_frames = int(np.ceil(duration * float(rate)))
-        # Interleave: each second of video, then the same second of audio, as real muxers do.
-        frames_per_chunk = max(1, int(round(float(rate))))
-        for first in range(0, n_frames, frames_per_chunk):
-            for i in range(first, min(n_frames, first + frames_per_chunk)):
-                frame = av.VideoFrame.from_ndarray(frame_at(i / float(rate)), format="rgb24")
-                frame.pts = i
-                frame.time_base = 1 / rate
-                for packet in vstream.encode(frame):
-                    container.mux(packet)
-            a0 = int(round(first / float(rate) * sr))
-            a1 = int(round(min(n_frames, first + frames_per_chunk) / float(rate) * sr))
-            encoder.feed(audio[a0:a1])
+        astream = encoder = None
+        n_video = 0  # video frames written so far
+        n_audio = 0  # audio samples written so far
+        for chunk in chunks:
+            chunk = _as_channels(chunk)
+            if encoder is None:
+                astream = _add_audio_stream(container, audio_codec, sr, chunk.shape[1], audio_bitrate)
+                encoder = _AudioEncoder(container, astream, sr, chunk.shape[1])
+            # Interleave: the video of each second, then that second's audio, as real muxers do.
+            for start in range(0, chunk.shape[0], sr):
+                piece = chunk[start:start + sr]
+                end_t = (n_audio + piece.shape[0]) / sr
+                while n_video < int(np.ceil(end_t * float(rate) - 1e-9)):
+                    frame = av.VideoFrame.from_ndarray(frame_at(n_video / float(rate)), format="rgb24")
+                    frame.pts = n_video
+                    frame.time_base = 1 / rate
+                    for packet in vstream.encode(frame):
+                        container.mux(packet)
+                    n_video += 1
+                encoder.feed(piece)
+                n_audio += piece.shape[0]
+        if encoder is None:
+            raise ParameterError(f"{path}: no audio given")
         for packet in vstream.encode(None):
             container.mux(packet)
         encoder.close()
