@@ -41,6 +41,7 @@ def check_bags(bags, *, n_features: int | None = None, name: str = "bags") -> li
     """
     if isinstance(bags, (list, tuple)) and len(bags) and np.ndim(bags[0]) == 1:
         bags = np.asarray(bags)  # a list of 1-D rows is the plain (n_samples, n_features) form
+    shape = None
     if isinstance(bags, (list, tuple)):
         if len(bags) == 0:
             raise ParameterError(f"{name}: got 0 bags; at least one bag is required")
@@ -67,12 +68,15 @@ def check_bags(bags, *, n_features: int | None = None, name: str = "bags") -> li
         if X.shape[0] == 0:
             raise ParameterError(f"{name}: got 0 bags (shape {X.shape}); at least one bag is required")
         out = [X[i:i + 1] for i in range(X.shape[0])]
+        shape = X.shape
     widths = {b.shape[1] for b in out}
     if len(widths) > 1:
         raise ParameterError(f"{name}: bags have different numbers of features {sorted(widths)}")
     width = widths.pop()
     if width == 0:
-        raise ParameterError(f"{name}: bags have 0 features")
+        # Worded as scikit-learn's own message, which its estimator checks look for.
+        raise ParameterError(f"{name}: 0 feature(s) (shape={shape or out[0].shape}) while a minimum of 1 is "
+                             "required.")
     if n_features is not None and width != n_features:
         raise ParameterError(f"{name}: bags have {width} features but the estimator was fitted "
                              f"with {n_features}")
