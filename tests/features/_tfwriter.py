@@ -57,22 +57,31 @@ def shape_proto(shape) -> bytes:
     return b"".join(field_bytes(2, field_varint(1, d) if d else b"") for d in shape)
 
 
-def _block(entries: list[tuple[bytes, bytes]], restart_interval: int = 16) -> bytes:
-    out, restarts, last = bytearray(), [], b""
+def _nbytes(parts) -> int:
+    return sum(memoryview(p).nbytes for p in parts)
+
+
+def _block(entries, restart_interval: int = 16) -> list:
+    """A table block as a list of byte parts; values may be bytes or lists of parts (big tensors)."""
+    parts, size, restarts, last = [], 0, [], b""
     for i, (key, value) in enumerate(entries):
+        value = value if isinstance(value, list) else [value]
         if i % restart_interval == 0:
-            restarts.append(len(out))
+            restarts.append(size)
             shared = 0
         else:
             shared = 0
             while shared < min(len(key), len(last)) and key[shared] == last[shared]:
                 shared += 1
-        out += varint(shared) + varint(len(key) - shared) + varint(len(value)) + key[shared:] + value
+        value_len = _nbytes(value)
+        header = varint(shared) + varint(len(key) - shared) + varint(value_len) + key[shared:]
+        parts += [header, *value]
+        size += len(header) + value_len
         last = key
     if not restarts:
         restarts = [0]
-    out += b"".join(struct.pack("<I", r) for r in restarts) + struct.pack("<I", len(restarts))
-    return bytes(out)
+    parts.append(b"".join(struct.pack("<I", r) for r in restarts) + struct.pack("<I", len(restarts)))
+    return parts
 
 
 def snappy_compress(data: bytes) -> bytes:
@@ -105,85 +114,89 @@ def snappy_compress(data: bytes) -> bytes:
     return bytes(out)
 
 
-def table(entries: list[tuple[bytes, bytes]], *, block_size: int = 4096, snappy: bool = False) -> bytes:
-    """An SSTable (LevelDB format) of sorted ``(key, value)`` entries; data blocks optionally Snappy-compressed."""
-    entries = sorted(entries)
-    out = bytearray()
+def table(entries, fh, *, block_size: int = 4096, snappy: bool = False) -> None:
+    """Write an SSTable (LevelDB format) of ``(key, value)`` entries to ``fh``; data blocks optionally Snappy.
+
+    Values are bytes, or lists of byte parts (so a 200 MB tensor is never concatenated).
+    """
+    entries = sorted(entries, key=lambda e: e[0])
+    offset = 0
     index: list[tuple[bytes, bytes]] = []
 
-    def flush(block_entries):
-        contents, kind = _block(block_entries), b"\x00"
-        if snappy:
-            contents, kind = snappy_compress(contents), b"\x01"
-        handle = varint(len(out)) + varint(len(contents))
-        out.extend(contents + kind + struct.pack("<I", mask_crc(crc32c(contents + kind))))
-        index.append((block_entries[-1][0], handle))
+    def emit(parts, compress: bool) -> bytes:
+        nonlocal offset
+        kind = b"\x00"
+        if compress:
+            parts, kind = [snappy_compress(b"".join(parts))], b"\x01"
+        payload = b"".join([*parts, kind])  # one copy: the CRC covers contents and type byte
+        handle = varint(offset) + varint(len(payload) - 1)
+        fh.write(payload)
+        fh.write(struct.pack("<I", mask_crc(crc32c(payload))))
+        offset += len(payload) + 4
+        return handle
 
     pending, size = [], 0
     for key, value in entries:
         pending.append((key, value))
-        size += len(key) + len(value)
+        size += len(key) + (_nbytes(value) if isinstance(value, list) else len(value))
         if size >= block_size:
-            flush(pending)
+            index.append((pending[-1][0], emit(_block(pending), snappy)))
             pending, size = [], 0
     if pending:
-        flush(pending)
-    handles = []
-    for contents in (_block([]), _block(index)):  # metaindex (empty), index
-        handles.append(varint(len(out)) + varint(len(contents)))
-        out.extend(contents + b"\x00" + struct.pack("<I", mask_crc(crc32c(contents + b"\x00"))))
-    footer = handles[0] + handles[1]
-    out.extend(footer + b"\x00" * (40 - len(footer)) + struct.pack("<Q", _MAGIC))
-    return bytes(out)
+        index.append((pending[-1][0], emit(_block(pending), snappy)))
+    footer = emit(_block([]), False) + emit(_block(index), False)  # metaindex (empty), index
+    fh.write(footer + b"\x00" * (40 - len(footer)) + struct.pack("<Q", _MAGIC))
 
 
-def _tensor_proto(value: np.ndarray) -> bytes:
+def _field(number: int, parts: list) -> list:
+    return [varint((number << 3) | 2) + varint(_nbytes(parts)), *parts]
+
+
+def _tensor_proto(value: np.ndarray) -> list:
     dtype = value.dtype
-    proto = field_varint(1, _DTYPE_ENUM[dtype]) + field_bytes(2, shape_proto(value.shape))
-    flat = value.reshape(-1)
-    if dtype == np.float32:
-        proto += field_bytes(5, flat.astype("<f4").tobytes())
-    elif dtype == np.float64:
-        proto += field_bytes(6, flat.astype("<f8").tobytes())
-    elif dtype == np.float16:
-        proto += field_bytes(13, b"".join(varint(int(v)) for v in flat.view(np.uint16)))
-    elif dtype == np.int32:
-        proto += field_bytes(7, b"".join(varint(int(v)) for v in flat))
-    else:
-        proto += field_bytes(10, b"".join(varint(int(v)) for v in flat))
-    return proto
+    head = field_varint(1, _DTYPE_ENUM[dtype]) + field_bytes(2, shape_proto(value.shape))
+    flat = np.ascontiguousarray(value.reshape(-1), dtype=dtype.newbyteorder("<"))
+    if dtype in (np.float32, np.float64):  # packed float_val = 5 / double_val = 6: raw little-endian bytes
+        return [head, *_field(5 if dtype == np.float32 else 6, [memoryview(flat).cast("B")])]
+    if dtype == np.float16:
+        return [head, field_bytes(13, b"".join(varint(int(v)) for v in flat.view(np.uint16)))]
+    number = 7 if dtype == np.int32 else 10
+    return [head, field_bytes(number, b"".join(varint(int(v)) for v in flat))]
 
 
 def write_v1(path: str | Path, tensors: dict[str, np.ndarray]) -> Path:
     """Write ``tensors`` as a TensorFlow V1 (tensor-slice) checkpoint file."""
     metas = b""
     entries = []
-    for i, (name, value) in enumerate(sorted(tensors.items())):
+    for name, value in sorted(tensors.items()):
         value = np.asarray(value)
         full_slice = b"".join(field_bytes(1, b"") for _ in value.shape)  # one full extent per dim
         metas += field_bytes(1, field_bytes(1, name.encode()) + field_bytes(2, shape_proto(value.shape))
                              + field_varint(3, _DTYPE_ENUM[value.dtype]) + field_bytes(4, full_slice))
-        saved_slice = (field_bytes(1, name.encode()) + field_bytes(2, full_slice)
-                       + field_bytes(3, _tensor_proto(value)))
-        entries.append((b"\x00\x01" + name.encode(), field_bytes(2, saved_slice)))
+        saved_slice = [field_bytes(1, name.encode()) + field_bytes(2, full_slice), *_field(3, _tensor_proto(value))]
+        entries.append((b"\x00\x01" + name.encode(), _field(2, saved_slice)))
     versions = field_varint(1, 1)  # VersionDef.producer
     entries.append((b"", field_bytes(1, metas + field_bytes(2, versions))))
     path = Path(path)
-    path.write_bytes(table(entries))
+    with open(path, "wb") as fh:
+        table(entries, fh)
     return path
 
 
 def write_v2(prefix: str | Path, tensors: dict[str, np.ndarray], *, snappy: bool = False) -> Path:
     """Write ``tensors`` as a TensorFlow V2 bundle ``prefix.index`` + ``prefix.data-00000-of-00001``."""
-    data = bytearray()
-    entries = [(b"", field_varint(1, 1) + field_bytes(3, field_varint(1, 1)))]  # num_shards, version
-    for name, value in sorted(tensors.items()):
-        raw = np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")).tobytes()
-        entry = (field_varint(1, _DTYPE_ENUM[value.dtype]) + field_bytes(2, shape_proto(value.shape))
-                 + field_varint(4, len(data)) + field_varint(5, len(raw)) + field_fixed32(6, mask_crc(crc32c(raw))))
-        entries.append((name.encode(), entry))
-        data += raw
     prefix = str(prefix)
-    Path(prefix + ".data-00000-of-00001").write_bytes(bytes(data))
-    Path(prefix + ".index").write_bytes(table(entries, snappy=snappy))
+    entries = [(b"", field_varint(1, 1) + field_bytes(3, field_varint(1, 1)))]  # num_shards, version
+    offset = 0
+    with open(prefix + ".data-00000-of-00001", "wb") as data:
+        for name, value in sorted(tensors.items()):
+            raw = memoryview(np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))).cast("B")
+            entry = (field_varint(1, _DTYPE_ENUM[value.dtype]) + field_bytes(2, shape_proto(value.shape))
+                     + field_varint(4, offset) + field_varint(5, raw.nbytes)
+                     + field_fixed32(6, mask_crc(crc32c(raw))))
+            entries.append((name.encode(), entry))
+            data.write(raw)
+            offset += raw.nbytes
+    with open(prefix + ".index", "wb") as fh:
+        table(entries, fh, snappy=snappy)
     return Path(prefix)

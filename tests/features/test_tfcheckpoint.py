@@ -61,10 +61,12 @@ def test_crc32c_known_values(data, crc):
 
 def test_crc32c_vectorised_lanes_agree_with_bytewise():
     data = np.random.default_rng(0).integers(0, 256, 300_001, dtype=np.uint8).tobytes()
-    bytewise = crc32c(data, lane=len(data))  # shorter than 4 lanes: the byte-at-a-time path
-    assert crc32c(data, lane=64) == bytewise
+    bytewise = crc32c(data, lane=4 * len(data))  # shorter than 4 lanes: the byte-at-a-time path
+    assert crc32c(data, lane=64) == bytewise  # 4687 lanes, then a 33-byte tail
+    assert crc32c(memoryview(data)[1:], lane=64) == crc32c(data[1:], lane=4 * len(data))  # unaligned start
     assert crc32c(data, lane=4096) == bytewise
-    assert crc32c(data[:70_000], lane=1024) == crc32c(data[:70_000], lane=70_000)
+    assert crc32c(data[:70_000], lane=1024) == crc32c(data[:70_000], lane=4 * 70_000)
+    assert crc32c(data[:65_536], lane=16_384) == crc32c(data[:65_536], lane=4 * 65_536)  # no tail
 
 
 def test_mask_round_trip():

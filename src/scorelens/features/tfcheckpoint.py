@@ -37,11 +37,13 @@ from __future__ import annotations
 import functools
 import os
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from scorelens.exceptions import FeatureError
 
@@ -116,8 +118,9 @@ def _zero_byte_map() -> np.ndarray:
     return (table[basis & np.uint32(0xFF)] ^ (basis >> np.uint32(8))).astype(np.uint32)
 
 
+@functools.lru_cache(maxsize=256)
 def _zeros_map(n_bytes: int) -> np.ndarray:
-    """Map of the register through ``n_bytes`` zero bytes (square-and-multiply)."""
+    """Map of the register through ``n_bytes`` zero bytes (square-and-multiply; cached, read-only)."""
     result = (np.uint32(1) << np.arange(32, dtype=np.uint32)).astype(np.uint32)  # identity
     power = _zero_byte_map()
     while n_bytes:
@@ -126,6 +129,7 @@ def _zeros_map(n_bytes: int) -> np.ndarray:
         n_bytes >>= 1
         if n_bytes:
             power = _compose(power, power)
+    result.flags.writeable = False
     return result
 
 
@@ -147,7 +151,7 @@ def _word_tables() -> tuple[np.ndarray, np.ndarray]:
     return _apply_map(four_zero_bytes, halves), _apply_map(four_zero_bytes, halves << np.uint32(16))
 
 
-def crc32c(data, *, lane: int = 4096) -> int:
+def crc32c(data, *, lane: int = 1 << 14) -> int:
     """CRC32C (Castagnoli) of a bytes-like object, as TensorFlow computes it.
 
     Parameters
@@ -162,42 +166,52 @@ def crc32c(data, *, lane: int = 4096) -> int:
     int
         The unmasked CRC (``crc32c(b"123456789") == 0xE3069283``).
     """
+    if lane % 4 or lane <= 0:
+        raise ValueError(f"lane={lane} must be a positive multiple of 4")
     buf = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-    n = buf.size
-    if n < 4 * lane:
-        return _crc_update_small(0xFFFFFFFF, buf) ^ 0xFFFFFFFF
-    # Raw registers (initial value 0) of equal lanes, fed four bytes at a time: for this
-    # reflected CRC, feeding bytes b0..b3 is xoring the little-endian word into the
-    # register and then feeding four zero bytes. Zero bytes in front of a register that
-    # starts at 0 leave it at 0, so the buffer is padded at the front.
-    n_lanes = -(-n // lane)
-    padded = np.zeros(n_lanes * lane, dtype=np.uint8)
-    padded[n_lanes * lane - n:] = buf
-    words = np.ascontiguousarray(padded.view("<u4").reshape(n_lanes, lane // 4).T)  # (lane/4, n_lanes)
-    del padded
+    head = min(buf.size, -buf.ctypes.data % 4)  # bytes before the first 4-byte aligned address
+    register = _crc_update_small(0xFFFFFFFF, buf[:head])
+    buf = buf[head:]
+    n_lanes = buf.size // lane
+    if n_lanes < 4:
+        return _crc_update_small(register, buf) ^ 0xFFFFFFFF
+    # The front n_lanes * lane bytes are cut into equal contiguous lanes whose raw
+    # registers (initial value 0) are computed side by side, fed four bytes at a time: for
+    # this reflected CRC, feeding bytes b0..b3 is xoring their little-endian word into the
+    # register, then feeding four zero bytes. The lanes are transposed to rows with torch,
+    # whose blocked transpose is ~10x faster than NumPy's on hundreds of MB.
+    words = buf[:n_lanes * lane].view("<u4")
+    with warnings.catch_warnings():  # read-only buffer: torch warns about writes, and only reads here
+        warnings.simplefilter("ignore", UserWarning)
+        rows = torch.from_numpy(words.view(np.int32).reshape(n_lanes, lane // 4)).t().contiguous().numpy()
+    rows = rows.view(np.uint32)  # (lane / 4, n_lanes)
     low_table, high_table = _word_tables()
     reg = np.zeros(n_lanes, dtype=np.uint32)
     low = np.empty(n_lanes, dtype=np.uint32)
-    for row in words:
+    high = np.empty(n_lanes, dtype=np.uint32)
+    for row in rows:
         reg ^= row
         np.bitwise_and(reg, np.uint32(0xFFFF), out=low)
         reg >>= np.uint32(16)
-        reg = high_table[reg]
-        reg ^= low_table[low]
+        np.take(high_table, reg, out=high)  # np.take with out= is ~2x faster than fancy indexing
+        np.take(low_table, low, out=reg)
+        reg ^= high
+    del rows
     # Combine neighbours pairwise: reg(A||B) = Z_len(B)(reg(A)) ^ reg(B).
     length = lane
     while reg.size > 1:
         if reg.size % 2:
-            reg = np.concatenate([np.zeros(1, dtype=np.uint32), reg])  # a zero lane in front
+            reg = np.concatenate([np.zeros(1, dtype=np.uint32), reg])  # a zero lane in front changes nothing
         tables = _map_tables(_zeros_map(length))
         first, second = reg[0::2], reg[1::2]
         shifted = (tables[0][first & 0xFF] ^ tables[1][(first >> 8) & 0xFF]
                    ^ tables[2][(first >> 16) & 0xFF] ^ tables[3][first >> 24])
         reg = shifted ^ second
         length *= 2
-    # The standard initial value 0xFFFFFFFF, carried through all n bytes.
-    init = int(_apply_map(_zeros_map(n), np.array([0xFFFFFFFF], dtype=np.uint32))[0])
-    return (int(reg[0]) ^ init) ^ 0xFFFFFFFF
+    # Carry the head's register through the lanes, then feed the tail bytewise.
+    carried = int(_apply_map(_zeros_map(n_lanes * lane), np.array([register], dtype=np.uint32))[0])
+    register = _crc_update_small(int(reg[0]) ^ carried, buf[n_lanes * lane:])
+    return register ^ 0xFFFFFFFF
 
 
 def mask_crc(crc: int) -> int:
@@ -326,9 +340,9 @@ def _parse_tensor_proto(buf, *, dtype: np.dtype, count: int) -> np.ndarray:
     if content is not None:
         values = np.frombuffer(content, dtype=dtype)
     elif floats:
-        values = np.concatenate(floats).astype(dtype)
+        values = (floats[0] if len(floats) == 1 else np.concatenate(floats)).astype(dtype, copy=False)
     elif doubles:
-        values = np.concatenate(doubles).astype(dtype)
+        values = (doubles[0] if len(doubles) == 1 else np.concatenate(doubles)).astype(dtype, copy=False)
     elif ints:
         if dtype == np.dtype("<f2"):  # half_val holds the 16-bit patterns
             values = np.array(ints, dtype=np.uint16).view("<f2")
@@ -690,9 +704,13 @@ def _open_v1(path: Path, *, verify: bool) -> TFCheckpoint:
 
     def load(name: str, info: _TensorInfo, dtype: np.dtype) -> np.ndarray:
         shape = info.shape
+        parts = slices.get(name, [])
+        count = int(np.prod(shape, dtype=np.int64))
+        if len(parts) == 1 and all(length is None for _, length in parts[0][0]):  # one slice, the whole tensor
+            return _parse_tensor_proto(parts[0][1], dtype=dtype, count=count).reshape(shape).copy()
         out = np.zeros(shape, dtype=dtype)
         covered = 0
-        for extents, data in slices.get(name, []):
+        for extents, data in parts:
             index = []
             for d, size in enumerate(shape):
                 start, length = extents[d] if d < len(extents) else (0, None)
