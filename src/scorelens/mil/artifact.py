@@ -6,9 +6,9 @@ and the scorelens version. Loading checks the format first and the features seco
 an artifact refuses features that lack any of its columns, naming them.
 
 File format: a ``torch.save`` archive of a dict ``{"format", "version", "header",
-"payload"}``. The header is plain data, read with ``weights_only=True`` and checked
-before anything else; the payload is the pickled estimator, unpickled only once the
-header is accepted. Unpickling runs code: load only artifacts you trust.
+"payload"}``, read with ``weights_only=True``. The header is plain data, checked before
+anything else; the payload is the pickled estimator as a byte tensor, unpickled only
+once the header is accepted. Unpickling runs code: load only artifacts you trust.
 """
 
 from __future__ import annotations
@@ -221,7 +221,8 @@ def save_artifact(model: GenreModel, path: str | os.PathLike) -> Path:
     from scorelens.workspace import atomic_path
 
     path = Path(path)
-    payload = pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = torch.frombuffer(bytearray(pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL)),
+                               dtype=torch.uint8)
     with atomic_path(path) as tmp:
         torch.save({"format": ARTIFACT_FORMAT, "version": ARTIFACT_VERSION, "header": model.header(),
                     "payload": payload}, tmp)
@@ -280,7 +281,7 @@ def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | No
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None
     try:
-        model.estimator = pickle.loads(data["payload"])
+        model.estimator = pickle.loads(data["payload"].numpy().tobytes())
     except Exception as exc:
         raise ModelError(f"{path}: the model's estimator cannot be restored ({type(exc).__name__}: {exc})") from exc
     return model

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+
+from scorelens.exceptions import ParameterError
+from scorelens.mil.network import NETWORK_POOLINGS
+from scorelens.mil.training import (cross_val_network, fit_scalers, fold_stacks, loss_weights, make_plan,
+                                    single_threaded_kernels)
+
+
+@pytest.fixture
+def small(rng):
+    n, d, C = 24, 6, 3
+    Y = (rng.random((n, C)) < 0.4).astype(np.int64)
+    bags = [rng.normal(size=(int(rng.integers(1, 20)), d)).astype(np.float32) for _ in range(n)]
+    return bags, Y
+
+
+@pytest.mark.parametrize("pooling", NETWORK_POOLINGS)
+def test_vectorised_folds_equal_sequential_bit_for_bit(pooling, small):
+    bags, Y = small
+    folds = [np.array([i]) for i in range(len(bags))]
+    kw = dict(pooling=pooling, hidden=8, epochs=3, learning_rate=1e-2, batch_size=5, seed=11)
+    together = cross_val_network(bags, Y, folds, vectorise=True, n_jobs=2, **kw)
+    alone = cross_val_network(bags, Y, folds, vectorise=False, n_jobs=2, **kw)
+    assert np.array_equal(together.proba, alone.proba)
+    assert np.array_equal(together.losses, alone.losses)
+    assert all(np.array_equal(a, b) for a, b in zip(together.weights, alone.weights))
+    # Stacks of other sizes (and one thread) change nothing either.
+    chunked = cross_val_network(bags, Y, folds, vectorise=True, fold_chunk=7, n_jobs=1, **kw)
+    assert np.array_equal(together.proba, chunked.proba)
+
+
+def test_kfold_with_uneven_folds_is_exact_too(small):
+    bags, Y = small
+    folds = np.array_split(np.random.default_rng(0).permutation(len(bags)), 5)   # sizes 5 and 4
+    kw = dict(pooling="attention", hidden=8, epochs=2, learning_rate=1e-2, batch_size=4, seed=2)
+    a = cross_val_network(bags, Y, folds, **kw)
+    b = cross_val_network(bags, Y, folds, vectorise=False, **kw)
+    assert np.array_equal(a.proba, b.proba)
+    assert a.proba.shape == (len(bags), 3) and all(w.shape == (len(bag), 3) for w, bag in zip(a.weights, bags))
+
+
+def test_folds_must_partition_the_bags(small):
+    bags, Y = small
+    with pytest.raises(ParameterError, match="exactly one test set"):
+        cross_val_network(bags, Y, [np.array([0, 1])], epochs=1)
+
+
+def test_plan_depends_on_seed_and_training_sets_only():
+    sizes = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    train = ~np.eye(8, dtype=bool)
+    a = make_plan(train, sizes, epochs=2, batch_size=3, seed=5)
+    b = make_plan(train[[4]], sizes, epochs=2, batch_size=3, seed=5)
+    for idx_all, idx_one in zip(a.steps, b.steps):
+        row = idx_all[4][idx_all[4] >= 0]
+        assert np.array_equal(row, idx_one[0][idx_one[0] >= 0])
+        assert 4 not in row                      # a fold never trains on its test bag
+    assert len(a.epoch_ends) == 2 and a.lengths[0] == max(sizes[s] for s in a.steps[0].ravel() if s >= 0)
+    c = make_plan(train, sizes, epochs=2, batch_size=3, seed=6)
+    assert any(not np.array_equal(x, y) for x, y in zip(a.steps, c.steps))
+
+
+def test_scalers_and_loss_weights_use_training_bags_only():
+    bags = [np.full((2, 1), 0.0), np.full((1, 1), 10.0), np.full((1, 1), 20.0)]
+    train = np.array([[False, True, True], [True, False, True]])
+    mean, scale = fit_scalers(bags, train)
+    np.testing.assert_allclose(mean[:, 0], [15.0, 20 / 3], rtol=1e-6)
+    np.testing.assert_allclose(scale[:, 0], [5.0, np.std([0, 0, 20])], rtol=1e-6)
+    Y = np.array([[1], [0], [0]])
+    pos, neg = loss_weights(Y, train)
+    np.testing.assert_allclose(pos[:, 0], [1.0, 1.0])       # fold 0 has no positive: weight 1
+    np.testing.assert_allclose(neg[:, 0], [0.5, 1.0])       # n / (2 * n_neg): 2 / 4, then 2 / 2
+
+
+def test_fold_stacks_and_thread_setting_restored():
+    assert fold_stacks(5, vectorise=True, n_jobs=2) == [[0, 1, 2], [3, 4]]
+    assert fold_stacks(3, vectorise=False) == [[0], [1], [2]]
+    before = torch.get_num_threads()
+    with single_threaded_kernels():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
