@@ -270,6 +270,7 @@ def test_corrupt_checkpoint(tmp_path):
         vg.load_vggish(tmp_path / "page.ckpt")
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the garbage .pth below
 def test_wrong_checkpoint(tmp_path):
     small = {f"{name}/{kind}": np.zeros(shape if kind == "weights" else shape[-1:], np.float32)
              for name, shape in VGGISH_SHAPES.items() if "fc1" not in name for kind in ("weights", "biases")}

