@@ -35,3 +35,14 @@ def test_density_is_capped_and_silence_has_no_peaks():
     assert np.bincount(peaks.frames // 43).max() <= per_unit
     silent = find_peaks(np.zeros(cfg.sample_rate * 10, dtype=np.float32), cfg, peaks_per_second=30)
     assert len(silent) == 0
+
+
+def test_sliding_max_equals_scipy_maximum_filter():
+    from scipy import ndimage
+
+    from scorelens.stamp.peaks import _sliding_max
+
+    x = np.random.default_rng(0).standard_normal((300, 77)).astype(np.float32)
+    for rt, rf in [(5, 6), (6, 8), (1, 1), (0, 3)]:
+        expected = ndimage.maximum_filter(x, size=(2 * rt + 1, 2 * rf + 1), mode="nearest")
+        np.testing.assert_array_equal(_sliding_max(_sliding_max(x, rf, 1), rt, 0), expected)

@@ -1,0 +1,200 @@
+"""Score Stamper benchmark: speed, database size, memory and accuracy by music level.
+
+Builds (once, cached in ``benchmarks/out/stamp``) a realistic synthetic film of the asked
+length -- 48 kHz 5.1 AAC 128 kbps in MP4 with an H.264 video stream -- with dialogue
+(espeak-ng), effects and room tone throughout and soundtrack cues at known times and at
+levels of 0, -5, -10 and -15 dB relative to everything else, plus music that is not on the
+soundtrack. The soundtrack (MP3/FLAC/WAV at 44.1 kHz) is then indexed and the film
+stamped, each in a child process pinned to one core, and the script prints:
+
+* index speed (× real time, one core) and database size per hour of music;
+* stamping speed including decoding (× real time, one core) and peak memory;
+* second-level precision/recall overall and recall by music level, cue-level scores.
+
+Targets (issue "Foundation and Score Stamper"): index >= 200x, stamp >= 300x real time
+(a 2-hour film in under 25 s), <= 5 MB per hour of music, precision >= 0.95 and recall
+>= 0.85 for music no more than 10 dB under the rest.
+
+Usage::
+
+    python benchmarks/bench_stamp.py --film-minutes 120 --tracks 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OUT = Path(__file__).resolve().parent / "out" / "stamp"
+LEVELS = (0.0, -5.0, -10.0, -15.0)
+
+
+def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: float, seed: int) -> None:
+    """Write the soundtrack, the film and the truth table (skipped when already there)."""
+    from scorelens.demo import synth
+    from scorelens.demo.films import CueSpec, FilmSpec, GENRE_STYLES, render_film_audio
+    from scorelens.demo.media import write_audio, write_film
+
+    if (root / "truth.csv").exists():
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    styles = list(GENRE_STYLES.values())
+    track_sr, film_sr = 44100, 48000
+    tracks = {}
+    for k in range(n_tracks):
+        title = f"cue{k + 1:02d}_{styles[k % len(styles)]}"
+        tracks[title] = synth.synth_track(styles[k % len(styles)], duration_s=track_minutes * 60, sr=track_sr,
+                                          seed=seed * 1000 + k)
+        fmt = ("mp3", "flac", "wav")[k % 3]
+        write_audio(root / "soundtrack" / f"{title}.{fmt}", tracks[title], track_sr, bitrate=192_000)
+    speech = synth.speech_pool(film_sr, n=24, seed=seed)
+    segment_s = 60.0
+    n_segments = int(round(film_minutes * 60 / segment_s))
+    truth_rows = []
+    titles = list(tracks)
+
+    def chunks():
+        level_i = 0
+        for s in range(n_segments):
+            # About half of the film has music: one cue per segment, 20-40 s long.
+            cues, foreign = [], []
+            if s % 7 == 3:  # music that is not on the soundtrack
+                foreign = [(10.0, 30.0, styles[s % len(styles)], seed * 77 + s)]
+            else:
+                title = titles[int(rng.integers(len(titles)))]
+                dur = float(rng.uniform(20, 40))
+                start = float(rng.uniform(2, segment_s - dur - 2))
+                offset = float(rng.uniform(0, track_minutes * 60 - dur))
+                cues = [CueSpec(title, round(start, 2), round(offset, 2), round(dur, 2), LEVELS[level_i % len(LEVELS)])]
+                level_i += 1
+            spec = FilmSpec(duration_s=segment_s, cues=cues, foreign_music=foreign, seed=seed * 10000 + s)
+            audio, truth = render_film_audio(spec, tracks, track_sr=track_sr, film_sr=film_sr, channels=6,
+                                             speech=speech)
+            truth[["start_s", "end_s"]] += s * segment_s
+            truth_rows.append(truth)
+            yield audio
+
+    write_film(root / "film.mp4", chunks(), film_sr, audio_codec="aac", audio_bitrate=128_000, fps=1.0,
+               size=(160, 90))
+    truth = pd.concat(truth_rows, ignore_index=True)
+    truth.insert(0, "film_id", "film")
+    truth.to_csv(root / "truth.csv", index=False)
+
+
+def _child(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter pinned to core 0; it prints one JSON line."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, "-c", code]
+    if sys.platform.startswith("linux"):
+        cmd = ["taskset", "-c", "0", *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+INDEX_CODE = """
+import json, resource, time, sys
+from pathlib import Path
+from scorelens.config import StamperConfig
+from scorelens.stamp.store import open_store
+from scorelens.stamp.pipeline import index_tracks
+root = Path(sys.argv[0] if False else {root!r})
+db = root / "fp.sqlite"
+db.unlink(missing_ok=True)
+cfg = StamperConfig()
+paths = sorted((root / "soundtrack").iterdir())
+t = time.perf_counter()
+with open_store(str(db), cfg) as store:
+    index_tracks(paths, store, cfg)
+    seconds = float(store.tracks()["duration_s"].sum())
+    size = store.size_bytes()
+wall = time.perf_counter() - t
+print(json.dumps({{"wall_s": wall, "music_s": seconds, "db_bytes": size,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+STAMP_CODE = """
+import json, resource, time
+from pathlib import Path
+from scorelens.config import StamperConfig
+from scorelens.stamp.store import open_store
+from scorelens.stamp.pipeline import stamp_film
+root = Path({root!r})
+cfg = StamperConfig()
+with open_store(str(root / "fp.sqlite"), cfg, create=False) as store:
+    t = time.perf_counter()
+    result = stamp_film(root / "film.mp4", store, cfg, film_id="film")
+    wall = time.perf_counter() - t
+result.cues.to_csv(root / "cues.csv", index=False)
+print(json.dumps({{"wall_s": wall, "film_s": result.duration_s, "cues": len(result.cues),
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--film-minutes", type=float, default=120.0)
+    parser.add_argument("--tracks", type=int, default=20)
+    parser.add_argument("--track-minutes", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    root = OUT / f"film{args.film_minutes:g}min_{args.tracks}x{args.track_minutes:g}min_seed{args.seed}"
+    t = time.perf_counter()
+    build(root, film_minutes=args.film_minutes, n_tracks=args.tracks, track_minutes=args.track_minutes,
+          seed=args.seed)
+    print(f"benchmark media in {root} (built/reused in {time.perf_counter() - t:.0f} s)")
+
+    idx = _child(INDEX_CODE.format(root=str(root)))
+    st = _child(STAMP_CODE.format(root=str(root)))
+
+    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.stamp.evaluate import evaluate_cues
+
+    truth = read_cue_table(root / "truth.csv")
+    cues = read_cue_table(root / "cues.csv")
+    overall = evaluate_cues(truth, cues).iloc[0]
+    by_level = {}
+    for level in LEVELS:
+        t_level = truth[truth["level_db"] == level]
+        # Recall per level: predicted cues restricted to the true cues' tracks and spans of this level.
+        scores = evaluate_cues(t_level, cues)
+        by_level[level] = float(scores["second_recall"].iloc[0])
+    within10 = truth[truth["level_db"] >= -10.0]
+    r10 = float(evaluate_cues(within10, cues)["second_recall"].iloc[0])
+    figures = {
+        "film_minutes": st["film_s"] / 60, "music_minutes_indexed": idx["music_s"] / 60,
+        "index_x_realtime_1core": idx["music_s"] / idx["wall_s"],
+        "db_mb_per_hour_of_music": idx["db_bytes"] / 1e6 / (idx["music_s"] / 3600),
+        "stamp_x_realtime_1core": st["film_s"] / st["wall_s"], "stamp_wall_s": st["wall_s"],
+        "stamp_peak_rss_mb": st["maxrss_mb"],
+        "second_precision": float(overall["second_precision"]), "second_recall": float(overall["second_recall"]),
+        "second_recall_music_ge_minus10db": r10,
+        "second_recall_by_level_db": by_level,
+        "cue_precision": float(overall["cue_precision"]), "cue_recall": float(overall["cue_recall"]),
+        "true_cues": int(overall["true_cues"]), "found_cues": int(overall["predicted_cues"]),
+    }
+    print(f"index:  {figures['music_minutes_indexed']:.0f} min of music at {figures['index_x_realtime_1core']:.0f}x "
+          f"real time (one core); database {figures['db_mb_per_hour_of_music']:.2f} MB per hour of music")
+    print(f"stamp:  {figures['film_minutes']:.0f} min film in {st['wall_s']:.1f} s = "
+          f"{figures['stamp_x_realtime_1core']:.0f}x real time incl. decoding (one core); peak RSS "
+          f"{figures['stamp_peak_rss_mb']:.0f} MB")
+    print(f"seconds: precision {figures['second_precision']:.3f}, recall {figures['second_recall']:.3f} "
+          f"(music >= -10 dB: {r10:.3f})")
+    print("recall by music level: " + ", ".join(f"{k:+.0f} dB {v:.3f}" for k, v in by_level.items()))
+    print(f"cues:   precision {figures['cue_precision']:.3f}, recall {figures['cue_recall']:.3f} "
+          f"({figures['found_cues']} found, {figures['true_cues']} true)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
