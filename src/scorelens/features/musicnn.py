@@ -179,7 +179,9 @@ class _FreqPooledConv(nn.Module):
     ReLU and batch norm act per channel and are monotone, so the maximum over frequency
     is taken first (of the convolution output, or its minimum for a channel whose batch
     norm scale is negative) and the two are applied to the pooled values only; the result
-    is identical and avoids two passes over the large (time x frequency) maps.
+    is identical and avoids two passes over the large (time x frequency) maps. The
+    minimum is taken as ``-max(-y)``, with the sign folded into that channel's filter, so
+    one reduction serves every channel.
     """
 
     def __init__(self, filters: int, kernel: tuple[int, int]) -> None:
@@ -189,10 +191,10 @@ class _FreqPooledConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (batch, 1, time_in, 96), already padded in time
-        y = F.conv2d(x, self.conv.weight)  # (batch, filters, time, freq), bias added after pooling
         scale, shift = _affine(self.bn)
-        positive = (scale >= 0)[None, :, None]
-        pooled = torch.where(positive, y.amax(dim=3), y.amin(dim=3))  # (batch, filters, time)
+        sign = torch.where(scale >= 0, 1.0, -1.0)  # (filters,)
+        y = F.conv2d(x, self.conv.weight * sign[:, None, None, None])  # (batch, filters, time, freq), signed
+        pooled = y.amax(dim=3) * sign[None, :, None]  # (batch, filters, time): max, or min where sign < 0
         pooled = torch.relu(pooled + self.conv.bias[None, :, None])
         return pooled * scale[None, :, None] + shift[None, :, None]  # (batch, filters, time)
 
