@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from scorelens.config import EmbeddingConfig
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import get_kind
 
@@ -122,7 +123,7 @@ def test_kind_contract(msd_kind):
 
 
 def test_registry_options_and_mtt_model():
-    kind = get_kind("musicnn", tags=False)
+    kind = get_kind("musicnn", **EmbeddingConfig(musicnn_tags=False).kind_options("musicnn"))
     assert isinstance(kind, mn.MusicnnKind) and kind.dim == 200
     mtt = get_kind("musicnn", model="MTT_musicnn")
     assert "tags/musicnn_mtt_no_vocals/mean" in mtt.column_names()

@@ -22,8 +22,10 @@ musicnn describes 3-second patches (187 frames of 16 ms). :class:`MusicnnKind` e
 frame per second, already on the common 1 Hz grid: frame *k* has time ``k + 0.5`` s and
 describes the 3-second patch centred on it, shifted to lie inside the audio at the
 span's two ends (so every second's frame covers that second's audio, and no padding of
-silence enters a patch). Spans shorter than a patch are repeated to fill one, as
-musicnn's training did (``pad_short: repeat-pad``). The timbral front-end convolutions,
+silence enters a patch). A span of ``D`` seconds has ``floor(D)`` frames, the common
+grid's count (a span shorter than one second has none: :class:`FeatureError`). Spans
+shorter than a patch are repeated to fill one, as musicnn's training did
+(``pad_short: repeat-pad``). The timbral front-end convolutions,
 whose receptive field is 7 frames, are computed once over the whole spectrogram and
 shared by the overlapping patches (only each patch's three edge frames differ, and are
 recomputed with the patch's own zero padding); the result equals running every patch

@@ -371,7 +371,10 @@ def _torch_load(path: Path):
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
             # torchvggish's PCA file may hold NumPy arrays: allow exactly their reconstructors.
-            from numpy._core import multiarray
+            try:
+                from numpy._core import multiarray  # NumPy >= 2
+            except ImportError:  # pragma: no cover - NumPy 1.26
+                from numpy.core import multiarray
 
             safe = [multiarray._reconstruct, np.ndarray, np.dtype,
                     type(np.dtype(np.float32)), type(np.dtype(np.float64)),
