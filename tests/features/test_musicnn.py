@@ -152,9 +152,13 @@ def test_bad_audio_is_refused(msd_kind):
         msd_kind.compute(np.zeros(SR // 2, dtype=np.float32), SR)
 
 
-def test_unknown_model():
+def test_bad_options():
     with pytest.raises(ParameterError, match=r"model='MSD_vgg' must be one of MSD_musicnn, MTT_musicnn"):
         mn.load_musicnn("MSD_vgg")
+    with pytest.raises(ParameterError, match=r"tags='False' must be true or false"):
+        get_kind("musicnn", tags="False")
+    with pytest.raises(ParameterError, match=r"batch_size=0 must be a positive integer"):
+        get_kind("musicnn", batch_size=0)
 
 
 def test_missing_wheel_says_how_to_install(monkeypatch):

@@ -240,13 +240,16 @@ def test_missing_weights_say_which_files_and_where(tmp_path):
         get_kind("vggish", environ={})
     message = str(info.value)
     for needed in ("vggish_model.ckpt", "vggish_pca_params.npz", "vggish-10086976.pth",
-                   "vggish_pca_params-970ea276.pth", "EmbeddingConfig(vggish_dir=", "other feature kinds"):
+                   "vggish_pca_params-970ea276.pth", "--set weights_dir=DIR", "EmbeddingConfig(vggish_dir=DIR)",
+                   "SCORELENS_VGGISH_DIR=DIR", "other feature kinds"):
         assert needed in message
     with pytest.raises(FeatureError, match=r"no VGGish network weights in this folder \(SCORELENS_VGGISH_DIR=") as info:
         vg.VGGishKind(environ={vg.VGGISH_DIR_ENV: str(tmp_path)})
     assert str(info.value).startswith(f"{tmp_path}: ")
     with pytest.raises(FeatureError, match=r"nowhere: VGGish weights folder does not exist"):
         vg.VGGishKind(weights_dir=tmp_path / "nowhere")
+    with pytest.raises(ParameterError, match=r"final_relu='False' must be true or false"):
+        get_kind("vggish", final_relu="False", environ={})
 
 
 def test_missing_pca_params(tmp_path, released):

@@ -526,10 +526,12 @@ class MusicnnKind(FeatureKind):
 
     def __init__(self, *, model: str = "MSD_musicnn", tags: bool = True,
                  weights_dir: str | os.PathLike | None = None, batch_size: int = 4) -> None:
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
+        if not isinstance(tags, bool):  # "False" from a command line must not become True
+            raise ParameterError(f"tags={tags!r} must be true or false")
         self.model = model
-        self.tags = bool(tags)
+        self.tags = tags
         self.batch_size = batch_size
         self.net = load_musicnn(model, weights_dir=weights_dir)
         prefix = "musicnn" if model == "MSD_musicnn" else "musicnn_" + model.split("_")[0].lower()

@@ -92,9 +92,9 @@ _HOW_TO = (
     "(https://storage.googleapis.com/audioset/vggish_model.ckpt and "
     "https://storage.googleapis.com/audioset/vggish_pca_params.npz), or the PyTorch conversion of "
     f"torchvggish, {_TORCH_FILES[0]} and {_TORCH_FILES[1]} "
-    "(https://github.com/harritaylor/torchvggish/releases/tag/v0.1), and name that folder with the "
-    f"features command's VGGish folder option, EmbeddingConfig(vggish_dir=...), or the environment "
-    f"variable {VGGISH_DIR_ENV}. The other feature kinds do not need these files.")
+    "(https://github.com/harritaylor/torchvggish/releases/tag/v0.1), and name that folder with "
+    "`scorelens features --kind vggish --set weights_dir=DIR`, EmbeddingConfig(vggish_dir=DIR), or the "
+    f"environment variable {VGGISH_DIR_ENV}=DIR. The other feature kinds do not need these files.")
 
 
 # --------------------------------------------------------------------------- preprocessing (mel_features.py)
@@ -538,10 +538,13 @@ class VGGishKind(FeatureKind):
     def __init__(self, *, weights_dir: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
                  pca_params: str | os.PathLike | None = None, final_relu: bool = False, postprocess: bool = True,
                  batch_size: int = 32, environ: Mapping[str, str] | None = None) -> None:
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
-        self.final_relu = bool(final_relu)
-        self.postprocess = bool(postprocess)
+        for name, value in (("final_relu", final_relu), ("postprocess", postprocess)):
+            if not isinstance(value, bool):  # "False" from a command line must not become True
+                raise ParameterError(f"{name}={value!r} must be true or false")
+        self.final_relu = final_relu
+        self.postprocess = postprocess
         self.batch_size = batch_size
         self.weights = find_vggish_weights(weights_dir, checkpoint=checkpoint, pca_params=pca_params,
                                            postprocess=self.postprocess, environ=environ)
