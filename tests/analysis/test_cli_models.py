@@ -1,0 +1,84 @@
+"""``scorelens evaluate`` and ``scorelens train`` on a small workspace of synthetic features."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from scorelens.cli.main import _register, app
+from scorelens.mil.artifact import load_artifact
+
+GENRES = ["Action", "Comedy", "Drama"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models_cli")
+    rng = np.random.default_rng(3)
+    films, rows = [], []
+    for i in range(24):
+        y = rng.random(3) < 0.4
+        y[0] |= not y.any()
+        films.append(f'[[film]]\nid = "f{i:02d}"\nfilm = "films/f{i:02d}.mkv"\nsoundtrack = "st/"\n'
+                     f'genres = {json.dumps([g for g, on in zip(GENRES, y) if on])}\n')
+        if i == 23:
+            continue                                   # a film whose soundtrack was never found in it
+        for cue in range(int(rng.integers(1, 6))):
+            v = rng.normal(size=5) + np.r_[1.5 * y, 0, 0]
+            rows.append({"film_id": f"f{i:02d}", "cue_id": cue, **{f"timbre/x{j}/mean": v[j] for j in range(5)}})
+    (root / "corpus.toml").write_text('[corpus]\ngenres = ["Action", "Comedy", "Drama"]\n' + "\n".join(films))
+    ws = root / "ws"
+    (ws / "features" / "mir").mkdir(parents=True)
+    (ws / ".scorelens-workspace").write_text("{}\n")
+    df = pd.DataFrame(rows)
+    df[df.columns[2:]] = df[df.columns[2:]].astype(np.float32)
+    df.to_parquet(ws / "features" / "mir" / "cues.parquet")
+    return root
+
+
+def invoke(*args):
+    _register()
+    result = CliRunner().invoke(app, list(map(str, args)))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def test_evaluate_writes_table4(workspace):
+    ws = workspace / "ws"
+    res = invoke("-q", "evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "baselines",
+                 "--model", "simple_mi:knn", "--model", "average", "--epochs", "10", "--hidden", "8",
+                 "--learning-rate", "0.01", "--seed", "5")
+    assert res.exit_code == 0, res.output
+    assert "Avg. Pooling" in res.output and "left out (no cues): f23" in res.output
+    out = ws / "results" / "evaluation" / "cue"
+    table = pd.read_csv(out / "table4.csv", keep_default_na=False)   # "None": the baselines use no features
+    assert list(table["model"]) == ["Random Guess", "Plurality Label", "kNN - Simple MI", "Avg. Pooling"]
+    assert list(table["features"]) == ["None", "None", "mir", "mir"]
+    report = json.loads((out / "table4.json").read_text())
+    assert report["films_without_cues"] == ["f23"] and len(report["films"]) == 23
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["seed"] == 5
+    assert (out / "table4.md.done.json").exists()
+
+
+def test_train_saves_a_loadable_artifact(workspace):
+    ws = workspace / "ws"
+    target = workspace / "model.pt"
+    res = invoke("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "attention",
+                 "--epochs", "5", "--hidden", "8", "-o", target)
+    assert res.exit_code == 0, res.output
+    model = load_artifact(target, feature_names=[f"timbre/x{j}/mean" for j in range(5)], kind="mir")
+    assert model.key == "network:attention" and model.taxonomy == tuple(GENRES) and len(model.trained_on) == 23
+    pred = model.predict_bag(np.zeros((3, 5), np.float32))
+    assert set(pred.probabilities) == set(GENRES) and pred.instance_weights.shape == (3, 3)
+
+
+def test_missing_features_is_one_line_error(workspace, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "scorelens", "evaluate", "-w", str(tmp_path / "empty"),
+                           "-m", str(workspace / "corpus.toml")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "no features in the workspace" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,145 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.neighbors import KNeighborsClassifier
+
+from scorelens.analysis.data import CorpusBags
+from scorelens.analysis.evaluation import cross_val_estimator, evaluate, make_folds, write_evaluation
+from scorelens.analysis.metrics import genre_scores
+from scorelens.config import ModelConfig
+from scorelens.exceptions import ParameterError
+from scorelens.mil import MILClassifier, SimpleMI
+from scorelens.mil.training import cross_val_network
+
+GENRES = ("Action", "Comedy", "Drama")
+FAST = dict(hidden=8, epochs=15, learning_rate=1e-2, batch_size=8)
+
+
+def planted(rng, n=36, informative=True, kind="mir"):
+    """Films whose cue means are shifted by their genres (or pure noise when not informative)."""
+    Y = (rng.random((n, 3)) < 0.4).astype(np.int64)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    bags = []
+    for y in Y:
+        b = rng.normal(size=(int(rng.integers(1, 9)), 6)).astype(np.float32)
+        if informative:
+            b[:, :3] += 1.5 * y
+        bags.append(b)
+    keys = [pd.DataFrame({"cue_id": np.arange(len(b))}) for b in bags]
+    return CorpusBags([f"film{i:03d}" for i in range(n)], bags, Y, GENRES,
+                      [f"timbre/f{i}/mean" for i in range(6)], "cue", keys, [], kind)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+def test_loo_leaks_nothing_memorisable(rng):
+    # Every film carries a one-hot identity feature and random labels: a model that ever saw
+    # the test film would recognise it (1-NN in-sample is perfect); held out, it cannot.
+    n = 30
+    Y = (rng.random((n, 2)) < 0.5).astype(np.int64)
+    bags = [np.tile(np.eye(n, dtype=np.float32)[i], (3, 1)) + 0.01 * rng.normal(size=(3, n)).astype(np.float32)
+            for i in range(n)]
+    one_nn = SimpleMI(KNeighborsClassifier(n_neighbors=1))
+    in_sample = genre_scores(Y, one_nn.fit(bags, Y).predict(bags), GENRES[:2])["macro"]["f1"]
+    folds = make_folds(n, ModelConfig())
+    _, pred = cross_val_estimator(one_nn, bags, Y, folds)
+    held_out = genre_scores(Y, pred, GENRES[:2])["macro"]["f1"]
+    assert in_sample == 1.0 and held_out < 0.75
+    net = MILClassifier("average", hidden=16, epochs=60, learning_rate=3e-2, random_state=0).fit(bags, Y)
+    net_in = genre_scores(Y, net.predict(bags), GENRES[:2])["macro"]["f1"]
+    res = cross_val_network(bags, Y, folds, pooling="average", hidden=16, epochs=60, learning_rate=3e-2, seed=0)
+    net_out = genre_scores(Y, (res.proba >= 0.5).astype(int), GENRES[:2])["macro"]["f1"]
+    assert net_in > 0.9 and net_out < 0.75, (net_in, net_out)
+
+
+class Spy(ClassifierMixin, BaseEstimator):
+    """Records the bag means it is trained on (Simple MI hands it standardised means)."""
+
+    seen: list = []
+
+    def fit(self, X, y):
+        Spy.seen.append(np.asarray(X).copy())
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+    def predict_proba(self, X):
+        return np.tile([1.0, 0.0], (len(X), 1))
+
+
+def test_test_film_never_reaches_fit(rng):
+    data = planted(rng, n=12)
+    Spy.seen = []
+    # Bag i's mean is i in every feature, so the rows a fold trains on name the films it saw.
+    bags = [np.full((2, 3), float(i), dtype=np.float32) for i in range(12)]
+    cross_val_estimator(SimpleMI(Spy()), bags, data.Y, make_folds(12, ModelConfig()))
+    assert len(Spy.seen) == 12 * 3                       # 12 folds x 3 genres
+    for fold, X in enumerate(Spy.seen[::3]):
+        assert X.shape == (11, 3)
+        seen = set(np.argsort(np.argsort(X[:, 0])))     # ranks only: the values are standardised
+        assert len(seen) == 11
+        # The held-out film's mean (fold index) is absent: the standardised column is that of the others.
+        others = np.delete(np.arange(12.0), fold)
+        np.testing.assert_allclose(X[:, 0], (others - others.mean()) / others.std(), atol=1e-6)
+
+
+def test_table4_from_planted_structure(rng, tmp_path):
+    sets = [planted(rng, kind="mir"), planted(np.random.default_rng(8), informative=False, kind="noise")]
+    sets[1].Y[:] = sets[0].Y                             # same films, same labels
+    config = ModelConfig(seed=3, poolings=("average", "attention"), base_classifiers=("knn", "svm"), **FAST)
+    ev = evaluate(sets, config, n_jobs=1)
+    rows = ev.table4()
+    assert [r["model"] for r in rows[:2]] == ["Random Guess", "Plurality Label"]
+    assert [r["features"] for r in rows] == ["None"] * 2 + ["mir"] * 4 + ["noise"] * 4
+    assert rows[2]["model"].endswith("- Simple MI") and rows[3]["model"].endswith("- IMV")
+    assert [r["model"] for r in rows[4:6]] == ["Avg. Pooling", "Single Attn"]
+    random_f1 = rows[0]["f1"]
+    for r in rows[2:6]:                                  # informative features beat the random guess
+        assert r["f1"] > random_f1 + 0.2 and r["p_precision"] < 0.01, r
+    simple = [run for run in ev.runs if run.features == "mir" and run.family == "simple_mi"]
+    assert rows[2]["f1"] == max(run.scores["macro"]["f1"] for run in simple)   # best base kept in the table
+    paths = write_evaluation(ev, tmp_path)
+    assert paths["markdown"].read_text().count("\n| ") == 11   # header + 10 rows
+    report = json.loads(paths["json"].read_text())
+    assert len(report["runs"]) == 2 + 2 * (2 + 2 + 2) and report["settings"]["seed"] == 3
+    assert set(report["runs"][2]["genres"]) == set(GENRES)
+    pred = pd.read_parquet(paths["predictions"])
+    assert len(pred) == len(ev.runs) * 36 * 3 and set(pred.columns) >= {"film_id", "model", "genre", "probability"}
+    weights = pd.read_parquet(paths["weights"])
+    assert set(weights["model"]) == {"network:average", "network:attention"} and "cue_id" in weights.columns
+    assert pd.read_csv(paths["csv"]).shape == (10, 7)
+
+
+def test_reproducible_from_the_seed(rng):
+    data = planted(rng, n=12)
+    run = lambda seed: evaluate([data], ModelConfig(seed=seed, **FAST), models=["simple_mi:knn", "network:attention"],
+                                n_jobs=1)
+    a, b, c = run(1), run(1), run(2)
+    for ra, rb in zip(a.runs, b.runs):
+        assert np.array_equal(ra.proba, rb.proba) and np.array_equal(ra.pred, rb.pred)
+    net = lambda ev: next(r for r in ev.runs if r.family == "network").proba
+    assert not np.array_equal(net(a), net(c))
+
+
+def test_kfold_and_bad_inputs(rng):
+    data = planted(rng, n=20)
+    folds = make_folds(20, ModelConfig(cv="kfold:4", seed=0))
+    assert sorted(np.concatenate(folds).tolist()) == list(range(20)) and len(folds) == 4
+    with pytest.raises(ParameterError, match="asks for 40 folds but there are only 20 films"):
+        make_folds(20, ModelConfig(cv="kfold:40"))
+    with pytest.raises(ParameterError, match="cv='kfold:x' must be 'loo' or 'kfold:K'"):
+        ModelConfig(cv="kfold:x")
+    wide = planted(rng, n=20)
+    wide.Y = np.c_[wide.Y, wide.Y[:, :1]]
+    with pytest.raises(ParameterError, match="y has 4 label columns, expected 3"):
+        evaluate([wide], ModelConfig(**FAST), models=["baselines"])
+    with pytest.raises(ParameterError, match="model 'simple_mi:tree' is unknown"):
+        evaluate([data], ModelConfig(**FAST), models=["simple_mi:tree"])
