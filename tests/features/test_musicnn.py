@@ -130,6 +130,15 @@ def test_registry_options_and_mtt_model():
     assert mtt.column_names()[0] == "embedding/musicnn_mtt_000/mean"
 
 
+def test_long_spans_are_computed_in_chunks(reference, msd_kind, monkeypatch):
+    audio = np.tile(_fixture_audio(reference), 3)  # 15 s
+    whole = msd_kind.compute(audio, SR)
+    monkeypatch.setattr(msd_kind, "chunk_patches", 4)
+    chunked = msd_kind.compute(audio, SR)
+    assert chunked.values.shape == (15, 250)
+    np.testing.assert_allclose(chunked.values, whole.values, rtol=1e-5, atol=1e-5)
+
+
 def test_short_span_is_repeat_padded_to_one_patch(msd_kind):
     t = np.arange(int(1.4 * SR)) / SR
     frames = msd_kind.compute((0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), SR)

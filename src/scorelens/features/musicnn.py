@@ -523,6 +523,8 @@ class MusicnnKind(FeatureKind):
     frame_rate_hz = GRID_RATE_HZ
     #: Shortest span described: one grid period (a shorter span has no grid frame).
     min_duration_s = 1.0 / GRID_RATE_HZ
+    #: Patches whose shared front end is computed together (600 patches: ten minutes at 1 Hz).
+    chunk_patches = 600
 
     def __init__(self, *, model: str = "MSD_musicnn", tags: bool = True,
                  weights_dir: str | os.PathLike | None = None, batch_size: int = 4) -> None:
@@ -568,12 +570,16 @@ class MusicnnKind(FeatureKind):
             logmel = np.tile(logmel, (-(-PATCH_FRAMES // logmel.shape[0]), 1))[:PATCH_FRAMES]
         starts, times = grid_patches(audio.size, logmel.shape[0])
         unique, inverse = np.unique(starts, return_inverse=True)  # patches shared at the span's ends
-        with torch.inference_mode():
-            out = self.net.embed_spectrogram(torch.from_numpy(logmel), unique.tolist(), batch_size=self.batch_size)
-        parts = [out.penultimate.numpy()]
-        if self.tags:
-            parts.append(out.tags.numpy())
-        values = np.concatenate(parts, axis=1)[inverse].astype(np.float32)
+        rows = []
+        # Ten minutes of patches at a time bound the shared timbral features (408 values per frame).
+        for first in range(0, unique.size, self.chunk_patches):
+            chunk = unique[first:first + self.chunk_patches]
+            offset = int(chunk[0])
+            spectrogram = torch.from_numpy(logmel[offset:int(chunk[-1]) + PATCH_FRAMES])
+            with torch.inference_mode():
+                out = self.net.embed_spectrogram(spectrogram, (chunk - offset).tolist(), batch_size=self.batch_size)
+            rows.append(torch.cat([out.penultimate, out.tags], dim=1) if self.tags else out.penultimate)
+        values = torch.cat(rows).numpy()[inverse].astype(np.float32)
         if not np.isfinite(values).all():
             raise FeatureError(f"musicnn produced non-finite values for a {audio.size / sr:.3f}s span")
         return FrameFeatures(times=times, values=values, names=self.column_names())
