@@ -11,7 +11,9 @@ NumPy forward pass written in TensorFlow's own NHWC layout.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -75,17 +77,32 @@ def _pca_params() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
-    """A folder holding Google's two files, in their released formats, with random weights."""
-    folder = tmp_path_factory.mktemp("vggish_release")
-    tensors = _released_weights()
-    tfwriter.write_v1(folder / "vggish_model.ckpt", tensors)
-    np.savez(folder / "vggish_pca_params.npz", **_pca_params())
-    return folder, tensors
+    """A folder holding Google's two files, in their released formats, with random weights.
+
+    Written once per test session: under pytest-xdist the workers share it (the first to
+    create the folder writes it, the others wait), which saves writing 288 MB twice.
+    """
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "vggish_release"
+    done = folder / "written"
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        deadline = time.monotonic() + 300
+        while not done.exists():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{folder}: another worker did not finish writing the VGGish test weights")
+            time.sleep(0.2)
+    else:
+        tfwriter.write_v1(folder / "vggish_model.ckpt", _released_weights())
+        np.savez(folder / "vggish_pca_params.npz", **_pca_params())
+        done.touch()
+    return folder
 
 
 @pytest.fixture(scope="module")
 def kind(released):
-    return vg.VGGishKind(weights_dir=released[0], environ={})
+    return vg.VGGishKind(weights_dir=released, environ={})
 
 
 # --------------------------------------------------------------------------- front end
@@ -176,8 +193,8 @@ def test_released_format_weights_give_128d_frames_every_096s(kind):
     assert len(np.unique(frames.values)) > 20
 
 
-def test_network_matches_a_tensorflow_layout_forward_pass(released, kind):
-    _, tensors = released
+def test_network_matches_a_tensorflow_layout_forward_pass(kind):
+    tensors = _released_weights()  # the same seeded values as the released fixture's file
     examples = vg.vggish_examples(vg.vggish_log_mel(_signal(1.0))).astype(np.float32)  # (1, 96, 64)
     expected = _numpy_vggish_nhwc(examples, tensors, final_relu=False)
     with torch.inference_mode():
@@ -257,7 +274,7 @@ def test_missing_weights_say_which_files_and_where(tmp_path):
 
 
 def test_missing_pca_params(tmp_path, released):
-    (tmp_path / "vggish_model.ckpt").symlink_to(released[0] / "vggish_model.ckpt")
+    (tmp_path / "vggish_model.ckpt").symlink_to(released / "vggish_model.ckpt")
     with pytest.raises(FeatureError, match=r"no VGGish PCA parameters in this folder"):
         vg.VGGishKind(weights_dir=tmp_path, environ={})
 
