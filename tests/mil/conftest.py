@@ -42,6 +42,16 @@ def shift_bags(rng: np.random.Generator, n_bags: int, *, n_labels: int = 3, n_fe
     return bags, Y
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread per test worker: these tensors are tiny and pytest-xdist already
+    runs one worker per core, so more threads only oversubscribe the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def planted():
     """The bag generators above (conftest modules are not importable under --import-mode=importlib)."""

@@ -10,7 +10,7 @@ from scorelens.mil.training import (cross_val_network, fit_scalers, fold_stacks,
 
 @pytest.fixture
 def small(rng):
-    n, d, C = 24, 6, 3
+    n, d, C = 12, 6, 3
     Y = (rng.random((n, C)) < 0.4).astype(np.int64)
     bags = [rng.normal(size=(int(rng.integers(1, 20)), d)).astype(np.float32) for _ in range(n)]
     return bags, Y
@@ -20,14 +20,14 @@ def small(rng):
 def test_vectorised_folds_equal_sequential_bit_for_bit(pooling, small):
     bags, Y = small
     folds = [np.array([i]) for i in range(len(bags))]
-    kw = dict(pooling=pooling, hidden=8, epochs=3, learning_rate=1e-2, batch_size=5, seed=11)
+    kw = dict(pooling=pooling, hidden=8, epochs=2, learning_rate=1e-2, batch_size=4, seed=11)
     together = cross_val_network(bags, Y, folds, vectorise=True, n_jobs=2, **kw)
     alone = cross_val_network(bags, Y, folds, vectorise=False, n_jobs=2, **kw)
     assert np.array_equal(together.proba, alone.proba)
     assert np.array_equal(together.losses, alone.losses)
     assert all(np.array_equal(a, b) for a, b in zip(together.weights, alone.weights))
     # Stacks of other sizes (and one thread) change nothing either.
-    chunked = cross_val_network(bags, Y, folds, vectorise=True, fold_chunk=7, n_jobs=1, **kw)
+    chunked = cross_val_network(bags, Y, folds, vectorise=True, fold_chunk=5, n_jobs=1, **kw)
     assert np.array_equal(together.proba, chunked.proba)
 
 

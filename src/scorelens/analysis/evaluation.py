@@ -4,7 +4,7 @@ Every model of Table 4 is cross-validated over films, leave-one-out by default (
 model is trained for each of the 110 films in the corpus using the other 109"), with
 every fitted step (scaler, model) inside the fold. Networks train their folds side by
 side (:func:`scorelens.mil.training.cross_val_network`); the other models are cloned
-and fitted fold by fold, in parallel processes.
+and fitted fold by fold, in parallel threads.
 
 Simple MI and IMV are run with every base classifier and Table 4 shows the best one by
 macro F1, as the study does; all of them stay in the JSON report.
@@ -82,7 +82,7 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
         Test indices of each fold.
     seed : int
     n_jobs : int, optional
-        Worker processes (joblib); default 1.
+        Worker threads (joblib); default 1.
     advance : callable, optional
         Called with 1 after each fold.
 
@@ -101,7 +101,9 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
         jobs.append(delayed(_fit_fold)(est, bags, Y, train, test))
     proba = np.zeros(Y.shape, float)
     pred = np.zeros(Y.shape, np.int64)
-    results = Parallel(n_jobs=n_jobs or 1, return_as="generator")(jobs)
+    # Threads, not processes: libsvm, the forests' trees and the neighbour searches release the
+    # GIL, and a process pool would cost seconds of start-up per model.
+    results = Parallel(n_jobs=n_jobs or 1, prefer="threads", return_as="generator")(jobs)
     for test, (p, y) in zip(folds, results):
         proba[test], pred[test] = p.reshape(len(test), -1), y.reshape(len(test), -1)
         if advance is not None:
@@ -305,7 +307,7 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     vectorise : bool
         Train network folds side by side (same numbers, faster).
     n_jobs : int, optional
-        Processes for the scikit-learn models and threads for the network stacks.
+        Threads for the folds of the scikit-learn models and for the network stacks.
     progress : callable, optional
         ``progress(description, total) -> advance``.
 

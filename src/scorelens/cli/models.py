@@ -95,7 +95,7 @@ def evaluate_command(
     learning_rate: LrOpt = 5e-5,
     batch_size: BatchOpt = 16,
     max_instances: MaxInstOpt = 0,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes / threads (default: "
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker threads (default: "
                                                 "PyTorch's thread count).", min=1)] = None,
     sequential: Annotated[bool, typer.Option("--sequential", help="Train network folds one at a time (same "
                                              "numbers, slower; for checking).")] = False,

@@ -11,8 +11,12 @@ Estimators follow scikit-learn's conventions and share one input format: a list 
 :class:`RandomGuess`       guess by class frequencies (baseline)
 :class:`PluralityLabel`    the most common label set (baseline)
 =========================  ===========================================================
+
+A trained model is saved with :func:`save_artifact` and used on a new film with
+:func:`predict_film` (per-genre probabilities and the cues that weighed most).
 """
 
+from scorelens.mil.artifact import BagPrediction, GenreModel, load_artifact, predict_film, save_artifact
 from scorelens.mil.baselines import PluralityLabel, RandomGuess
 from scorelens.mil.base import BASE_CLASSIFIERS
 from scorelens.mil.classifier import MILClassifier
@@ -21,4 +25,5 @@ from scorelens.mil.simple import SimpleMI
 from scorelens.mil.voting import InstanceMajorityVote
 
 __all__ = ["MILClassifier", "SimpleMI", "InstanceMajorityVote", "RandomGuess", "PluralityLabel",
-           "NETWORK_POOLINGS", "BASE_CLASSIFIERS"]
+           "NETWORK_POOLINGS", "BASE_CLASSIFIERS", "GenreModel", "BagPrediction", "load_artifact", "save_artifact",
+           "predict_film"]

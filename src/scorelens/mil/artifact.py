@@ -27,7 +27,8 @@ from scorelens import __version__
 from scorelens.exceptions import ModelError, ParameterError
 from scorelens.mil._validation import check_bags
 
-__all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "ARTIFACT_FORMAT", "ARTIFACT_VERSION"]
+__all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "predict_film", "ARTIFACT_FORMAT",
+           "ARTIFACT_VERSION"]
 
 ARTIFACT_FORMAT = "scorelens-genre-model"
 ARTIFACT_VERSION = 1
@@ -285,3 +286,32 @@ def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | No
     except Exception as exc:
         raise ModelError(f"{path}: the model's estimator cannot be restored ({type(exc).__name__}: {exc})") from exc
     return model
+
+
+def predict_film(model: GenreModel | str | os.PathLike, table) -> tuple[BagPrediction, "pd.DataFrame"]:
+    """Genre probabilities and per-cue weights for one new film: what ``scorelens predict`` prints.
+
+    Parameters
+    ----------
+    model : GenreModel or path
+        A loaded model, or an artifact to load (checked against the table's columns).
+    table : pd.DataFrame
+        The film's feature rows, cue-level or frame-level (see :meth:`GenreModel.predict_table`);
+        no rows for a film without cues (the answer is then the training prior).
+
+    Returns
+    -------
+    prediction : BagPrediction
+    instances : pd.DataFrame
+        The instances' keys (``cue_id``, and times when the table has them), in the
+        order of ``prediction.instance_weights``.
+
+    Examples
+    --------
+    >>> pred, cues = predict_film("model.pt", features_of_new_film)          # doctest: +SKIP
+    >>> pred.probabilities["Horror"], cues.iloc[[i for i, _ in pred.top_instances("Horror")]]   # doctest: +SKIP
+    """
+    if not isinstance(model, GenreModel):
+        names = [c for c in table.columns if isinstance(c, str) and c.count("/") == 2]
+        model = load_artifact(model, feature_names=names)
+    return model.predict_table(table)

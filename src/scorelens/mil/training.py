@@ -371,7 +371,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
                       pooling: str = "attention", hidden: int = 128, epochs: int = 200,
                       learning_rate: float = 5e-5, batch_size: int = 16, seed: int = 0,
                       vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
-                      on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
+                      only: Sequence[int] | None = None, on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
     """Cross-validate a MIL network, training the folds together (or one at a time).
 
     Parameters
@@ -388,11 +388,16 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         Train the folds as stacks (fast) or one fold per stack (reference path); both
         give the same numbers.
     fold_chunk : int, optional
-        Largest stack trained at once (bounds memory); default: the folds shared evenly
-        between the ``n_jobs`` threads.
+        Largest stack trained at once; default: the folds shared evenly between the
+        ``n_jobs`` threads, in smaller stacks if a stack's activations would pass ~1 GB
+        (long frame-level bags). Stack sizes never change the numbers.
     n_jobs : int, optional
         Threads training stacks concurrently (each with one intra-op thread); default:
         ``torch.get_num_threads()``.
+    only : sequence of int, optional
+        Train and predict only these folds (the others' rows of ``proba`` stay NaN); the
+        shapes still come from all folds, so the numbers are those of a full run. For
+        timing a subset of folds.
     on_epoch : callable, optional
         Called once per finished epoch of each stack, ``len(fold_stacks(...)) * epochs``
         calls in all (from worker threads).
@@ -424,8 +429,18 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         test_idx[f, :len(members)] = members
     test_len = int(sizes_np.max())
     n_jobs = max(1, int(n_jobs or torch.get_num_threads()))
+    if fold_chunk is None:
+        # Bound a stack's activations (about a dozen tensors of batch x instances x width
+        # floats per fold) to ~1 GB per thread; frame-level bags can be thousands long.
+        per_fold = 12 * 4 * batch_size * int(sizes_np.max()) * max(padded.shape[2], hidden)
+        fold_chunk = max(1, min(len(folds), (1 << 30) // per_fold))
+        fold_chunk = min(fold_chunk, -(-len(folds) // n_jobs))
     stacks = fold_stacks(len(folds), vectorise=vectorise, fold_chunk=fold_chunk, n_jobs=n_jobs)
-    proba = np.zeros((n_bags, Y.shape[1]), dtype=np.float64)
+    if only is not None:
+        keep = set(int(f) for f in only)
+        stacks = [[f for f in s if f in keep] for s in stacks]
+        stacks = [s for s in stacks if s]
+    proba = np.full((n_bags, Y.shape[1]), np.nan if only is not None else 0.0, dtype=np.float64)
     weights: list = [None] * n_bags
     losses = np.zeros((epochs, len(folds)))
 

@@ -1,0 +1,179 @@
+"""Benchmark: the whole Table 4 sweep on a synthetic corpus of the study's shape.
+
+Corpus: 110 films with the study's genre counts (Table 1: Action 55, Comedy 37, Drama 44,
+Horror 11, Romance 13, Science Fiction 36; every film at least one genre), ~40 cues per
+film (Poisson), VGGish-like 128-d and MIR-like 140-d cue features with a planted genre
+signal in a share of each film's cues (the soft bag assumption).
+
+Sweep: 2 feature kinds x (Simple MI and IMV with kNN, SVM and RF; 6 network poolings)
+plus the two baselines, leave-one-out, on ``--threads`` threads.
+
+Because the study's settings (200 epochs, 128 hidden units) take far longer than a
+benchmark run should, two reductions are available and stated in the output:
+
+* ``--epochs E``: networks train E epochs; their time is extrapolated linearly to
+  ``--target-epochs`` (200), since every epoch does the same work.
+* ``--sklearn-folds K``: Simple MI / IMV fit K of the 110 folds; their time is
+  extrapolated to all folds.
+
+The sequential reference (network folds trained one at a time, ``--threads`` of them
+concurrently) is measured on ``--seq-folds`` folds of one network and extrapolated, and
+its probabilities are compared bit for bit with the vectorised run's.
+
+Usage::
+
+    python benchmarks/bench_table4.py                       # reduced: 5 epochs, 10 sklearn folds
+    python benchmarks/bench_table4.py --epochs 200 --sklearn-folds 110   # the full sweep, measured
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+STUDY_COUNTS = {"Action": 55, "Comedy": 37, "Drama": 44, "Horror": 11, "Romance": 13, "Science Fiction": 36}
+
+
+def study_labels(rng: np.random.Generator, n_films: int = 110) -> np.ndarray:
+    """A label matrix with the study's column sums (scaled for other corpus sizes) and no film without a genre."""
+    counts = np.maximum(1, np.round(np.array(list(STUDY_COUNTS.values())) * n_films / 110).astype(int))
+    Y = np.zeros((n_films, len(counts)), dtype=np.int64)
+    for k, c in enumerate(counts):
+        Y[rng.choice(n_films, size=c, replace=False), k] = 1
+    # Move labels from films with several genres to films with none, keeping every column sum.
+    while (Y.sum(axis=1) == 0).any():
+        empty = int(np.flatnonzero(Y.sum(axis=1) == 0)[0])
+        donors = np.flatnonzero(Y.sum(axis=1) > 1)
+        donor = int(rng.choice(donors))
+        k = int(rng.choice(np.flatnonzero(Y[donor])))
+        Y[donor, k], Y[empty, k] = 0, 1
+    return Y
+
+
+def study_corpus(seed: int = 0, n_films: int = 110, mean_cues: float = 40.0):
+    """Bags for the two feature kinds, with a genre signal in about a third of the cues."""
+    from scorelens.analysis.data import CorpusBags
+
+    rng = np.random.default_rng(seed)
+    Y = study_labels(rng, n_films)
+    sizes = np.maximum(1, rng.poisson(mean_cues, size=n_films))
+    sets = []
+    for kind, dim in (("vggish", 128), ("mir", 140)):
+        directions = rng.normal(size=(Y.shape[1], dim))
+        bags = []
+        for y, n in zip(Y, sizes):
+            bag = rng.normal(size=(n, dim))
+            typical = rng.random(n) < 0.35
+            for k in np.flatnonzero(y):
+                bag[typical & (rng.random(n) < 0.7)] += 0.6 * directions[k]
+            bags.append(bag.astype(np.float32))
+        names = [f"{'embedding' if kind == 'vggish' else 'timbre'}/{kind}_{i:03d}/mean" for i in range(dim)]
+        sets.append(CorpusBags([f"film{i:03d}" for i in range(n_films)], bags, Y, tuple(STUDY_COUNTS), names,
+                               "cue", kind=kind))
+    return sets
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5, help="network epochs actually run")
+    parser.add_argument("--target-epochs", type=int, default=200, help="epochs network times are scaled to")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--sklearn-folds", type=int, default=10, help="folds actually fitted for Simple MI / IMV")
+    parser.add_argument("--seq-folds", type=int, default=4, help="folds of the sequential reference")
+    parser.add_argument("--seq-pooling", default="attention")
+    parser.add_argument("--films", type=int, default=110)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from scorelens.analysis.evaluation import cross_val_estimator, make_folds
+    from scorelens.analysis.metrics import genre_scores
+    from scorelens.config import ModelConfig
+    from scorelens.mil.models import display_name, make_model
+    from scorelens.mil.training import cross_val_network
+
+    config = ModelConfig(seed=args.seed, hidden=args.hidden, epochs=args.epochs)
+    sets = study_corpus(args.seed, args.films)
+    n = args.films
+    folds = make_folds(n, config)
+    Y = sets[0].Y
+    scale_net = args.target_epochs / args.epochs
+    k_sk = min(args.sklearn_folds, n)
+    sk_folds = np.linspace(0, n - 1, k_sk).round().astype(int)
+    print(f"corpus: {n} films, label counts {Y.sum(axis=0).tolist()}, "
+          f"{np.mean([len(b) for b in sets[0].bags]):.1f} cues/film; threads={args.threads}")
+    print(f"networks: {args.epochs} epochs run, times scaled x{scale_net:g} to {args.target_epochs} epochs; "
+          f"hidden={args.hidden}")
+    print(f"Simple MI / IMV: {k_sk} of {n} folds fitted, times scaled x{n / k_sk:g}")
+    rows = []
+    t_all = time.perf_counter()
+    for key in ("random", "plurality"):
+        t0 = time.perf_counter()
+        cross_val_estimator(make_model(key), sets[0].bags, Y, folds, seed=args.seed)
+        rows.append(("none", key, time.perf_counter() - t0, time.perf_counter() - t0, ""))
+    vec_results = {}
+    for fs in sets:
+        for key in [f"{f}:{b}" for f in ("simple_mi", "imv") for b in config.base_classifiers]:
+            t0 = time.perf_counter()
+            _, pred = cross_val_estimator(make_model(key), fs.bags, Y, [folds[i] for i in sk_folds], seed=args.seed,
+                                          n_jobs=args.threads)
+            dt = time.perf_counter() - t0
+            rows.append((fs.kind, key, dt, dt * n / k_sk, ""))
+            print(f"  {fs.kind:7s} {display_name(key):18s} {dt:8.1f} s measured  -> {dt * n / k_sk:8.1f} s all folds",
+                  flush=True)
+        for pooling in config.poolings:
+            t0 = time.perf_counter()
+            res = cross_val_network(fs.bags, Y, folds, pooling=pooling, hidden=args.hidden, epochs=args.epochs,
+                                    seed=args.seed, n_jobs=args.threads)
+            dt = time.perf_counter() - t0
+            vec_results[(fs.kind, pooling)] = res.proba
+            f1 = genre_scores(Y, (res.proba >= 0.5).astype(int), fs.taxonomy)["macro"]["f1"]
+            rows.append((fs.kind, f"network:{pooling}", dt, dt * scale_net, f"F1 {f1:.2f} at {args.epochs} ep"))
+            print(f"  {fs.kind:7s} {display_name(pooling):18s} {dt:8.1f} s measured  -> {dt * scale_net:8.1f} s "
+                  f"at {args.target_epochs} epochs", flush=True)
+    wall = time.perf_counter() - t_all
+
+    # Sequential reference on a few folds of one network.
+    fs = sets[0]
+    subset = list(np.linspace(0, n - 1, min(args.seq_folds, n)).round().astype(int))
+    t0 = time.perf_counter()
+    seq = cross_val_network(fs.bags, Y, folds, pooling=args.seq_pooling, hidden=args.hidden, epochs=args.epochs,
+                            seed=args.seed, n_jobs=args.threads, vectorise=False, only=subset)
+    t_seq = time.perf_counter() - t0
+    vec = vec_results[(fs.kind, args.seq_pooling)]
+    identical = bool(np.array_equal(seq.proba[subset], vec[subset]))
+    t_vec = next(r[2] for r in rows if r[0] == fs.kind and r[1] == f"network:{args.seq_pooling}")
+    t_seq_all = t_seq * n / len(subset)
+    extrapolated_total = sum(r[3] for r in rows)
+    print()
+    print(f"measured wall time of this run: {wall:.1f} s")
+    print(f"whole sweep extrapolated to {args.target_epochs} epochs and all folds: {extrapolated_total:.0f} s "
+          f"({extrapolated_total / 60:.1f} min); networks {sum(r[3] for r in rows if 'network' in r[1]):.0f} s, "
+          f"Simple MI/IMV {sum(r[3] for r in rows if r[1].startswith(('simple', 'imv'))):.0f} s")
+    print(f"sequential reference ({args.seq_pooling}, {fs.kind}): {len(subset)} folds in {t_seq:.1f} s "
+          f"-> {t_seq_all:.1f} s for {n} folds (extrapolated), vectorised {t_vec:.1f} s: "
+          f"speed ratio {t_seq_all / t_vec:.2f}x")
+    print(f"vectorised == sequential, bit for bit, on folds {subset}: {identical}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "wall_s": wall, "extrapolated_total_s": extrapolated_total,
+                       "rows": [{"features": r[0], "model": r[1], "measured_s": r[2], "extrapolated_s": r[3],
+                                 "note": r[4]} for r in rows],
+                       "sequential": {"folds": [int(f) for f in subset], "measured_s": t_seq,
+                                      "extrapolated_s": t_seq_all, "vectorised_s": t_vec,
+                                      "ratio": t_seq_all / t_vec, "identical": identical}}, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
