@@ -19,8 +19,8 @@ __all__ = ["spectral_moments", "spectral_flatness", "spectral_crest", "spectral_
            "spectral_brightness", "spectral_roughness", "acf_pitch", "inharmonicity"]
 
 # Added to every bin so that a silent frame is a flat spectrum (finite descriptors) while
-# changing nothing measurable in a frame with any signal in it (1e-12 is -240 dB).
-_FLOOR = 1e-12
+# changing nothing measurable in a frame with any signal in it (1e-20 is -400 dB).
+_FLOOR = 1e-20
 
 
 def spectral_moments(*, S: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ variable frame rate is handled by the timestamps, not by counting frames).
 
 Damaged data: a packet the decoder rejects is skipped and counted (a warning names the
 file and how many); times before the first readable frame take that frame. A file with
-no readable frame at all, with no video stream, or that is not media raises
+no readable frame at all, whose video stops more than 5 s before the duration its
+container declares (truncated), with no video stream, or that is not media raises
 :class:`~scorelens.exceptions.MediaError`.
 """
 
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 # Seek instead of decoding through a gap between requested times longer than this (s):
 # decoding forward is faster than a seek (which restarts at a keyframe) for short gaps.
 _SEEK_GAP_S = 20.0
+# A video stream may end this much before the container's declared duration (audio a little
+# longer than the picture) before the file counts as truncated.
+_END_TOLERANCE_S = 5.0
 
 
 class VideoWarning(UserWarning):
@@ -196,7 +200,12 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
                 raise ParameterError(f"times must increase (t={value:.3f}s after t={current:.3f}s)")
             return value
 
+        sought: list[float] = []
+
         def seek_to(t: float) -> None:
+            # At most one seek per requested time: a seek lands on the keyframe before ``t``,
+            # which may be far before it (long GOPs); from there decoding goes forward.
+            sought.append(t)
             container.seek(int((t + start_offset) / stream.time_base), stream=stream, backward=True, any_frame=False)
 
         if target is None:
@@ -231,14 +240,21 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
                 prev, prev_t = frame, ft
                 if target is None:
                     break
-                if target - ft > _SEEK_GAP_S:
+                if target - ft > _SEEK_GAP_S and target not in sought:
                     seek_to(target)
                     demux = container.demux(stream)
                     prev = prev_t = None
                     break
         if prev is not None:
-            # The last frame stays on screen to the end of the stream.
-            horizon = end if np.isfinite(end) else prev_t + 1.0 / float(stream.average_rate or 1)
+            # The last frame stays on screen to the end of the stream, unless the stream stops
+            # well before the end the container declares (a truncated or damaged file): holding
+            # the last frame over the missing part would describe pictures that are not there.
+            frame_s = 1.0 / float(stream.average_rate) if stream.average_rate else 0.5
+            if np.isfinite(end) and target is not None and target < end and prev_t < end - max(_END_TOLERANCE_S,
+                                                                                               2 * frame_s):
+                raise MediaError(f"{path}: the video stream stops at t={prev_t:.3f}s but the container declares "
+                                 f"{end:.3f}s (truncated or damaged file)")
+            horizon = end if np.isfinite(end) else prev_t + frame_s
             while target is not None and target < horizon:
                 yield target, prev_t, _to_rgb(prev, width)
                 target = next_target(target)

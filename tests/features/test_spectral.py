@@ -1,0 +1,126 @@
+"""Spectral descriptors against closed-form answers on hand-made spectra and synthetic signals."""
+
+import librosa
+import numpy as np
+import pytest
+
+from scorelens.features.spectral import (acf_pitch, inharmonicity, spectral_brightness, spectral_crest,
+                                         spectral_entropy, spectral_flatness, spectral_moments,
+                                         spectral_roughness)
+
+SR, N_FFT = 22050, 2048
+FREQS = librosa.fft_frequencies(sr=SR, n_fft=N_FFT)
+
+
+def _spectrum(y):
+    window = np.hanning(N_FFT + 1)[:-1]
+    X = librosa.stft(y.astype(np.float32), n_fft=N_FFT, hop_length=512, window=window)
+    return np.abs(X) * (2.0 / window.sum())
+
+
+def test_one_bin_spectrum_has_its_centroid_at_that_bin():
+    S = np.zeros((FREQS.size, 3))
+    S[100] = 1.0
+    centroid, spread, skew, kurt = spectral_moments(S=S, freqs=FREQS)
+    np.testing.assert_allclose(centroid, FREQS[100], rtol=1e-6)
+    np.testing.assert_allclose(spread, 0.0, atol=1e-2)
+    assert np.all(np.isfinite(skew)) and np.all(np.isfinite(kurt))
+
+
+def test_flat_spectrum_is_a_uniform_distribution():
+    S = np.ones((FREQS.size, 2))
+    centroid, spread, skew, kurt = spectral_moments(S=S, freqs=FREQS)
+    np.testing.assert_allclose(centroid, SR / 4, rtol=1e-6)
+    # Discrete uniform on n points: sd = range * sqrt((n^2 - 1) / 12) / (n - 1), kurtosis -> 1.8.
+    n = FREQS.size
+    np.testing.assert_allclose(spread, (SR / 2) * np.sqrt((n**2 - 1) / 12) / (n - 1), rtol=1e-6)
+    np.testing.assert_allclose(skew, 0.0, atol=1e-6)
+    np.testing.assert_allclose(kurt, 1.8, atol=1e-2)
+    np.testing.assert_allclose(spectral_flatness(P=S**2), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(spectral_crest(P=S**2), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(spectral_entropy(S=S), 1.0, rtol=1e-6)
+
+
+def test_two_bin_spectrum_centroid_and_spread():
+    S = np.zeros((FREQS.size, 1))
+    S[[100, 300]] = [[1.0], [3.0]]
+    centroid, spread, skew, _ = spectral_moments(S=S, freqs=FREQS)
+    mu = (FREQS[100] + 3 * FREQS[300]) / 4
+    np.testing.assert_allclose(centroid, mu, rtol=1e-6)
+    np.testing.assert_allclose(spread, np.sqrt((FREQS[100] - mu) ** 2 / 4 + 3 * (FREQS[300] - mu) ** 2 / 4), rtol=1e-5)
+    assert skew[0] < 0  # most weight on the high bin: left tail
+
+
+def test_peaky_spectrum_crest_entropy_flatness():
+    S = np.zeros((FREQS.size, 1))
+    S[10] = 1.0
+    np.testing.assert_allclose(spectral_crest(P=S**2), FREQS.size, rtol=1e-6)
+    assert spectral_entropy(S=S)[0] < 1e-6
+    assert spectral_flatness(P=S**2)[0] < 1e-6
+
+
+def test_brightness_is_share_above_cutoff():
+    S = np.zeros((FREQS.size, 1))
+    lo, hi = np.searchsorted(FREQS, 500), np.searchsorted(FREQS, 3000)
+    S[lo], S[hi] = 1.0, 3.0
+    np.testing.assert_allclose(spectral_brightness(S=S, freqs=FREQS, cutoff_hz=1500.0), 0.75, rtol=1e-6)
+
+
+def _sethares(f1, f2, a1=1.0, a2=1.0):
+    s = 0.24 / (0.0207 * min(f1, f2) + 18.96)
+    d = abs(f2 - f1)
+    return a1 * a2 * (np.exp(-3.5 * s * d) - np.exp(-5.75 * s * d))
+
+
+@pytest.mark.parametrize("f2", [500.0, 560.0, 700.0])
+def test_roughness_of_two_sines_matches_sethares(f2):
+    t = np.arange(SR) / SR
+    y = np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * f2 * t)
+    r = spectral_roughness(S=_spectrum(y), freqs=FREQS)[4:-4]  # frames away from the edges
+    np.testing.assert_allclose(np.median(r), _sethares(440, f2), rtol=0.05)
+
+
+def test_roughness_of_a_sine_and_of_silence_is_zero():
+    t = np.arange(SR) / SR
+    assert np.all(spectral_roughness(S=_spectrum(np.sin(2 * np.pi * 440 * t)), freqs=FREQS) == 0)
+    assert np.all(spectral_roughness(S=np.zeros((FREQS.size, 4)), freqs=FREQS) == 0)
+
+
+def test_roughness_semitone_rougher_than_fifth():
+    t = np.arange(SR) / SR
+    semitone = np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 440 * 2 ** (1 / 12) * t)
+    fifth = np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 660 * t)
+    r_semi = np.median(spectral_roughness(S=_spectrum(semitone), freqs=FREQS))
+    r_fifth = np.median(spectral_roughness(S=_spectrum(fifth), freqs=FREQS))
+    assert r_semi > 10 * r_fifth
+
+
+def test_acf_pitch_and_inharmonicity_of_a_harmonic_tone():
+    t = np.arange(SR) / SR
+    y = sum(np.sin(2 * np.pi * 220 * h * t) / h for h in range(1, 6))
+    S = _spectrum(y)
+    f0 = acf_pitch(P=S**2, sr=SR, n_fft=N_FFT)
+    np.testing.assert_allclose(np.median(f0), 220.0, rtol=0.02)
+    assert np.median(inharmonicity(P=S**2, freqs=FREQS, f0=f0)) < 0.05
+
+
+def test_inharmonicity_of_white_noise_is_about_half(rng):
+    S = _spectrum(rng.standard_normal(SR))
+    f0 = acf_pitch(P=S**2, sr=SR, n_fft=N_FFT)
+    value = np.median(inharmonicity(P=S**2, freqs=FREQS, f0=f0))
+    assert 0.4 < value < 0.6
+
+
+def test_silence_gives_finite_values_everywhere():
+    S = np.zeros((FREQS.size, 5))
+    outs = [*spectral_moments(S=S, freqs=FREQS), spectral_flatness(P=S), spectral_crest(P=S),
+            spectral_entropy(S=S), spectral_brightness(S=S, freqs=FREQS), spectral_roughness(S=S, freqs=FREQS)]
+    f0 = acf_pitch(P=S, sr=SR, n_fft=N_FFT)
+    outs += [f0, inharmonicity(P=S, freqs=FREQS, f0=f0)]
+    assert all(np.all(np.isfinite(o)) for o in outs)
+    assert np.all(f0 == 0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20210628)

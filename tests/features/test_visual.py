@@ -1,0 +1,101 @@
+"""Brightness (eq. 1) and contrast (eq. 2) on hand-made pictures and on encoded films."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scorelens.config import VisualConfig
+from scorelens.demo.media import write_audio, write_film
+from scorelens.exceptions import MediaError, ParameterError
+from scorelens.features.visual import (VisualSource, brightness, contrast, cue_summaries, extract_visual,
+                                       visual_frames)
+from scorelens.workspace import Workspace
+
+
+def _img(h=40, w=60, level=0):
+    return np.full((h, w, 3), level, np.uint8)
+
+
+def test_brightness_is_bt709_luma_in_0_1():
+    assert brightness(_img(level=0)) == 0.0
+    assert brightness(_img(level=255)) == pytest.approx(1.0)
+    assert brightness(_img(level=128)) == pytest.approx(128 / 255)
+    red = _img()
+    red[..., 0] = 255
+    assert brightness(red) == pytest.approx(0.2126)
+    green = _img()
+    green[..., 1] = 255
+    assert brightness(green) == pytest.approx(0.7152)
+
+
+def test_contrast_closed_forms():
+    assert contrast(_img(level=90)) == 0.0  # uniform: no bright/dark split
+    half = _img()
+    half[:, 30:] = 255
+    assert contrast(half) == pytest.approx(1.0)  # (1 - 0) * (1 - |0.5 - 0.5|)
+    spot = _img()
+    spot[:4] = 255  # 10 % white on black
+    assert contrast(spot) == pytest.approx(1.0 * (1 - abs(0.1 - 0.9)))
+    greys = _img(level=64)
+    greys[:, 30:] = 192
+    assert contrast(greys) == pytest.approx((192 - 64) / 255)
+
+
+def _film(path, seconds=8):
+    def frame_at(t):
+        img = np.zeros((72, 128, 3), np.uint8)
+        if t < 3:
+            img[:] = 128
+        elif t < 6:
+            img[:, :64] = 255
+        else:
+            img[..., 0] = 255
+        return img
+    return write_film(path, np.zeros(seconds * 8000, np.float32), 8000, frame_at=frame_at, fps=4)
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    return _film(tmp_path_factory.mktemp("vis") / "film.mp4")
+
+
+def test_film_frames_at_1hz(film):
+    df = visual_frames(film)
+    np.testing.assert_allclose(df["time_s"], np.arange(8) + 0.5)
+    np.testing.assert_allclose(df["brightness"], [128 / 255] * 3 + [0.5] * 3 + [0.2126] * 2, atol=0.02)
+    np.testing.assert_allclose(df["contrast"], [0] * 3 + [1] * 3 + [0] * 2, atol=0.05)
+    assert df["brightness"].dtype == np.float32
+    part = visual_frames(film, start_s=2.2, end_s=5.0)
+    np.testing.assert_allclose(part["time_s"], [2.5, 3.5, 4.5])
+
+
+def test_cue_medians_and_short_cues():
+    frames = pd.DataFrame({"time_s": np.arange(10) + 0.5, "brightness": np.arange(10) / 10.0,
+                           "contrast": np.full(10, 0.3)})
+    cues = pd.DataFrame({"film_id": ["f", "f"], "cue_id": [0, 1], "start_s": [2.0, 7.1], "end_s": [6.0, 7.4]})
+    out = cue_summaries(frames, cues)
+    assert list(out["n_frames"]) == [4, 1]
+    np.testing.assert_allclose(out["brightness"], [np.median([0.2, 0.3, 0.4, 0.5]), 0.7], rtol=1e-6)
+
+
+def test_extract_visual_caches_and_keeps_going(tmp_path, film):
+    ws = Workspace(tmp_path / "ws")
+    cues = ws.path("cues", "f.parquet")
+    pd.DataFrame({"film_id": ["f"], "cue_id": [0], "track_id": ["0" * 16], "track_path": ["x"], "start_s": [3.0],
+                  "end_s": [6.0], "track_offset_s": [0.0]}).to_parquet(cues)
+    audio_only = write_audio(tmp_path / "a.m4a", np.zeros(8000), 8000)
+    sources = [VisualSource("bad", audio_only), VisualSource("f", film, cues)]
+    with pytest.raises(MediaError, match="a.m4a: has no video stream"):
+        extract_visual(ws, sources)
+    report = extract_visual(ws, sources, keep_going=True)
+    assert list(report.failures) == ["bad"] and report.films == ["f"]
+    summary = pd.read_parquet(report.cues_path)
+    assert summary.loc[0, "contrast"] == pytest.approx(1.0, abs=0.05)
+    assert summary.loc[0, "n_frames"] == 3
+    again = extract_visual(ws, sources[1:])
+    assert again.cached == ["f"]
+
+
+def test_visual_config_is_checked():
+    with pytest.raises(ParameterError, match="width=4"):
+        VisualConfig(width=4)
