@@ -65,6 +65,7 @@ def test_evaluate_writes_table4(workspace):
     assert (out / "table4.md.done.json").exists()
 
 
+@pytest.mark.filterwarnings("ignore:.*without any cue left out")
 def test_train_saves_a_loadable_artifact(workspace):
     ws = workspace / "ws"
     target = workspace / "model.pt"

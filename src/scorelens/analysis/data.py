@@ -131,7 +131,8 @@ def bags_from_table(table: pd.DataFrame, corpus: Corpus, *, level: str = "cue", 
         raise FeatureError(f"{source}: no feature columns named 'group/feature/statistic'")
     has_frames = "time_s" in table.columns
     if level == "frame" and not has_frames:
-        raise ParameterError(f"{source}: level='frame' needs a frame-level table (with 'time_s'); this one is cue-level")
+        raise ParameterError(f"{source}: level='frame' needs a frame-level table (with 'time_s'); "
+                             "this one is cue-level")
     values = table[names].to_numpy(dtype=np.float32)
     if not np.isfinite(values).all():
         row = int(np.argwhere(~np.isfinite(values))[0][0])

@@ -307,7 +307,8 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     vectorise : bool
         Train network folds side by side (same numbers, faster).
     n_jobs : int, optional
-        Threads for the folds of the scikit-learn models and for the network stacks.
+        Threads for the folds of the scikit-learn models and for the network stacks
+        (default: PyTorch's thread count, normally the number of cores).
     progress : callable, optional
         ``progress(description, total) -> advance``.
 
@@ -317,6 +318,10 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     """
     config = config or ModelConfig()
     progress = progress or _no_progress
+    if n_jobs is None:
+        import torch
+
+        n_jobs = torch.get_num_threads()
     if not feature_sets:
         raise ParameterError("no feature sets to evaluate")
     taxonomy = tuple(feature_sets[0].taxonomy)

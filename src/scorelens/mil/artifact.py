@@ -260,7 +260,8 @@ def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | No
     except Exception as exc:  # torch raises several types for foreign or corrupt files
         raise ModelError(f"{path}: not a scorelens model artifact ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
-        raise ModelError(f"{path}: not a scorelens model artifact (format {data.get('format') if isinstance(data, dict) else None!r})")
+        found = data.get("format") if isinstance(data, dict) else None
+        raise ModelError(f"{path}: not a scorelens model artifact (format {found!r})")
     if data.get("version") != ARTIFACT_VERSION:
         raise ModelError(f"{path}: model format version {data.get('version')!r}, this scorelens reads "
                          f"version {ARTIFACT_VERSION}; retrain with `scorelens train`")

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil.pooling import AttentionPooling, make_pooling
+from scorelens.mil.pooling import make_pooling
 
 __all__ = ["NETWORK_POOLINGS", "NetworkOutput", "MILNetwork", "check_pooling", "per_model"]
 
@@ -244,7 +244,8 @@ class MILNetwork(nn.Module):
         """A new stack holding copies of the given models (e.g. one fold out of many)."""
         new = MILNetwork.__new__(MILNetwork)
         nn.Module.__init__(new)
-        new.pooling, new.n_features, new.n_labels, new.hidden = self.pooling, self.n_features, self.n_labels, self.hidden
+        new.pooling, new.n_features = self.pooling, self.n_features
+        new.n_labels, new.hidden = self.n_labels, self.hidden
         index = torch.as_tensor(np.asarray(models, dtype=np.int64))
         new.params = nn.ParameterDict({k: nn.Parameter(v.detach()[index].clone()) for k, v in self.params.items()})
         new._pool = self._pool

@@ -45,7 +45,8 @@ import torch
 from scorelens.exceptions import ParameterError
 from scorelens.mil.network import MILNetwork, per_model
 
-__all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights", "pad_bags",
+__all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights",
+           "pad_bags",
            "train_stack", "predict_stack", "fold_stacks", "cross_val_network", "CVNetworkResult"]
 
 _EPOCH_TAG = 0x65706F63  # "epoc": keeps the shuffle seeds apart from the initialisation seeds
@@ -371,7 +372,8 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
                       pooling: str = "attention", hidden: int = 128, epochs: int = 200,
                       learning_rate: float = 5e-5, batch_size: int = 16, seed: int = 0,
                       vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
-                      only: Sequence[int] | None = None, on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
+                      only: Sequence[int] | None = None,
+                      on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
     """Cross-validate a MIL network, training the folds together (or one at a time).
 
     Parameters
