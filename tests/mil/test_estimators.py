@@ -103,3 +103,17 @@ def test_one_class_label_column(rng, planted):
     for clf in (SimpleMI("svm"), InstanceMajorityVote("rf", random_state=0)):
         P = clf.fit(bags, Y).predict(bags)
         assert (P[:, 1] == 0).all()
+
+
+def test_imv_svm_shared_kernel_matches_per_label_kernels(rng, planted, monkeypatch):
+    from scorelens.mil import voting
+
+    bags, Y = planted.shift(rng, 40)
+    test_bags, _ = planted.shift(rng, 20)
+    shared = InstanceMajorityVote("svm").fit(bags, Y)
+    assert shared.kernel_X_ is not None
+    monkeypatch.setattr(voting, "SHARED_KERNEL_MAX_INSTANCES", 0)
+    plain = InstanceMajorityVote("svm").fit(bags, Y)
+    assert plain.kernel_X_ is None
+    np.testing.assert_array_equal(shared.predict(test_bags), plain.predict(test_bags))
+    np.testing.assert_allclose(shared.predict_proba(test_bags), plain.predict_proba(test_bags))
