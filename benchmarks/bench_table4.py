@@ -78,6 +78,23 @@ def study_corpus(seed: int = 0, n_films: int = 110, mean_cues: float = 40.0):
     return sets
 
 
+class Clock:
+    """Wall time and this process's CPU time (all threads) of a block.
+
+    On a machine shared with other jobs the wall time stretches with the load, while
+    CPU time divided by the threads used estimates the wall time on idle cores (the
+    training kernels run single-threaded, so no spinning threads inflate it).
+    """
+
+    def __enter__(self):
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.w0
+        self.cpu = time.process_time() - self.c0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -97,7 +114,6 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from scorelens.analysis.evaluation import cross_val_estimator, make_folds
-    from scorelens.analysis.metrics import genre_scores
     from scorelens.config import ModelConfig
     from scorelens.mil.models import display_name, make_model
     from scorelens.mil.training import cross_val_network
@@ -118,71 +134,77 @@ def main(argv=None) -> int:
     rows = []
     t_all = time.perf_counter()
     for key in ("random", "plurality"):
-        t0 = time.perf_counter()
-        cross_val_estimator(make_model(key), sets[0].bags, Y, folds, seed=args.seed)
-        rows.append(("none", key, time.perf_counter() - t0, time.perf_counter() - t0, ""))
+        with Clock() as c:
+            cross_val_estimator(make_model(key), sets[0].bags, Y, folds, seed=args.seed)
+        rows.append(("none", key, c.wall, c.wall, c.cpu, c.cpu))
     vec_results = {}
     for fs in sets:
         for key in [f"{f}:{b}" for f in ("simple_mi", "imv") for b in config.base_classifiers]:
-            t0 = time.perf_counter()
-            _, pred = cross_val_estimator(make_model(key), fs.bags, Y, [folds[i] for i in sk_folds], seed=args.seed,
-                                          n_jobs=args.threads)
-            dt = time.perf_counter() - t0
-            rows.append((fs.kind, key, dt, dt * n / k_sk, ""))
-            print(f"  {fs.kind:7s} {display_name(key):18s} {dt:8.1f} s measured  -> {dt * n / k_sk:8.1f} s all folds",
-                  flush=True)
+            with Clock() as c:
+                cross_val_estimator(make_model(key), fs.bags, Y, [folds[i] for i in sk_folds], seed=args.seed,
+                                    n_jobs=args.threads)
+            rows.append((fs.kind, key, c.wall, c.wall * n / k_sk, c.cpu, c.cpu * n / k_sk))
+            print(f"  {fs.kind:7s} {display_name(key):18s} wall {c.wall:7.1f} s  cpu {c.cpu:7.1f} s measured  -> "
+                  f"all folds: wall {c.wall * n / k_sk:7.0f} s  cpu {c.cpu * n / k_sk:7.0f} s", flush=True)
         for pooling in config.poolings:
-            t0 = time.perf_counter()
-            res = cross_val_network(fs.bags, Y, folds, pooling=pooling, hidden=args.hidden, epochs=args.epochs,
-                                    seed=args.seed, n_jobs=args.threads)
-            dt = time.perf_counter() - t0
+            with Clock() as c:
+                res = cross_val_network(fs.bags, Y, folds, pooling=pooling, hidden=args.hidden, epochs=args.epochs,
+                                        seed=args.seed, n_jobs=args.threads)
             vec_results[(fs.kind, pooling)] = res.proba
-            f1 = genre_scores(Y, (res.proba >= 0.5).astype(int), fs.taxonomy)["macro"]["f1"]
-            rows.append((fs.kind, f"network:{pooling}", dt, dt * scale_net, f"F1 {f1:.2f} at {args.epochs} ep"))
-            print(f"  {fs.kind:7s} {display_name(pooling):18s} {dt:8.1f} s measured  -> {dt * scale_net:8.1f} s "
-                  f"at {args.target_epochs} epochs", flush=True)
+            rows.append((fs.kind, f"network:{pooling}", c.wall, c.wall * scale_net, c.cpu, c.cpu * scale_net))
+            print(f"  {fs.kind:7s} {display_name(pooling):18s} wall {c.wall:7.1f} s  cpu {c.cpu:7.1f} s measured  -> "
+                  f"{args.target_epochs} epochs: wall {c.wall * scale_net:7.0f} s  cpu {c.cpu * scale_net:7.0f} s",
+                  flush=True)
     wall = time.perf_counter() - t_all
 
     # Sequential reference on a few folds of one network.
     fs = sets[0]
     subset = list(np.linspace(0, n - 1, min(args.seq_folds, n)).round().astype(int))
-    t0 = time.perf_counter()
-    seq = cross_val_network(fs.bags, Y, folds, pooling=args.seq_pooling, hidden=args.hidden, epochs=args.epochs,
-                            seed=args.seed, n_jobs=args.threads, vectorise=False, only=subset)
-    t_seq = time.perf_counter() - t0
+    with Clock() as c_seq:
+        seq = cross_val_network(fs.bags, Y, folds, pooling=args.seq_pooling, hidden=args.hidden, epochs=args.epochs,
+                                seed=args.seed, n_jobs=args.threads, vectorise=False, only=subset)
     vec = vec_results[(fs.kind, args.seq_pooling)]
     identical = bool(np.array_equal(seq.proba[subset], vec[subset]))
-    t_vec = next(r[2] for r in rows if r[0] == fs.kind and r[1] == f"network:{args.seq_pooling}")
-    t_seq_all = t_seq * n / len(subset)
+    vec_row = next(r for r in rows if r[0] == fs.kind and r[1] == f"network:{args.seq_pooling}")
+    t_vec, cpu_vec = vec_row[2], vec_row[4]
+    t_seq, cpu_seq = c_seq.wall, c_seq.cpu
+    t_seq_all, cpu_seq_all = t_seq * n / len(subset), cpu_seq * n / len(subset)
     # What a user would write without the fold machinery: a fresh estimator per fold, fitted
     # with PyTorch's own multi-threading (its own batch order, so not the same numbers).
     from scorelens.mil import MILClassifier
 
-    t0 = time.perf_counter()
-    for f in subset:
-        train = np.setdiff1d(np.arange(n), folds[f])
-        clf = MILClassifier(args.seq_pooling, hidden=args.hidden, epochs=args.epochs, random_state=args.seed)
-        clf.fit([fs.bags[i] for i in train], Y[train]).predict_proba([fs.bags[i] for i in folds[f]])
-    t_naive_all = (time.perf_counter() - t0) * n / len(subset)
+    with Clock() as c_naive:
+        for f in subset:
+            train = np.setdiff1d(np.arange(n), folds[f])
+            clf = MILClassifier(args.seq_pooling, hidden=args.hidden, epochs=args.epochs, random_state=args.seed)
+            clf.fit([fs.bags[i] for i in train], Y[train]).predict_proba([fs.bags[i] for i in folds[f]])
+    t_naive_all = c_naive.wall * n / len(subset)
     extrapolated_total = sum(r[3] for r in rows)
+    cpu_total = sum(r[5] for r in rows)
     print()
     print(f"measured wall time of this run: {wall:.1f} s")
-    print(f"whole sweep extrapolated to {args.target_epochs} epochs and all folds: {extrapolated_total:.0f} s "
-          f"({extrapolated_total / 60:.1f} min); networks {sum(r[3] for r in rows if 'network' in r[1]):.0f} s, "
-          f"Simple MI/IMV {sum(r[3] for r in rows if r[1].startswith(('simple', 'imv'))):.0f} s")
-    print(f"sequential reference ({args.seq_pooling}, {fs.kind}): {len(subset)} folds in {t_seq:.1f} s "
-          f"-> {t_seq_all:.1f} s for {n} folds (extrapolated), vectorised {t_vec:.1f} s: "
-          f"speed ratio {t_seq_all / t_vec:.2f}x")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"whole sweep extrapolated to {args.target_epochs} epochs and all folds: wall {extrapolated_total:.0f} s "
+          f"({extrapolated_total / 60:.1f} min) on this machine as loaded; CPU {cpu_total:.0f} s, i.e. about "
+          f"{cpu_total / args.threads / 60:.1f} min on {args.threads} idle cores "
+          f"(networks {sum(r[5] for r in rows if 'network' in r[1]) / args.threads:.0f} s, Simple MI/IMV "
+          f"{sum(r[5] for r in rows if r[1].startswith(('simple', 'imv'))) / args.threads:.0f} s)")
+    print(f"sequential reference ({args.seq_pooling}, {fs.kind}, one fold per stack, {args.threads} at a time): "
+          f"{len(subset)} folds in {t_seq:.1f} s wall / {cpu_seq:.1f} s CPU -> {n} folds (extrapolated): "
+          f"wall {t_seq_all:.1f} s, CPU {cpu_seq_all:.1f} s; vectorised wall {t_vec:.1f} s, CPU {cpu_vec:.1f} s: "
+          f"speed ratio {t_seq_all / t_vec:.2f}x wall, {cpu_seq_all / cpu_vec:.2f}x CPU")
     print(f"vectorised == sequential, bit for bit, on folds {subset}: {identical}")
-    print(f"naive loop (MILClassifier.fit per fold, {args.threads} intra-op threads): {t_naive_all:.1f} s for {n} "
-          f"folds (extrapolated from {len(subset)}): speed ratio {t_naive_all / t_vec:.2f}x")
+    print(f"naive loop (MILClassifier.fit per fold, {args.threads} intra-op threads): wall {t_naive_all:.1f} s "
+          f"for {n} folds (extrapolated from {len(subset)}): speed ratio {t_naive_all / t_vec:.2f}x wall")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "wall_s": wall, "extrapolated_total_s": extrapolated_total,
+                       "extrapolated_total_cpu_s": cpu_total, "loadavg": os.getloadavg(),
                        "rows": [{"features": r[0], "model": r[1], "measured_s": r[2], "extrapolated_s": r[3],
-                                 "note": r[4]} for r in rows],
+                                 "measured_cpu_s": r[4], "extrapolated_cpu_s": r[5]} for r in rows],
                        "sequential": {"folds": [int(f) for f in subset], "measured_s": t_seq,
                                       "extrapolated_s": t_seq_all, "vectorised_s": t_vec,
+                                      "extrapolated_cpu_s": cpu_seq_all, "vectorised_cpu_s": cpu_vec,
                                       "ratio": t_seq_all / t_vec, "identical": identical},
                        "naive_loop": {"extrapolated_s": t_naive_all, "ratio": t_naive_all / t_vec}}, fh, indent=2)
     return 0
