@@ -112,6 +112,9 @@ class StamperConfig:
     """Time bins used to find the first and last stretch of aligned hashes."""
     refine_min_hits: int = 2
     """A bin belongs to the cue when it holds at least this many aligned hashes."""
+    refine_max_gap_bins: int = 3
+    """Boundaries extend through bins with any aligned hash across gaps of up to this many empty bins
+    (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare)."""
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 
@@ -265,6 +268,9 @@ class FeatureConfig:
     grid_method: str = "linear"
     """How a kind's native frames are put on the common 1 Hz grid: ``linear`` interpolation between
     native frame centres, or ``nearest`` native frame."""
+    refine_max_gap_bins: int = 3
+    """Boundaries extend through bins with any aligned hash across gaps of up to this many empty bins
+    (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare)."""
     min_cue_s: float = 1.0
     """Cues shorter than this (one grid frame) get no features; they are skipped with a warning."""
 

@@ -128,7 +128,7 @@ def render_film_audio(spec: FilmSpec, tracks: dict[str, np.ndarray], *, track_sr
         src = tracks[cue.track]
         a = int(round(cue.track_start_s * track_sr))
         b = min(src.size, a + int(round(cue.duration_s * track_sr)))
-        piece = _resample(src[a:b], track_sr, film_sr)
+        piece = _resample(src[a:b], track_sr, film_sr).copy()  # the fades below must not touch the track
         fade = min(int(cue.fade_s * film_sr), piece.size // 2)
         if fade:
             ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)

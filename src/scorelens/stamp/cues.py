@@ -6,10 +6,8 @@ as Fig 1 bridges a window. A jump in offset, or a longer gap, starts a new cue, 
 separate uses of one track stay two cues.
 
 The study's cues start and end on 5-second window boundaries. Here each cue's boundaries
-are refined from the film times of the hashes that align with the cue's offset: the
-first and last stretch (``refine_bin_s`` bins holding at least ``refine_min_hits``
-aligned hashes) within one window either side of the hits, so a cue's start and end are
-found to about a second or better.
+are refined from the film times of the hashes that align with the cue's offset (see
+:func:`_refine`), so a cue's start and end are found to about a second.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scorelens.config import StamperConfig
+from scorelens.stamp.fingerprint import Fingerprint
 from scorelens.stamp.match import Matches
 
 __all__ = ["CUE_COLUMNS", "build_cues"]
@@ -45,45 +44,59 @@ def _group_hits(hits: pd.DataFrame, config: StamperConfig) -> list[pd.DataFrame]
     return groups
 
 
-def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, query_hashes_frames: np.ndarray,
+def _extend(first: int, last: int, present: np.ndarray, max_step: int) -> tuple[int, int]:
+    """Widen the bin run [first, last] through ``present`` bins separated by gaps < ``max_step``."""
+    for b in present[present < first][::-1]:
+        if first - b > max_step:
+            break
+        first = int(b)
+    for b in present[present > last]:
+        if b - last > max_step:
+            break
+        last = int(b)
+    return first, last
+
+
+def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, query: Fingerprint,
             config: StamperConfig) -> tuple[float, float, int, int]:
-    """Refined (start_s, end_s, aligned hashes, film hashes) of one cue."""
+    """Refined (start_s, end_s, aligned hashes, film hashes) of one cue.
+
+    The cue spans the first to the last ``refine_bin_s`` bin holding ``refine_min_hits``
+    hashes aligned with the cue (searched within one window either side of its hits),
+    widened through bins with any aligned hash across gaps of up to
+    ``refine_max_gap_bins``: fades and masked onsets leave aligned hashes sparse, and a
+    chance hash at exactly this track and offset is rare. (Matching the track's single
+    peaks instead of peak pairs was tried to reach further into fades; chance agreement
+    at the film's peak density made it extend cues past their ends, so it was dropped.)
+    """
     fs = config.frame_seconds
-    lo_s = group["start_s"].min() - config.hop_s
+    lo_s = max(0.0, group["start_s"].min() - config.hop_s)
     hi_s = group["end_s"].max() + config.hop_s
-    tol = config.offset_tolerance_frames
+    # One frame wider than the voting tolerance: the best-voted offset can sit at either edge
+    # of the true (fractional) offset, and hashes on the far side must not be lost.
+    tol = config.offset_tolerance_frames + 1
     sel = ((matches.tracks == track) & (np.abs(matches.offsets - offset) <= tol)
            & (matches.film_frames >= lo_s / fs) & (matches.film_frames < hi_s / fs))
     frames = matches.film_frames[sel]
     ends = frames + matches.dts[sel]
-    coarse = (group["start_s"].min(), group["end_s"].max())
-    if not config.refine or frames.size == 0:
-        start, end = coarse
-    else:
+    start, end = group["start_s"].min(), group["end_s"].max()
+    if config.refine and frames.size:
         bins = np.floor((frames * fs - lo_s) / config.refine_bin_s).astype(int)
         counts = np.bincount(bins)
         good = np.nonzero(counts >= config.refine_min_hits)[0]
-        if good.size == 0:
-            start, end = coarse
-        else:
-            first_bin, last_bin = good[0], good[-1]
-            # Extend through weaker bins (a single aligned hash) while they continue the run:
-            # fades and masked onsets leave few hashes, and a chance hash at exactly this
-            # track and offset is rare enough not to matter.
-            while first_bin > 0 and (counts[first_bin - 1] or (first_bin > 1 and counts[first_bin - 2])):
-                first_bin -= 1 if counts[first_bin - 1] else 2
-            while last_bin < counts.size - 1 and (counts[last_bin + 1] or
-                                                  (last_bin < counts.size - 2 and counts[last_bin + 2])):
-                last_bin += 1 if counts[last_bin + 1] else 2
+        if good.size:
+            max_step = config.refine_max_gap_bins + 1
+            first_bin, last_bin = _extend(good[0], good[-1], np.nonzero(counts)[0], max_step)
             in_run = (bins >= first_bin) & (bins <= last_bin)
             start = float(frames[in_run].min() * fs)
-            end = float(ends[in_run].max() * fs + config.n_fft / 2 / config.sample_rate)
-    n_film = int(np.count_nonzero((query_hashes_frames >= start / fs) & (query_hashes_frames < end / fs)))
+            end = float(ends[in_run].max() * fs)
+            end += config.n_fft / 2 / config.sample_rate  # a frame's centre to its end
+    n_film = int(np.count_nonzero((query.frames >= start / fs) & (query.frames < end / fs)))
     n_aligned = int(np.count_nonzero((frames >= start / fs - 1) & (frames < end / fs)))
     return start, end, n_aligned, n_film
 
 
-def build_cues(windows: pd.DataFrame, matches: Matches, query_frames: np.ndarray, config: StamperConfig, *,
+def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, config: StamperConfig, *,
                film_id: str, tracks: pd.DataFrame, duration_s: float) -> pd.DataFrame:
     """Merge window hits into timestamped cues.
 
@@ -93,8 +106,8 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query_frames: np.ndarray
         Output of :func:`scorelens.stamp.match.vote_windows`.
     matches : Matches
         The film's index postings (for boundary refinement).
-    query_frames : np.ndarray [shape=(n_hashes,)]
-        Anchor frames of all the film's hashes (for confidence).
+    query : Fingerprint
+        The film's fingerprint (its hash count gives confidence).
     config : StamperConfig
     film_id : str
     tracks : pd.DataFrame
@@ -119,7 +132,7 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query_frames: np.ndarray
                 continue
             # The offset most windows agree on, weighted by their votes.
             offset = int(group.loc[group["votes"].idxmax(), "offset_frames"])
-            start, end, n_aligned, n_film = _refine(group, offset, track, matches, query_frames, config)
+            start, end, n_aligned, n_film = _refine(group, offset, track, matches, query, config)
             start, end = max(0.0, start), min(duration_s, end)
             if end - start < config.min_cue_s:
                 continue

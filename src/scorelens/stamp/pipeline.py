@@ -154,7 +154,7 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     matches = lookup(query, index)
     n_windows = _window_count(query.duration_s, config)
     windows = vote_windows(matches, query, config, n_windows=n_windows)
-    cues = build_cues(windows, matches, query.frames, config, film_id=film_id or film.stem, tracks=tracks,
+    cues = build_cues(windows, matches, query, config, film_id=film_id or film.stem, tracks=tracks,
                       duration_s=query.duration_s)
     log.info("%s: %d cues from %d matched windows of %d (%s, %.1fs)", film, len(cues), int(windows["matched"].sum()),
              n_windows, info.codec, query.duration_s)
