@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -131,12 +132,19 @@ def get_kind(name: str, **options) -> FeatureKind:
         When the kind cannot be set up (e.g. missing model weights).
     """
     if name in _USER_KINDS:
-        return _USER_KINDS[name](**options)
-    if name not in _BUILTIN_KINDS:
+        factory = _USER_KINDS[name]
+    elif name not in _BUILTIN_KINDS:
         raise ParameterError(f"unknown feature kind {name!r}; known kinds: {', '.join(available_kinds())}")
-    module_name, attr = _BUILTIN_KINDS[name].split(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise FeatureError(f"feature kind {name!r} is not available: {exc}") from exc
+    else:
+        module_name, attr = _BUILTIN_KINDS[name].split(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise FeatureError(f"feature kind {name!r} is not available: {exc}") from exc
+    accepted = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ParameterError(f"feature kind {name!r} has no option(s) {', '.join(unknown)}; "
+                                 f"its options: {', '.join(accepted) or 'none'}")
     return factory(**options)
