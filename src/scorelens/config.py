@@ -294,6 +294,10 @@ class VisualConfig:
     skip_nonref: bool = True
     """Let the decoder drop non-reference frames (B-frames nothing depends on): faster decoding, a
     sampled frame at most a few frames away from the grid time."""
+    skip_loop_filter: bool = True
+    """Let the decoder skip its deblocking filter (about 20 % of H.264 decoding): block edges it
+    would smooth vanish anyway when the frame is averaged down to ``width`` pixels (brightness
+    changes by < 0.002 on the benchmark film)."""
     contrast_levels: int = 256
     """Histogram bins of the brightness histogram behind the contrast's bright/dark split."""
 

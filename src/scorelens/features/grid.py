@@ -30,7 +30,8 @@ def grid_times(duration_s: float, *, rate_hz: float = GRID_RATE_HZ) -> np.ndarra
     """
     if rate_hz <= 0:
         raise ParameterError(f"rate_hz={rate_hz} must be > 0")
-    n = int(np.floor(max(duration_s, 0.0) * rate_hz + 1e-6))
+    # A span decoded a sample short of a whole second still counts that second's frame.
+    n = int(np.floor(max(duration_s, 0.0) * rate_hz + 1e-3))
     return (np.arange(n) + 0.5) / rate_hz
 
 

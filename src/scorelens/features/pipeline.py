@@ -160,7 +160,8 @@ def read_cues(path: str | os.PathLike, *, film_id: str | None = None) -> pd.Data
     if not path.is_file():
         raise AnnotationError(f"{path}: no such cue table (run `scorelens stamp` first)")
     try:
-        table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+        table = (pd.read_parquet(path) if path.suffix.lower() == ".parquet" else
+                 pd.read_csv(path, dtype={"film_id": str, "track_id": str, "track_path": str}))
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for a malformed file
         raise AnnotationError(f"{path}: cannot read the cue table ({exc})") from exc
     missing = [c for c in CUE_TABLE_COLUMNS if c not in table.columns]
@@ -286,7 +287,8 @@ def _kind_record(kind: FeatureKind, config: FeatureConfig) -> dict:
 def _kind_key(kind: FeatureKind, config: FeatureConfig) -> str:
     record = _kind_record(kind, config)
     record.pop("scorelens")
-    return settings_digest(record)
+    # Settings may hold paths (a model folder): digest their text.
+    return settings_digest(json.loads(json.dumps(record, default=str)))
 
 
 def _write_table(df: pd.DataFrame, path: Path, meta: dict) -> None:

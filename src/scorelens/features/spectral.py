@@ -157,8 +157,8 @@ def spectral_roughness(*, S: np.ndarray, freqs: np.ndarray, max_peaks: int = 32,
     of each frame, and add ``a_i a_j (exp(-b1 s Δf) - exp(-b2 s Δf))`` over all pairs of
     peaks, where ``s = d* / (s1 min(f_i, f_j) + s2)`` (Sethares, JASA 1993; constants
     b1=3.5, b2=5.75, d*=0.24, s1=0.0207, s2=18.96). Peak frequencies and amplitudes are
-    refined by parabolic interpolation of the log-magnitude. With ``S`` scaled so that a sine of amplitude A peaks at A,
-    two sines of amplitude 1 give exactly the pair's dissonance value.
+    refined by parabolic interpolation of the log-magnitude. With ``S`` scaled so that a
+    sine of amplitude A peaks at A, two sines of amplitude 1 give the pair's dissonance.
 
     Parameters
     ----------
@@ -181,12 +181,22 @@ def spectral_roughness(*, S: np.ndarray, freqs: np.ndarray, max_peaks: int = 32,
     if n_bins < 3 or n_frames == 0:
         return np.zeros(n_frames)
     mid = S[1:-1]
-    floor = S.max(axis=0) * 10.0 ** (floor_db / 20.0)
+    floor = S.max(axis=0) * np.asarray(10.0 ** (floor_db / 20.0), dtype=S.dtype)
     is_peak = (mid > S[:-2]) & (mid >= S[2:]) & (mid >= floor) & (mid > 0)
-    amp = np.where(is_peak, mid, 0.0)
-    k = min(max_peaks, n_bins - 2)
-    idx = np.argpartition(-amp, k - 1, axis=0)[:k]  # (k, n_frames), bins - 1
-    a = np.take_along_axis(amp, idx, axis=0).astype(np.float64)
+    # Peaks are sparse: rank them within each frame from the list of peaks rather than
+    # partitioning the whole spectrogram.
+    frames, bins = np.nonzero(is_peak.T)  # sorted by frame
+    amps = mid[bins, frames]
+    order = np.lexsort((-amps, frames))
+    frames, bins, amps = frames[order], bins[order], amps[order]
+    first = np.searchsorted(frames, frames, side="left")
+    rank = np.arange(frames.size) - first
+    keep = rank < max_peaks
+    k = max(2, min(max_peaks, int(rank.max()) + 1 if rank.size else 2))
+    idx = np.zeros((k, n_frames), dtype=np.int64)  # bins - 1; unused slots point at bin 1 with a = 0
+    a = np.zeros((k, n_frames))
+    idx[rank[keep], frames[keep]] = bins[keep]
+    a[rank[keep], frames[keep]] = amps[keep]
     b = idx + 1
     # Parabolic interpolation of the log-magnitude around each peak: the frequency and the
     # amplitude of a partial lying between bins (a Hann window loses up to 1.4 dB there).

@@ -146,7 +146,7 @@ def _to_rgb(frame, width: int) -> np.ndarray:
 
 
 def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int = 160,
-                  skip_nonref: bool = True) -> Iterator[tuple[float, float, np.ndarray]]:
+                  skip_nonref: bool = True, skip_loop_filter: bool = False) -> Iterator[tuple[float, float, np.ndarray]]:
     """The picture on screen at each of the given times, scaled down, as RGB.
 
     Parameters
@@ -161,6 +161,9 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
     skip_nonref : bool
         Let the decoder drop non-reference frames (faster; the sampled frame may be a
         frame or two from the exact time).
+    skip_loop_filter : bool
+        Let the decoder skip its in-loop deblocking filter (faster; block edges left in
+        the pictures, which scaling down averages away).
 
     Yields
     ------
@@ -184,6 +187,8 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
         ctx = stream.codec_context
         if skip_nonref:
             ctx.skip_frame = "NONREF"
+        if skip_loop_filter:
+            ctx.options = {**ctx.options, "skip_loop_filter": "all"}
         end = _duration(container, stream)
         start_offset = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         target = next(targets, None)
