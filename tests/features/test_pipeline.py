@@ -214,3 +214,18 @@ def test_bad_cue_tables(tmp_path, media):
 def test_cue_level_of_empty_frames_has_the_columns():
     empty = pd.DataFrame({"film_id": [], "cue_id": [], "time_s": [], "mfcc/mfcc_01/mean": []})
     assert list(cue_level(empty).columns) == ["film_id", "cue_id", "mfcc/mfcc_01/mean"]
+
+
+def test_clipped_audio_warns_and_stays_finite():
+    y = np.clip(3 * np.sin(2 * np.pi * 200 * np.arange(3 * 8000) / 8000), -1, 1).astype(np.float32)
+    with pytest.warns(FeatureWarning, match="cue 2.*clipped audio"):
+        grid = cue_frames(MeanKind(), y, where="film x cue 2")
+    assert np.isfinite(grid.values).all() and grid.values.shape == (3, 2)
+
+
+def test_csv_cue_table_keeps_digit_only_track_ids(tmp_path, media):
+    path = tmp_path / "c.csv"
+    table = _cues(media, [("a", 5.0, 8.0, 2.0)])
+    table["track_id"] = "0012345678901234"
+    table.to_csv(path, index=False)
+    assert read_cues(path)["track_id"].iloc[0] == "0012345678901234"
