@@ -136,7 +136,8 @@ def main() -> None:
     d = args.seconds
     print(f"MIR set, {kind.dim} columns, {d:.0f} s of audio at {sr} Hz, one core")
     print(f"  scorelens (shared STFT)         {d / cpu:8.1f}x real time  (cpu {cpu:.3f}s, wall {wall:.3f}s)")
-    print(f"  scorelens incl. FLAC decoding   {d / cpu_dec:8.1f}x real time  (cpu {cpu_dec:.3f}s, wall {wall_dec:.3f}s)")
+    print(f"  scorelens incl. FLAC decoding   {d / cpu_dec:8.1f}x real time  (cpu {cpu_dec:.3f}s, "
+          f"wall {wall_dec:.3f}s)")
     print(f"  one library call per feature    {d / cpu_naive:8.1f}x real time  (cpu {cpu_naive:.3f}s, "
           f"wall {wall_naive:.3f}s)")
     print(f"  speed-up over per-feature calls {cpu_naive / cpu:8.1f}x")

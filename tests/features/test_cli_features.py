@@ -47,7 +47,8 @@ def project(tmp_path_factory):
     ws = Workspace(root / "ws")
     pd.DataFrame({"film_id": ["good"], "cue_id": [0], "track_id": ["a" * 16], "track": ["a"],
                   "track_path": [str(root / "tracks" / "a.flac")], "start_s": [2.0], "end_s": [6.0],
-                  "track_offset_s": [1.0], "windows": [1], "confidence": [1.0]}).to_parquet(ws.path("cues", "good.parquet"))
+                  "track_offset_s": [1.0], "windows": [1], "confidence": [1.0]}
+                 ).to_parquet(ws.path("cues", "good.parquet"))
     return root
 
 

@@ -1,6 +1,5 @@
 """Sampling frames from real encoded films: times, sizes, variable frame rate, damage, bad files."""
 
-import warnings
 from fractions import Fraction
 
 import av

@@ -192,7 +192,8 @@ def read_cues(path: str | os.PathLike, *, film_id: str | None = None) -> pd.Data
     return table.sort_values("cue_id", kind="stable").reset_index(drop=True)
 
 
-def cue_audio_span(cue, *, audio: str = "track", film_path: str | os.PathLike | None = None) -> tuple[Path, float, float]:
+def cue_audio_span(cue, *, audio: str = "track",
+                   film_path: str | os.PathLike | None = None) -> tuple[Path, float, float]:
     """The file and span a cue's features are computed on.
 
     Parameters

@@ -146,7 +146,8 @@ def _to_rgb(frame, width: int) -> np.ndarray:
 
 
 def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int = 160,
-                  skip_nonref: bool = True, skip_loop_filter: bool = False) -> Iterator[tuple[float, float, np.ndarray]]:
+                  skip_nonref: bool = True,
+                  skip_loop_filter: bool = False) -> Iterator[tuple[float, float, np.ndarray]]:
     """The picture on screen at each of the given times, scaled down, as RGB.
 
     Parameters
