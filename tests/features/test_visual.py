@@ -99,3 +99,10 @@ def test_extract_visual_caches_and_keeps_going(tmp_path, film):
 def test_visual_config_is_checked():
     with pytest.raises(ParameterError, match="width=4"):
         VisualConfig(width=4)
+
+
+def test_cue_beyond_the_video_gets_no_summary():
+    frames = pd.DataFrame({"time_s": [0.5, 1.5], "brightness": [0.1, 0.2], "contrast": [0.0, 0.0]})
+    cues = pd.DataFrame({"film_id": ["f"], "cue_id": [3], "start_s": [10.0], "end_s": [10.5]})
+    with pytest.warns(UserWarning, match="cue 3 .*no video frame within 1 s"):
+        assert len(cue_summaries(frames, cues)) == 0

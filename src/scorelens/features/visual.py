@@ -40,6 +40,7 @@ import itertools
 import json
 import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,7 +192,8 @@ def cue_summaries(frames: pd.DataFrame, cues: pd.DataFrame) -> pd.DataFrame:
     """Median brightness and contrast over each cue's span.
 
     A cue takes the grid frames with ``start_s <= time_s < end_s``; a cue shorter than one
-    grid period, holding none, takes the grid frame nearest its midpoint.
+    grid period, holding none, takes the grid frame nearest its midpoint; a cue with no
+    frame within 1 s (beyond the end of the video) gets no row, with a warning.
 
     Parameters
     ----------
@@ -214,8 +216,14 @@ def cue_summaries(frames: pd.DataFrame, cues: pd.DataFrame) -> pd.DataFrame:
             break
         inside = (t >= cue.start_s) & (t < cue.end_s)
         if not inside.any():
+            mid = (cue.start_s + cue.end_s) / 2
+            nearest = int(np.argmin(np.abs(t - mid)))
+            if abs(t[nearest] - mid) > 1.0:  # no picture near the cue (beyond the video's end)
+                warnings.warn(f"film {cue.film_id} cue {cue.cue_id} ({cue.start_s:.3f}s-{cue.end_s:.3f}s): no video "
+                              "frame within 1 s; no visual summary", UserWarning, stacklevel=2)
+                continue
             inside = np.zeros(t.size, dtype=bool)
-            inside[int(np.argmin(np.abs(t - (cue.start_s + cue.end_s) / 2)))] = True
+            inside[nearest] = True
         rows.append((str(cue.film_id), int(cue.cue_id), float(cue.start_s), float(cue.end_s), int(inside.sum()),
                      float(np.median(b[inside])), float(np.median(c[inside]))))
     out = pd.DataFrame(rows, columns=["film_id", "cue_id", "start_s", "end_s", "n_frames", "brightness", "contrast"])
