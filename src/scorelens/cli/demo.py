@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -43,11 +44,18 @@ def ensure_demo_corpus(ws: Workspace, *, films: int, seed: int, film_duration_s:
 def demo_command(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Where the demo's films and outputs go.",
                                             file_okay=False)] = Path("scorelens-demo"),
-    films: Annotated[int, typer.Option(help="Number of synthetic films.", min=2, max=60)] = 6,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic corpus.")] = 0,
-    minutes: Annotated[float, typer.Option(help="Length of each film in minutes.", min=0.5, max=30)] = 2.0,
+    films: Annotated[int, typer.Option(help="Number of synthetic films.", min=2, max=60)] = 12,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic corpus and of the models.")] = 0,
+    minutes: Annotated[float, typer.Option(help="Length of each film in minutes.", min=0.5, max=30)] = 1.5,
+    stamp_only: Annotated[bool, typer.Option("--stamp-only", help="Stop after the Score Stamper.")] = False,
 ) -> None:
-    """Run scorelens end to end on synthetic films with known cues: make, index, stamp, evaluate."""
+    """Run scorelens end to end on synthetic films with known cues and genre-typical music.
+
+    Makes the films, indexes their soundtracks, stamps them and scores the cues against the
+    truth; then computes MIR and musicnn features per cue (and VGGish when
+    SCORELENS_VGGISH_DIR points at its weights), brightness and contrast, and evaluates the
+    genre models leave-one-out (the study's Table 4, for the demo corpus).
+    """
     ws = Workspace(workspace)
     manifest = ensure_demo_corpus(ws, films=films, seed=seed, film_duration_s=minutes * 60)
     corpus = load_corpus(manifest)
@@ -70,3 +78,18 @@ def demo_command(
     (ws.path("results", "stamp_eval.json")).write_text(json.dumps(
         {"per_film": per_film.to_dict(orient="records"), "mean": summary["mean"].to_dict()}, indent=2,
         default=float) + "\n")
+    if stamp_only:
+        return
+    # The later stages, exactly as a user runs them on a workspace.
+    from scorelens.cli.features import features_command, visual_command
+    from scorelens.cli.models import evaluate_command
+
+    kinds = ["mir", "musicnn"]
+    if os.environ.get("SCORELENS_VGGISH_DIR"):
+        kinds.insert(0, "vggish")
+    elif not state.quiet:
+        console.print("VGGish skipped: set SCORELENS_VGGISH_DIR to a folder with its weights to include it")
+    for kind in kinds:
+        features_command(workspace=ws.root, kind=kind, manifest=manifest)
+    visual_command(manifest=manifest, workspace=ws.root)
+    evaluate_command(workspace=ws.root, manifest=manifest, features=kinds, seed=seed)

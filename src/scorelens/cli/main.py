@@ -42,7 +42,7 @@ def main(
 
 def _register() -> None:
     # Command groups, in pipeline order. Each module adds its commands to ``app``.
-    from scorelens.cli import stamp, demo, features, models  # noqa: F401
+    from scorelens.cli import stamp, demo, features, models, predict  # noqa: F401
 
 
 def run() -> None:
@@ -59,10 +59,10 @@ def run() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors
-        import click
-        if isinstance(exc, click.ClickException):
+    except typer.TyperException as exc:  # usage errors: bad option values, missing files named on the line
+        if hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        else:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)

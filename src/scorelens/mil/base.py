@@ -80,7 +80,12 @@ def fit_binary(template, X: np.ndarray, y: np.ndarray):
     """
     if np.unique(y).size < 2:
         return _Constant(y[0])
-    return clone(template).fit(X, y)
+    model = clone(template)
+    if isinstance(model, KNeighborsClassifier) and model.n_neighbors > len(X):
+        # A tiny corpus (a demo, a leave-one-out fold of a handful of films) has fewer
+        # training samples than neighbours: use them all rather than fail.
+        model.set_params(n_neighbors=len(X))
+    return model.fit(X, y)
 
 
 def binary_proba(model, X: np.ndarray) -> np.ndarray:
