@@ -19,10 +19,10 @@ import pandas as pd
 from scorelens.config import StamperConfig
 from scorelens.stamp.fingerprint import Fingerprint
 
-__all__ = ["HashIndex", "Matches", "lookup", "vote_windows"]
+__all__ = ["HashIndex", "Matches", "lookup", "vote_windows", "match_film"]
 
 # A hash that occurs more often than this in the index carries no identity (silence, hum).
-_MAX_POSTINGS = 256
+_MAX_POSTINGS = 64
 _OFFSET_BIAS = 1 << 27
 _TRACK_SHIFT = 28
 _WINDOW_SHIFT = 44
@@ -78,10 +78,34 @@ class Matches:
     tracks: np.ndarray
     offsets: np.ndarray
     dts: np.ndarray
+    ids: np.ndarray | None = None
+    """Unique id of each (film hash, posting) pair, to merge matches found in overlapping chunks."""
+
+    def take(self, mask) -> "Matches":
+        """The rows selected by a boolean mask or index array."""
+        return Matches(self.film_frames[mask], self.tracks[mask], self.offsets[mask], self.dts[mask],
+                       None if self.ids is None else self.ids[mask])
+
+    @staticmethod
+    def concat(parts: list["Matches"]) -> "Matches":
+        """Rows of several Matches, each (film hash, posting) pair once."""
+        if not parts:
+            empty = np.zeros(0, np.int64)
+            return Matches(empty.astype(np.int32), empty.astype(np.int32), empty, empty.astype(np.int32), empty)
+        ids = np.concatenate([p.ids for p in parts])
+        _, first = np.unique(ids, return_index=True)
+        return Matches(np.concatenate([p.film_frames for p in parts])[first],
+                       np.concatenate([p.tracks for p in parts])[first],
+                       np.concatenate([p.offsets for p in parts])[first],
+                       np.concatenate([p.dts for p in parts])[first], ids[first])
 
 
-def lookup(query: Fingerprint, index: HashIndex) -> Matches:
-    """All index postings of every film hash (hashes more common than 256 postings skipped)."""
+def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
+    """All index postings of every film hash (hashes more common than ``_MAX_POSTINGS`` skipped).
+
+    ``first`` is the position of ``query``'s first hash in the whole film's fingerprint
+    when ``query`` is a slice of it (it makes the rows' ``ids`` global).
+    """
     lo = np.searchsorted(index.hashes, query.hashes, side="left")
     hi = np.searchsorted(index.hashes, query.hashes, side="right")
     counts = hi - lo
@@ -94,7 +118,54 @@ def lookup(query: Fingerprint, index: HashIndex) -> Matches:
     film_frames = query.frames[which]
     return Matches(film_frames=film_frames, tracks=index.tracks[pos],
                    offsets=index.frames[pos].astype(np.int64) - film_frames,
-                   dts=(query.hashes[which] & 0x3F).astype(np.int32))
+                   dts=(query.hashes[which] & 0x3F).astype(np.int32),
+                   ids=(which.astype(np.int64) + first) * max(len(index), 1) + pos)
+
+
+@dataclass(frozen=True)
+class _HashSlice:
+    hashes: np.ndarray
+    frames: np.ndarray
+
+
+def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n_windows: int,
+               chunk_windows: int = 60) -> tuple[pd.DataFrame, Matches]:
+    """Vote every window of a film, a chunk of windows at a time, and keep the aligned postings.
+
+    Looking up a whole two-hour film at once holds millions of chance postings in memory;
+    chunks of ``chunk_windows`` windows (with one window of context either side, so the
+    votes and the kept postings are the same as in one pass) keep memory flat whatever the
+    film's length.
+
+    Returns
+    -------
+    windows : pd.DataFrame
+        :func:`vote_windows`'s table for the whole film.
+    aligned : Matches
+        The postings within ``offset_tolerance_frames + 1`` of the (track, offset) of a
+        matched window: all that cue building and boundary refinement need.
+    """
+    fs = config.frame_seconds
+    hop_frames, win_frames = config.hop_s / fs, config.window_s / fs
+    tol = config.offset_tolerance_frames + 1
+    tables, kept = [], []
+    for w0 in range(0, n_windows, chunk_windows):
+        w1 = min(n_windows, w0 + chunk_windows)
+        a, b = np.searchsorted(query.frames, [(w0 - 1) * hop_frames, (w1 + 1) * hop_frames + win_frames])
+        part = _HashSlice(query.hashes[a:b], query.frames[a:b])
+        matches = lookup(part, index, first=int(a))
+        votes = vote_windows(matches, part, config, n_windows=n_windows).iloc[w0:w1]
+        tables.append(votes)
+        won = votes[votes["matched"]]
+        if len(won):
+            winners = np.unique((won["track"].to_numpy(np.int64) << 32) + won["offset_frames"].to_numpy(np.int64))
+            key = (matches.tracks.astype(np.int64) << 32) + matches.offsets
+            near = np.zeros(key.size, dtype=bool)
+            for d in range(-tol, tol + 1):
+                pos = np.minimum(np.searchsorted(winners, key + d), winners.size - 1)
+                near |= winners[pos] == key + d
+            kept.append(matches.take(near))
+    return pd.concat(tables, ignore_index=True), Matches.concat(kept)
 
 
 def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,

@@ -21,7 +21,7 @@ from scorelens.io.audio import file_digest, probe_audio
 from scorelens.stamp.cues import CUE_COLUMNS, build_cues
 from scorelens.stamp.cuetable import write_cue_table
 from scorelens.stamp.fingerprint import fingerprint_file
-from scorelens.stamp.match import HashIndex, lookup, vote_windows
+from scorelens.stamp.match import HashIndex, match_film
 from scorelens.stamp.store import FingerprintStore
 from scorelens.workspace import Workspace
 
@@ -151,9 +151,8 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     query = fingerprint_file(film, config, query=True, on_progress=on_progress)
     if query.duration_s <= 0:
         raise MediaError(f"{film}: audio stream decodes to nothing")
-    matches = lookup(query, index)
     n_windows = _window_count(query.duration_s, config)
-    windows = vote_windows(matches, query, config, n_windows=n_windows)
+    windows, matches = match_film(query, index, config, n_windows=n_windows)
     cues = build_cues(windows, matches, query, config, film_id=film_id or film.stem, tracks=tracks,
                       duration_s=query.duration_s)
     log.info("%s: %d cues from %d matched windows of %d (%s, %.1fs)", film, len(cues), int(windows["matched"].sum()),
