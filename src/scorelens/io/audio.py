@@ -19,6 +19,7 @@ import numpy as np
 import soxr
 
 from scorelens.exceptions import MediaError
+from scorelens.io.container import check_media_file, open_media
 
 __all__ = ["AudioInfo", "probe_audio", "iter_audio_blocks", "load_audio", "file_digest",
            "AUDIO_EXTENSIONS", "VIDEO_EXTENSIONS"]
@@ -65,23 +66,6 @@ class AudioInfo:
     has_video: bool
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise MediaError(f"{path}: no such file")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not a media file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path}: file is empty (0 bytes)")
-
-
-def _open(path: Path):
-    _check_file(path)
-    try:
-        return av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:  # InvalidDataError, EOFError, …
-        raise MediaError(f"{path}: not a media file FFmpeg can read ({exc.strerror or exc})") from exc
-
-
 def _audio_stream(container, path: Path):
     if not container.streams.audio:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
@@ -115,7 +99,7 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
         If the file is missing, empty, not media, or has no audio stream.
     """
     path = Path(path)
-    with _open(path) as container:
+    with open_media(path) as container:
         stream = _audio_stream(container, path)
         ctx = stream.codec_context
         return AudioInfo(
@@ -192,7 +176,7 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
     block_len = max(1, int(round(block_s * sample_rate)))
     first = int(round(start_s * sample_rate))
     last = None if end_s is None else int(round(end_s * sample_rate))
-    with _open(path) as container:
+    with open_media(path) as container:
         stream = _audio_stream(container, path)
         declared = _declared_duration(container, stream)
         native = int(stream.codec_context.sample_rate or 0)
@@ -313,7 +297,7 @@ def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 22) -> str:
         32 hex digits.
     """
     path = Path(path)
-    _check_file(path)
+    check_media_file(path)
     size = path.stat().st_size
     h = hashlib.blake2b(digest_size=16)
     h.update(str(size).encode())

@@ -28,6 +28,7 @@ import av
 import numpy as np
 
 from scorelens.exceptions import MediaError, ParameterError
+from scorelens.io.container import open_media
 
 __all__ = ["VideoInfo", "probe_video", "sample_frames", "VideoWarning"]
 
@@ -74,23 +75,6 @@ class VideoInfo:
     n_frames: int
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise MediaError(f"{path}: no such file")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not a media file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path}: file is empty (0 bytes)")
-
-
-def _open(path: Path):
-    _check_file(path)
-    try:
-        return av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"{path}: not a media file FFmpeg can read ({exc.strerror or exc})") from exc
-
-
 def _video_stream(container, path: Path):
     streams = [s for s in container.streams.video
                if not (s.disposition & av.stream.Disposition.attached_pic)] if container.streams.video else []
@@ -118,7 +102,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         Missing, empty or non-media file; no video stream.
     """
     path = Path(path)
-    with _open(path) as container:
+    with open_media(path) as container:
         stream = _video_stream(container, path)
         rate = stream.average_rate or stream.guessed_rate
         return VideoInfo(path=path, duration_s=_duration(container, stream),
@@ -183,7 +167,7 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
     if width < 1:
         raise ParameterError(f"width={width} must be >= 1")
     targets = iter(times)
-    with _open(path) as container:
+    with open_media(path) as container:
         stream = _video_stream(container, path)
         ctx = stream.codec_context
         if skip_nonref:
