@@ -23,6 +23,8 @@ from scorelens.demo.media import write_audio, write_film
 
 __all__ = ["CueSpec", "FilmSpec", "render_film_audio", "make_corpus", "GENRE_STYLES"]
 
+_FOREIGN_SEED = 900_000_000  # seeds of music that is not on any soundtrack
+
 #: Which synthetic music style stands for which of the study's genres.
 GENRE_STYLES = {"Action": "action", "Comedy": "comedy", "Drama": "drama", "Horror": "horror",
                 "Romance": "romance", "Science Fiction": "scifi"}
@@ -253,7 +255,8 @@ def make_corpus(root: str | os.PathLike, *, n_films: int = 4, film_duration_s: f
             gap = cues[1].film_start_s - gap_start - 0.5
             if gap > 4:
                 style = GENRE_STYLES[taxonomy[(i + 2) % len(taxonomy)]] if taxonomy[0] in GENRE_STYLES else "drama"
-                foreign.append((gap_start, min(gap, 15.0), style, seed * 31 + i))
+                # A seed space of its own: a foreign piece must never be a soundtrack track.
+                foreign.append((gap_start, min(gap, 15.0), style, _FOREIGN_SEED + seed * 31 + i))
         spec = FilmSpec(duration_s=film_duration_s, cues=cues, foreign_music=foreign, seed=seed * 1000 + i)
         audio, truth = render_film_audio(spec, tracks, track_sr=track_sr, film_sr=film_sr, channels=channels,
                                          speech=speech)

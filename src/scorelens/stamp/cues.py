@@ -44,6 +44,22 @@ def _group_hits(hits: pd.DataFrame, config: StamperConfig) -> list[pd.DataFrame]
     return groups
 
 
+def _lookalike(hit: pd.Series, windows: pd.DataFrame, config: StamperConfig) -> bool:
+    """Whether a lone window hit has a neighbour favouring the same track at another offset.
+
+    Music that merely resembles a track (same instruments, key and drum samples) matches it
+    window by window at offsets that wander; the track itself keeps one offset.
+    """
+    w = int(hit["window"])
+    for n in (w - 1, w + 1):
+        if 0 <= n < len(windows):
+            other = windows.iloc[n]
+            if (int(other["candidate"]) == int(hit["track"]) and other["votes"] >= config.min_votes
+                    and abs(other["offset_frames"] - hit["offset_frames"]) * config.frame_seconds > config.offset_jump_s):
+                return True
+    return False
+
+
 def _extend(first: int, last: int, present: np.ndarray, max_step: int) -> tuple[int, int]:
     """Widen the bin run [first, last] through ``present`` bins separated by gaps < ``max_step``."""
     for b in present[present < first][::-1]:
@@ -128,7 +144,8 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
     if len(hits):
         for group in _group_hits(hits, config):
             track = int(group["track"].iloc[0])
-            if len(group) == 1 and int(group["votes"].iloc[0]) < config.min_votes_single:
+            if len(group) == 1 and (int(group["votes"].iloc[0]) < config.min_votes_single
+                                    or _lookalike(group.iloc[0], windows, config)):
                 continue
             # The offset most windows agree on, weighted by their votes.
             offset = int(group.loc[group["votes"].idxmax(), "offset_frames"])

@@ -185,8 +185,9 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     -------
     pd.DataFrame
         One row per window: ``window, start_s, end_s, track (index position or -1),
-        offset_frames, votes, runner_up (best votes of another track), n_hashes, spread
-        (bins of the window holding aligned hashes), matched``.
+        candidate (the best track, matched or not; -1 without votes), offset_frames, votes,
+        runner_up (best votes of another track), n_hashes, spread (bins of the window holding
+        aligned hashes), matched``.
     """
     fs = config.frame_seconds
     win_frames = config.window_s / fs
@@ -241,7 +242,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     ratio_ok = out["votes"] >= config.min_vote_ratio * out["runner_up"] if config.min_vote_ratio else True
     out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok & (out["spread"] >= config.min_spread_bins)
     out.loc[~out["matched"], "track"] = -1
-    return out.drop(columns="track_best")
+    return out.rename(columns={"track_best": "candidate"})
 
 
 def _support_spread(matches: Matches, out: pd.DataFrame, config: StamperConfig, hop_frames: float,
