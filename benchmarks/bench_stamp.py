@@ -132,11 +132,11 @@ from scorelens.stamp.pipeline import stamp_film
 root = Path({root!r})
 cfg = StamperConfig()
 with open_store(str(root / "fp.sqlite"), cfg, create=False) as store:
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     result = stamp_film(root / "film.mp4", store, cfg, film_id="film")
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
 result.cues.to_csv(root / "cues.csv", index=False)
-print(json.dumps({{"wall_s": wall, "film_s": result.duration_s, "cues": len(result.cues),
+print(json.dumps({{"wall_s": wall, "cpu_s": cpu, "film_s": result.duration_s, "cues": len(result.cues),
                   "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -177,6 +177,7 @@ def main() -> None:
         "index_x_realtime_1core": idx["music_s"] / idx["wall_s"],
         "db_mb_per_hour_of_music": idx["db_bytes"] / 1e6 / (idx["music_s"] / 3600),
         "stamp_x_realtime_1core": st["film_s"] / st["wall_s"], "stamp_wall_s": st["wall_s"],
+        "stamp_x_realtime_cpu_time": st["film_s"] / st["cpu_s"],
         "stamp_peak_rss_mb": st["maxrss_mb"],
         "second_precision": float(overall["second_precision"]), "second_recall": float(overall["second_recall"]),
         "second_recall_music_ge_minus10db": r10,
@@ -187,7 +188,8 @@ def main() -> None:
     print(f"index:  {figures['music_minutes_indexed']:.0f} min of music at {figures['index_x_realtime_1core']:.0f}x "
           f"real time (one core); database {figures['db_mb_per_hour_of_music']:.2f} MB per hour of music")
     print(f"stamp:  {figures['film_minutes']:.0f} min film in {st['wall_s']:.1f} s = "
-          f"{figures['stamp_x_realtime_1core']:.0f}x real time incl. decoding (one core); peak RSS "
+          f"{figures['stamp_x_realtime_1core']:.0f}x real time incl. decoding (one core; "
+          f"{figures['stamp_x_realtime_cpu_time']:.0f}x by CPU time); peak RSS "
           f"{figures['stamp_peak_rss_mb']:.0f} MB")
     print(f"seconds: precision {figures['second_precision']:.3f}, recall {figures['second_recall']:.3f} "
           f"(music >= -10 dB: {r10:.3f})")
