@@ -148,8 +148,11 @@ def main() -> None:
     parser.add_argument("--track-minutes", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--media", type=Path, help="reuse the media in this folder (made by an earlier run)")
     args = parser.parse_args()
     root = OUT / f"v2_film{args.film_minutes:g}min_{args.tracks}x{args.track_minutes:g}min_seed{args.seed}"
+    if args.media is not None:
+        root = args.media
     t = time.perf_counter()
     build(root, film_minutes=args.film_minutes, n_tracks=args.tracks, track_minutes=args.track_minutes,
           seed=args.seed)
