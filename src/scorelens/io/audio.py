@@ -19,7 +19,7 @@ import numpy as np
 import soxr
 
 from scorelens.exceptions import MediaError
-from scorelens.io.container import check_media_file, open_media
+from scorelens.io.container import check_media_file, declared_duration, open_media
 
 __all__ = ["AudioInfo", "probe_audio", "iter_audio_blocks", "load_audio", "file_digest",
            "AUDIO_EXTENSIONS", "VIDEO_EXTENSIONS"]
@@ -73,14 +73,6 @@ def _audio_stream(container, path: Path):
     return container.streams.audio[0]
 
 
-def _declared_duration(container, stream) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return float("nan")
-
-
 def probe_audio(path: str | os.PathLike) -> AudioInfo:
     """Read a media file's audio properties without decoding it.
 
@@ -104,7 +96,7 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
         ctx = stream.codec_context
         return AudioInfo(
             path=path,
-            duration_s=_declared_duration(container, stream),
+            duration_s=declared_duration(container, stream),
             sample_rate=int(ctx.sample_rate or 0),
             channels=int(ctx.channels or 0),
             codec=ctx.name,
@@ -178,7 +170,7 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
     last = None if end_s is None else int(round(end_s * sample_rate))
     with open_media(path) as container:
         stream = _audio_stream(container, path)
-        declared = _declared_duration(container, stream)
+        declared = declared_duration(container, stream)
         native = int(stream.codec_context.sample_rate or 0)
         if native <= 0:
             raise MediaError(f"{path}: audio stream declares no sample rate")

@@ -8,7 +8,7 @@ import av
 
 from scorelens.exceptions import MediaError
 
-__all__ = ["check_media_file", "open_media"]
+__all__ = ["check_media_file", "open_media", "declared_duration"]
 
 
 def check_media_file(path: Path) -> None:
@@ -28,3 +28,12 @@ def open_media(path: Path):
         return av.open(str(path), mode="r")
     except av.error.FFmpegError as exc:  # InvalidDataError, EOFError, …
         raise MediaError(f"{path}: not a media file FFmpeg can read ({exc.strerror or exc})") from exc
+
+
+def declared_duration(container, stream) -> float:
+    """Duration a stream (or else its container) declares, in seconds; NaN when neither says."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return float("nan")

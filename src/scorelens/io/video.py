@@ -28,7 +28,7 @@ import av
 import numpy as np
 
 from scorelens.exceptions import MediaError, ParameterError
-from scorelens.io.container import open_media
+from scorelens.io.container import declared_duration, open_media
 
 __all__ = ["VideoInfo", "probe_video", "sample_frames", "VideoWarning"]
 
@@ -85,14 +85,6 @@ def _video_stream(container, path: Path):
     return streams[0]
 
 
-def _duration(container, stream) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return float("nan")
-
-
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Read a file's video properties without decoding.
 
@@ -105,7 +97,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     with open_media(path) as container:
         stream = _video_stream(container, path)
         rate = stream.average_rate or stream.guessed_rate
-        return VideoInfo(path=path, duration_s=_duration(container, stream),
+        return VideoInfo(path=path, duration_s=declared_duration(container, stream),
                          width=int(stream.codec_context.width or 0), height=int(stream.codec_context.height or 0),
                          fps=float(rate) if rate else float("nan"), codec=stream.codec_context.name,
                          container=container.format.name, n_frames=int(stream.frames or 0))
@@ -174,7 +166,7 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
             ctx.skip_frame = "NONREF"
         if skip_loop_filter:
             ctx.options = {**ctx.options, "skip_loop_filter": "all"}
-        end = _duration(container, stream)
+        end = declared_duration(container, stream)
         start_offset = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         target = next(targets, None)
         prev = prev_t = None
