@@ -42,4 +42,6 @@ def test_train_then_predict_a_new_film(tmp_path):
         assert sum(d["weight"] for d in drivers) == pytest.approx(1.0, abs=1e-4)
     r = scorelens("predict", film, "--soundtrack", new.parent / "soundtracks" / "film01", "--model",
                   tmp_path / "ws" / "fingerprints.sqlite", "--workspace", tmp_path / "ws3")
-    assert r.returncode == 1 and "not a scorelens model" in r.stderr.lower() or "model" in r.stderr
+    assert r.returncode == 1
+    assert "fingerprints.sqlite: not a scorelens model artifact" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1  # one line, not torch's paragraphs

@@ -258,7 +258,9 @@ def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | No
     try:
         data = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
     except Exception as exc:  # torch raises several types for foreign or corrupt files
-        raise ModelError(f"{path}: not a scorelens model artifact ({type(exc).__name__}: {exc})") from exc
+        # torch.load's own messages run to several paragraphs; the first line says what failed.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(f"{path}: not a scorelens model artifact ({type(exc).__name__}: {reason})") from exc
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
         found = data.get("format") if isinstance(data, dict) else None
         raise ModelError(f"{path}: not a scorelens model artifact (format {found!r})")
