@@ -128,7 +128,9 @@ def _pull_all(graph) -> Iterator[np.ndarray]:
             frame = graph.pull()
         except (av.error.BlockingIOError, av.error.EOFError):
             return
-        yield frame.to_ndarray().reshape(-1)
+        # A view of the frame's (reference-counted) buffer: to_ndarray() stacks planes and
+        # copies, which cost as much as the downmix for mono frames.
+        yield np.frombuffer(frame.planes[0], dtype=np.float32, count=frame.samples)
 
 
 def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: float = 30.0,

@@ -70,25 +70,24 @@ def peaks_to_hashes(peaks: Peaks, *, fan_out: int, max_dt: int, max_df: int) -> 
     frames : np.ndarray [shape=(n_hashes,), dtype=int32]
         Anchor frame of each hash; both arrays sorted by anchor frame.
     """
-    t, f = peaks.frames.astype(np.int64), peaks.bins.astype(np.int64)
+    t, f = peaks.frames.astype(np.int32), peaks.bins.astype(np.int32)
     n = t.size
     if n < 2:
         return np.zeros(0, np.uint32), np.zeros(0, np.int32)
-    taken = np.zeros(n, dtype=np.int64)
+    taken = np.zeros(n, dtype=np.int32)
     out_h, out_t = [], []
     # Walk j = i + k for growing k; peaks are time-sorted, so once every anchor's k-th
-    # successor lies beyond the zone, no later k can qualify.
+    # successor lies beyond the zone, no later k can qualify. Contiguous slices of int32
+    # arrays (rather than index arrays) keep each pass a streaming one.
     for k in range(1, n):
-        i = np.arange(n - k)
-        j = i + k
-        dt = t[j] - t[i]
+        dt = t[k:] - t[:n - k]
         alive = dt <= max_dt
         if not alive.any():
             break
-        ok = alive & (dt > 0) & (np.abs(f[j] - f[i]) <= max_df) & (taken[: n - k] < fan_out)
-        idx = i[ok]
+        ok = alive & (dt > 0) & (np.abs(f[k:] - f[:n - k]) <= max_df) & (taken[:n - k] < fan_out)
+        idx = np.flatnonzero(ok)
         taken[idx] += 1
-        out_h.append(landmarks_to_hashes(f[idx], f[j[ok]] - f[idx], dt[ok]))
+        out_h.append(landmarks_to_hashes(f[idx], f[idx + k] - f[idx], dt[idx]))
         out_t.append(t[idx])
     hashes = np.concatenate(out_h)
     frames = np.concatenate(out_t).astype(np.int32)

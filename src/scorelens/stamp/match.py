@@ -18,6 +18,7 @@ import pandas as pd
 
 from scorelens.config import StamperConfig
 from scorelens.stamp.fingerprint import Fingerprint
+from scorelens.stamp.hashes import HASH_BITS
 
 __all__ = ["HashIndex", "Matches", "lookup", "vote_windows", "match_film"]
 
@@ -29,7 +30,11 @@ _WINDOW_SHIFT = 44
 
 
 class HashIndex:
-    """An in-memory inverted index of tracks' hashes: sorted arrays, binary-searched.
+    """An in-memory inverted index of tracks' hashes: sorted arrays plus a direct-address table.
+
+    Hashes have :data:`~scorelens.stamp.hashes.HASH_BITS` bits, so a table of
+    ``2**HASH_BITS + 1`` run starts (32 MB) finds every hash's postings with two array
+    reads; a binary search per film hash cost more than the rest of the matching.
 
     Parameters
     ----------
@@ -53,6 +58,14 @@ class HashIndex:
         self.hashes = h[order]
         self.tracks = (np.concatenate(ts) if ts else np.zeros(0, np.int32))[order]
         self.frames = (np.concatenate(fs) if fs else np.zeros(0, np.int32))[order]
+        # starts[h] .. starts[h + 1] is the run of hash h in the sorted arrays.
+        self.starts = np.zeros((1 << HASH_BITS) + 1, dtype=np.int64 if self.hashes.size >= 1 << 31 else np.int32)
+        np.cumsum(np.bincount(self.hashes, minlength=1 << HASH_BITS), out=self.starts[1:])
+
+    def runs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and one-past-last position of each hash's postings in the sorted arrays."""
+        hashes = np.asarray(hashes, dtype=np.int64)
+        return self.starts[hashes].astype(np.int64), self.starts[hashes + 1].astype(np.int64)
 
     def __len__(self) -> int:
         return int(self.hashes.size)
@@ -106,8 +119,7 @@ def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
     ``first`` is the position of ``query``'s first hash in the whole film's fingerprint
     when ``query`` is a slice of it (it makes the rows' ``ids`` global).
     """
-    lo = np.searchsorted(index.hashes, query.hashes, side="left")
-    hi = np.searchsorted(index.hashes, query.hashes, side="right")
+    lo, hi = index.runs(query.hashes)
     counts = hi - lo
     counts[counts > _MAX_POSTINGS] = 0
     total = int(counts.sum())
@@ -160,11 +172,10 @@ def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n
         if len(won):
             winners = np.unique((won["track"].to_numpy(np.int64) << 32) + won["offset_frames"].to_numpy(np.int64))
             key = (matches.tracks.astype(np.int64) << 32) + matches.offsets
-            near = np.zeros(key.size, dtype=bool)
-            for d in range(-tol, tol + 1):
-                pos = np.minimum(np.searchsorted(winners, key + d), winners.size - 1)
-                near |= winners[pos] == key + d
-            kept.append(matches.take(near))
+            # Every key within the tolerance of a winner, looked up in one sorted pass.
+            zone = np.unique((winners[:, None] + np.arange(-tol, tol + 1)).ravel())
+            pos = np.minimum(np.searchsorted(zone, key), zone.size - 1)
+            kept.append(matches.take(zone[pos] == key))
     return pd.concat(tables, ignore_index=True), Matches.concat(kept)
 
 
