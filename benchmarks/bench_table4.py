@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5, help="network epochs actually run")
     parser.add_argument("--target-epochs", type=int, default=200, help="epochs network times are scaled to")
     parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                        help="network arithmetic (auto: bfloat16 where the CPU has native bfloat16 products)")
     parser.add_argument("--sklearn-folds", type=int, default=10, help="folds actually fitted for Simple MI / IMV")
     parser.add_argument("--seq-folds", type=int, default=4, help="folds of the sequential reference")
     parser.add_argument("--seq-pooling", default="attention")
@@ -116,9 +118,11 @@ def main(argv=None) -> int:
     from scorelens.analysis.evaluation import cross_val_estimator, make_folds
     from scorelens.config import ModelConfig
     from scorelens.mil.models import display_name, make_model
+    from scorelens.mil.network import resolve_precision
     from scorelens.mil.training import cross_val_network
 
-    config = ModelConfig(seed=args.seed, hidden=args.hidden, epochs=args.epochs)
+    args.precision = resolve_precision(args.precision)
+    config = ModelConfig(seed=args.seed, hidden=args.hidden, epochs=args.epochs, precision=args.precision)
     sets = study_corpus(args.seed, args.films)
     n = args.films
     folds = make_folds(n, config)
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
     print(f"corpus: {n} films, label counts {Y.sum(axis=0).tolist()}, "
           f"{np.mean([len(b) for b in sets[0].bags]):.1f} cues/film; threads={args.threads}")
     print(f"networks: {args.epochs} epochs run, times scaled x{scale_net:g} to {args.target_epochs} epochs; "
-          f"hidden={args.hidden}")
+          f"hidden={args.hidden}, precision={args.precision}")
     print(f"Simple MI / IMV: {k_sk} of {n} folds fitted, times scaled x{n / k_sk:g}")
     rows = []
     t_all = time.perf_counter()
@@ -149,7 +153,7 @@ def main(argv=None) -> int:
         for pooling in config.poolings:
             with Clock() as c:
                 res = cross_val_network(fs.bags, Y, folds, pooling=pooling, hidden=args.hidden, epochs=args.epochs,
-                                        seed=args.seed, n_jobs=args.threads)
+                                        seed=args.seed, n_jobs=args.threads, precision=args.precision)
             vec_results[(fs.kind, pooling)] = res.proba
             rows.append((fs.kind, f"network:{pooling}", c.wall, c.wall * scale_net, c.cpu, c.cpu * scale_net))
             print(f"  {fs.kind:7s} {display_name(pooling):18s} wall {c.wall:7.1f} s  cpu {c.cpu:7.1f} s measured  -> "
@@ -162,7 +166,8 @@ def main(argv=None) -> int:
     subset = list(np.linspace(0, n - 1, min(args.seq_folds, n)).round().astype(int))
     with Clock() as c_seq:
         seq = cross_val_network(fs.bags, Y, folds, pooling=args.seq_pooling, hidden=args.hidden, epochs=args.epochs,
-                                seed=args.seed, n_jobs=args.threads, vectorise=False, only=subset)
+                                seed=args.seed, n_jobs=args.threads, vectorise=False, only=subset,
+                                precision=args.precision)
     vec = vec_results[(fs.kind, args.seq_pooling)]
     identical = bool(np.array_equal(seq.proba[subset], vec[subset]))
     vec_row = next(r for r in rows if r[0] == fs.kind and r[1] == f"network:{args.seq_pooling}")
@@ -176,7 +181,8 @@ def main(argv=None) -> int:
     with Clock() as c_naive:
         for f in subset:
             train = np.setdiff1d(np.arange(n), folds[f])
-            clf = MILClassifier(args.seq_pooling, hidden=args.hidden, epochs=args.epochs, random_state=args.seed)
+            clf = MILClassifier(args.seq_pooling, hidden=args.hidden, epochs=args.epochs, random_state=args.seed,
+                                precision=args.precision)
             clf.fit([fs.bags[i] for i in train], Y[train]).predict_proba([fs.bags[i] for i in folds[f]])
     t_naive_all = c_naive.wall * n / len(subset)
     extrapolated_total = sum(r[3] for r in rows)

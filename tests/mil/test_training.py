@@ -16,11 +16,12 @@ def small(rng):
     return bags, Y
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("pooling", NETWORK_POOLINGS)
-def test_vectorised_folds_equal_sequential_bit_for_bit(pooling, small):
+def test_vectorised_folds_equal_sequential_bit_for_bit(pooling, precision, small):
     bags, Y = small
     folds = [np.array([i]) for i in range(len(bags))]
-    kw = dict(pooling=pooling, hidden=8, epochs=2, learning_rate=1e-2, batch_size=4, seed=11)
+    kw = dict(pooling=pooling, hidden=8, epochs=2, learning_rate=1e-2, batch_size=4, seed=11, precision=precision)
     together = cross_val_network(bags, Y, folds, vectorise=True, n_jobs=2, **kw)
     alone = cross_val_network(bags, Y, folds, vectorise=False, n_jobs=2, **kw)
     assert np.array_equal(together.proba, alone.proba)
@@ -29,6 +30,37 @@ def test_vectorised_folds_equal_sequential_bit_for_bit(pooling, small):
     # Stacks of other sizes (and one thread) change nothing either.
     chunked = cross_val_network(bags, Y, folds, vectorise=True, fold_chunk=5, n_jobs=1, **kw)
     assert np.array_equal(together.proba, chunked.proba)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_identical_at_the_study_sizes(precision, rng):
+    # Kernels pick their blocking by matrix size: check at the study's widths too
+    # (MIR-like 140 features, 128 hidden units, bags of tens of cues).
+    n, d, C = 14, 140, 6
+    Y = (rng.random((n, C)) < 0.4).astype(np.int64)
+    bags = [rng.normal(size=(int(rng.integers(20, 60)), d)).astype(np.float32) for _ in range(n)]
+    folds = [np.array([i]) for i in range(n)]
+    kw = dict(pooling="feature_attention", hidden=128, epochs=1, learning_rate=1e-3, batch_size=4, seed=3,
+              precision=precision)
+    together = cross_val_network(bags, Y, folds, n_jobs=1, **kw)
+    alone = cross_val_network(bags, Y, folds, vectorise=False, n_jobs=1, only=[0, 7, 13], **kw)
+    assert np.array_equal(together.proba[[0, 7, 13]], alone.proba[[0, 7, 13]])
+
+
+def test_precisions_agree_closely_and_differ(small):
+    bags, Y = small
+    folds = [np.array([i]) for i in range(len(bags))]
+    kw = dict(pooling="attention", hidden=8, epochs=2, learning_rate=1e-2, batch_size=4, seed=5)
+    full = cross_val_network(bags, Y, folds, precision="float32", **kw).proba
+    half = cross_val_network(bags, Y, folds, precision="bfloat16", **kw).proba
+    assert not np.array_equal(full, half)          # the setting reaches the arithmetic
+    assert np.abs(full - half).max() < 0.02        # and mixed precision changes little
+
+
+def test_unknown_precision_is_refused(small):
+    bags, Y = small
+    with pytest.raises(ParameterError, match="precision"):
+        cross_val_network(bags, Y, [np.array([i]) for i in range(len(bags))], precision="float16", epochs=1)
 
 
 def test_kfold_with_uneven_folds_is_exact_too(small):

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil._validation import check_bag_labels, check_bags
 from scorelens.mil.models import display_name, make_model, normalise_key
+from scorelens.mil.network import resolve_precision
 from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
 
 __all__ = ["ModelRun", "Evaluation", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
@@ -317,6 +318,8 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     Evaluation
     """
     config = config or ModelConfig()
+    # Record the arithmetic actually used ("auto" depends on the CPU).
+    config = replace(config, precision=resolve_precision(config.precision))
     progress = progress or _no_progress
     if n_jobs is None:
         import torch
@@ -338,7 +341,7 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     keys = evaluation_keys(config, models)
     runs: list[ModelRun] = []
     net_kw = dict(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
-                  batch_size=config.batch_size, seed=config.seed)
+                  batch_size=config.batch_size, seed=config.seed, precision=config.precision)
 
     def run_sklearn(kind: str, key: str, bags) -> ModelRun:
         t0 = time.perf_counter()

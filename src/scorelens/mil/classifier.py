@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 
 from scorelens.exceptions import ParameterError
 from scorelens.mil.base import BagClassifier
-from scorelens.mil.network import MILNetwork, check_pooling
+from scorelens.mil.network import MILNetwork, check_pooling, resolve_precision
 from scorelens.mil.training import (fit_scalers, fold_seed, loss_weights, make_plan, pad_bags, predict_stack,
                                     train_stack)
 
@@ -30,6 +30,9 @@ class MILClassifier(BagClassifier):
         Bags per mini-batch.
     threshold : float, default=0.5
         A label is predicted when its probability reaches this.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the instance layers (see :class:`~scorelens.mil.network.MILNetwork`);
+        ``auto`` uses bfloat16 mixed precision where the CPU computes it natively.
     random_state : int, RandomState or None
         Seed of the initial weights and of the batch order; the same seed gives the same
         numbers.
@@ -54,17 +57,19 @@ class MILClassifier(BagClassifier):
     """
 
     def __init__(self, pooling="attention", hidden=128, epochs=200, learning_rate=5e-5, batch_size=16,
-                 threshold=0.5, random_state=None):
+                 threshold=0.5, precision="auto", random_state=None):
         self.pooling = pooling
         self.hidden = hidden
         self.epochs = epochs
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.threshold = threshold
+        self.precision = precision
         self.random_state = random_state
 
     def _check_params(self) -> None:
         check_pooling(self.pooling)
+        resolve_precision(self.precision)
         for name in ("hidden", "epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -88,7 +93,8 @@ class MILClassifier(BagClassifier):
         pos, neg = loss_weights(Y, train)
         net, losses = train_stack(padded, sizes, Y, plan, [0], [fold_seed(seed, 0)], mean, scale, pos, neg,
                                   pooling=self.pooling, hidden=int(self.hidden),
-                                  learning_rate=float(self.learning_rate))
+                                  learning_rate=float(self.learning_rate),
+                                  precision=resolve_precision(self.precision))
         self.network_ = net
         self.mean_, self.scale_ = mean[0], scale[0]
         self.loss_curve_ = losses[:, 0]
@@ -131,7 +137,7 @@ class MILClassifier(BagClassifier):
         if "network_" in state:
             net = state.pop("network_")
             state["_network_state"] = {"n_features": net.n_features, "n_labels": net.n_labels,
-                                       "hidden": net.hidden, "pooling": net.pooling,
+                                       "hidden": net.hidden, "pooling": net.pooling, "precision": net.precision,
                                        "params": {k: v.detach().clone() for k, v in net.params.items()}}
         return state
 
@@ -140,7 +146,8 @@ class MILClassifier(BagClassifier):
         self.__dict__.update(state)
         if net_state is not None:
             net = MILNetwork(net_state["n_features"], net_state["n_labels"], net_state["hidden"],
-                             net_state["pooling"], seeds=[0])
+                             net_state["pooling"], seeds=[0],
+                             precision=net_state.get("precision", "float32"))
             with torch.no_grad():
                 for k, v in net_state["params"].items():
                     net.params[k].copy_(v)

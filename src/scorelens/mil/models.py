@@ -46,7 +46,7 @@ def normalise_key(key: str) -> str:
 
 
 def make_model(key: str, *, hidden: int = 128, epochs: int = 200, learning_rate: float = 5e-5,
-               batch_size: int = 16, threshold: float = 0.5, random_state=None):
+               batch_size: int = 16, threshold: float = 0.5, precision: str = "auto", random_state=None):
     """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only)."""
     key = normalise_key(key)
     family, _, variant = key.partition(":")
@@ -59,7 +59,7 @@ def make_model(key: str, *, hidden: int = 128, epochs: int = 200, learning_rate:
     if family == "imv":
         return InstanceMajorityVote(estimator=variant, random_state=random_state)
     return MILClassifier(pooling=variant, hidden=hidden, epochs=epochs, learning_rate=learning_rate,
-                         batch_size=batch_size, threshold=threshold, random_state=random_state)
+                         batch_size=batch_size, threshold=threshold, precision=precision, random_state=random_state)
 
 
 def display_name(key: str) -> str:

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil.network import MILNetwork, per_model
+from scorelens.mil.network import MILNetwork, per_model, resolve_precision
 
 __all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights",
            "pad_bags",
@@ -197,16 +197,47 @@ def pad_bags(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return padded, sizes
 
 
-def _batch(padded, sizes, idx: np.ndarray, length: int, mean: torch.Tensor, scale: torch.Tensor):
+#: Largest per-stack copy of the standardised bags kept for training (bytes); above it
+#: (long frame-level bags) each step standardises its own batch instead.
+STANDARDISED_COPY_MAX_BYTES = 768 << 20
+
+
+def standardised_bags(padded: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
+                      dtype: torch.dtype) -> torch.Tensor | None:
+    """Every fold's standardised copy of the padded bags, or None when it would not fit.
+
+    Standardising once per training instead of once per step saves most of a step's
+    memory traffic outside the matrix products. The values are those a step would compute
+    (``(x - mean) / scale`` in float32, then cast to ``dtype``), element for element.
+
+    Returns
+    -------
+    torch.Tensor [shape=(n_folds, n_bags, max_instances, n_features)] or None
+    """
+    n_bytes = mean.shape[0] * padded.numel() * torch.finfo(dtype).bits // 8
+    if n_bytes > STANDARDISED_COPY_MAX_BYTES:
+        return None
+    out = torch.empty((mean.shape[0], *padded.shape), dtype=dtype)
+    for f in range(mean.shape[0]):
+        out[f] = ((padded - mean[f]) / scale[f]).to(dtype)
+    return out
+
+
+def _batch(padded, sizes, idx: np.ndarray, length: int, mean: torch.Tensor, scale: torch.Tensor,
+           standardised: torch.Tensor | None = None, dtype: torch.dtype = torch.float32):
     """Gather, crop and standardise one step's bags for every fold.
 
-    Returns x (F, B, L, d), mask (F, B, L) and valid (F, B): slot holds a real bag.
+    Returns x (F, B, L, d) of ``dtype``, mask (F, B, L) and valid (F, B): slot holds a real bag.
     """
     idx_t = torch.from_numpy(idx)
     valid = idx_t >= 0
     safe = idx_t.clamp_min(0)
-    x = padded[safe, :length]                                   # (F, B, L, d)
-    x = (x - mean[:, None, None, :]) / scale[:, None, None, :]
+    if standardised is not None:
+        folds = torch.arange(idx.shape[0])[:, None]
+        x = standardised[folds, safe, :length]                   # (F, B, L, d)
+    else:
+        x = padded[safe, :length]                                # (F, B, L, d)
+        x = ((x - mean[:, None, None, :]) / scale[:, None, None, :]).to(dtype)
     mask = torch.arange(length)[None, None, :] < sizes[safe][..., None]   # (F, B, L)
     # An empty slot still gets one (ignored) instance so every pooling stays finite.
     mask[..., 0] |= ~valid
@@ -229,13 +260,21 @@ def _adam(params: list[torch.Tensor], grads, state: dict, active: torch.Tensor, 
     n = [max(s, 1) for s in steps]
     step_size = torch.tensor([lr / (1 - b1 ** k) for k in n], dtype=torch.float32)     # (F,)
     bc2_sqrt = torch.tensor([math.sqrt(1 - b2 ** k) for k in n], dtype=torch.float32)   # (F,)
+    everyone = bool(active.all())
     for i, (p, g) in enumerate(zip(params, grads)):
         m = state.setdefault(("m", i), torch.zeros_like(p))
         v = state.setdefault(("v", i), torch.zeros_like(p))
         shape = (-1,) + (1,) * (p.dim() - 1)
+        # Only correctly rounded operations (no lerp/addcmul/alpha=, which may fuse into
+        # FMAs on the SIMD path only), so each element's result does not depend on its
+        # position; in place where every model moves (always, in leave-one-out).
+        if everyone:
+            m.mul_(b1).add_(g * (1 - b1))
+            v.mul_(b2).add_((g * g).mul_(1 - b2))
+            denom = torch.sqrt(v).div_(bc2_sqrt.view(shape)).add_(eps)
+            p.data.sub_((m * step_size.view(shape)).div_(denom))
+            continue
         on = active.view(shape)
-        # Only correctly rounded operations (no lerp/addcmul, which may fuse into FMAs on
-        # the SIMD path only), so each element's result does not depend on its position.
         m_new = m * b1 + g * (1 - b1)
         v_new = v * b2 + (g * g) * (1 - b2)
         denom = torch.sqrt(v_new) / bc2_sqrt.view(shape) + eps
@@ -248,8 +287,8 @@ def _adam(params: list[torch.Tensor], grads, state: dict, active: torch.Tensor, 
 def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: TrainingPlan,
                 rows: Sequence[int], seeds: Sequence[int], mean: np.ndarray, scale: np.ndarray,
                 pos_weight: np.ndarray, neg_weight: np.ndarray, *, pooling: str, hidden: int,
-                learning_rate: float, on_epoch: Callable[[int], None] | None = None
-                ) -> tuple[MILNetwork, np.ndarray]:
+                learning_rate: float, precision: str = "float32",
+                on_epoch: Callable[[int], None] | None = None) -> tuple[MILNetwork, np.ndarray]:
     """Train the folds ``rows`` of ``plan`` side by side.
 
     Parameters
@@ -266,7 +305,7 @@ def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: 
         Initialisation seed of each fold in ``rows``.
     mean, scale : np.ndarray [shape=(len(rows), n_features)]
     pos_weight, neg_weight : np.ndarray [shape=(len(rows), n_labels)]
-    pooling, hidden, learning_rate
+    pooling, hidden, learning_rate, precision
         See :class:`scorelens.mil.MILClassifier`.
     on_epoch : callable, optional
         Called with the number of finished epochs.
@@ -279,7 +318,7 @@ def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: 
         Mean training loss of each epoch.
     """
     rows = list(rows)
-    net = MILNetwork(padded.shape[2], Y.shape[1], hidden, pooling, seeds)
+    net = MILNetwork(padded.shape[2], Y.shape[1], hidden, pooling, seeds, precision=precision)
     params = list(net.params.values())
     Yt = torch.from_numpy(np.asarray(Y, dtype=np.float32))
     mean_t, scale_t = torch.from_numpy(mean), torch.from_numpy(scale)
@@ -287,9 +326,10 @@ def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: 
     neg_t = torch.from_numpy(neg_weight)[:, None, :]
     state: dict = {}
     losses, epoch_loss, epoch_steps, epoch = [], torch.zeros(len(rows)), torch.zeros(len(rows)), 0
+    standardised = standardised_bags(padded, mean_t, scale_t, net.compute_dtype)
     for t, (idx_all, length) in enumerate(zip(plan.steps, plan.lengths)):
         idx = idx_all[rows]
-        x, mask, valid = _batch(padded, sizes, idx, length, mean_t, scale_t)
+        x, mask, valid = _batch(padded, sizes, idx, length, mean_t, scale_t, standardised, net.compute_dtype)
         out = net(x, mask)
         y = Yt[torch.from_numpy(idx).clamp_min(0)]               # (F, B, labels)
         p = out.proba.clamp(1e-7, 1 - 1e-7)
@@ -371,7 +411,7 @@ class CVNetworkResult:
 def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
                       pooling: str = "attention", hidden: int = 128, epochs: int = 200,
                       learning_rate: float = 5e-5, batch_size: int = 16, seed: int = 0,
-                      vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
+                      precision: str = "float32", vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
                       only: Sequence[int] | None = None,
                       on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
     """Cross-validate a MIL network, training the folds together (or one at a time).
@@ -383,7 +423,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     Y : np.ndarray [shape=(n_bags, n_labels)]
     folds : sequence of np.ndarray
         Test-bag indices of each fold; a fold trains on every other bag.
-    pooling, hidden, epochs, learning_rate, batch_size, seed
+    pooling, hidden, epochs, learning_rate, batch_size, seed, precision
         As :class:`scorelens.mil.MILClassifier`; fold ``f`` is initialised from
         ``(seed, f)``.
     vectorise : bool
@@ -409,6 +449,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     CVNetworkResult
     """
     n_bags = len(bags)
+    precision = resolve_precision(precision)
     if epochs < 1 or batch_size < 1 or hidden < 1 or not learning_rate > 0:
         raise ParameterError(f"epochs={epochs}, batch_size={batch_size}, hidden={hidden} must be >= 1 "
                              f"and learning_rate={learning_rate} > 0")
@@ -451,7 +492,8 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         torch.set_num_threads(1)
         net, loss = train_stack(padded, sizes, Y, plan, rows, [fold_seed(seed, f) for f in rows],
                                 mean[rows], scale[rows], pos_w[rows], neg_w[rows], pooling=pooling,
-                                hidden=hidden, learning_rate=learning_rate, on_epoch=on_epoch)
+                                hidden=hidden, learning_rate=learning_rate, precision=precision,
+                                on_epoch=on_epoch)
         return rows, loss, predict_stack(net, padded, sizes, test_idx[rows], test_len, mean[rows], scale[rows])
 
     with single_threaded_kernels(), ThreadPoolExecutor(max_workers=n_jobs) as pool:

@@ -1,14 +1,23 @@
 """Instance majority voting (IMV): instances inherit their bag's labels, bags take a vote.
 
 The study's "Instance majority voting" section: every cue is labelled with its film's
-genres, a classifier is trained on all cues (one per genre, binary relevance), and a
-film gets a genre when the majority of its cues vote for it.
+genres, a classifier is trained on all cues, and a film gets a genre when the majority
+of its cues vote for it.
+
+Multi-label strategy (the study does not say): binary relevance, one classifier per
+genre, except for the random forest, which is grown once for all genres as a
+multi-output forest (scikit-learn's native multi-label forest: each split scores the
+genres' summed impurity). IMV trains on every cue of the corpus (~4,400 in the study's
+shape), where six binary forests per leave-one-out fold cost about 28 s against 5 s for
+one multi-output forest; kNN and SVM keep binary relevance (kNN's neighbours are the
+same for every genre either way; the SVMs share one kernel matrix).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -43,7 +52,9 @@ class InstanceMajorityVote(BagClassifier):
     ----------
     scaler_ : StandardScaler
         Fitted on the training instances only.
-    estimators_ : list [length n_labels]
+    estimators_ : list [length n_labels, or 1 for a multi-output forest]
+    multi_output_ : bool
+        Whether ``estimators_`` holds one multi-output model for all labels.
     n_features_in_ : int
     n_labels_ : int
     """
@@ -74,7 +85,11 @@ class InstanceMajorityVote(BagClassifier):
             self.kernel_X_, self.gamma_ = Xs, float(gamma)
             template = clone(template).set_params(kernel="precomputed")
             Xs = rbf_kernel(Xs, gamma=self.gamma_)
-        self.estimators_ = [fit_binary(template, Xs, Yi[:, k]) for k in range(Y.shape[1])]
+        self.multi_output_ = isinstance(template, RandomForestClassifier)
+        if self.multi_output_:
+            self.estimators_ = [clone(template).fit(Xs, Yi if Yi.shape[1] > 1 else Yi[:, 0])]
+        else:
+            self.estimators_ = [fit_binary(template, Xs, Yi[:, k]) for k in range(Y.shape[1])]
 
     def instance_votes(self, bags) -> list[np.ndarray]:
         """Each instance's 0/1 vote for each label.
@@ -91,7 +106,10 @@ class InstanceMajorityVote(BagClassifier):
         X = self.scaler_.transform(np.concatenate(bags))
         if self.kernel_X_ is not None:
             X = rbf_kernel(X, self.kernel_X_, gamma=self.gamma_)
-        votes = np.stack([np.asarray(m.predict(X), dtype=np.int64) for m in self.estimators_], axis=1)
+        if self.multi_output_:
+            votes = np.asarray(self.estimators_[0].predict(X), dtype=np.int64).reshape(len(X), self.n_labels_)
+        else:
+            votes = np.stack([np.asarray(m.predict(X), dtype=np.int64) for m in self.estimators_], axis=1)
         return np.split(votes, np.cumsum([b.shape[0] for b in bags])[:-1])
 
     def _proba(self, bags):
