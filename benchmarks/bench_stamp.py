@@ -102,7 +102,23 @@ def _child(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-INDEX_CODE = """
+# Peak memory of the child itself. ru_maxrss is not enough: Linux carries the parent's
+# high-water mark across fork + exec, so a child started by a parent that has just built
+# the media in memory would report the parent's peak. VmHWM belongs to the new process.
+PEAK_RSS = """
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+INDEX_CODE = PEAK_RSS + """
 import json, resource, time, sys
 from pathlib import Path
 from scorelens.config import StamperConfig
@@ -120,10 +136,10 @@ with open_store(str(db), cfg) as store:
     size = store.size_bytes()
 wall = time.perf_counter() - t
 print(json.dumps({{"wall_s": wall, "music_s": seconds, "db_bytes": size,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "maxrss_mb": peak_rss_mb()}}))
 """
 
-STAMP_CODE = """
+STAMP_CODE = PEAK_RSS + """
 import json, resource, time
 from pathlib import Path
 from scorelens.config import StamperConfig
@@ -137,7 +153,7 @@ with open_store(str(root / "fp.sqlite"), cfg, create=False) as store:
     wall, cpu = time.perf_counter() - t, time.process_time() - c
 result.cues.to_csv(root / "cues.csv", index=False)
 print(json.dumps({{"wall_s": wall, "cpu_s": cpu, "film_s": result.duration_s, "cues": len(result.cues),
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "maxrss_mb": peak_rss_mb()}}))
 """
 
 
