@@ -5,14 +5,18 @@ Writes a 1920x1080 H.264 film with :func:`scorelens.demo.media.write_film` (x264
 distributed (preset ``fast``: CABAC, B-frames, deblocking), then times
 :func:`scorelens.features.visual.visual_frames` on each, with the decoder allowed to drop
 non-reference frames and to skip deblocking (the defaults) and decoding exactly, and prints
-how much the values differ.
+how much the values differ. Both leave undecoded the frames no sample needs (after the last
+one a sample needs, up to the next keyframe: :func:`scorelens.io.video.sample_frames`), which
+changes no value.
 
 Usage::
 
     python benchmarks/bench_visual.py [--seconds 60] [--fps 24] [--bframes] [--keep DIR]
 
-Pinned to one core; decoder threads off. Times are process CPU time (not inflated by
-other load on the machine); wall time is printed too.
+Pinned to one core (so FFmpeg's automatic decoder threading uses one thread). The speed is
+film seconds per process CPU second (not inflated by other load on the machine), best of
+``--repeat`` runs, median beside it; wall times are printed too. Keep the films
+(``--keep benchmarks/out/visual``, gitignored) to skip encoding them again (minutes).
 """
 
 from __future__ import annotations
@@ -83,24 +87,26 @@ def write_distribution_film(path: Path, seconds: float, fps: int) -> Path:
     return path
 
 
-def timed(path: Path, config: VisualConfig, repeat: int) -> tuple[float, float, int]:
-    best_cpu = best_wall = np.inf
+def timed(path: Path, config: VisualConfig, repeat: int) -> tuple[dict, int]:
+    """Best and median process CPU time and wall time (s) of ``repeat`` runs, and the frame count."""
+    cpu, wall = [], []
     n = 0
     for _ in range(repeat):
         c, w = time.process_time(), time.perf_counter()
         n = len(visual_frames(path, config=config))
-        best_cpu = min(best_cpu, time.process_time() - c)
-        best_wall = min(best_wall, time.perf_counter() - w)
-    return best_cpu, best_wall, n
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - w)
+    return {"cpu": (min(cpu), float(np.median(cpu))), "wall": (min(wall), float(np.median(wall)))}, n
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="film length (s)")
     parser.add_argument("--fps", type=int, default=24, help="film frame rate")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best and median shown)")
     parser.add_argument("--bframes", action="store_true", help="also a distribution-style encode with B-frames")
-    parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated films")
+    parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated films; default: "
+                        "a temporary folder, deleted at the end")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -119,14 +125,16 @@ def main() -> None:
         films["H.264 fast, B-frames"] = dist
     print(f"visual features (brightness, contrast at 1 Hz), {W}x{H} {args.fps} fps, {args.seconds:.0f} s, one core")
     settings = {"defaults (skip non-ref frames and deblocking)": VisualConfig(),
-                "exact decoding (every frame, deblocked)": VisualConfig(skip_nonref=False, skip_loop_filter=False)}
+                "exact decoding (non-ref frames, deblocked)": VisualConfig(skip_nonref=False, skip_loop_filter=False)}
     for label, path in films.items():
         results = {}
         for name, config in settings.items():
-            cpu, wall, n = timed(path, config, args.repeat)
+            times, n = timed(path, config, args.repeat)
             results[name] = visual_frames(path, config=config)
+            (cpu, cpu_med), (wall, wall_med) = times["cpu"], times["wall"]
             print(f"  {label:28s} {name:46s} {args.seconds / cpu:6.1f}x real time "
-                  f"(cpu {cpu:.2f}s, wall {wall:.2f}s, {n} frames)")
+                  f"(median {args.seconds / cpu_med:.1f}x; cpu {cpu:.2f}/{cpu_med:.2f}s, "
+                  f"wall {wall:.2f}/{wall_med:.2f}s best/median, {n} frames)")
         fast, exact = results.values()
         print(f"  {'':28s} max difference: brightness {np.abs(fast.brightness - exact.brightness).max():.4f}, "
               f"contrast {np.abs(fast.contrast - exact.contrast).max():.4f}")

@@ -1,5 +1,8 @@
 """Brightness (eq. 1) and contrast (eq. 2) on hand-made pictures and on encoded films."""
 
+from fractions import Fraction
+
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,6 +70,31 @@ def test_film_frames_at_1hz(film):
     assert df["brightness"].dtype == np.float32
     part = visual_frames(film, start_s=2.2, end_s=5.0)
     np.testing.assert_allclose(part["time_s"], [2.5, 3.5, 4.5])
+
+
+def test_bframe_film_frames_at_1hz(tmp_path):
+    # Encoded as distributed films are (B-frames, a keyframe about every second): the decoder
+    # skips what no grid frame needs, yet each grid time gets the frame on screen (within the
+    # frame or two non-reference frames skipped allow), so each second's level is read.
+    path, fps = tmp_path / "b.mp4", 24
+    levels = 20 + 23 * np.arange(10)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = 128, 72, "yuv420p"
+        s.options = {"preset": "fast", "x264-params": "keyint=30:bframes=3"}
+        for i in range(10 * fps):
+            img = np.full((72, 128, 3), levels[i // fps], np.uint8)
+            img[:, (3 * i) % 120:(3 * i) % 120 + 8] = 255  # motion, so frames differ
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    df = visual_frames(path)
+    np.testing.assert_allclose(df["time_s"], np.arange(10) + 0.5)
+    assert (df["time_s"] - df["frame_time_s"]).between(0, 2.01 / fps).all()
+    np.testing.assert_allclose(df["brightness"], (levels * 120 + 255 * 8) / 128 / 255, atol=0.02)
 
 
 def test_cue_medians_and_short_cues():

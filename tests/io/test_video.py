@@ -1,5 +1,7 @@
 """Sampling frames from real encoded films: times, sizes, variable frame rate, damage, bad files."""
 
+import logging
+import re
 from fractions import Fraction
 
 import av
@@ -69,6 +71,65 @@ def test_odd_resolution_is_scaled_keeping_aspect(tmp_path):
     np.testing.assert_allclose(img.mean(), 200, atol=2)
     (_, _, small), = sample_frames(path, [1.2], width=1000)  # never enlarged
     assert small.shape == (55, 99, 3)
+
+
+def _bframe_film(path, x264_params, seconds=10, fps=24):
+    """H.264 as films are distributed (B-frames, a keyframe every second or so and at cuts); every frame differs."""
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.options = {"preset": "fast", "x264-params": x264_params}
+        for i in range(seconds * fps):
+            if i % 31 == 0:  # a cut
+                scene = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+            img = np.roll(scene, 2 * i, axis=1)
+            img[:8] = (7 * i) % 256  # a band whose level changes every frame
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
+def _decode_counts(text):
+    m = re.search(r"(\d+) video packets decoded, (\d+) skipped before keyframes, (\d+) drains", text)
+    return tuple(int(g) for g in m.groups())
+
+
+@pytest.mark.parametrize("ext, params", [("mp4", "keyint=18:bframes=3"),  # closed GOPs, B-pyramid
+                                         ("mkv", "keyint=30:open-gop=1:bframes=3")])  # open GOPs, guessed dts
+def test_skipping_to_keyframes_samples_the_frames_full_decoding_does(tmp_path, caplog, ext, params):
+    path = _bframe_film(tmp_path / f"b.{ext}", params)
+    with av.open(str(path)) as c:  # times on an open GOP's leading pictures (shown before their keyframe)
+        packets = [(float(p.pts * p.time_base), p.is_keyframe) for p in c.demux(c.streams.video[0]) if p.size]
+    leading = [(max(lead) + t) / 2 for i, (t, key) in enumerate(packets)
+               if key and (lead := [u for u, _ in packets[i + 1:i + 17] if u < t])]
+    assert bool(leading) == ("open-gop" in params)
+    times = np.sort(np.r_[np.arange(10) + 0.5, np.random.default_rng(1).uniform(0, 10, 12), leading])
+    for skip_nonref in (True, False):
+        full = list(sample_frames(path, times, skip_nonref=skip_nonref, skip_to_keyframes=False))
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="scorelens.io.video"):
+            fast = list(sample_frames(path, times, skip_nonref=skip_nonref))
+        decoded, skipped, drains = _decode_counts(caplog.text)
+        assert skipped > 0 and drains > 0  # both ways of skipping were taken
+        assert [ft for _, ft, _ in fast] == [ft for _, ft, _ in full]
+        for (_, _, a), (_, _, b) in zip(fast, full, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_intra_only_film_decodes_about_one_frame_per_time(tmp_path, caplog):
+    frames = [(i * 0.1, np.full((48, 64, 3), (5 * i) % 256, np.uint8)) for i in range(100)]
+    path = write_video(tmp_path / "mj.mkv", frames, (64, 48))  # MJPEG: every frame a keyframe
+    with caplog.at_level(logging.DEBUG, logger="scorelens.io.video"):
+        out = list(sample_frames(path, np.arange(10) + 0.55))
+    assert [ft for _, ft, _ in out] == pytest.approx(np.arange(10) + 0.5)
+    decoded, _, _ = _decode_counts(caplog.text)
+    assert decoded <= 2 * len(out)  # not the 100 frames
 
 
 def test_far_apart_times_seek(tmp_path):
