@@ -78,6 +78,34 @@ def study_corpus(seed: int = 0, n_films: int = 110, mean_cues: float = 40.0):
     return sets
 
 
+def network_flops(sizes: np.ndarray, dim: int, hidden: int, n_labels: int, pooling: str, epochs: int,
+                  n_folds: int) -> float:
+    """Floating-point operations of training one pooling's leave-one-out networks, without padding.
+
+    Per instance: three embedding layers and the instance heads, forward (2 flops per
+    multiply-add) and backward (twice the forward, minus the input gradient of the first
+    layer). The bag-level layers are negligible.
+    """
+    heads = {"multi_attention": 4 * hidden * n_labels, "feature_attention": 2 * hidden * hidden}
+    macs = dim * hidden + 2 * hidden * hidden + heads.get(pooling, 2 * hidden * n_labels)
+    per_instance = 2 * macs * 3 - 2 * dim * hidden
+    instances = (n_folds - 1) / n_folds * sizes.sum()   # each fold trains on all bags but its own
+    return float(per_instance * instances * epochs * n_folds)
+
+
+def gemm_rate(dtype, rows: int, dim: int, hidden: int, stack: int = 55) -> float:
+    """Single-thread throughput (flop/s) of this CPU's batched GEMM at a training step's shapes."""
+    import torch
+
+    x = torch.randn(stack, rows, dim).to(dtype)
+    w = torch.randn(stack, dim, hidden).to(dtype)
+    torch.bmm(x, w)
+    t = time.perf_counter()
+    for _ in range(10):
+        torch.bmm(x, w)
+    return 10 * 2 * stack * rows * dim * hidden / (time.perf_counter() - t)
+
+
 class Clock:
     """Wall time and this process's CPU time (all threads) of a block.
 
@@ -202,9 +230,25 @@ def main(argv=None) -> int:
     print(f"vectorised == sequential, bit for bit, on folds {subset}: {identical}")
     print(f"naive loop (MILClassifier.fit per fold, {args.threads} intra-op threads): wall {t_naive_all:.1f} s "
           f"for {n} folds (extrapolated from {len(subset)}): speed ratio {t_naive_all / t_vec:.2f}x wall")
+    # How far the networks are from what the arithmetic alone needs on this CPU.
+    import torch
+
+    dtype = torch.bfloat16 if args.precision == "bfloat16" else torch.float32
+    with_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rate = gemm_rate(dtype, 16 * 53, 128, args.hidden)
+    torch.set_num_threads(with_threads)
+    flops = sum(network_flops(np.array([len(b) for b in fs.bags]), fs.bags[0].shape[1], args.hidden, Y.shape[1],
+                              p, args.target_epochs, n) for fs in sets for p in config.poolings)
+    floor = flops / (rate * args.threads)
+    net_cpu = sum(r[5] for r in rows if "network" in r[1]) / args.threads
+    print(f"networks: {flops / 1e12:.0f} Tflop at {args.target_epochs} epochs without padding; this CPU's "
+          f"{args.precision} batched GEMM runs {rate / 1e9:.0f} Gflop/s per core, so the arithmetic alone needs "
+          f"{floor / 60:.1f} min on {args.threads} cores (measured: {net_cpu / 60:.1f} min)")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "wall_s": wall, "extrapolated_total_s": extrapolated_total,
+            json.dump({"args": vars(args), "wall_s": wall, "network_tflop": flops / 1e12,
+                       "gemm_gflops_per_core": rate / 1e9, "network_floor_s": floor, "extrapolated_total_s": extrapolated_total,
                        "extrapolated_total_cpu_s": cpu_total, "loadavg": os.getloadavg(),
                        "rows": [{"features": r[0], "model": r[1], "measured_s": r[2], "extrapolated_s": r[3],
                                  "measured_cpu_s": r[4], "extrapolated_cpu_s": r[5]} for r in rows],
