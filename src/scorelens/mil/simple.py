@@ -65,8 +65,9 @@ class SimpleMI(BagClassifier):
 
     def _fit(self, bags, Y):
         template = make_base_classifier(self.estimator, self.random_state)
-        self.scaler_ = StandardScaler().fit(bag_means(bags))
-        X = self.scaler_.transform(bag_means(bags))
+        X = bag_means(bags)
+        self.scaler_ = StandardScaler().fit(X)
+        X = self.scaler_.transform(X)
         self.estimators_ = [fit_binary(template, X, Y[:, k]) for k in range(Y.shape[1])]
 
     def _features(self, bags):

@@ -202,6 +202,11 @@ def pad_bags(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 STANDARDISED_COPY_MAX_BYTES = 768 << 20
 
 
+def _standardise(x: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(x - mean) / scale`` in float32, then cast: the one formula both batch paths use."""
+    return ((x - mean) / scale).to(dtype)
+
+
 def standardised_bags(padded: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
                       dtype: torch.dtype) -> torch.Tensor | None:
     """Every fold's standardised copy of the padded bags, or None when it would not fit.
@@ -219,7 +224,7 @@ def standardised_bags(padded: torch.Tensor, mean: torch.Tensor, scale: torch.Ten
         return None
     out = torch.empty((mean.shape[0], *padded.shape), dtype=dtype)
     for f in range(mean.shape[0]):
-        out[f] = ((padded - mean[f]) / scale[f]).to(dtype)
+        out[f] = _standardise(padded, mean[f], scale[f], dtype)
     return out
 
 
@@ -237,7 +242,7 @@ def _batch(padded, sizes, idx: np.ndarray, length: int, mean: torch.Tensor, scal
         x = standardised[folds, safe, :length]                   # (F, B, L, d)
     else:
         x = padded[safe, :length]                                # (F, B, L, d)
-        x = ((x - mean[:, None, None, :]) / scale[:, None, None, :]).to(dtype)
+        x = _standardise(x, mean[:, None, None, :], scale[:, None, None, :], dtype)
     mask = torch.arange(length)[None, None, :] < sizes[safe][..., None]   # (F, B, L)
     # An empty slot still gets one (ignored) instance so every pooling stays finite.
     mask[..., 0] |= ~valid
