@@ -80,17 +80,23 @@ def test_folds_must_partition_the_bags(small):
 
 
 def test_plan_depends_on_seed_and_training_sets_only():
-    sizes = np.array([3, 1, 4, 1, 5, 9, 2, 6])
     train = ~np.eye(8, dtype=bool)
-    a = make_plan(train, sizes, epochs=2, batch_size=3, seed=5)
-    b = make_plan(train[[4]], sizes, epochs=2, batch_size=3, seed=5)
-    for idx_all, idx_one in zip(a.steps, b.steps):
-        row = idx_all[4][idx_all[4] >= 0]
-        assert np.array_equal(row, idx_one[0][idx_one[0] >= 0])
-        assert 4 not in row                      # a fold never trains on its test bag
-    assert len(a.epoch_ends) == 2 and a.lengths[0] == max(sizes[s] for s in a.steps[0].ravel() if s >= 0)
-    c = make_plan(train, sizes, epochs=2, batch_size=3, seed=6)
+    a = make_plan(train, epochs=2, batch_size=3, seed=5)
+    assert a.chunk_size == 3 and len(a.epoch_ends) == 2
+    for epoch_start, epoch_end in zip([0, a.epoch_ends[0] + 1], a.epoch_ends):
+        seen = np.concatenate(a.steps[epoch_start:epoch_end + 1])
+        assert sorted(seen) == list(range(8))          # every bag once per epoch
+    c = make_plan(train, epochs=2, batch_size=3, seed=6)
     assert any(not np.array_equal(x, y) for x, y in zip(a.steps, c.steps))
+    # A bag no fold trains on is never scheduled; k-fold chunks grow so that a fold's
+    # share averages the batch size (4 folds of 20 bags train on 15: chunks of 16 * 20 / 15).
+    partial = np.ones((1, 8), dtype=bool)
+    partial[0, 3] = False
+    assert all(3 not in s for s in make_plan(partial, epochs=1, batch_size=3, seed=5).steps)
+    kfold = np.ones((4, 20), dtype=bool)
+    for f in range(4):
+        kfold[f, f * 5:(f + 1) * 5] = False
+    assert make_plan(kfold, epochs=1, batch_size=16, seed=0).chunk_size == 21
 
 
 def test_scalers_and_loss_weights_use_training_bags_only():

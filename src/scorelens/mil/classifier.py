@@ -9,8 +9,9 @@ from sklearn.utils import check_random_state
 from scorelens.exceptions import ParameterError
 from scorelens.mil.base import BagClassifier
 from scorelens.mil.network import MILNetwork, check_pooling, resolve_precision
-from scorelens.mil.training import (fit_scalers, fold_seed, loss_weights, make_plan, pad_bags, predict_stack,
-                                    train_stack)
+from scorelens.mil.step import build_store
+from scorelens.mil.training import (fold_seed, fold_standardisation, loss_weights, make_plan, pad_bags,
+                                    predict_stack, train_stack)
 
 __all__ = ["MILClassifier"]
 
@@ -87,16 +88,16 @@ class MILClassifier(BagClassifier):
     def _fit(self, bags, Y):
         seed = self._seed()
         train = np.ones((1, len(bags)), dtype=bool)
-        padded, sizes = pad_bags(bags)
-        plan = make_plan(train, sizes.numpy(), epochs=int(self.epochs), batch_size=int(self.batch_size), seed=seed)
-        mean, scale = fit_scalers(bags, train)
+        precision = resolve_precision(self.precision)
+        plan = make_plan(train, epochs=int(self.epochs), batch_size=int(self.batch_size), seed=seed)
+        store = build_store(bags, MILNetwork.dtype_of(precision))
+        shift, scale, mean, deviation = fold_standardisation(store, bags, train)
         pos, neg = loss_weights(Y, train)
-        net, losses = train_stack(padded, sizes, Y, plan, [0], [fold_seed(seed, 0)], mean, scale, pos, neg,
+        net, losses = train_stack(store, Y, plan, train, [fold_seed(seed, 0)], shift, scale, pos, neg,
                                   pooling=self.pooling, hidden=int(self.hidden),
-                                  learning_rate=float(self.learning_rate),
-                                  precision=resolve_precision(self.precision))
+                                  learning_rate=float(self.learning_rate), precision=precision)
         self.network_ = net
-        self.mean_, self.scale_ = mean[0], scale[0]
+        self.mean_, self.scale_ = mean[0], deviation[0]
         self.loss_curve_ = losses[:, 0]
 
     def _run(self, bags, chunk: int = 64):

@@ -217,10 +217,15 @@ class MILNetwork(nn.Module):
         self._pool = make_pooling("attention" if pooling in ("attention", "multi_attention", "feature_attention")
                                   else pooling)
 
+    @staticmethod
+    def dtype_of(precision: str) -> torch.dtype:
+        """dtype of the instance-level products and activations for a precision setting."""
+        return torch.bfloat16 if resolve_precision(precision) == "bfloat16" else torch.float32
+
     @property
     def compute_dtype(self) -> torch.dtype:
         """dtype of the instance-level products and activations."""
-        return torch.bfloat16 if self.precision == "bfloat16" else torch.float32
+        return self.dtype_of(self.precision)
 
     @property
     def n_models(self) -> int:

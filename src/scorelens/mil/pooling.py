@@ -50,45 +50,66 @@ def _last(t: torch.Tensor) -> torch.Tensor:
     return t.transpose(-1, -2).contiguous()   # (..., n_channels, n_instances)
 
 
-def _mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return mask.unsqueeze(-2).to(like.dtype)  # (..., 1, n_instances)
+class _Pooling(nn.Module):
+    """Shared entry points: ``forward`` on ``(..., L, C)`` values, ``pool_last`` on ``(..., C, L)``."""
+
+    def forward(self, values: torch.Tensor, mask: torch.Tensor, scores: torch.Tensor | None = None) -> PoolOutput:
+        out = self.pool_last(_last(values), mask.unsqueeze(-2), None if scores is None else _last(scores))
+        return PoolOutput(out.pooled, out.weights.transpose(-1, -2))
+
+    def pool_last(self, values: torch.Tensor, mask: torch.Tensor, scores: torch.Tensor | None = None) -> PoolOutput:
+        """Pool values laid out instances-last.
+
+        Parameters
+        ----------
+        values : torch.Tensor [shape=(..., n_channels, n_instances)]
+            Contiguous, so that sums over instances run along the innermost axis.
+        mask : torch.Tensor [dtype=bool]
+            Broadcastable to ``values`` with a channel axis of 1, e.g. ``(..., 1, n_instances)``.
+        scores : torch.Tensor [shape=(..., n_channels, n_instances)], optional
+            Attention values (attention pooling only).
+
+        Returns
+        -------
+        PoolOutput
+            ``pooled`` of shape ``(..., n_channels)`` and ``weights`` of the values' shape.
+        """
+        raise NotImplementedError
 
 
-class MaxPooling(nn.Module):
+class MaxPooling(_Pooling):
     """``h_k = max_i x_ik`` (Table 3, "Max pooling"); the standard MI assumption."""
 
-    def forward(self, values: torch.Tensor, mask: torch.Tensor, scores: torch.Tensor | None = None) -> PoolOutput:
-        filled = _last(values).masked_fill(~mask.unsqueeze(-2), float("-inf"))   # (..., C, L)
-        pooled, where = filled.max(dim=-1)                                       # (..., C)
+    def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        filled = values.masked_fill(~mask, float("-inf"))                       # (..., C, L)
+        pooled, where = filled.max(dim=-1)                                      # (..., C)
         weights = torch.zeros_like(filled).scatter(-1, where.unsqueeze(-1), 1.0)
-        return PoolOutput(pooled, weights.transpose(-1, -2))
+        return PoolOutput(pooled, weights)
 
 
-class AveragePooling(nn.Module):
+class AveragePooling(_Pooling):
     """``h_k = (1/|B|) sum_i x_ik`` (Table 3, "Average pooling")."""
 
-    def forward(self, values: torch.Tensor, mask: torch.Tensor, scores: torch.Tensor | None = None) -> PoolOutput:
-        v = _last(values)                                                   # (..., C, L)
-        m = _mask(mask, v)
-        weights = (m / m.sum(dim=-1, keepdim=True).clamp_min(1.0)).expand_as(v)
-        return PoolOutput((weights * v).sum(dim=-1), weights.transpose(-1, -2))
+    def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        m = mask.to(values.dtype)
+        weights = (m / m.sum(dim=-1, keepdim=True).clamp_min(1.0)).expand_as(values)
+        return PoolOutput((weights * values).sum(dim=-1), weights)
 
 
-class LinearSoftmaxPooling(nn.Module):
+class LinearSoftmaxPooling(_Pooling):
     """``h_k = sum_i x_ik^2 / sum_i x_ik`` (Table 3; Wang et al.), for values in (0, 1).
 
     Each instance weighs by its own value, so confident instances dominate without
     the winner-takes-all of max pooling.
     """
 
-    def forward(self, values: torch.Tensor, mask: torch.Tensor, scores: torch.Tensor | None = None) -> PoolOutput:
-        v = _last(values)
-        v = v * _mask(mask, v)                                              # (..., C, L)
+    def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        v = values * mask.to(values.dtype)                                      # (..., C, L)
         weights = v / v.sum(dim=-1, keepdim=True).clamp_min(_EPS)
-        return PoolOutput((weights * v).sum(dim=-1), weights.transpose(-1, -2))
+        return PoolOutput((weights * v).sum(dim=-1), weights)
 
 
-class AttentionPooling(nn.Module):
+class AttentionPooling(_Pooling):
     """``h_k = sum_i w_ik x_ik / sum_i w_ik`` (Table 3, "Single attention"; Kong et al.).
 
     ``scores`` are the attention values ``w`` in (0, 1) (a sigmoid of a learned
@@ -96,13 +117,12 @@ class AttentionPooling(nn.Module):
     normalised over the bag's valid instances.
     """
 
-    def forward(self, values: torch.Tensor, mask: torch.Tensor, scores: torch.Tensor | None = None) -> PoolOutput:
+    def pool_last(self, values, mask, scores=None) -> PoolOutput:
         if scores is None:
             raise ParameterError("AttentionPooling needs attention scores (scores=None given)")
-        att = _last(scores).clamp(_EPS, 1.0 - _EPS)
-        att = att * _mask(mask, att)                                        # (..., C, L)
+        att = scores.clamp(_EPS, 1.0 - _EPS) * mask.to(scores.dtype)            # (..., C, L)
         weights = att / att.sum(dim=-1, keepdim=True)
-        return PoolOutput((weights * _last(values)).sum(dim=-1), weights.transpose(-1, -2))
+        return PoolOutput((weights * values).sum(dim=-1), weights)
 
 
 #: The parameter-free pooling operators by name (the networks of Table 3 combine them

@@ -15,13 +15,19 @@ What makes the two paths agree:
 * **initialisation**: fold ``f`` draws its weights from a generator seeded with
   ``SeedSequence([seed, f])``;
 * **batch order**: epoch ``e`` shuffles the whole corpus with ``SeedSequence([seed,
-  "epoch", e])``, and each fold takes its training bags in that order, in batches of
-  ``batch_size``;
-* **shapes**: at each step the padded batch has the same number of bag slots and
-  instance slots for every fold (the largest over all folds of the plan), whether
-  the folds run together or one by one, because a sum's rounding depends on how
-  many terms it has, padding included;
-* **scalers and loss weights** are computed fold by fold from the training bags;
+  "epoch", e])`` and cuts it into chunks; every fold's mini-batch at step ``t`` is chunk
+  ``t`` without the fold's held-out bags. All folds therefore share a step's instances
+  (one gather, one copy of the data for the whole stack), and the held-out bags of a
+  fold only ever carry a zero loss weight in it. A chunk holds
+  ``round(batch_size * n_bags / mean training bags)`` bags, so a fold's mini-batch
+  averages ``batch_size`` bags: in leave-one-out (110 films, batch 16) chunks of 16 give
+  each fold 16 bags, or 15 in the one chunk holding its test film; in 5-fold, chunks of 20
+  give 16 on average;
+* **shapes**: a step's tensors have the same shapes for every fold (the chunk's packed
+  instances), whether the folds run together or one by one, because a sum's rounding
+  depends on how many terms it has;
+* **scalers and loss weights** are computed fold by fold from the training bags (the
+  scaler is folded into the first layer; see :mod:`scorelens.mil.step`);
 * **one thread per matrix product**: a multi-threaded GEMM may split the summed
   dimension across threads (MKL does when the output is small), and whether it does
   depends on how many matrices the batched product holds, so the rounding of a fold
@@ -43,10 +49,11 @@ import numpy as np
 import torch
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil.network import MILNetwork, per_model, resolve_precision
+from scorelens.mil.network import MILNetwork, resolve_precision
+from scorelens.mil.step import InstanceStore, StackTrainer, aligned, build_store, chunk_layout, robust_scale
 
 __all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights",
-           "pad_bags",
+           "pad_bags", "fold_standardisation",
            "train_stack", "predict_stack", "fold_stacks", "cross_val_network", "CVNetworkResult"]
 
 _EPOCH_TAG = 0x65706F63  # "epoc": keeps the shuffle seeds apart from the initialisation seeds
@@ -82,33 +89,30 @@ def fold_seed(seed: int, fold: int) -> int:
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """The mini-batch schedule of a set of folds.
+    """The mini-batch schedule shared by a set of folds.
 
     Attributes
     ----------
-    steps : list of np.ndarray [shape=(n_folds, n_slots_t), dtype=int64]
-        Bag indices of each fold's mini-batch at step ``t`` (-1 marks an empty slot).
-    lengths : list of int
-        Instance slots of step ``t``: the largest bag in any fold's batch.
+    steps : list of np.ndarray [shape=(n_bags_t,), dtype=int64]
+        The chunk of bags of step ``t``; each fold trains on the ones in its training set.
     epoch_ends : list of int
         Index of the last step of every epoch.
+    chunk_size : int
+        Bags per chunk (the last chunk of an epoch may hold fewer).
     """
 
     steps: list[np.ndarray]
-    lengths: list[int]
     epoch_ends: list[int]
+    chunk_size: int
 
 
-def make_plan(train_masks: np.ndarray, sizes: np.ndarray, *, epochs: int, batch_size: int,
-              seed: int) -> TrainingPlan:
-    """Build the shared mini-batch schedule.
+def make_plan(train_masks: np.ndarray, *, epochs: int, batch_size: int, seed: int) -> TrainingPlan:
+    """Build the shared mini-batch schedule (see the module docstring).
 
     Parameters
     ----------
     train_masks : np.ndarray [shape=(n_folds, n_bags), dtype=bool]
         Which bags each fold trains on.
-    sizes : np.ndarray [shape=(n_bags,)]
-        Instances per bag.
     epochs, batch_size, seed : int
 
     Returns
@@ -116,27 +120,22 @@ def make_plan(train_masks: np.ndarray, sizes: np.ndarray, *, epochs: int, batch_
     TrainingPlan
     """
     train_masks = np.asarray(train_masks, dtype=bool)
-    n_folds, n_bags = train_masks.shape
-    steps, lengths, ends = [], [], []
+    n_bags = train_masks.shape[1]
+    used = train_masks.any(axis=0)
+    mean_train = float(train_masks.sum(axis=1).mean())
+    chunk = max(1, int(round(batch_size * n_bags / max(mean_train, 1.0))))
+    steps, ends = [], []
     for epoch in range(epochs):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), _EPOCH_TAG, epoch]))
         order = rng.permutation(n_bags)
-        per_fold = [order[train_masks[f, order]] for f in range(n_folds)]
-        n_steps = max(-(-len(o) // batch_size) for o in per_fold)
-        for t in range(n_steps):
-            chunks = [o[t * batch_size:(t + 1) * batch_size] for o in per_fold]
-            width = max(len(c) for c in chunks)
-            idx = np.full((n_folds, width), -1, dtype=np.int64)
-            for f, c in enumerate(chunks):
-                idx[f, :len(c)] = c
-            used = idx[idx >= 0]
-            steps.append(idx)
-            lengths.append(int(sizes[used].max()))
+        order = order[used[order]]
+        steps.extend(order[s:s + chunk] for s in range(0, len(order), chunk))
         ends.append(len(steps) - 1)
-    return TrainingPlan(steps, lengths, ends)
+    return TrainingPlan(steps, ends, chunk)
 
 
-def fit_scalers(bags: Sequence[np.ndarray], train_masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fit_scalers(bags: Sequence[np.ndarray], train_masks: np.ndarray,
+                dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Per-fold standardisation of instances, fitted on each fold's training bags only.
 
     Parameters
@@ -146,18 +145,16 @@ def fit_scalers(bags: Sequence[np.ndarray], train_masks: np.ndarray) -> tuple[np
 
     Returns
     -------
-    mean, scale : np.ndarray [shape=(n_folds, n_features), dtype=float32]
+    mean, scale : np.ndarray [shape=(n_folds, n_features), dtype=dtype]
         As scikit-learn's StandardScaler (population std; a constant feature gets scale 1).
     """
     means, scales = [], []
     for mask in np.asarray(train_masks, dtype=bool):
         X = np.concatenate([b for b, m in zip(bags, mask) if m]).astype(np.float64)
         mu = X.mean(axis=0)
-        sd = X.std(axis=0)
-        sd[sd < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)] = 1.0
         means.append(mu)
-        scales.append(sd)
-    return np.asarray(means, dtype=np.float32), np.asarray(scales, dtype=np.float32)
+        scales.append(robust_scale(X.std(axis=0), mu))
+    return np.asarray(means, dtype=dtype), np.asarray(scales, dtype=dtype)
 
 
 def loss_weights(Y: np.ndarray, train_masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,119 +194,66 @@ def pad_bags(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return padded, sizes
 
 
-#: Largest per-stack copy of the standardised bags kept for training (bytes); above it
-#: (long frame-level bags) each step standardises its own batch instead.
-STANDARDISED_COPY_MAX_BYTES = 768 << 20
+def fold_standardisation(store: InstanceStore, bags: Sequence[np.ndarray], train_masks: np.ndarray):
+    """Each fold's scaler, in the store's space (for training) and in the features' own (for prediction).
 
-
-def _standardise(x: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``(x - mean) / scale`` in float32, then cast: the one formula both batch paths use."""
-    return ((x - mean) / scale).to(dtype)
-
-
-def standardised_bags(padded: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
-                      dtype: torch.dtype) -> torch.Tensor | None:
-    """Every fold's standardised copy of the padded bags, or None when it would not fit.
-
-    Standardising once per training instead of once per step saves most of a step's
-    memory traffic outside the matrix products. The values are those a step would compute
-    (``(x - mean) / scale`` in float32, then cast to ``dtype``), element for element.
+    Parameters
+    ----------
+    store : InstanceStore
+    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+    train_masks : np.ndarray [shape=(n_folds, n_bags), dtype=bool]
 
     Returns
     -------
-    torch.Tensor [shape=(n_folds, n_bags, max_instances, n_features)] or None
+    shift, scale : np.ndarray [shape=(n_folds, n_features), dtype=float32]
+        The fold's scaler in the store's (corpus-standardised) space:
+        ``(mean - store.mean) / store.scale`` and ``deviation / store.scale``.
+    mean, deviation : np.ndarray [shape=(n_folds, n_features), dtype=float32]
+        The fold's own StandardScaler, fitted on its training bags in the original units.
     """
-    n_bytes = mean.shape[0] * padded.numel() * torch.finfo(dtype).bits // 8
-    if n_bytes > STANDARDISED_COPY_MAX_BYTES:
-        return None
-    out = torch.empty((mean.shape[0], *padded.shape), dtype=dtype)
-    for f in range(mean.shape[0]):
-        out[f] = _standardise(padded, mean[f], scale[f], dtype)
-    return out
+    mean, deviation = fit_scalers(bags, train_masks, dtype=np.float64)
+    shift = (mean - store.mean) / store.scale
+    scale = deviation / store.scale
+    f32 = np.float32
+    return shift.astype(f32), scale.astype(f32), mean.astype(f32), deviation.astype(f32)
 
 
-def _batch(padded, sizes, idx: np.ndarray, length: int, mean: torch.Tensor, scale: torch.Tensor,
-           standardised: torch.Tensor | None = None, dtype: torch.dtype = torch.float32):
-    """Gather, crop and standardise one step's bags for every fold.
+def _batch(padded, sizes, idx: np.ndarray, length: int, mean: torch.Tensor, scale: torch.Tensor):
+    """Gather, crop and standardise the bags ``idx`` (F, B) of every model for prediction.
 
-    Returns x (F, B, L, d) of ``dtype``, mask (F, B, L) and valid (F, B): slot holds a real bag.
+    Returns x (F, B, L, d), mask (F, B, L) and valid (F, B): slot holds a real bag.
     """
     idx_t = torch.from_numpy(idx)
     valid = idx_t >= 0
     safe = idx_t.clamp_min(0)
-    if standardised is not None:
-        folds = torch.arange(idx.shape[0])[:, None]
-        x = standardised[folds, safe, :length]                   # (F, B, L, d)
-    else:
-        x = padded[safe, :length]                                # (F, B, L, d)
-        x = _standardise(x, mean[:, None, None, :], scale[:, None, None, :], dtype)
+    x = (padded[safe, :length] - mean[:, None, None, :]) / scale[:, None, None, :]   # (F, B, L, d)
     mask = torch.arange(length)[None, None, :] < sizes[safe][..., None]   # (F, B, L)
     # An empty slot still gets one (ignored) instance so every pooling stays finite.
     mask[..., 0] |= ~valid
     return x, mask, valid
 
 
-def _adam(params: list[torch.Tensor], grads, state: dict, active: torch.Tensor, lr: float,
-          betas=(0.9, 0.999), eps: float = 1e-8) -> None:
-    """One Adam step (as torch.optim.Adam's defaults) on every model whose ``active`` flag is set.
-
-    Written out so that each model keeps its own step count: in k-fold a fold may run out
-    of batches one step before the others and must then not move.
-    """
-    b1, b2 = betas
-    steps = state.setdefault("step", [0] * active.shape[0])
-    for f, on in enumerate(active.tolist()):
-        steps[f] += int(on)
-    # Bias corrections in Python floats, per model: torch.pow on a vector would round a
-    # model's value differently depending on its position (see network.per_model).
-    n = [max(s, 1) for s in steps]
-    step_size = torch.tensor([lr / (1 - b1 ** k) for k in n], dtype=torch.float32)     # (F,)
-    bc2_sqrt = torch.tensor([math.sqrt(1 - b2 ** k) for k in n], dtype=torch.float32)   # (F,)
-    everyone = bool(active.all())
-    for i, (p, g) in enumerate(zip(params, grads)):
-        m = state.setdefault(("m", i), torch.zeros_like(p))
-        v = state.setdefault(("v", i), torch.zeros_like(p))
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        # Only correctly rounded operations (no lerp/addcmul/alpha=, which may fuse into
-        # FMAs on the SIMD path only), so each element's result does not depend on its
-        # position; in place where every model moves (always, in leave-one-out).
-        if everyone:
-            m.mul_(b1).add_(g * (1 - b1))
-            v.mul_(b2).add_((g * g).mul_(1 - b2))
-            denom = torch.sqrt(v).div_(bc2_sqrt.view(shape)).add_(eps)
-            p.data.sub_((m * step_size.view(shape)).div_(denom))
-            continue
-        on = active.view(shape)
-        m_new = m * b1 + g * (1 - b1)
-        v_new = v * b2 + (g * g) * (1 - b2)
-        denom = torch.sqrt(v_new) / bc2_sqrt.view(shape) + eps
-        step = step_size.view(shape) * m_new / denom
-        m.copy_(torch.where(on, m_new, m))
-        v.copy_(torch.where(on, v_new, v))
-        p.data.copy_(torch.where(on, p.data - step, p.data))
-
-
-def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: TrainingPlan,
-                rows: Sequence[int], seeds: Sequence[int], mean: np.ndarray, scale: np.ndarray,
-                pos_weight: np.ndarray, neg_weight: np.ndarray, *, pooling: str, hidden: int,
-                learning_rate: float, precision: str = "float32",
+def train_stack(store: InstanceStore, Y: np.ndarray, plan: TrainingPlan, train_masks: np.ndarray,
+                seeds: Sequence[int], shift: np.ndarray, scale: np.ndarray, pos_weight: np.ndarray,
+                neg_weight: np.ndarray, *, pooling: str, hidden: int, learning_rate: float,
+                precision: str = "float32",
                 on_epoch: Callable[[int], None] | None = None) -> tuple[MILNetwork, np.ndarray]:
-    """Train the folds ``rows`` of ``plan`` side by side.
+    """Train a stack of folds side by side on a shared plan.
 
     Parameters
     ----------
-    padded : torch.Tensor [shape=(n_bags, max_instances, n_features)]
-    sizes : torch.Tensor [shape=(n_bags,)]
+    store : InstanceStore
+        The corpus (:func:`scorelens.mil.step.build_store`, in the precision's dtype).
     Y : np.ndarray [shape=(n_bags, n_labels)]
     plan : TrainingPlan
-        Schedule of all folds; only rows ``rows`` are trained here, but every step keeps
-        the plan's shapes.
-    rows : sequence of int
-        Folds to train (rows of the plan).
+        Schedule shared by all folds of the cross-validation.
+    train_masks : np.ndarray [shape=(n_stacked, n_bags), dtype=bool]
+        Training bags of each fold of this stack.
     seeds : sequence of int
-        Initialisation seed of each fold in ``rows``.
-    mean, scale : np.ndarray [shape=(len(rows), n_features)]
-    pos_weight, neg_weight : np.ndarray [shape=(len(rows), n_labels)]
+        Initialisation seed of each fold of the stack.
+    shift, scale : np.ndarray [shape=(n_stacked, n_features)]
+        Each fold's standardisation in the store's space (:func:`fold_standardisation`).
+    pos_weight, neg_weight : np.ndarray [shape=(n_stacked, n_labels)]
     pooling, hidden, learning_rate, precision
         See :class:`scorelens.mil.MILClassifier`.
     on_epoch : callable, optional
@@ -318,35 +262,23 @@ def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: 
     Returns
     -------
     network : MILNetwork
-        A stack of ``len(rows)`` trained networks.
-    losses : np.ndarray [shape=(n_epochs, len(rows))]
+        A stack of the trained networks.
+    losses : np.ndarray [shape=(n_epochs, n_stacked)]
         Mean training loss of each epoch.
     """
-    rows = list(rows)
-    net = MILNetwork(padded.shape[2], Y.shape[1], hidden, pooling, seeds, precision=precision)
-    params = list(net.params.values())
+    train_masks = np.asarray(train_masks, dtype=bool)
+    n = train_masks.shape[0]
+    net = MILNetwork(store.n_features, Y.shape[1], hidden, pooling, seeds, precision=precision)
+    trainer = StackTrainer(net, store, shift, scale, pos_weight, neg_weight, learning_rate)
     Yt = torch.from_numpy(np.asarray(Y, dtype=np.float32))
-    mean_t, scale_t = torch.from_numpy(mean), torch.from_numpy(scale)
-    pos_t = torch.from_numpy(pos_weight)[:, None, :]            # (F, 1, labels)
-    neg_t = torch.from_numpy(neg_weight)[:, None, :]
-    state: dict = {}
-    losses, epoch_loss, epoch_steps, epoch = [], torch.zeros(len(rows)), torch.zeros(len(rows)), 0
-    standardised = standardised_bags(padded, mean_t, scale_t, net.compute_dtype)
-    for t, (idx_all, length) in enumerate(zip(plan.steps, plan.lengths)):
-        idx = idx_all[rows]
-        x, mask, valid = _batch(padded, sizes, idx, length, mean_t, scale_t, standardised, net.compute_dtype)
-        out = net(x, mask)
-        y = Yt[torch.from_numpy(idx).clamp_min(0)]               # (F, B, labels)
-        p = out.proba.clamp(1e-7, 1 - 1e-7)
-        bce = -(pos_t * y * per_model(torch.log, p) + neg_t * (1 - y) * per_model(torch.log, 1 - p))   # (F, B, labels)
-        w = valid.to(torch.float32)
-        n_valid = w.sum(dim=1)                                   # (F,)
-        per_fold = (bce.mean(dim=2) * w).sum(dim=1) / n_valid.clamp_min(1.0)
-        grads = torch.autograd.grad(per_fold.sum(), params)
-        with torch.no_grad():
-            _adam(params, grads, state, n_valid > 0, learning_rate)
-        epoch_loss += per_fold.detach()
-        epoch_steps += (n_valid > 0).to(torch.float32)
+    masks_t = torch.from_numpy(train_masks)
+    losses, epoch_loss, epoch_steps, epoch = [], torch.zeros(n), torch.zeros(n), 0
+    for t, bags in enumerate(plan.steps):
+        valid = masks_t[:, torch.from_numpy(bags)]                           # (n, B)
+        per_fold = trainer.step(chunk_layout(bags, store), Yt[torch.from_numpy(bags)], valid)
+        active = valid.any(dim=1)
+        epoch_loss += torch.where(active, per_fold, 0.0)
+        epoch_steps += active.to(torch.float32)
         if t == plan.epoch_ends[epoch]:
             losses.append((epoch_loss / epoch_steps.clamp_min(1)).numpy().copy())
             epoch_loss.zero_()
@@ -354,8 +286,9 @@ def train_stack(padded: torch.Tensor, sizes: torch.Tensor, Y: np.ndarray, plan: 
             epoch += 1
             if on_epoch is not None:
                 on_epoch(epoch)
+    net = trainer.write_back()
     net.eval()
-    return net, np.asarray(losses).reshape(-1, len(rows))
+    return net, np.asarray(losses).reshape(-1, n)
 
 
 @torch.no_grad()
@@ -466,8 +399,9 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     train_masks = ~test_masks
     padded, sizes = pad_bags(bags)
     sizes_np = sizes.numpy()
-    plan = make_plan(train_masks, sizes_np, epochs=epochs, batch_size=batch_size, seed=seed)
-    mean, scale = fit_scalers(bags, train_masks)
+    plan = make_plan(train_masks, epochs=epochs, batch_size=batch_size, seed=seed)
+    store = build_store(bags, MILNetwork.dtype_of(precision))
+    shift, scale, mean, deviation = fold_standardisation(store, bags, train_masks)
     pos_w, neg_w = loss_weights(Y, train_masks)
     # Test batches also share their shape across folds.
     n_slots = int(test_masks.sum(axis=1).max())
@@ -478,9 +412,10 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     test_len = int(sizes_np.max())
     n_jobs = max(1, int(n_jobs or torch.get_num_threads()))
     if fold_chunk is None:
-        # Bound a stack's activations (about a dozen tensors of batch x instances x width
+        # Bound a stack's activations (about a dozen tensors of a chunk's instances x width
         # floats per fold) to ~1 GB per thread; frame-level bags can be thousands long.
-        per_fold = 12 * 4 * batch_size * int(sizes_np.max()) * max(padded.shape[2], hidden)
+        rows_max = max(int(sizes_np[chunk].sum()) for chunk in plan.steps)
+        per_fold = 12 * 4 * rows_max * max(store.x.shape[0], aligned(hidden))
         fold_chunk = max(1, min(len(folds), (1 << 30) // per_fold))
         fold_chunk = min(fold_chunk, -(-len(folds) // n_jobs))
     stacks = fold_stacks(len(folds), vectorise=vectorise, fold_chunk=fold_chunk, n_jobs=n_jobs)
@@ -495,11 +430,12 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     def run(rows):
         # OpenMP's thread count is per thread: a fresh worker starts at the machine default.
         torch.set_num_threads(1)
-        net, loss = train_stack(padded, sizes, Y, plan, rows, [fold_seed(seed, f) for f in rows],
-                                mean[rows], scale[rows], pos_w[rows], neg_w[rows], pooling=pooling,
+        net, loss = train_stack(store, Y, plan, train_masks[rows], [fold_seed(seed, f) for f in rows],
+                                shift[rows], scale[rows], pos_w[rows], neg_w[rows], pooling=pooling,
                                 hidden=hidden, learning_rate=learning_rate, precision=precision,
                                 on_epoch=on_epoch)
-        return rows, loss, predict_stack(net, padded, sizes, test_idx[rows], test_len, mean[rows], scale[rows])
+        return rows, loss, predict_stack(net, padded, sizes, test_idx[rows], test_len, mean[rows],
+                                         deviation[rows])
 
     with single_threaded_kernels(), ThreadPoolExecutor(max_workers=n_jobs) as pool:
         results = list(pool.map(run, stacks))

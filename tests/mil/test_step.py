@@ -1,0 +1,62 @@
+"""The hand-written training step against autograd through MILNetwork."""
+
+import numpy as np
+import pytest
+import torch
+
+from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork
+from scorelens.mil.step import StackTrainer, _relu_, _relu_backward_, build_store, chunk_layout, padded_rows
+from scorelens.mil.training import _batch, fold_standardisation, loss_weights, pad_bags
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_relu_on_bit_patterns_is_exact(dtype):
+    x = torch.tensor([-2.5, -0.0, 0.0, 1e-30, 3.0, -1e-30, 7.5], dtype=dtype)
+    assert torch.equal(_relu_(x.clone()), torch.relu(x))
+    out = torch.relu(x)
+    g = torch.linspace(-3, 3, len(x)).to(dtype)
+    expected = torch.ops.aten.threshold_backward(g, out, 0)
+    assert torch.equal(_relu_backward_(g.clone(), out), expected)
+
+
+def test_padded_rows_repeat_few_shapes():
+    assert padded_rows(1) == 32 and padded_rows(640) == 640 and padded_rows(641) == 672
+    sizes = {padded_rows(n) for n in range(500, 1000)}
+    assert len(sizes) <= 17 and all(padded_rows(n) - n < max(32, n / 16) for n in range(1, 5000))
+
+
+@pytest.mark.parametrize("pooling", NETWORK_POOLINGS)
+def test_gradients_equal_autograd_through_the_network(pooling, rng):
+    n_bags, d, C, h = 7, 5, 3, 8
+    bags = [(rng.normal(size=(int(rng.integers(1, 9)), d)) * [1, 10, 0.1, 1, 5] + [0, 100, -3, 0, 1])
+            .astype(np.float32) for _ in range(n_bags)]
+    Y = (rng.random((n_bags, C)) < 0.5).astype(np.int64)
+    train = np.ones((2, n_bags), dtype=bool)
+    train[1, 2] = False                             # model 1 holds bag 2 out
+    store = build_store(bags, torch.float32)
+    shift, scale, mean, dev = fold_standardisation(store, bags, train)
+    pos, neg = loss_weights(Y, train)
+    net = MILNetwork(d, C, h, pooling, seeds=[3, 4])
+    reference = net.select([0, 1])
+    trainer = StackTrainer(net, store, shift, scale, pos, neg, learning_rate=1e-3)
+    chunk = np.array([4, 2, 0, 6])
+    valid = torch.from_numpy(train[:, chunk])
+    Yt = torch.from_numpy(Y.astype(np.float32))
+    loss = trainer.step(chunk_layout(chunk, store), Yt[chunk], valid)
+
+    # The same loss by the network's own forward on padded, fold-standardised bags.
+    padded, sizes = pad_bags(bags)
+    idx = np.tile(chunk, (2, 1))
+    x, mask, _ = _batch(padded, sizes, idx, int(sizes.max()), torch.from_numpy(mean), torch.from_numpy(dev))
+    out = reference(x, mask)
+    p = out.proba.clamp(1e-7, 1 - 1e-7)
+    y = Yt[chunk]
+    pw, nw = torch.from_numpy(pos)[:, None], torch.from_numpy(neg)[:, None]
+    bce = -(pw * y * torch.log(p) + nw * (1 - y) * torch.log(1 - p))
+    w = valid.float()
+    per_fold = (bce.mean(dim=2) * w).sum(dim=1) / w.sum(dim=1)
+    grads = torch.autograd.grad(per_fold.sum(), list(reference.params.values()))
+    torch.testing.assert_close(loss, per_fold.detach(), rtol=1e-5, atol=1e-6)
+    mine = trainer.network_layout(trainer.grad)
+    for name, g in zip(reference.params, grads):
+        torch.testing.assert_close(mine[name], g, rtol=1e-4, atol=1e-6, msg=f"{pooling}: {name}")
