@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from scorelens.mil.network import MILNetwork, _linear, per_model
-from scorelens.mil.pooling import make_pooling
+from scorelens.mil.pooling import _EPS, make_pooling
 
 __all__ = ["InstanceStore", "build_store", "ChunkLayout", "chunk_layout", "padded_rows", "StackTrainer", "aligned"]
 
@@ -117,12 +117,15 @@ class ChunkLayout:
         For each (bag, instance) slot of the padded grid, its packed column, or ``n_rows``
         (a zero column) for padding.
     mask : torch.Tensor [shape=(n_bags, length), dtype=bool]
+    members : torch.Tensor [shape=(n_rows, n_bags), dtype=float32]
+        1 where a packed instance belongs to a bag: sums over a bag's instances as a product.
     """
 
     bags: np.ndarray
     columns: torch.Tensor
     slots: torch.Tensor
     mask: torch.Tensor
+    members: torch.Tensor
 
     @property
     def n_rows(self) -> int:
@@ -152,7 +155,10 @@ def chunk_layout(bags: np.ndarray, store: InstanceStore) -> ChunkLayout:
     inst = np.arange(length)
     mask = inst[None, :] < sizes[:, None]
     slots = np.where(mask, offsets[:, None] + inst[None, :], len(columns))
-    return ChunkLayout(bags, torch.from_numpy(columns), torch.from_numpy(slots.reshape(-1)), torch.from_numpy(mask))
+    members = np.zeros((len(columns), len(bags)), dtype=np.float32)
+    members[np.arange(int(sizes.sum())), np.repeat(np.arange(len(bags)), sizes)] = 1.0
+    return ChunkLayout(bags, torch.from_numpy(columns), torch.from_numpy(slots.reshape(-1)), torch.from_numpy(mask),
+                       torch.from_numpy(members))
 
 
 def _relu_(t: torch.Tensor) -> torch.Tensor:
@@ -171,9 +177,11 @@ def _relu_backward_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-#: Models whose embedding layers run together: their activations (a few hundred KB
-#: each) then stay in the core's cache from one layer to the next. The numbers do not
-#: depend on it.
+#: Models whose embedding layers run together inside a step. The per-chunk buffers (each
+#: model's copy of the step's inputs, the gradients flowing back) then take 8 models'
+#: room, not the whole stack's, which matters for frame-level bags of thousands of
+#: instances; at the study's cue-level sizes the step time is the same for 8 or 55
+#: (measured). The numbers do not depend on it.
 MODELS_PER_CHUNK = 8
 
 _INT = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch.float32: torch.int32}
@@ -351,19 +359,24 @@ class StackTrainer:
 
         pooling, c = self.net.pooling, self.c
         if pooling in ("max", "average", "linear_softmax"):
-            pooled = self._pool.pool_last(grid(sig(z[3])), mask).pooled                # (M, c, B)
+            pooled = self._pool.pool_last(grid(sig(z["cla"])), mask).pooled             # (M, c, B)
             proba = pooled.transpose(1, 2)
         elif pooling == "attention":
-            pooled = self._pool.pool_last(grid(sig(z[3][:, :c])), mask, grid(sig(z[3][:, c:]))).pooled
+            pooled = self._pool.pool_last(grid(sig(z["cla"])), mask, grid(sig(z["att"]))).pooled
             proba = pooled.transpose(1, 2)
         elif pooling == "multi_attention":
-            both = [self._pool.pool_last(grid(sig(z[l][:, :c])), mask, grid(sig(z[l][:, c:]))).pooled
+            both = [self._pool.pool_last(grid(sig(z[f"cla{l}"])), mask, grid(sig(z[f"att{l}"]))).pooled
                     for l in (2, 3)]
             both = torch.cat(both, dim=1).transpose(1, 2)                            # (M, B, 2c)
             proba = sig(_linear(both, bag_params["out_w"], bag_params["out_b"]))
         else:
-            h = self.h
-            pooled = self._pool.pool_last(grid(z[3][:, :h]), mask, grid(sig(z[3][:, h:]))).pooled  # (M, h, B)
+            # Feature-level attention pools as many channels as hidden units: its sums over
+            # a bag's instances are products with the chunk's membership matrix (one per
+            # model, so each model's rounding stays its own), not sums over a padded grid.
+            M = z["val"].shape[0]
+            att = sig(z["att"]).clamp(_EPS, 1.0 - _EPS)                                # (M, h, R)
+            members = layout.members.expand(M, *layout.members.shape)                  # (M, R, B)
+            pooled = torch.bmm(att * z["val"], members) / torch.bmm(att, members)     # (M, h, B)
             hidden = torch.relu(pooled).transpose(1, 2)                              # (M, B, h)
             proba = sig(_linear(hidden, bag_params["out_w"], bag_params["out_b"]))
         p = proba.clamp(1e-7, 1 - 1e-7)
@@ -397,9 +410,8 @@ class StackTrainer:
         for e in acts.values():      # the row of ones that carries the next layer's bias, then zeros
             e[:, h] = 1.0
             e[:, h + 1:] = 0.0
-        z = {layer: torch.empty((M, head_w[layer].shape[1], R), dtype=torch.float32) for layer in heads}
-        # Forward, a few models at a time so that a model's activations are still in cache
-        # when the next layer reads them.
+        z_all = {layer: take(f"z{layer}", (M, head_w[layer].shape[1], R), dt) for layer in heads}
+        # Forward, a few models at a time (see MODELS_PER_CHUNK).
         for sl in self._chunks():
             m = sl.stop - sl.start
             prev = take("x", (m, da, R), dt)
@@ -411,17 +423,27 @@ class StackTrainer:
                 torch.bmm(weights[layer][sl], prev, out=e[:, :h])
                 prev = _relu_(e)
             for layer in heads:
-                z[layer][sl] = torch.bmm(head_w[layer][sl], acts[layer][sl])
-        for t in z.values():
-            t.requires_grad_()
+                torch.bmm(head_w[layer][sl], acts[layer][sl], out=z_all[layer][sl])
+        # One autograd leaf per head (not slices of one leaf, whose backward would fill a
+        # zero gradient of the whole tensor per slice), in float32 from here on.
+        z, row = {}, {}
+        for layer, named in heads.items():
+            r = 0
+            for name, width in named:
+                z[name] = z_all[layer][:, r:r + width].float().requires_grad_()
+                row[name] = (layer, r)
+                r += width
         bag_params = {k: self._view(self.flat, k).detach().requires_grad_() for k in ("out_w", "out_b")
                       if k in self.shapes}
         with torch.enable_grad():
             per_fold, n_valid = self._pool_loss(z, layout, y, valid, bag_params)
-            leaves = [z[layer] for layer in heads] + list(bag_params.values())
+            leaves = list(z.values()) + list(bag_params.values())
             grads = torch.autograd.grad(per_fold.sum(), leaves)
-        g_z = {layer: g.to(dt) for layer, g in zip(heads, grads)}
-        for k, g in zip(bag_params, grads[len(heads):]):
+        g_z = {layer: take(f"gz{layer}", tuple(z_all[layer].shape), dt) for layer in heads}
+        for name, g in zip(z, grads):
+            layer, r = row[name]
+            g_z[layer][:, r:r + g.shape[1]].copy_(g)
+        for k, g in zip(bag_params, grads[len(z):]):
             self._view(self.grad, k).copy_(g)
         # Back through the heads and the embedding layers, by hand, chunk by chunk.
         transposed = {layer: weights[layer][:, :, :h].transpose(1, 2).contiguous() for layer in (2, 3)}
