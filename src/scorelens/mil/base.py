@@ -5,13 +5,20 @@ returns 1-D probabilities and predictions; one fitted on a label matrix
 ``(n_bags, n_labels)`` returns matrices. (This departs from scikit-learn's binary
 ``predict_proba`` of shape ``(n, 2)`` on purpose: a film's genres are independent
 yes/no questions and every model here answers them the same way.)
+
+Cross-validation needs both the probabilities and the 0/1 predictions of each held-out
+film. ``BagClassifier._proba_and_predict`` returns both; Simple MI and instance voting
+override it to compute their features and their base classifiers' outputs once instead
+of twice (a random forest's ``predict`` is the arg-max of its ``predict_proba``, so
+:func:`binary_proba_and_predict` derives one from the other exactly as scikit-learn
+does). The numbers are those of ``predict_proba`` and ``predict`` called separately.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
@@ -19,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 from scorelens.exceptions import ParameterError
 from scorelens.mil._validation import check_bag_labels, check_bags
 
-__all__ = ["BagClassifier", "BASE_CLASSIFIERS", "make_base_classifier", "fit_binary", "binary_proba"]
+__all__ = ["BagClassifier", "BASE_CLASSIFIERS", "make_base_classifier", "fit_binary", "binary_proba",
+           "binary_proba_and_predict"]
 
 #: Names accepted for the base classifier of Simple MI and instance majority voting
 #: (the three the study tried, "Model architectures").
@@ -101,6 +109,37 @@ def binary_proba(model, X: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-model.decision_function(X)))
 
 
+def binary_proba_and_predict(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``binary_proba(model, X)`` and ``model.predict(X)``, with one pass of a forest.
+
+    A scikit-learn forest classifier's ``predict`` is the arg-max of its
+    ``predict_proba`` (``ForestClassifier.predict``, shared by the random and the
+    extremely randomised forests); when a model uses that method the probabilities are
+    computed once and the prediction derived from them by the same formula, which
+    halves the trees' prediction work and gives the same arrays. Other models are
+    asked twice.
+
+    Parameters
+    ----------
+    model : fitted binary classifier (or the constant stand-in of :func:`fit_binary`)
+    X : np.ndarray [shape=(n_samples, n_features)]
+
+    Returns
+    -------
+    proba : np.ndarray [shape=(n_samples,)]
+        Probability of the positive class, as :func:`binary_proba`.
+    pred : np.ndarray [shape=(n_samples,)]
+        As ``model.predict(X)``.
+    """
+    if isinstance(model, (RandomForestClassifier, ExtraTreesClassifier)) \
+            and type(model).predict is RandomForestClassifier.predict and model.n_outputs_ == 1:
+        proba = model.predict_proba(X)
+        classes = list(model.classes_)
+        positive = proba[:, classes.index(1)] if 1 in classes else np.zeros(len(X))
+        return positive, model.classes_.take(np.argmax(proba, axis=1), axis=0)
+    return binary_proba(model, X), model.predict(X)
+
+
 class BagClassifier(ClassifierMixin, BaseEstimator):
     """Base class: label bookkeeping shared by every bag classifier.
 
@@ -163,6 +202,23 @@ class BagClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict(self, bags: list[np.ndarray]) -> np.ndarray:
         return (self._proba(bags) >= self.threshold).astype(np.int64)
+
+    def _proba_and_predict(self, bags) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_proba(bags)`` and ``predict(bags)``, for cross-validation.
+
+        Subclasses that can compute both in one pass override this; the arrays must be
+        those of the two public methods.
+
+        Parameters
+        ----------
+        bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+
+        Returns
+        -------
+        proba : np.ndarray [shape=(n_bags,) or (n_bags, n_labels)]
+        pred : np.ndarray [shape=(n_bags,) or (n_bags, n_labels), dtype=int64]
+        """
+        return self.predict_proba(bags), self.predict(bags)
 
     def score(self, bags, y, sample_weight=None) -> float:
         """Macro-averaged F1 over labels (the study's headline metric)."""
