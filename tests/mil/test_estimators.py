@@ -117,3 +117,97 @@ def test_imv_svm_shared_kernel_matches_per_label_kernels(rng, planted, monkeypat
     assert plain.kernel_X_ is None
     np.testing.assert_array_equal(shared.predict(test_bags), plain.predict(test_bags))
     np.testing.assert_allclose(shared.predict_proba(test_bags), plain.predict_proba(test_bags))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SimpleMI("knn"), lambda: SimpleMI("svm"), lambda: SimpleMI("rf", random_state=0),
+    lambda: SimpleMI(LogisticRegression()),
+    lambda: InstanceMajorityVote("knn"), lambda: InstanceMajorityVote("svm"),
+    lambda: InstanceMajorityVote("rf", random_state=0),
+    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=False),
+    lambda: PluralityLabel(),
+], ids=["smi-knn", "smi-svm", "smi-rf", "smi-logreg", "imv-knn", "imv-svm", "imv-rf", "imv-rf-binary", "plurality"])
+@pytest.mark.parametrize("one_d", [False, True], ids=["matrix", "1d"])
+def test_proba_and_predict_equal_the_public_methods(make, one_d, rng, planted):
+    # Cross-validation takes both arrays from one pass; they must be those of the two public calls.
+    bags, Y = planted.shift(rng, 40, shift=0.8)
+    test_bags, _ = planted.shift(rng, 25, shift=0.8)
+    y = Y[:, 0] if one_d else Y
+    clf = make().fit(bags, y)
+    proba, pred = clf._proba_and_predict(test_bags)
+    np.testing.assert_array_equal(proba, clf.predict_proba(test_bags))
+    np.testing.assert_array_equal(pred, clf.predict(test_bags))
+    assert proba.shape == pred.shape == ((25,) if one_d else (25, 3)) and pred.dtype == np.int64
+
+
+def test_binary_proba_and_predict_matches_sklearn(rng):
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.svm import SVC
+
+    from scorelens.mil.base import binary_proba, binary_proba_and_predict, fit_binary
+
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + 0.8 * rng.normal(size=120) > 0).astype(int)
+    T = rng.normal(size=(300, 4))
+    for template in (RandomForestClassifier(n_estimators=7, random_state=0),   # odd: vote shares of 0.5 impossible
+                     RandomForestClassifier(n_estimators=8, random_state=0),   # even: ties go to class 0
+                     ExtraTreesClassifier(n_estimators=8, random_state=0), SVC()):
+        model = fit_binary(template, X, y)
+        p, pred = binary_proba_and_predict(model, T)
+        np.testing.assert_array_equal(p, binary_proba(model, T))
+        np.testing.assert_array_equal(pred, model.predict(T))
+    constant = fit_binary(RandomForestClassifier(n_estimators=3), X, np.ones(120, int))
+    p, pred = binary_proba_and_predict(constant, T)
+    assert (p == 1).all() and (pred == 1).all()
+
+
+def test_imv_svm_shared_kernel_is_svc_rbf(rng, planted):
+    # The shared float64 kernel reproduces what SVC(kernel="rbf") computes for itself:
+    # the same gamma and the same decision values (to solver rounding), label by label.
+    from sklearn.svm import SVC
+
+    from scorelens.mil.voting import rbf_gram
+
+    bags, Y = planted.shift(rng, 40)
+    test_bags, _ = planted.shift(rng, 20)
+    clf = InstanceMajorityVote("svm").fit(bags, Y)
+    Xs = clf.scaler_.transform(np.concatenate(bags))
+    Ts = clf.scaler_.transform(np.concatenate(test_bags)).astype(np.float64)
+    K = rbf_gram(Ts, clf.kernel_X_, clf.gamma_)
+    Yi = np.repeat(Y, [len(b) for b in bags], axis=0)
+    for k, shared in enumerate(clf.estimators_):
+        plain = SVC().fit(Xs, Yi[:, k])
+        assert clf.gamma_ == plain._gamma
+        np.testing.assert_allclose(shared.decision_function(K), plain.decision_function(Ts), rtol=0, atol=1e-8)
+
+
+def test_rbf_gram_is_the_rbf_kernel(rng):
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    from scorelens.mil.voting import rbf_gram
+
+    A, B = rng.normal(size=(50, 6)), rng.normal(size=(7, 6))
+    K = rbf_gram(A, None, 0.3)
+    assert K.dtype == np.float64 and np.array_equal(K, K.T)
+    np.testing.assert_allclose(K, rbf_kernel(A, gamma=0.3), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rbf_gram(B, A, 0.3), rbf_kernel(B, A, gamma=0.3), rtol=0, atol=1e-12)
+
+
+def test_imv_forest_multi_output_or_binary_relevance(rng, planted):
+    from sklearn.ensemble import RandomForestClassifier
+
+    bags, Y = planted.shift(rng, 30, shift=1.5)
+    test_bags, _ = planted.shift(rng, 10, shift=1.5)
+    joint = InstanceMajorityVote("rf", random_state=3).fit(bags, Y)
+    assert joint.multi_output_ and len(joint.estimators_) == 1 and joint.estimators_[0].n_outputs_ == 3
+    binary = InstanceMajorityVote("rf", random_state=3, multi_output=False).fit(bags, Y)
+    assert not binary.multi_output_ and len(binary.estimators_) == 3
+    # Binary relevance: label k's forest is the forest a user would grow on the cues and column k.
+    Xs = binary.scaler_.transform(np.concatenate(bags))
+    Yi = np.repeat(Y, [len(b) for b in bags], axis=0)
+    T = binary.scaler_.transform(np.concatenate(test_bags))
+    votes = np.concatenate(binary.instance_votes(test_bags))
+    for k in range(3):
+        own = RandomForestClassifier(n_estimators=100, random_state=3).fit(Xs, Yi[:, k])
+        np.testing.assert_array_equal(votes[:, k], own.predict(T))
+    assert InstanceMajorityVote("knn", multi_output=True).fit(bags, Y).multi_output_ is False
