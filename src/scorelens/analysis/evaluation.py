@@ -86,9 +86,9 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
     so two threads ran them slower than one (on the study-shaped corpus 0.8 s of wall
     time and 0.93 s of CPU per fold on 2 threads, against 0.6 s in one process; 2.3 s per
     fold on 2 threads on a loaded machine). joblib's loky workers start once (about
-    2.5 s of CPU each, mostly importing PyTorch with the package) and are reused until
-    idle for 5 minutes; each gets ``cpu_count // n_jobs`` BLAS threads, so IMV's kernel
-    products no longer oversubscribe the cores either. CPU time measured in this process
+    2.5-3 s of CPU each, importing the package with scikit-learn and PyTorch) and are
+    reused until idle for 5 minutes; each gets ``cpu_count // n_jobs`` BLAS threads, so
+    IMV's kernel products no longer oversubscribe the cores either. CPU time measured in this process
     alone no longer includes the folds: count its children too.
 
     Parameters

@@ -24,7 +24,8 @@ Cost, and what was tried (leave-one-out, study-shaped corpus, CPU time per fold)
   forests (fewer trees, ``max_samples``, shallower trees), which the study gives no
   ground for, so none is offered. The forest's ``predict_proba`` and ``predict`` for a
   held-out film share one pass.
-* RBF SVM, 1.65 s (before: 1.9-2.1 s with one BLAS thread, 2.4-2.6 s in the threaded
+* RBF SVM, 1.55-1.65 s alone and 1.85-2.05 s with two folds side by side on a loaded
+  machine (before: 1.9-2.1 s alone with one BLAS thread, 2.1-2.6 s in the threaded
   sweep): six libsvm fits (~1.45 s, thousands of SMO iterations with nearly every cue a
   support vector) on one shared kernel matrix. The matrix is computed once per fold in
   float64, as libsvm computes its own RBF kernel (``exp(-gamma ((|a|^2 + |b|^2) -
