@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
 from scorelens.analysis.evaluation import cross_val_estimator, make_folds
@@ -27,10 +28,12 @@ def rng():
     return np.random.default_rng(11)
 
 
-@pytest.mark.parametrize("make", [lambda: SimpleMI("rf"), lambda: SimpleMI("svm"), lambda: InstanceMajorityVote("svm"),
-                                  lambda: InstanceMajorityVote("rf")], ids=["smi-rf", "smi-svm", "imv-svm", "imv-rf"])
+@pytest.mark.parametrize("make", [lambda: SimpleMI(RandomForestClassifier(20, random_state=0)), lambda: SimpleMI("svm"),
+                                  lambda: InstanceMajorityVote("svm"), lambda: InstanceMajorityVote("rf")],
+                         ids=["smi-rf", "smi-svm", "imv-svm", "imv-rf"])
 def test_workers_do_not_change_the_numbers(make, rng):
-    # Six folds, not leave-one-out: threads run the forests' GIL-bound Python code slowly.
+    # Six folds, not leave-one-out, and Simple MI's forests of 20 trees: threads run the
+    # forests' GIL-bound Python code slowly.
     bags, Y = shifted_bags(rng)
     folds = make_folds(len(bags), ModelConfig(cv="kfold:6", seed=2))
     serial = cross_val_estimator(make(), bags, Y, folds, seed=5)
@@ -44,7 +47,7 @@ def test_workers_do_not_change_the_numbers(make, rng):
 
 def test_seeded_folds_reproduce_and_depend_on_the_seed(rng):
     bags, Y = shifted_bags(rng)
-    folds = make_folds(len(bags), ModelConfig())
+    folds = make_folds(len(bags), ModelConfig(cv="kfold:6", seed=2))
     a, b, c = (cross_val_estimator(InstanceMajorityVote("rf"), bags, Y, folds, seed=s, n_jobs=2)[0] for s in (1, 1, 2))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
