@@ -42,7 +42,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ from scorelens.mil.step import InstanceStore, StackTrainer, aligned, build_store
 
 __all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights",
            "pad_bags", "fold_standardisation",
-           "train_stack", "predict_stack", "fold_stacks", "cross_val_network", "CVNetworkResult"]
+           "train_stack", "predict_stack", "fold_stacks", "cross_val_network", "CVNetworkResult", "FoldStack"]
 
 _EPOCH_TAG = 0x65706F63  # "epoc": keeps the shuffle seeds apart from the initialisation seeds
 
@@ -338,18 +338,87 @@ class CVNetworkResult:
         Each bag's instance weights from that fold.
     losses : np.ndarray [shape=(n_epochs, n_folds)]
         Training loss curves.
+    models : list of FoldStack
+        With ``keep_models=True``: the trained stacks, for predicting the held-out bags
+        again on other inputs (:meth:`predict_held_out`, e.g. permuted features).
     """
 
     proba: np.ndarray
     weights: list
     losses: np.ndarray
+    models: list = field(default_factory=list)
+
+    def predict_held_out(self, variants: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """Each fold's trained network on its own held-out bags, in several variants of the corpus.
+
+        Parameters
+        ----------
+        variants : sequence of (list of np.ndarray [shape=(n_instances_i, n_features)])
+            Versions of the corpus with the bags' shapes unchanged (e.g. a feature group
+            permuted); only each fold's held-out bags are read.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_variants, n_bags, n_labels)]
+            Probabilities; variant ``v``'s row of bag ``b`` comes from the fold that held
+            ``b`` out, as in :attr:`proba`.
+        """
+        if not self.models:
+            raise ParameterError("predict_held_out needs the fold models: cross_val_network(..., keep_models=True)")
+        n_bags, n_labels = self.proba.shape
+        out = np.full((len(variants), n_bags, n_labels), np.nan)
+        if not len(variants):
+            return out
+        sizes = np.array([b.shape[0] for b in variants[0]])
+        for v, bags in enumerate(variants):
+            if len(bags) != n_bags or any(b.shape[0] != n for b, n in zip(bags, sizes)):
+                raise ParameterError(f"variant {v} does not have the corpus's {n_bags} bags and bag sizes")
+        # All variants side by side as one corpus: variant v's bag b is bag v * n_bags + b.
+        padded, sizes_t = pad_bags([b for bags in variants for b in bags])
+        offsets = np.arange(len(variants))[None, :, None] * n_bags
+        with single_threaded_kernels():
+            for stack in self.models:
+                idx = stack.test_idx[:, None, :] + offsets                   # (F, V, slots)
+                idx = np.where(stack.test_idx[:, None, :] >= 0, idx, -1).reshape(len(stack.rows), -1)
+                p, _ = predict_stack(stack.network, padded, sizes_t, idx, stack.length, stack.mean, stack.deviation)
+                p = p.reshape(len(stack.rows), len(variants), -1, n_labels)
+                for j in range(len(stack.rows)):
+                    for s, b in enumerate(stack.test_idx[j]):
+                        if b >= 0:
+                            out[:, b] = p[j, :, s]
+        return out
+
+
+@dataclass
+class FoldStack:
+    """A trained stack of fold networks and what predicting with it needs.
+
+    Attributes
+    ----------
+    rows : list of int
+        The folds in the stack.
+    network : MILNetwork
+    mean, deviation : np.ndarray [shape=(n_stacked, n_features), dtype=float32]
+        Each fold's scaler (fitted on its training bags).
+    test_idx : np.ndarray [shape=(n_stacked, n_slots), dtype=int64]
+        Each fold's held-out bags (-1: empty slot).
+    length : int
+        Instance slots of a prediction batch.
+    """
+
+    rows: list
+    network: MILNetwork
+    mean: np.ndarray
+    deviation: np.ndarray
+    test_idx: np.ndarray
+    length: int
 
 
 def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
                       pooling: str = "attention", hidden: int = 128, epochs: int = 200,
                       learning_rate: float = 5e-5, batch_size: int = 16, seed: int = 0,
                       precision: str = "float32", vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
-                      only: Sequence[int] | None = None,
+                      only: Sequence[int] | None = None, keep_models: bool = False,
                       on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
     """Cross-validate a MIL network, training the folds together (or one at a time).
 
@@ -377,6 +446,8 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         Train and predict only these folds (the others' rows of ``proba`` stay NaN); the
         shapes still come from all folds, so the numbers are those of a full run. For
         timing a subset of folds.
+    keep_models : bool
+        Keep the trained stacks in the result (:meth:`CVNetworkResult.predict_held_out`).
     on_epoch : callable, optional
         Called once per finished epoch of each stack, ``len(fold_stacks(...)) * epochs``
         calls in all (from worker threads).
@@ -433,16 +504,19 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
                                 shift[rows], scale[rows], pos_w[rows], neg_w[rows], pooling=pooling,
                                 hidden=hidden, learning_rate=learning_rate, precision=precision,
                                 on_epoch=on_epoch)
-        return rows, loss, predict_stack(net, padded, sizes, test_idx[rows], test_len, mean[rows],
-                                         deviation[rows])
+        return rows, net, loss, predict_stack(net, padded, sizes, test_idx[rows], test_len, mean[rows],
+                                              deviation[rows])
 
     with single_threaded_kernels(), ThreadPoolExecutor(max_workers=n_jobs) as pool:
         results = list(pool.map(run, stacks))
-    for rows, loss, (p, w) in results:
+    models = []
+    for rows, net, loss, (p, w) in results:
         losses[:, rows] = loss
+        if keep_models:
+            models.append(FoldStack(list(rows), net, mean[rows], deviation[rows], test_idx[rows], test_len))
         for j, f in enumerate(rows):
             for s, b in enumerate(test_idx[f]):
                 if b >= 0:
                     proba[b] = p[j, s]
                     weights[b] = w[j, s, :sizes_np[b]]
-    return CVNetworkResult(proba, weights, losses)
+    return CVNetworkResult(proba, weights, losses, models)

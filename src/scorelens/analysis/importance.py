@@ -1,0 +1,414 @@
+"""Permutation feature importance by feature group: the study's Fig 3.
+
+The study's "Musical feature relevance scoring" section: a model is cross-validated
+(leave-one-out), and the importance of feature group ``k`` is
+
+    s_k = 1 - F1_perm_k / F1_orig
+
+where ``F1_orig`` is the F1-score of the out-of-fold predictions and ``F1_perm_k`` the
+F1-score of the same fold models when the held-out films' features of group ``k`` are
+permuted. It is computed per genre and over all genres ("Overall": macro F1), over 100
+runs, with 95% intervals; the model is the MIR average-pooling network with 64 hidden
+units; the groups are MFCCs, ΔMFCCs, ΔΔMFCCs, Dynamics, Pitch, Rhythm, Timbre and Tone
+(:mod:`scorelens.features.groups`).
+
+How the study's words are read here (decisions, so that the numbers can be checked):
+
+* **The fold models are trained once.** Each fold's model predicts its own held-out
+  films in the permuted data; nothing is retrained ("permuting the values of that
+  feature across all validation set examples"). ``F1_orig`` is therefore exactly the
+  out-of-fold F1 that ``scorelens evaluate`` reports for the same model, settings and
+  seed.
+* **What is permuted.** Every film is a validation example once, so a permutation runs
+  over the instances (cues) of the whole corpus: instance ``i``'s value of a feature is
+  replaced by another instance's, drawn without replacement over all instances of all
+  films. "We randomly permuted all features individually from the others": each column
+  of the group gets its own permutation. Bag sizes never change.
+* **Runs and intervals.** Run ``r`` draws its permutations from ``SeedSequence([seed,
+  r, group])``, so a run is reproducible alone and a group's permutation does not depend
+  on which other groups are scored. The reported score is the mean over runs; the 95%
+  interval is the 2.5th-97.5th percentile of the runs (the spread of ``s_k`` under
+  permutation: the interval of one run's score, which is what tells whether permuting a
+  group *significantly* degrades performance, as the study reads its error bars; the
+  standard error of the mean is kept too, and would make almost any non-zero mean look
+  significant after 100 runs).
+* **Undefined scores.** A genre the model never predicts correctly has ``F1_orig = 0``
+  and no score (NaN, with the reason in ``note``).
+
+The same code scores any bag classifier (Simple MI, IMV, networks): the fold models are
+kept from one cross-validation and asked again on the permuted inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.metrics import f1_score
+
+from scorelens import __version__
+from scorelens.analysis.data import CorpusBags
+from scorelens.config import ModelConfig
+from scorelens.exceptions import ParameterError
+from scorelens.features.groups import group_columns
+from scorelens.mil._validation import check_bag_labels, check_bags
+from scorelens.mil.models import display_name, make_model, normalise_key
+from scorelens.mil.network import resolve_precision
+from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
+
+__all__ = ["FoldModels", "fit_fold_models", "permuted_variants", "GroupImportance", "group_importance"]
+
+#: Variants (run x group) predicted per pass: bounds the permuted copies held at once.
+_VARIANT_BLOCK = 64
+
+
+class FoldModels:
+    """The fitted models of a cross-validation, each able to predict its held-out bags again.
+
+    Attributes
+    ----------
+    key : str
+        Model key (:mod:`scorelens.mil.models`).
+    folds : list of np.ndarray
+        Held-out bag indices of each fold.
+    proba, pred : np.ndarray [shape=(n_bags, n_labels)]
+        The out-of-fold probabilities and 0/1 predictions on the unchanged corpus.
+    """
+
+    def __init__(self, key: str, folds, proba: np.ndarray, pred: np.ndarray, *, network=None,
+                 estimators=None, threshold: float = 0.5):
+        self.key, self.folds, self.proba, self.pred = key, list(folds), proba, pred
+        self._network, self._estimators, self._threshold = network, estimators, threshold
+
+    def predict_held_out(self, variants: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """0/1 predictions of each fold's model on its held-out bags in every variant.
+
+        Parameters
+        ----------
+        variants : sequence of (list of np.ndarray [shape=(n_instances_i, n_features)])
+            Versions of the corpus, bag sizes unchanged.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_variants, n_bags, n_labels), dtype=int64]
+        """
+        if self._network is not None:
+            return (self._network.predict_held_out(variants) >= self._threshold).astype(np.int64)
+        out = np.zeros((len(variants),) + self.pred.shape, dtype=np.int64)
+        for est, test in zip(self._estimators, self.folds):
+            # One call per fold for all variants: the held-out bags of every variant in a row.
+            bags = [variants[v][b] for v in range(len(variants)) for b in test]
+            if hasattr(est, "_proba_and_predict"):
+                _, pred = est._proba_and_predict(bags)
+            else:
+                pred = est.predict(bags)
+            out[:, test] = np.asarray(pred, np.int64).reshape(len(variants), len(test), -1)
+        return out
+
+
+def _fit_one(estimator, bags, Y, train, test):
+    est = estimator.fit([bags[i] for i in train], Y[train])
+    test_bags = [bags[i] for i in test]
+    if hasattr(est, "_proba_and_predict"):
+        proba, pred = est._proba_and_predict(test_bags)
+    else:
+        proba, pred = est.predict_proba(test_bags), est.predict(test_bags)
+    return est, np.asarray(proba, float), np.asarray(pred, np.int64)
+
+
+def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray],
+                    config: ModelConfig, *, n_jobs: int | None = None,
+                    on_epoch: Callable[[int], None] | None = None) -> FoldModels:
+    """Cross-validate one model and keep its fold models.
+
+    The folds, seeds and settings are those of :func:`scorelens.analysis.evaluation.evaluate`,
+    so the out-of-fold predictions are the ones it reports.
+
+    Parameters
+    ----------
+    key : str
+        Model key, e.g. ``network:average``, ``simple_mi:svm``, ``imv:rf``.
+    bags : list of np.ndarray
+    Y : np.ndarray [shape=(n_bags, n_labels)]
+    folds : sequence of np.ndarray
+        Held-out indices of each fold (:func:`scorelens.analysis.evaluation.make_folds`).
+    config : ModelConfig
+    n_jobs : int, optional
+        Threads for the network stacks, processes for other models.
+    on_epoch : callable, optional
+        Networks: called once per finished stack-epoch.
+
+    Returns
+    -------
+    FoldModels
+    """
+    key = normalise_key(key)
+    family, _, variant = key.partition(":")
+    if family in ("random", "plurality"):
+        raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that reads them")
+    if family == "network":
+        res = cross_val_network(bags, Y, folds, pooling=variant, hidden=config.hidden, epochs=config.epochs,
+                                learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
+                                precision=resolve_precision(config.precision), n_jobs=n_jobs, keep_models=True,
+                                on_epoch=on_epoch)
+        pred = (res.proba >= config.threshold).astype(np.int64)
+        return FoldModels(key, folds, res.proba, pred, network=res, threshold=config.threshold)
+    template = make_model(key, threshold=config.threshold)
+    n = len(bags)
+    jobs = []
+    for f, test in enumerate(folds):
+        est = clone(template)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=fold_seed(config.seed, f))
+        jobs.append(delayed(_fit_one)(est, bags, Y, np.setdiff1d(np.arange(n), test), test))
+    results = Parallel(n_jobs=n_jobs or 1, max_nbytes=None)(jobs)
+    proba = np.zeros(Y.shape, float)
+    pred = np.zeros(Y.shape, np.int64)
+    for test, (_, p, y) in zip(folds, results):
+        proba[test], pred[test] = p.reshape(len(test), -1), y.reshape(len(test), -1)
+    return FoldModels(key, folds, proba, pred, estimators=[r[0] for r in results], threshold=config.threshold)
+
+
+def permuted_variants(bags: Sequence[np.ndarray], groups: dict[str, np.ndarray], runs: Sequence[int],
+                      seed: int) -> list[tuple[int, str, list[np.ndarray]]]:
+    """The corpus with one feature group permuted, for each run and group.
+
+    Parameters
+    ----------
+    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+    groups : dict of str -> np.ndarray of int
+        Column indices of each group, in a fixed order (the group's position seeds it).
+    runs : sequence of int
+    seed : int
+
+    Returns
+    -------
+    list of (run, group, bags)
+        Each column of the group permuted on its own over all instances of all bags.
+    """
+    X = np.concatenate(bags)
+    cuts = np.cumsum([b.shape[0] for b in bags])[:-1]
+    out = []
+    for r in runs:
+        for g, (name, cols) in enumerate(groups.items()):
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(r), g]))
+            Xp = X.copy()
+            for c in cols:
+                Xp[:, c] = X[rng.permutation(len(X)), c]
+            out.append((int(r), name, np.split(Xp, cuts)))
+    return out
+
+
+def _f1(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Per-genre F1 and, last, the macro F1 (zero where a genre has no true or predicted positive)."""
+    per = f1_score(Y, P, average=None, zero_division=0.0)
+    return np.append(per, per.mean())
+
+
+@dataclass
+class GroupImportance:
+    """Permutation importance of feature groups for one model.
+
+    Attributes
+    ----------
+    key, features : str
+        Model key and feature kind.
+    taxonomy : tuple of str
+    groups : dict of str -> list of str
+        Feature columns of each group.
+    f1_orig : np.ndarray [shape=(n_labels + 1,)]
+        Out-of-fold F1 per genre, then macro ("Overall").
+    f1_perm : np.ndarray [shape=(n_runs, n_groups, n_labels + 1)]
+    config : ModelConfig
+    runs : int
+    seconds : float
+    """
+
+    key: str
+    features: str
+    taxonomy: tuple
+    groups: dict
+    f1_orig: np.ndarray
+    f1_perm: np.ndarray
+    config: ModelConfig
+    runs: int
+    seconds: float = 0.0
+    film_ids: list = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """Genres, then ``Overall``."""
+        return list(self.taxonomy) + ["Overall"]
+
+    def scores(self) -> np.ndarray:
+        """``s_k = 1 - F1_perm / F1_orig`` per run, group and genre (NaN where ``F1_orig`` is 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = 1.0 - self.f1_perm / self.f1_orig[None, None, :]
+        s[..., self.f1_orig == 0] = np.nan
+        return s
+
+    def runs_frame(self) -> pd.DataFrame:
+        """Every run's F1 and score, long format (``run, group, genre, f1_perm, score``)."""
+        s = self.scores()
+        n_runs, n_groups, n_cols = s.shape
+        return pd.DataFrame({
+            "run": np.repeat(np.arange(n_runs), n_groups * n_cols),
+            "group": np.tile(np.repeat(list(self.groups), n_cols), n_runs),
+            "genre": np.tile(self.columns, n_runs * n_groups),
+            "f1_perm": self.f1_perm.reshape(-1),
+            "score": s.reshape(-1),
+        })
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Mean score per group and genre, with the runs' central interval and standard error.
+
+        Parameters
+        ----------
+        level : float
+            Coverage of the interval (percentiles of the runs' scores).
+
+        Returns
+        -------
+        pd.DataFrame
+            ``group, genre, f1_orig, f1_perm_mean, score, ci_low, ci_high, sem, significant, note``;
+            ``significant``: the interval lies above zero (permuting the group degrades F1).
+        """
+        s = self.scores()
+        lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+        rows = []
+        for g, name in enumerate(self.groups):
+            for j, genre in enumerate(self.columns):
+                col = s[:, g, j]
+                defined = bool(self.f1_orig[j] > 0)
+                rows.append({
+                    "group": name, "genre": genre, "f1_orig": float(self.f1_orig[j]),
+                    "f1_perm_mean": float(self.f1_perm[:, g, j].mean()),
+                    "score": float(col.mean()) if defined else np.nan,
+                    "ci_low": float(np.percentile(col, lo)) if defined else np.nan,
+                    "ci_high": float(np.percentile(col, hi)) if defined else np.nan,
+                    "sem": float(col.std(ddof=1) / np.sqrt(len(col))) if defined and len(col) > 1 else np.nan,
+                    "significant": bool(defined and np.percentile(col, lo) > 0),
+                    "note": "" if defined else "F1_orig is 0: the model never predicts this genre correctly",
+                })
+        return pd.DataFrame(rows)
+
+    def to_markdown(self) -> str:
+        """Fig 3's numbers as a table: groups by genres, mean score [interval]; * where significant."""
+        summ = self.summary()
+        lines = [f"Permutation feature importance (scorelens {__version__}): {self.features}, "
+                 f"{display_name(self.key)}, {self.runs} runs, seed {self.config.seed}, "
+                 f"{len(self.film_ids)} films. s = 1 - F1_perm / F1_orig; mean [2.5%, 97.5%] of the runs; "
+                 "* where the interval lies above 0.",
+                 "",
+                 "| Group | " + " | ".join(self.columns) + " |",
+                 "|---|" + "---:|" * len(self.columns),
+                 "| F1 (original) | " + " | ".join(f"{v:.2f}" for v in self.f1_orig) + " |"]
+        for name in self.groups:
+            cells = []
+            for genre in self.columns:
+                r = summ[(summ.group == name) & (summ.genre == genre)].iloc[0]
+                if np.isnan(r.score):
+                    cells.append("n/a")
+                else:
+                    star = "*" if r.significant else ""
+                    cells.append(f"{r.score:.3f}{star} [{r.ci_low:.3f}, {r.ci_high:.3f}]")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict:
+        """Settings, original F1, the summary and the feature columns of each group."""
+        from dataclasses import asdict
+
+        return {"scorelens": __version__, "model": self.key, "features": self.features,
+                "settings": asdict(self.config), "runs": self.runs, "films": list(self.film_ids),
+                "taxonomy": list(self.taxonomy),
+                "f1_orig": dict(zip(self.columns, map(float, self.f1_orig))),
+                "groups": {k: list(v) for k, v in self.groups.items()},
+                "summary": self.summary().replace({np.nan: None}).to_dict(orient="records"),
+                "seconds": round(self.seconds, 3)}
+
+
+def group_importance(corpus: CorpusBags, key: str = "network:average", config: ModelConfig | None = None, *,
+                     runs: int = 100, groups: dict[str, list[str]] | None = None, n_jobs: int | None = None,
+                     progress=None) -> GroupImportance:
+    """Permutation feature importance of feature groups (the study's Fig 3).
+
+    Parameters
+    ----------
+    corpus : CorpusBags
+        Feature kind with named columns (``group/feature/statistic``); MIR features for
+        the study's groups.
+    key : str
+        Model key; the study uses ``network:average`` with ``config.hidden = 64``.
+    config : ModelConfig, optional
+        Cross-validation and training settings (default: the study's, hidden 128; pass
+        ``hidden=64`` for the study's PFI model).
+    runs : int
+        Permutation runs (study: 100).
+    groups : dict of str -> list of str, optional
+        Feature columns per group; default: the study's groups from the column names.
+    n_jobs : int, optional
+    progress : callable, optional
+        ``progress(description, total) -> advance`` (see :func:`scorelens.analysis.evaluation.evaluate`).
+
+    Returns
+    -------
+    GroupImportance
+
+    Raises
+    ------
+    ParameterError
+        No feature groups, unknown columns, ``runs < 1``, or a model that ignores the features.
+    """
+    from scorelens.analysis.evaluation import _no_progress, make_folds
+
+    config = config or ModelConfig()
+    progress = progress or _no_progress
+    if runs < 1:
+        raise ParameterError(f"runs={runs} must be at least 1")
+    names = list(corpus.feature_names)
+    groups = group_columns(names) if groups is None else {k: list(v) for k, v in groups.items()}
+    if not groups:
+        raise ParameterError(f"{corpus.kind or 'features'}: no feature groups (columns must be named "
+                             "'group/feature/statistic')")
+    position = {c: i for i, c in enumerate(names)}
+    unknown = [c for cols in groups.values() for c in cols if c not in position]
+    if unknown:
+        raise ParameterError(f"group columns not among the features: {', '.join(unknown[:5])}")
+    empty = [k for k, cols in groups.items() if not cols]
+    if empty:
+        raise ParameterError(f"feature groups without columns: {', '.join(empty)}")
+    index = {k: np.array([position[c] for c in cols]) for k, cols in groups.items()}
+    bags = check_bags(corpus.bags, name=f"{corpus.kind or 'feature'} bags")
+    Y, _ = check_bag_labels(corpus.Y, len(bags), n_labels=len(corpus.taxonomy))
+    folds = make_folds(len(bags), config)
+    t0 = time.perf_counter()
+    family = normalise_key(key).split(":")[0]
+    if family == "network":
+        import torch
+
+        n_stacks = len(fold_stacks(len(folds), n_jobs=n_jobs or torch.get_num_threads()))
+        advance = progress(f"{corpus.kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
+        models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs, on_epoch=lambda _: advance(1))
+    else:
+        advance = progress(f"{corpus.kind} · {display_name(key)} (folds)", 1)
+        models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs)
+        advance(1)
+    f1_orig = _f1(Y, models.pred)
+    f1_perm = np.zeros((runs, len(index), len(f1_orig)))
+    advance = progress(f"{corpus.kind} · permutations", runs * len(index))
+    order = {name: g for g, name in enumerate(index)}
+    runs_per_block = max(1, _VARIANT_BLOCK // len(index))
+    for start in range(0, runs, runs_per_block):
+        block = permuted_variants(bags, index, range(start, min(runs, start + runs_per_block)), config.seed)
+        preds = models.predict_held_out([v[2] for v in block])
+        for (r, name, _), P in zip(block, preds):
+            f1_perm[r, order[name]] = _f1(Y, P)
+        advance(len(block))
+    return GroupImportance(normalise_key(key), corpus.kind, tuple(corpus.taxonomy), groups, f1_orig, f1_perm,
+                           config, runs, time.perf_counter() - t0, list(corpus.film_ids))
