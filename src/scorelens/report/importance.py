@@ -41,6 +41,10 @@ def plot_group_importance(summary: pd.DataFrame, *, title: str = "") -> plt.Figu
         high = np.clip(rows["ci_high"].to_numpy(dtype=float) - score, 0, None)
         ax.bar(x - 0.4 + width * (g + 0.5), np.nan_to_num(score), width, label=name, color=colours(g % 10),
                yerr=np.where(np.isnan(score), 0, np.vstack([low, high])), capsize=2, error_kw={"lw": 0.8})
+    undefined = summary.groupby("genre", sort=False)["score"].apply(lambda v: v.isna().all())
+    for j, genre in enumerate(genres):
+        if undefined.get(genre, False):
+            ax.text(j, 0, "no score\n(F1 orig = 0)", ha="center", va="bottom", fontsize="x-small", color="0.4")
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xticks(x, genres)
     ax.set_ylabel("importance  s = 1 − F1 perm / F1 orig")
