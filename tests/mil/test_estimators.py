@@ -211,3 +211,16 @@ def test_imv_forest_multi_output_or_binary_relevance(rng, planted):
         own = RandomForestClassifier(n_estimators=100, random_state=3).fit(Xs, Yi[:, k])
         np.testing.assert_array_equal(votes[:, k], own.predict(T))
     assert InstanceMajorityVote("knn", multi_output=True).fit(bags, Y).multi_output_ is False
+
+
+def test_estimator_objects_take_the_wrappers_seed_unless_they_have_their_own(rng, planted):
+    from sklearn.ensemble import RandomForestClassifier
+
+    bags, Y = planted.shift(rng, 40, shift=0.8)
+    make = lambda s, inner=None: SimpleMI(RandomForestClassifier(n_estimators=5, random_state=inner), random_state=s)
+    a, b, c = (make(s).fit(bags, Y).predict_proba(bags) for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    # A seed the user gave the base classifier is kept: the wrapper's seed no longer matters.
+    d, e = (make(s, inner=7).fit(bags, Y).predict_proba(bags) for s in (1, 2))
+    assert np.array_equal(d, e)
+    assert make(1, inner=None).get_params()["estimator"].random_state is None   # the given object is untouched

@@ -44,7 +44,9 @@ def make_base_classifier(estimator, random_state=None):
         probability is a logistic squashing of the margin, 0.5 on the decision boundary;
         scikit-learn 1.9 deprecates Platt scaling inside SVC); ``"rf"``: random forest of
         100 trees. scikit-learn's defaults otherwise, as the study gives no other
-        settings. An estimator object is cloned.
+        settings. An estimator object is cloned; if it has a ``random_state`` left at
+        ``None``, the clone gets ``random_state`` (so cross-validation's per-fold seeds reach
+        it too), while one the user set stays as set.
     random_state : int or None
 
     Returns
@@ -62,7 +64,10 @@ def make_base_classifier(estimator, random_state=None):
                              f"(choose one of {', '.join(BASE_CLASSIFIERS)} or pass a scikit-learn classifier)")
     if not is_classifier(estimator):
         raise ParameterError(f"estimator={estimator!r} is not a scikit-learn classifier")
-    return clone(estimator)
+    est = clone(estimator)
+    if random_state is not None and est.get_params().get("random_state", 0) is None:
+        est.set_params(random_state=random_state)
+    return est
 
 
 class _Constant:
