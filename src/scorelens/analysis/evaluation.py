@@ -60,7 +60,8 @@ def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
     return [test for _, test in splitter.split(np.zeros(n_bags))]
 
 
-def _fit_fold(estimator, bags, Y, train, test):
+def fit_and_predict(estimator, bags, Y, train, test):
+    """Fit ``estimator`` on the ``train`` bags; return it with its probabilities and predictions on ``test``."""
     est = estimator.fit([bags[i] for i in train], Y[train])
     test_bags = [bags[i] for i in test]
     if hasattr(est, "_proba_and_predict"):
@@ -68,7 +69,11 @@ def _fit_fold(estimator, bags, Y, train, test):
         proba, pred = est._proba_and_predict(test_bags)
     else:
         proba, pred = est.predict_proba(test_bags), est.predict(test_bags)
-    return np.asarray(proba, float), np.asarray(pred, np.int64)
+    return est, np.asarray(proba, float), np.asarray(pred, np.int64)
+
+
+def _fit_fold(estimator, bags, Y, train, test):
+    return fit_and_predict(estimator, bags, Y, train, test)[1:]
 
 
 def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,

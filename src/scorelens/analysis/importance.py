@@ -53,6 +53,7 @@ from sklearn.metrics import f1_score
 
 from scorelens import __version__
 from scorelens.analysis.data import CorpusBags
+from scorelens.analysis.evaluation import _no_progress, fit_and_predict, make_folds
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.features.groups import group_columns
@@ -111,16 +112,6 @@ class FoldModels:
         return out
 
 
-def _fit_one(estimator, bags, Y, train, test):
-    est = estimator.fit([bags[i] for i in train], Y[train])
-    test_bags = [bags[i] for i in test]
-    if hasattr(est, "_proba_and_predict"):
-        proba, pred = est._proba_and_predict(test_bags)
-    else:
-        proba, pred = est.predict_proba(test_bags), est.predict(test_bags)
-    return est, np.asarray(proba, float), np.asarray(pred, np.int64)
-
-
 def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray],
                     config: ModelConfig, *, n_jobs: int | None = None,
                     on_epoch: Callable[[int], None] | None = None) -> FoldModels:
@@ -165,7 +156,7 @@ def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
         est = clone(template)
         if "random_state" in est.get_params():
             est.set_params(random_state=fold_seed(config.seed, f))
-        jobs.append(delayed(_fit_one)(est, bags, Y, np.setdiff1d(np.arange(n), test), test))
+        jobs.append(delayed(fit_and_predict)(est, bags, Y, np.setdiff1d(np.arange(n), test), test))
     results = Parallel(n_jobs=n_jobs or 1, max_nbytes=None)(jobs)
     proba = np.zeros(Y.shape, float)
     pred = np.zeros(Y.shape, np.int64)
@@ -365,8 +356,6 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     ParameterError
         No feature groups, unknown columns, ``runs < 1``, or a model that ignores the features.
     """
-    from scorelens.analysis.evaluation import _no_progress, make_folds
-
     config = config or ModelConfig()
     progress = progress or _no_progress
     if runs < 1:
