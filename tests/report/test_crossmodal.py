@@ -60,7 +60,8 @@ def test_no_false_positive_means_no_test(planted):
     assert fp["difference"].isna().all() and fp["p"].isna().all() and not fp["significant"].any()
     assert (fp["n_clips"] == 0).all() and fp["note"].str.startswith("no clips from films labeled").all()
     markdown = result.to_markdown()
-    assert "| Comedy | **" in markdown and "| n/a |" in markdown and "Not tested:" in markdown
+    assert "| Comedy | **" in markdown and "| n/a |" in markdown
+    assert "n/a, no clips from films with the label (False Positive: Action, Comedy, Drama)." in markdown
     drama_line = next(line for line in markdown.splitlines() if line.startswith("| Drama |"))
     assert "**" not in drama_line
 

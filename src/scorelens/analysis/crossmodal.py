@@ -59,7 +59,7 @@ from scorelens.analysis.predictions import check_predictions, resolve_run, run_p
 from scorelens.exceptions import ParameterError
 
 __all__ = ["SOURCES", "SOURCE_NAMES", "VISUAL_FEATURES", "SCALE", "CrossModal", "label_sources", "compare_groups",
-           "bonferroni", "cross_modal", "check_clips"]
+           "bonferroni", "cross_modal", "check_clips", "format_difference"]
 
 #: Label sources, in Table 5's column order.
 SOURCES = ("actual", "predicted", "false_positive")
@@ -197,23 +197,23 @@ class CrossModal:
     def to_markdown(self) -> str:
         """Table 5 as Markdown: one block per visual feature, genres by label source, ×10, bold if significant."""
         lines = [self.caption(), ""]
-        untested = []
         for feature in VISUAL_FEATURES:
             lines += [f"**{feature.capitalize()}**", "",
                       "| Genre | " + " | ".join(SOURCE_NAMES[s] for s in SOURCES) + " |",
                       "|---|" + "---:|" * len(SOURCES)]
             for genre in self.genres:
-                cells = []
-                for source in SOURCES:
-                    row = self._row(feature, source, genre)
-                    if row["note"]:
-                        untested.append(f"{feature}, {SOURCE_NAMES[source]}, {genre}: {row['note']}")
-                    cells.append(_cell(row["difference_x10"], row["significant"]))
+                cells = [_cell(row["difference_x10"], row["significant"])
+                         for row in (self._row(feature, source, genre) for source in SOURCES)]
                 lines.append(f"| {genre} | " + " | ".join(cells) + " |")
             lines.append("")
         notes = []
-        if untested:
-            notes.append("Not tested: " + "; ".join(untested) + ".")
+        for column, why in (("n_clips", "no clips from films with the label"),
+                            ("n_clips_other", "every clip is from a film with the label")):
+            empty = self.table[self.table[column] == 0].drop_duplicates(["source", "genre"])
+            if len(empty):
+                where = "; ".join(f"{SOURCE_NAMES[source]}: {', '.join(rows['genre'])}"
+                                  for source, rows in empty.groupby("source", sort=False))
+                notes.append(f"n/a, {why} ({where}).")
         if self.films_without_clips:
             notes.append(f"Films without visual cue summaries, left out: {', '.join(self.films_without_clips)}.")
         if self.films_without_predictions:
@@ -253,13 +253,17 @@ def _jsonable(value):
     return str(value)
 
 
-def _cell(x: float, significant: bool) -> str:
+def format_difference(x: float) -> str:
+    """A Table 5 cell: two decimals as the study prints them (no "-0.00"), ``n/a`` for NaN."""
     if x != x:
         return "n/a"
     text = f"{x:.2f}"
-    if text == "-0.00":
-        text = "0.00"
-    return f"**{text}**" if significant else text
+    return "0.00" if text == "-0.00" else text
+
+
+def _cell(x: float, significant: bool) -> str:
+    text = format_difference(x)
+    return f"**{text}**" if significant and text != "n/a" else text
 
 
 def _check_true_labels(run, true_labels: Mapping[str, Iterable[str]]) -> None:
