@@ -69,7 +69,8 @@ def check_predictions(df: pd.DataFrame, *, source: str = "predictions") -> pd.Da
     """
     missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
     if missing:
-        raise ParameterError(f"{source}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, df.columns))})")
+        raise ParameterError(f"{source}: missing column(s) {', '.join(missing)} "
+                             f"(has: {', '.join(map(str, df.columns))})")
     if df.empty:
         raise ParameterError(f"{source}: no predictions (empty table)")
     df = df.copy()

@@ -231,7 +231,8 @@ def cue_timeline(cues: pd.DataFrame, durations: Mapping[str, float] | None = Non
     """
     missing = [c for c in ("film_id", "start_s", "end_s") if c not in cues.columns]
     if missing:
-        raise ParameterError(f"cue table lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, cues.columns))})")
+        raise ParameterError(f"cue table lacks column(s) {', '.join(missing)} "
+                             f"(has: {', '.join(map(str, cues.columns))})")
     cues = cues.copy()
     cues["film_id"] = cues["film_id"].astype(str)
     bad = cues["end_s"] < cues["start_s"]
