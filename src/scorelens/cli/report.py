@@ -14,7 +14,7 @@ from rich.table import Table
 
 from scorelens.cli.common import console, state
 from scorelens.cli.main import app
-from scorelens.cli.models import DEFAULT_WORKSPACE, Level, LevelOpt, ManifestOpt, WorkspaceOpt
+from scorelens.cli.models import DEFAULT_WORKSPACE, Level, ManifestOpt, WorkspaceOpt
 from scorelens.config import settings_digest
 from scorelens.corpus import load_corpus
 from scorelens.exceptions import FeatureError, ParameterError, ScorelensError, WorkspaceError
@@ -46,6 +46,8 @@ class FigureSettings:
     dpi: int
 
 
+LevelOpt = Annotated[Level, typer.Option("--level", help="Which evaluation's predictions to read: "
+                                         "results/evaluation/<level>/ (cue: the study's).")]
 FeaturesOpt = Annotated[Optional[str], typer.Option(
     "--features", "-f", help="Feature kind of the model's run (default: the only kind the model ran on).")]
 
