@@ -25,7 +25,7 @@ from scorelens.workspace import Workspace
 
 def ensure_demo_corpus(ws: Workspace, *, films: int, seed: int, film_duration_s: float) -> Path:
     """Make the demo corpus in ``WORKSPACE/corpus`` unless the same one is already there."""
-    params = {"films": films, "seed": seed, "film_duration_s": film_duration_s, "version": 1}
+    params = {"films": films, "seed": seed, "film_duration_s": film_duration_s, "version": 2}
     manifest = ws.path("corpus", "corpus.toml")
     key = settings_digest(params)
     if ws.is_done(manifest, key):
@@ -54,8 +54,10 @@ def demo_command(
     Makes the films, indexes their soundtracks, stamps them and scores the cues against the
     truth; then computes MIR and musicnn features per cue (and VGGish when
     SCORELENS_VGGISH_DIR points at its weights), brightness and contrast, and evaluates the
-    genre models leave-one-out (the study's Table 4, for the demo corpus) and scores the MIR
-    feature groups by permutation importance (Fig 3).
+    genre models leave-one-out (the study's Table 4, for the demo corpus), scores the MIR
+    feature groups by permutation importance (Fig 3), relates the music's predicted genres
+    to the picture's brightness and contrast (Table 5) and draws the PR curves, the
+    per-film scatter and the cue timeline.
     """
     ws = Workspace(workspace)
     manifest = ensure_demo_corpus(ws, films=films, seed=seed, film_duration_s=minutes * 60)
@@ -99,3 +101,9 @@ def demo_command(
 
     importance_command(workspace=ws.root, manifest=manifest, features="mir", model="average", hidden=64,
                        runs=100, seed=seed)
+    # Table 5 with the study's model (single attention on the learned embedding), and the figures.
+    from scorelens.cli.report import crossmodal_command, figures_command
+
+    crossmodal_command(workspace=ws.root, manifest=manifest, features=kinds[0] if kinds[0] == "vggish" else "musicnn",
+                       model="attention")
+    figures_command(workspace=ws.root, manifest=manifest)
