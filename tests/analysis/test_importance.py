@@ -164,3 +164,16 @@ def test_cli_writes_fig3_and_resumes(tmp_path, corpus):
     assert again.exit_code == 0 and "up to date" in again.output
     bad = CliRunner().invoke(app, args[:-2] + ["--features", "vggish"])
     assert bad.exit_code != 0
+
+
+def test_passes_shrink_for_long_bags(corpus, monkeypatch):
+    from scorelens.analysis import importance
+
+    assert importance._runs_per_block(corpus.bags, 3) == importance._VARIANT_BLOCK // 3
+    long_bags = [np.zeros((5000, 140), np.float32)] * 110       # frame level: 110 films of ~40 minutes of frames
+    assert importance._runs_per_block(long_bags, 8) == 1
+    # Passes change how many variants are predicted at once, never the numbers.
+    a = group_importance(corpus, "network:average", FAST, runs=4, n_jobs=1)
+    monkeypatch.setattr(importance, "_VARIANT_BLOCK", 3)
+    b = group_importance(corpus, "network:average", FAST, runs=4, n_jobs=1)
+    np.testing.assert_array_equal(a.f1_perm, b.f1_perm)

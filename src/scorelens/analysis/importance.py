@@ -64,8 +64,18 @@ from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
 
 __all__ = ["FoldModels", "fit_fold_models", "permuted_variants", "GroupImportance", "group_importance"]
 
-#: Variants (run x group) predicted per pass: bounds the permuted copies held at once.
+#: Variants (run x group) predicted per pass, at most: bounds the permuted copies held at once.
 _VARIANT_BLOCK = 64
+#: Bytes of padded permuted corpora per pass (a network pads every bag to the longest, and
+#: frame-level bags can be thousands of frames long).
+_BLOCK_BYTES = 256 << 20
+
+
+def _runs_per_block(bags: Sequence[np.ndarray], n_groups: int) -> int:
+    """Permutation runs per pass: at most ``_VARIANT_BLOCK`` variants and ``_BLOCK_BYTES`` of padded bags."""
+    padded = len(bags) * max(b.shape[0] for b in bags) * bags[0].shape[1] * 4
+    variants = max(1, min(_VARIANT_BLOCK, _BLOCK_BYTES // max(1, padded)))
+    return max(1, variants // n_groups)
 
 
 class FoldModels:
@@ -392,7 +402,7 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     f1_perm = np.zeros((runs, len(index), len(f1_orig)))
     advance = progress(f"{corpus.kind} · permutations", runs * len(index))
     order = {name: g for g, name in enumerate(index)}
-    runs_per_block = max(1, _VARIANT_BLOCK // len(index))
+    runs_per_block = _runs_per_block(bags, len(index))
     for start in range(0, runs, runs_per_block):
         block = permuted_variants(bags, index, range(start, min(runs, start + runs_per_block)), config.seed)
         preds = models.predict_held_out([v[2] for v in block])
