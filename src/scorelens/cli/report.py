@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -17,10 +16,8 @@ from scorelens.cli.main import app
 from scorelens.cli.models import DEFAULT_WORKSPACE, Level, ManifestOpt, WorkspaceOpt
 from scorelens.config import settings_digest
 from scorelens.corpus import load_corpus
-from scorelens.exceptions import FeatureError, ParameterError, ScorelensError, WorkspaceError
+from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -181,47 +178,6 @@ def _runs(predictions: pd.DataFrame, kinds: list[str], models: list[str] | None,
     return runs
 
 
-def _cue_tables(root: Path, films: list[str] | None) -> pd.DataFrame:
-    from scorelens.stamp.cuetable import read_cue_table
-
-    folder = root / "cues"
-    found = {p.stem: p for p in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
-    found.update({p.stem: p for p in sorted(folder.glob("*.parquet"))} if folder.is_dir() else {})
-    if films is not None:
-        found = {f: found[f] for f in films if f in found}
-    if not found:
-        raise WorkspaceError(f"{folder}: no cue tables{' for the manifest’s films' if films else ''}; run "
-                             "`scorelens stamp` first")
-    return pd.concat([read_cue_table(p, film_id=f) for f, p in found.items()], ignore_index=True)
-
-
-def _durations(root: Path, corpus) -> dict[str, float]:
-    """Film lengths: from the film files of the manifest where they open, else from the visual frames."""
-    out: dict[str, float] = {}
-    if corpus is not None:
-        from scorelens.io.video import probe_video
-
-        for film in corpus.films:
-            if film.film.is_file():
-                try:
-                    d = probe_video(film.film).duration_s
-                except ScorelensError:
-                    continue
-                if d == d and d > 0:
-                    out[film.id] = float(d)
-    frames = root / "features" / "visual" / "frames.parquet"
-    if frames.is_file():
-        try:
-            times = pd.read_parquet(frames, columns=["film_id", "time_s"])
-        except Exception:  # noqa: BLE001 - an unreadable optional input only loses the lengths
-            log.warning("%s: unreadable; film lengths from the cues only", frames)
-        else:
-            # Grid frames sit mid-period (k + 0.5 s at 1 Hz): the film ends half a period after the last.
-            for film_id, t in times.groupby("film_id")["time_s"].max().items():
-                out.setdefault(str(film_id), float(t) + 0.5)
-    return out
-
-
 @app.command("figures")
 def figures_command(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -243,6 +199,7 @@ def figures_command(
     """Figures in WORKSPACE/results/figures/: PR curves (S2), per-film precision/recall (S3), cue timeline."""
     from scorelens.report.figures import (average_precisions, cue_timeline, film_scatter, per_film_scores,
                                           pr_curves, save_figure)
+    from scorelens.report.sources import film_durations, read_cue_tables
     from scorelens.workspace import atomic_path
 
     which = list(dict.fromkeys(which or list(FigureKind)))
@@ -265,8 +222,8 @@ def figures_command(
             jobs.append(("per_film_scatter", film_scatter(predictions, runs)))
     if FigureKind.timeline in which:
         films = [f.id for f in corpus.films] if corpus is not None else None
-        cues = _cue_tables(workspace, films)
-        jobs.append(("cue_timeline", cue_timeline(cues, _durations(workspace, corpus), films=films)))
+        cues = read_cue_tables(workspace, films)
+        jobs.append(("cue_timeline", cue_timeline(cues, film_durations(workspace, corpus), films=films)))
     ws = Workspace(workspace)
     written = []
     for name, fig in jobs:
