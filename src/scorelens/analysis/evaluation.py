@@ -37,7 +37,7 @@ from scorelens.mil.network import resolve_precision
 from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
 
 __all__ = ["ModelRun", "Evaluation", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
-           "evaluation_keys"]
+           "evaluation_keys", "format_score", "format_p"]
 
 log = logging.getLogger(__name__)
 
@@ -223,9 +223,9 @@ class Evaluation:
                  "| Features | Model | Precision | Recall | F1-Score | p (vs random) |",
                  "|---|---|---:|---:|---:|---:|"]
         for r in self.table4():
-            p = "" if r["key"] == "random" else _fmt_p(r["p_precision"])
-            lines.append(f"| {r['features']} | {r['model']} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
-                         f"{_fmt(r['f1'])} | {p} |")
+            p = "" if r["key"] == "random" else format_p(r["p_precision"])
+            lines.append(f"| {r['features']} | {r['model']} | {format_score(r['precision'])} | "
+                         f"{format_score(r['recall'])} | {format_score(r['f1'])} | {p} |")
         if self.missing:
             lines += ["", f"Films without cues, left out: {', '.join(self.missing)}."]
         return "\n".join(lines) + "\n"
@@ -279,11 +279,13 @@ class Evaluation:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _fmt(x: float) -> str:
+def format_score(x: float) -> str:
+    """A score as Table 4 prints it: two decimals without the leading zero (``.64``)."""
     return f"{x:.2f}".replace("0.", ".", 1) if 0 <= x < 1 else f"{x:.2f}"
 
 
-def _fmt_p(p: float) -> str:
+def format_p(p: float) -> str:
+    """A p-value as Table 4 prints it: ``< .001``, three decimals otherwise, ``n/a`` for NaN."""
     if p != p:
         return "n/a"
     return "< .001" if p < 0.001 else f"{p:.3f}".replace("0.", ".", 1)
