@@ -29,3 +29,12 @@ def test_bad_names_are_refused():
 def test_group_columns_skips_keys_and_keeps_fig3_order():
     groups = group_columns(["film_id", "tone/entropy/mean", "mfcc/mfcc_01/mean", "cue_id"])
     assert list(groups) == ["MFCCs", "Tone"]
+
+
+def test_group_columns_lenient_keeps_other_prefixes_after_the_studys():
+    cols = ["tags/musicnn_rock/mean", "embedding/musicnn_001/mean", "tone/key/mean", "tags/musicnn_jazz/mean"]
+    with pytest.raises(ParameterError, match="unknown group 'tags'"):
+        group_columns(cols)
+    groups = group_columns(cols, strict=False)
+    assert list(groups) == ["Tone", "Embedding", "tags"]
+    assert groups["tags"] == ["tags/musicnn_rock/mean", "tags/musicnn_jazz/mean"]

@@ -352,7 +352,8 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     runs : int
         Permutation runs (study: 100).
     groups : dict of str -> list of str, optional
-        Feature columns per group; default: the study's groups from the column names.
+        Feature columns per group; default: the study's groups from the column names
+        (``group/feature/statistic``), and any other prefix as a group of its own.
     n_jobs : int, optional
     progress : callable, optional
         ``progress(description, total) -> advance`` (see :func:`scorelens.analysis.evaluation.evaluate`).
@@ -368,10 +369,12 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     """
     config = config or ModelConfig()
     progress = progress or _no_progress
+    if normalise_key(key).split(":")[0] in ("random", "plurality"):
+        raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that reads them")
     if runs < 1:
         raise ParameterError(f"runs={runs} must be at least 1")
     names = list(corpus.feature_names)
-    groups = group_columns(names) if groups is None else {k: list(v) for k, v in groups.items()}
+    groups = group_columns(names, strict=False) if groups is None else {k: list(v) for k, v in groups.items()}
     if not groups:
         raise ParameterError(f"{corpus.kind or 'features'}: no feature groups (columns must be named "
                              "'group/feature/statistic')")

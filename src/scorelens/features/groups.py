@@ -63,11 +63,26 @@ def pfi_group(column: str) -> str:
     return label
 
 
-def group_columns(columns: Iterable[str]) -> dict[str, list[str]]:
-    """Feature columns grouped by PFI group (non-feature columns are ignored), groups in Fig 3's order."""
+def group_columns(columns: Iterable[str], *, strict: bool = True) -> dict[str, list[str]]:
+    """Feature columns grouped by PFI group (non-feature columns are ignored), groups in Fig 3's order.
+
+    Parameters
+    ----------
+    columns : iterable of str
+    strict : bool
+        Raise on a column whose group is not one of the study's (or ``embedding``); with
+        ``False`` such a column is grouped under its own prefix (``tags/…`` under
+        ``"tags"``), after the known groups, so that any named feature table can be scored.
+
+    Returns
+    -------
+    dict of str -> list of str
+    """
     out: dict[str, list[str]] = {}
     order = list(PFI_GROUPS.values()) + list(_OTHER_GROUPS.values())
     for c in columns:
         if is_feature_column(c):
-            out.setdefault(pfi_group(c), []).append(c)
-    return {g: out[g] for g in order if g in out}
+            prefix = c.split("/", 1)[0]
+            known = prefix in PFI_GROUPS or prefix in _OTHER_GROUPS
+            out.setdefault(pfi_group(c) if known or strict else prefix, []).append(c)
+    return {g: out[g] for g in order + [g for g in out if g not in order] if g in out}
