@@ -42,7 +42,7 @@ def main(
 
 def _register() -> None:
     # Command groups, in pipeline order. Each module adds its commands to ``app``.
-    from scorelens.cli import stamp, demo, features, models, importance, predict, report  # noqa: F401
+    from scorelens.cli import stamp, demo, features, models, importance, predict, report, summary  # noqa: F401
 
 
 def run() -> None:
