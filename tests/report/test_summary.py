@@ -185,8 +185,11 @@ def test_corpus_and_music(written):
 def test_top_cues_table_ranks_by_weight_with_times(project, written):
     drivers = _section(written[0], "Which cues drove the predictions")
     report = json.loads((project / "ws" / "results" / "evaluation" / "cue" / "table4.json").read_text())
-    best = max((r for r in report["table4"] if r["key"].startswith("network:")), key=lambda r: r["f1"])
-    assert f"Model: **{best['model']} · mir**, the network with the best macro F1 ({best['f1']:.2f})" in drivers
+    attention, average = (next(r for r in report["table4"] if r["key"] == k)
+                          for k in ("network:attention", "network:average"))
+    # Average pooling weighs every cue equally: the weights shown are attention's, whichever scores higher.
+    assert "Model: **Single Attn · mir**" in drivers
+    assert ("Avg. Pooling · mir scores higher" in drivers) == (average["f1"] > attention["f1"])
     rows = _rows(drivers, "Genre")
     assert rows and {r[0] for r in rows} <= set(GENRES)
     cues = {f: pd.read_parquet(project / "ws" / "cues" / f"{f}.parquet").set_index("cue_id")
@@ -253,21 +256,25 @@ def test_missing_sections_name_their_command(project, tmp_path):
     assert "| f1 | 3 | 1.5 | 5.0 | 30% |" in music  # no manifest: no genre column
 
 
-def test_without_a_network_no_weights(project, tmp_path):
-    """An evaluation of the baselines only: Table 4, and a line saying how to get instance weights."""
+@pytest.mark.parametrize(("models", "says"), [
+    (["baselines"], "No network in this evaluation, so no instance weights: run `scorelens evaluate -w {ws} -m "
+                    "MANIFEST --level cue --model attention`."),
+    (["baselines", "average"], "Average pooling weighs every cue of a film equally"),
+])
+def test_drivers_without_a_weighing_network(project, tmp_path, models, says):
+    """Baselines only: how to get instance weights; average pooling only: shown, with a warning."""
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(project / "ws" / "cues", ws.root / "cues")
     rng = np.random.default_rng(0)
     Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]])
     bags = CorpusBags([f"f{i}" for i in range(4)], [rng.normal(size=(2, 3)).astype(np.float32)] * 4, Y, GENRES,
-                      ["timbre/a/mean", "timbre/b/mean", "timbre/c/mean"], "cue", kind="mir")
-    evaluation = evaluate([bags], ModelConfig(), models=["baselines"], n_jobs=1)
+                      ["timbre/a/mean", "timbre/b/mean", "timbre/c/mean"], "cue",
+                      [pd.DataFrame({"cue_id": [0, 1]})] * 4, kind="mir")
+    evaluation = evaluate([bags], ModelConfig(epochs=2, hidden=4), models=models, n_jobs=1)
     write_evaluation(evaluation, ws.path("results", "evaluation", "cue", "x").parent)
     report = gather_report(ws)
-    drivers = next(s for s in report.sections if s.key == "drivers")
-    assert drivers.todo is None
-    assert "No network in this evaluation" in render_markdown(report)
-    assert "--level cue --model attention" in render_markdown(report)
+    assert next(s for s in report.sections if s.key == "drivers").todo is None
+    assert says.format(ws=ws.root) in render_markdown(report)
 
 
 def test_top_cues_closed_form():
@@ -275,20 +282,22 @@ def test_top_cues_closed_form():
     weights = pd.DataFrame({
         "film_id": ["a", "a", "a", "b", "b", "c"],
         "cue_id": [0, 0, 1, 0, 1, 0],                      # film a: cue 0 has two frames
-        "Action": [0.25, 0.25, 0.5, 0.9, 0.1, 1.0],
+        "Action": [0.25, 0.25, 0.5, 1.0, 0.0, 1.0],        # b's cue 1: passed over (max pooling)
         "Drama": [0.1, 0.1, 0.8, 0.4, 0.6, 1.0]})
     cues = pd.DataFrame({"film_id": ["a", "a", "b", "b", "c"], "cue_id": [0, 1, 0, 1, 0],
                          "track": ["a0", "a1", "b0", "b1", "c0"], "start_s": [5.0, 65.0, 0.0, 90.0, 1.0],
                          "end_s": [20.0, 80.0, 30.0, 125.0, 2.0]})
     predicted = pd.DataFrame({"film_id": ["a", "b", "c"] * 2, "genre": ["Action"] * 3 + ["Drama"] * 3,
                               "predicted": [1, 1, 0, 1, 0, 0], "true": [1, 0, 1, 1, 1, 0]})
-    table = top_cues(weights, ["Action", "Drama"], cues=cues, predicted=predicted, top=3)
+    table = top_cues(weights, ["Action", "Drama"], cues=cues, predicted=predicted, top=10)
     action = table[table["genre"] == "Action"]
-    # c is not predicted Action; a's cue 0 sums to 0.5 and ties with its cue 1 (film, then cue id break ties).
+    # c is not predicted Action, b's cue 1 weighs 0; a's cue 0 sums to 0.5 and ties with its cue 1 (film, then
+    # cue id break ties).
     assert list(zip(action["film_id"], action["cue_id"])) == [("b", 0), ("a", 0), ("a", 1)]
-    assert action["weight"].tolist() == pytest.approx([0.9, 0.5, 0.5])
+    assert action["weight"].tolist() == pytest.approx([1.0, 0.5, 0.5])
     # Even shares: b's cues 1/2 each, a's cue 0 holds 2 of 3 frames, cue 1 holds 1 of 3.
-    assert action["relative"].tolist() == pytest.approx([1.8, 0.75, 1.5])
+    assert action["relative"].tolist() == pytest.approx([2.0, 0.75, 1.5])
+    assert top_cues(weights, ["Action"], cues=cues, predicted=predicted, top=2)["cue_id"].tolist() == [0, 0]
     assert action["true"].tolist() == [False, True, True]
     assert action["track"].tolist() == ["b0", "a0", "a1"] and action["start_s"].tolist() == [0.0, 5.0, 65.0]
     drama = table[table["genre"] == "Drama"]
