@@ -57,7 +57,8 @@ def demo_command(
     genre models leave-one-out (the study's Table 4, for the demo corpus), scores the MIR
     feature groups by permutation importance (Fig 3), relates the music's predicted genres
     to the picture's brightness and contrast (Table 5) and draws the PR curves, the
-    per-film scatter and the cue timeline.
+    per-film scatter and the cue timeline, and writes it all up in one report
+    (``results/report/report.html`` and ``report.md``).
     """
     ws = Workspace(workspace)
     manifest = ensure_demo_corpus(ws, films=films, seed=seed, film_duration_s=minutes * 60)
@@ -107,3 +108,7 @@ def demo_command(
     crossmodal_command(workspace=ws.root, manifest=manifest, features=kinds[0] if kinds[0] == "vggish" else "musicnn",
                        model="attention")
     figures_command(workspace=ws.root, manifest=manifest)
+    # Everything in one page.
+    from scorelens.cli.summary import report_command
+
+    report_command(workspace=ws.root, manifest=manifest)
