@@ -143,3 +143,50 @@ def test_kfold_and_bad_inputs(rng):
         evaluate([wide], ModelConfig(**FAST), models=["baselines"])
     with pytest.raises(ParameterError, match="model 'simple_mi:tree' is unknown"):
         evaluate([data], ModelConfig(**FAST), models=["simple_mi:tree"])
+
+
+def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeypatch):
+    from scorelens.analysis import evaluation as ev_mod
+    from scorelens.workspace import Workspace
+
+    data = planted(rng, n=12)
+    config = ModelConfig(seed=3, **FAST)
+    models = ["simple_mi:knn", "network:attention", "imv:knn"]
+    cache = ev_mod.RunCache(Workspace(tmp_path / "ws"), tmp_path / "ws" / "runs")
+    reference = evaluate([data], config, models=models, n_jobs=1)
+
+    # A crash in the third model: the runs before it are saved, nothing of the third.
+    real = ev_mod.cross_val_estimator
+    def crash_on_imv(est, *a, **k):
+        if type(est).__name__ == "InstanceMajorityVote":
+            raise KeyboardInterrupt
+        return real(est, *a, **k)
+    monkeypatch.setattr(ev_mod, "cross_val_estimator", crash_on_imv)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate([data], config, models=models, n_jobs=1, cache=cache)
+    saved = sorted(p.name for p in (tmp_path / "ws" / "runs").glob("*.npz"))
+    assert saved == ["mir-network_attention.npz", "mir-simple_mi_knn.npz", "none-random.npz"]
+
+    # The re-run computes only the missing model, and every number equals an uninterrupted run's.
+    monkeypatch.setattr(ev_mod, "cross_val_estimator", real)
+    def no_network(*a, **k):
+        raise AssertionError("a saved network run was trained again")
+    monkeypatch.setattr(ev_mod, "cross_val_network", no_network)
+    resumed = evaluate([data], config, models=models, n_jobs=1, cache=cache)
+    assert [r.key for r in resumed.runs] == [r.key for r in reference.runs]
+    for a, b in zip(reference.runs, resumed.runs):
+        np.testing.assert_array_equal(a.proba, b.proba)
+        np.testing.assert_array_equal(a.pred, b.pred)
+        assert a.scores == b.scores
+    net = next(r for r in resumed.runs if r.family == "network")
+    ref_net = next(r for r in reference.runs if r.family == "network")
+    assert all(np.array_equal(x, y) for x, y in zip(net.weights, ref_net.weights))
+
+    # Other settings (or other data) are computed anew, not taken from the saved runs.
+    with pytest.raises(AssertionError, match="trained again"):
+        evaluate([data], ModelConfig(seed=4, **FAST), models=["network:attention"], n_jobs=1, cache=cache)
+    # A damaged saved run is computed again (with a warning), not trusted.
+    monkeypatch.setattr(ev_mod, "cross_val_network", cross_val_network)
+    (tmp_path / "ws" / "runs" / "mir-network_attention.npz").write_bytes(b"not an npz")
+    again = evaluate([data], config, models=["network:attention"], n_jobs=1, cache=cache)
+    np.testing.assert_array_equal(next(r for r in again.runs if r.family == "network").proba, ref_net.proba)

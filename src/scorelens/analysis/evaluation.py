@@ -36,7 +36,7 @@ from scorelens.mil.models import display_name, make_model, normalise_key
 from scorelens.mil.network import resolve_precision
 from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
 
-__all__ = ["ModelRun", "Evaluation", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
+__all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
            "evaluation_keys", "format_score", "format_p"]
 
 log = logging.getLogger(__name__)
@@ -320,9 +320,75 @@ def _intersect(feature_sets: Sequence[CorpusBags]) -> tuple[list[str], list[str]
     return order, missing
 
 
+class RunCache:
+    """Finished model runs of an evaluation, kept on disk so that an interrupted sweep resumes.
+
+    Each run (feature kind x model) is saved as soon as it finishes, under a digest of
+    everything its numbers depend on: the films, their bags and labels, the folds, the
+    settings and the model key. A re-run with the same digest loads the run instead of
+    computing it; anything changed computes it anew. Files are written atomically with a
+    record (:meth:`scorelens.workspace.Workspace.commit`), so a crash mid-write leaves no
+    run that looks finished.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    folder : path
+        Inside the workspace (``results/evaluation/<level>/runs`` from the CLI).
+    """
+
+    def __init__(self, workspace, folder: str | Path):
+        self.workspace, self.folder = workspace, Path(folder)
+
+    def _path(self, features: str, key: str) -> Path:
+        return self.folder / f"{features}-{key.replace(':', '_')}.npz"
+
+    def load(self, features: str, key: str, digest: str) -> ModelRun | None:
+        """The saved run, or None when absent, unfinished or computed from other inputs."""
+        path = self._path(features, key)
+        if not self.workspace.is_done(path, digest):
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                weights = None
+                if "weight_sizes" in z:
+                    weights = np.split(z["weights"], np.cumsum(z["weight_sizes"])[:-1])
+                return ModelRun(features, key, z["proba"], z["pred"], seconds=float(z["seconds"]), weights=weights)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("%s: unreadable saved run (%s); computing it again", path, exc)
+            return None
+
+    def save(self, run: ModelRun, digest: str) -> None:
+        """Save a finished run under ``digest``."""
+        arrays = {"proba": run.proba, "pred": run.pred, "seconds": np.float64(run.seconds)}
+        if run.weights is not None:
+            arrays["weights"] = np.concatenate(run.weights)
+            arrays["weight_sizes"] = np.array([len(w) for w in run.weights], dtype=np.int64)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        self.workspace.commit(self._path(run.features, run.key), digest, write, meta={"model": run.key})
+
+
+def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, folds) -> str:
+    """Digest of everything a run's numbers depend on."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(json.dumps({"config": asdict(config), "key": key, "films": list(film_ids), "version": 1},
+                        sort_keys=True, default=str).encode())
+    h.update(np.ascontiguousarray(Y, dtype=np.int64).tobytes())
+    for test in folds:
+        h.update(np.asarray(test, dtype=np.int64).tobytes() + b"|")
+    for bag in bags:
+        h.update(np.ascontiguousarray(bag).tobytes())
+        h.update(str(bag.shape).encode())
+    return h.hexdigest()
+
+
 def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = None, *,
              models: Sequence[str] | None = None, vectorise: bool = True, n_jobs: int | None = None,
-             progress: Progress | None = None) -> Evaluation:
+             progress: Progress | None = None, cache: RunCache | None = None) -> Evaluation:
     """Cross-validate Table 4's models on one or more feature kinds.
 
     Parameters
@@ -341,6 +407,9 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         stacks (default: PyTorch's thread count, normally the number of cores).
     progress : callable, optional
         ``progress(description, total) -> advance``.
+    cache : RunCache, optional
+        Saves each run as it finishes and loads the runs an earlier, interrupted call
+        finished with the same inputs and settings (same numbers, not recomputed).
 
     Returns
     -------
@@ -379,29 +448,39 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         proba, pred = cross_val_estimator(est, bags, Y, folds, seed=config.seed, n_jobs=jobs, advance=advance)
         return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0)
 
+    def run_network(kind: str, key: str, bags) -> ModelRun:
+        t0 = time.perf_counter()
+        n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
+        advance = progress(f"{kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
+        res = cross_val_network(bags, Y, folds, pooling=key.partition(":")[2], vectorise=vectorise, n_jobs=n_jobs,
+                                on_epoch=lambda _: advance(1), **net_kw)
+        pred = (res.proba >= config.threshold).astype(np.int64)
+        return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights)
+
+    def run(kind: str, key: str, bags, jobs: int) -> ModelRun:
+        digest = _run_digest(config, key, film_ids, Y, bags, folds) if cache is not None else ""
+        if cache is not None:
+            done = cache.load(kind, key, digest)
+            if done is not None:
+                log.info("%s · %s: finished earlier with the same inputs and settings; loaded", kind, key)
+                progress(f"{kind} · {display_name(key)} (saved)", 1)(1)
+                return done
+        result = run_network(kind, key, bags) if key.startswith("network:") else run_sklearn(kind, key, bags, jobs)
+        if cache is not None:
+            cache.save(result, digest)
+        return result
+
     # The baselines ignore the features; any kind's bags do (they only count labels). They
     # take microseconds per fold: in this process, without worker processes.
     base_bags = [np.zeros((1, 1), np.float32)] * len(film_ids)
     for key in ("random", "plurality"):
         if key in keys:
-            runs.append(run_sklearn("none", key, base_bags, 1))
+            runs.append(run("none", key, base_bags, 1))
     for kind, fs in zip(kinds, sets):
         bags = check_bags(fs.bags, name=f"{kind} bags")
         for key in keys:
-            family, _, variant = key.partition(":")
-            if family in ("random", "plurality"):
-                continue
-            if family == "network":
-                t0 = time.perf_counter()
-                n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
-                advance = progress(f"{kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
-                res = cross_val_network(bags, Y, folds, pooling=variant, vectorise=vectorise, n_jobs=n_jobs,
-                                        on_epoch=lambda _: advance(1), **net_kw)
-                pred = (res.proba >= config.threshold).astype(np.int64)
-                runs.append(ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0,
-                                     weights=res.weights))
-            else:
-                runs.append(run_sklearn(kind, key, bags, n_jobs))
+            if key not in ("random", "plurality"):
+                runs.append(run(kind, key, bags, n_jobs))
     random_run = next(r for r in runs if r.key == "random")
     for r in runs:
         r.scores = genre_scores(Y, r.pred, taxonomy)

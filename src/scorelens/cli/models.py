@@ -111,7 +111,7 @@ def evaluate_command(
                                              "numbers, slower; for checking).")] = False,
 ) -> None:
     """Cross-validate the genre models and write the study's Table 4 (Markdown, CSV, JSON)."""
-    from scorelens.analysis.evaluation import evaluate, write_evaluation
+    from scorelens.analysis.evaluation import RunCache, evaluate, write_evaluation
 
     config = ModelConfig(seed=seed, cv=cv, level=level.value, max_instances=max_instances, hidden=hidden,
                          epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
@@ -119,10 +119,13 @@ def evaluate_command(
     ws = Workspace(workspace)
     _, sets = _load(ws, manifest, _kinds(ws, features), level.value, max_instances)
     t0 = time.perf_counter()
+    folder = ws.path("results", "evaluation", level.value, "table4.md").parent
+    # Each finished model run is saved at once: an interrupted sweep resumes where it stopped
+    # (not with --sequential, which is there to recompute and check).
+    cache = None if sequential else RunCache(ws, folder / "runs")
     with progress() as bar:
         evaluation = evaluate(sets, config, models=models, vectorise=not sequential, n_jobs=jobs,
-                              progress=_bar_factory(bar))
-    folder = ws.path("results", "evaluation", level.value, "table4.md").parent
+                              progress=_bar_factory(bar), cache=cache)
     paths = write_evaluation(evaluation, folder, workspace=ws, inputs=sets)
     ws.save_settings("evaluate", config)
     table = Table(title=f"Table 4 · {len(evaluation.film_ids)} films · {config.cv} · {level.value}-level · "
