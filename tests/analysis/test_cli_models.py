@@ -86,3 +86,17 @@ def test_missing_features_is_one_line_error(workspace, tmp_path, monkeypatch, ca
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "no features in the workspace" in err and "Traceback" not in err
+
+
+def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
+    from scorelens.analysis.data import CorpusBags
+    from scorelens.cli.models import LARGE_CORPUS_INSTANCES, _warn_if_large
+
+    def corpus(n):
+        return CorpusBags(["a", "b"], [np.zeros((n, 2), np.float32)] * 2, np.ones((2, 1)), ("A",),
+                          ["x/y/z", "x/y/w"], "frame", kind="vggish")
+
+    _warn_if_large([corpus(LARGE_CORPUS_INSTANCES // 2)])
+    assert not caplog.records
+    _warn_if_large([corpus(LARGE_CORPUS_INSTANCES)])
+    assert "--max-instances" in caplog.text and "vggish" in caplog.text

@@ -86,6 +86,22 @@ def _bar_factory(bar):
     return make
 
 
+#: Instances per feature kind above which evaluate warns: IMV trains on every instance and
+#: the networks' cost grows with them (the study-shaped cue-level corpus has ~4,400).
+LARGE_CORPUS_INSTANCES = 50_000
+
+
+def _warn_if_large(sets) -> None:
+    for fs in sets:
+        n = sum(len(b) for b in fs.bags)
+        if n > LARGE_CORPUS_INSTANCES:
+            log.warning("%s: %d %s-level instances (%.0f per film): instance majority voting fits every "
+                        "instance in each of the folds and the networks' time grows with the instances, so "
+                        "this sweep may take hours (the study-shaped cue-level corpus, ~4,400 instances, takes "
+                        "about 45 min on 2 cores); --max-instances N keeps N evenly spaced frames per film, "
+                        "--model picks fewer models", fs.kind, n, fs.level, n / max(1, len(fs.bags)))
+
+
 @app.command("evaluate")
 def evaluate_command(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -118,6 +134,7 @@ def evaluate_command(
                          precision=precision.value)
     ws = Workspace(workspace)
     _, sets = _load(ws, manifest, _kinds(ws, features), level.value, max_instances)
+    _warn_if_large(sets)
     t0 = time.perf_counter()
     folder = ws.path("results", "evaluation", level.value, "table4.md").parent
     # Each finished model run is saved at once: an interrupted sweep resumes where it stopped
