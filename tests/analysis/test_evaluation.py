@@ -190,3 +190,22 @@ def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeyp
     (tmp_path / "ws" / "runs" / "mir-network_attention.npz").write_bytes(b"not an npz")
     again = evaluate([data], config, models=["network:attention"], n_jobs=1, cache=cache)
     np.testing.assert_array_equal(next(r for r in again.runs if r.family == "network").proba, ref_net.proba)
+
+
+def test_a_truncated_saved_run_is_computed_again(rng, tmp_path, caplog):
+    # A saved run cut short (a full disk, a partial copy) is a broken zip archive, not a
+    # missing file: it must be recomputed with a warning, not stop the sweep.
+    from scorelens.analysis.evaluation import RunCache
+    from scorelens.workspace import Workspace
+
+    data = planted(rng, n=10)
+    config = ModelConfig(seed=2, **FAST)
+    cache = RunCache(Workspace(tmp_path / "ws"), tmp_path / "ws" / "runs")
+    first = evaluate([data], config, models=["simple_mi:knn"], n_jobs=1, cache=cache)
+    saved = tmp_path / "ws" / "runs" / "mir-simple_mi_knn.npz"
+    saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    with caplog.at_level("WARNING"):
+        again = evaluate([data], config, models=["simple_mi:knn"], n_jobs=1, cache=cache)
+    assert "unreadable saved run" in caplog.text and str(saved) in caplog.text
+    for a, b in zip(first.runs, again.runs):
+        np.testing.assert_array_equal(a.proba, b.proba)

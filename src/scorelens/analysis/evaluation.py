@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -354,7 +355,8 @@ class RunCache:
                 if "weight_sizes" in z:
                     weights = np.split(z["weights"], np.cumsum(z["weight_sizes"])[:-1])
                 return ModelRun(features, key, z["proba"], z["pred"], seconds=float(z["seconds"]), weights=weights)
-        except (OSError, ValueError, KeyError) as exc:
+        # A truncated or corrupt archive raises zipfile.BadZipFile (not an OSError).
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("%s: unreadable saved run (%s); computing it again", path, exc)
             return None
 
