@@ -135,22 +135,34 @@ def test_undefined_scores_and_bad_requests(corpus):
         group_importance(unnamed, "simple_mi:knn", FAST, runs=1)
 
 
-def test_cli_writes_fig3_and_resumes(tmp_path, corpus):
+def _write_manifest(path, film_ids, Y):
     films = "\n".join(f'[[film]]\nid = "{f}"\nfilm = "films/{f}.mkv"\nsoundtrack = "st/"\n'
                       f'genres = {json.dumps([g for g, on in zip(GENRES, y) if on])}\n'
-                      for f, y in zip(corpus.film_ids, corpus.Y))
-    (tmp_path / "corpus.toml").write_text(f'[corpus]\ngenres = {json.dumps(list(GENRES))}\n' + films)
-    ws = tmp_path / "ws"
-    (ws / "features" / "mir").mkdir(parents=True)
+                      for f, y in zip(film_ids, Y))
+    path.write_text(f'[corpus]\ngenres = {json.dumps(list(GENRES))}\n' + films)
+
+
+def _write_features(ws, corpus, names=NAMES):
+    (ws / "features" / "mir").mkdir(parents=True, exist_ok=True)
     (ws / ".scorelens-workspace").write_text("{}\n")
-    rows = [{"film_id": f, "cue_id": c, **dict(zip(NAMES, map(float, x)))}
+    rows = [{"film_id": f, "cue_id": c, **dict(zip(names, map(float, x)))}
             for f, bag in zip(corpus.film_ids, corpus.bags) for c, x in enumerate(bag)]
     df = pd.DataFrame(rows)
-    df[NAMES] = df[NAMES].astype(np.float32)
+    df[list(names)] = df[list(names)].astype(np.float32)
     df.to_parquet(ws / "features" / "mir" / "cues.parquet")
+
+
+def _cli_args(tmp_path):
+    return ["-q", "importance", "-w", str(tmp_path / "ws"), "-m", str(tmp_path / "corpus.toml"), "--model",
+            "simple_mi:knn", "--runs", "4", "--cv", "kfold:4"]
+
+
+def test_cli_writes_fig3_and_resumes(tmp_path, corpus):
+    _write_manifest(tmp_path / "corpus.toml", corpus.film_ids, corpus.Y)
+    ws = tmp_path / "ws"
+    _write_features(ws, corpus)
     _register()
-    args = ["-q", "importance", "-w", str(ws), "-m", str(tmp_path / "corpus.toml"), "--model", "simple_mi:knn",
-            "--runs", "4", "--cv", "kfold:4"]
+    args = _cli_args(tmp_path)
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     out = ws / "results" / "importance" / "mir-simple_mi_knn-h64-cue"
@@ -164,6 +176,28 @@ def test_cli_writes_fig3_and_resumes(tmp_path, corpus):
     assert again.exit_code == 0 and "up to date" in again.output
     bad = CliRunner().invoke(app, args[:-2] + ["--features", "vggish"])
     assert bad.exit_code != 0
+
+
+def test_cli_recomputes_when_labels_or_feature_names_change(tmp_path, corpus):
+    """Same feature values, other genres (or other groups): the saved Fig 3 is not "up to date"."""
+    _write_manifest(tmp_path / "corpus.toml", corpus.film_ids, corpus.Y)
+    _write_features(tmp_path / "ws", corpus)
+    _register()
+    args = _cli_args(tmp_path)
+    out = tmp_path / "ws" / "results" / "importance" / "mir-simple_mi_knn-h64-cue"
+    assert CliRunner().invoke(app, args).exit_code == 0
+    before = json.loads((out / "pfi_summary.json").read_text())
+    _write_manifest(tmp_path / "corpus.toml", corpus.film_ids, corpus.Y[:, ::-1])   # Action <-> Horror
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "up to date" not in res.output
+    after = json.loads((out / "pfi_summary.json").read_text())
+    assert after["f1_orig"] != before["f1_orig"]
+    # Renamed columns regroup the features: the same values give other groups.
+    renamed = [n.replace("rhythm/", "pitch/") for n in NAMES]
+    _write_features(tmp_path / "ws", corpus, renamed)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "up to date" not in res.output
+    assert "Pitch" in json.loads((out / "pfi_summary.json").read_text())["groups"]
 
 
 def test_passes_shrink_for_long_bags(corpus, monkeypatch):

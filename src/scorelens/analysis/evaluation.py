@@ -493,12 +493,22 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
 
 
 def _digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, keys: Sequence[str]) -> str:
+    """Digest of the inputs and settings of a set of results (the key of their records).
+
+    Covers what the numbers depend on besides the settings: the films' bags (values and
+    shapes), their labels and taxonomy, and the feature names (permutation importance
+    groups the columns by name), so that relabelled films or renamed columns with the
+    same values are not taken for the same inputs.
+    """
     h = hashlib.blake2b(digest_size=8)
     h.update(json.dumps({"config": asdict(config), "keys": list(keys)}, sort_keys=True, default=str).encode())
     for fs in evaluation_inputs:
-        h.update(fs.kind.encode())
+        h.update(json.dumps({"kind": fs.kind, "taxonomy": list(fs.taxonomy), "features": list(fs.feature_names)},
+                            default=str).encode())
+        h.update(np.ascontiguousarray(fs.Y, dtype=np.int64).tobytes())
         for film, bag in zip(fs.film_ids, fs.bags):
             h.update(film.encode())
+            h.update(str(bag.shape).encode())
             h.update(np.ascontiguousarray(bag).tobytes())
     return h.hexdigest()
 
