@@ -67,6 +67,22 @@ def test_permutation_keeps_each_columns_values_and_shapes(corpus):
     np.testing.assert_array_equal(np.concatenate(again[2][2]), Xp)
 
 
+def test_a_groups_permutation_does_not_depend_on_the_other_groups(corpus):
+    # The module's promise: scoring Tone alone (or a table without some group) permutes Tone as the
+    # full analysis does, so its score can be compared.
+    both = permuted_variants(corpus.bags, {"MFCCs": np.array([0, 1, 2]), "Tone": np.array([3, 4, 5])}, [0, 1],
+                             seed=3)
+    alone = permuted_variants(corpus.bags, {"Tone": np.array([3, 4, 5])}, [0, 1], seed=3)
+    tone = [v for v in both if v[1] == "Tone"]
+    assert [(r, g) for r, g, _ in tone] == [(r, g) for r, g, _ in alone] == [(0, "Tone"), (1, "Tone")]
+    for (_, _, a), (_, _, b) in zip(tone, alone):
+        np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
+    # Groups and runs still draw different permutations.
+    X = np.concatenate(both[0][2])
+    assert not np.array_equal(np.concatenate(both[1][2])[:, 3], np.concatenate(both[3][2])[:, 3])
+    assert not np.array_equal(X[:, 0], np.concatenate(corpus.bags)[:, 0])
+
+
 def test_planted_groups_score_and_noise_does_not(network_importance):
     res = network_importance
     summ = res.summary().set_index(["group", "genre"])

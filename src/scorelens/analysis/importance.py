@@ -25,8 +25,8 @@ How the study's words are read here (decisions, so that the numbers can be check
   films. "We randomly permuted all features individually from the others": each column
   of the group gets its own permutation. Bag sizes never change.
 * **Runs and intervals.** Run ``r`` draws its permutations from ``SeedSequence([seed,
-  r, group])``, so a run is reproducible alone and a group's permutation does not depend
-  on which other groups are scored. The reported score is the mean over runs; the 95%
+  r, h(group)])``, ``h`` a hash of the group's name, so a run is reproducible alone and a
+  group's permutation does not depend on which other groups are scored (or present). The reported score is the mean over runs; the 95%
   interval is the 2.5th-97.5th percentile of the runs (the spread of ``s_k`` under
   permutation: the interval of one run's score, which is what tells whether permuting a
   group *significantly* degrades performance, as the study reads its error bars; the
@@ -41,6 +41,7 @@ kept from one cross-validation and asked again on the permuted inputs.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -183,7 +184,8 @@ def permuted_variants(bags: Sequence[np.ndarray], groups: dict[str, np.ndarray],
     ----------
     bags : list of np.ndarray [shape=(n_instances_i, n_features)]
     groups : dict of str -> np.ndarray of int
-        Column indices of each group, in a fixed order (the group's position seeds it).
+        Column indices of each group; the group's name (not its position) seeds its
+        permutations.
     runs : sequence of int
     seed : int
 
@@ -196,13 +198,18 @@ def permuted_variants(bags: Sequence[np.ndarray], groups: dict[str, np.ndarray],
     cuts = np.cumsum([b.shape[0] for b in bags])[:-1]
     out = []
     for r in runs:
-        for g, (name, cols) in enumerate(groups.items()):
-            rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(r), g]))
+        for name, cols in groups.items():
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(r), _name_seed(name)]))
             Xp = X.copy()
             for c in cols:
                 Xp[:, c] = X[rng.permutation(len(X)), c]
             out.append((int(r), name, np.split(Xp, cuts)))
     return out
+
+
+def _name_seed(name: str) -> int:
+    """A stable 64-bit integer from a group's name (Python's ``hash`` changes between runs)."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _f1(Y: np.ndarray, P: np.ndarray) -> np.ndarray:

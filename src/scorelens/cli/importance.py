@@ -53,7 +53,8 @@ def importance_command(
     ws = Workspace(workspace)
     _, (fs,) = _load(ws, manifest, [features], level.value, max_instances)
     folder = ws.path("results", "importance", f"{fs.kind}-{key.replace(':', '_')}-h{hidden}-{level.value}", "x").parent
-    digest = _digest([fs], config, [key, f"runs={runs}", "pfi-v1"])
+    # "pfi-v2": the permutations are seeded by group name (v1 by position); v1 results are recomputed.
+    digest = _digest([fs], config, [key, f"runs={runs}", "pfi-v2"])
     outputs = {name: folder / name for name in ("pfi_summary.md", "pfi_summary.csv", "pfi_summary.json",
                                                 "pfi_runs.parquet", "fig3.png")}
     if all(ws.is_done(p, digest) for p in outputs.values()):
