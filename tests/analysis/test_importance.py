@@ -149,6 +149,12 @@ def test_undefined_scores_and_bad_requests(corpus):
     unnamed = CorpusBags(corpus.film_ids, corpus.bags, corpus.Y, GENRES, [f"f{i}" for i in range(9)], "cue")
     with pytest.raises(ParameterError, match="no feature groups"):
         group_importance(unnamed, "simple_mi:knn", FAST, runs=1)
+    # One film leaves nothing to train on: a named error, for networks too (not numpy's ValueError).
+    one = CorpusBags(corpus.film_ids[:1], corpus.bags[:1], corpus.Y[:1], GENRES, corpus.feature_names, "cue",
+                     kind="mir")
+    for key in ("network:average", "simple_mi:knn"):
+        with pytest.raises(ParameterError, match="mir: 1 film; permutation importance needs at least 2"):
+            group_importance(one, key, ModelConfig(epochs=2, hidden=4), runs=1, n_jobs=1)
 
 
 def _write_manifest(path, film_ids, Y):

@@ -372,7 +372,8 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     Raises
     ------
     ParameterError
-        No feature groups, unknown columns, ``runs < 1``, or a model that ignores the features.
+        No feature groups, unknown columns, ``runs < 1``, fewer than 2 films, or a model that
+        ignores the features.
     """
     config = config or ModelConfig()
     progress = progress or _no_progress
@@ -394,6 +395,10 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
         raise ParameterError(f"feature groups without columns: {', '.join(empty)}")
     index = {k: np.array([position[c] for c in cols]) for k, cols in groups.items()}
     bags = check_bags(corpus.bags, name=f"{corpus.kind or 'feature'} bags")
+    if len(bags) < 2:
+        # Cross-validation needs films to train on besides the held-out one.
+        raise ParameterError(f"{corpus.kind or 'features'}: {len(bags)} film; permutation importance needs at least "
+                             "2 films with cues")
     Y, _ = check_bag_labels(corpus.Y, len(bags), n_labels=len(corpus.taxonomy))
     folds = make_folds(len(bags), config)
     t0 = time.perf_counter()
