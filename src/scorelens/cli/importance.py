@@ -68,12 +68,8 @@ def importance_command(
     title = f"{fs.kind} · {key} · hidden {hidden} · {runs} runs"
     import json
 
-    import matplotlib.pyplot as plt
-
     def save_figure(path: Path) -> None:
-        fig = plot_group_importance(summary, title=title)
-        fig.savefig(path, format="png", dpi=150)
-        plt.close(fig)
+        plot_group_importance(summary, title=title).savefig(path, format="png", dpi=150)
 
     writers = {
         "pfi_summary.md": lambda p: p.write_text(result.to_markdown(), encoding="utf-8"),

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 __all__ = ["plot_group_importance"]
 
 
-def plot_group_importance(summary: pd.DataFrame, *, title: str = "") -> plt.Figure:
+def plot_group_importance(summary: pd.DataFrame, *, title: str = "") -> Figure:
     """Grouped bars of the importance score per genre (and Overall), one bar per feature group.
 
     Parameters
@@ -26,13 +23,16 @@ def plot_group_importance(summary: pd.DataFrame, *, title: str = "") -> plt.Figu
     Returns
     -------
     matplotlib.figure.Figure
-        Error bars span each score's interval; genres without a score are left empty.
+        Error bars span each score's interval; genres without a score are left empty. Built
+        without pyplot (as :mod:`scorelens.report.figures`): the caller's backend and pyplot's
+        figures are left alone, and ``fig.savefig`` renders through Agg.
     """
     groups = list(dict.fromkeys(summary["group"]))
     genres = list(dict.fromkeys(summary["genre"]))
     width = 0.8 / max(1, len(groups))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(genres) + 2), 4.2), layout="constrained")
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(max(6.0, 1.3 * len(genres) + 2), 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    colours = colormaps["tab10"]
     x = np.arange(len(genres))
     for g, name in enumerate(groups):
         rows = summary[summary["group"] == name].set_index("genre").reindex(genres)
