@@ -126,3 +126,14 @@ def test_unknown_run_is_named(two_runs):
     df, _ = two_runs
     with pytest.raises(ParameterError, match="no run mir/network:attention.*vggish/network:attention"):
         pr_curves(df, [("mir", "network:attention")])
+
+
+def test_probabilities_that_are_not_numbers_in_0_1_are_named(two_runs):
+    # A damaged or hand-edited predictions table: a one-line error naming the column and the
+    # source, not scikit-learn's "Input contains NaN" from deep inside the PR curve.
+    df, _ = two_runs
+    for bad in (np.nan, 1.5, "high"):
+        broken = df.astype({"probability": object})
+        broken.loc[3, "probability"] = bad
+        with pytest.raises(ParameterError, match=r"predictions: column probability must hold numbers in \[0, 1\]"):
+            pr_curves(broken, [("vggish", "network:attention")])

@@ -65,7 +65,8 @@ def check_predictions(df: pd.DataFrame, *, source: str = "predictions") -> pd.Da
     Raises
     ------
     ParameterError
-        Missing columns, no rows, or ``predicted``/``true`` values other than 0 and 1.
+        Missing columns, no rows, ``predicted``/``true`` values other than 0 and 1, or a
+        ``probability`` that is not a number in [0, 1].
     """
     missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
     if missing:
@@ -81,6 +82,12 @@ def check_predictions(df: pd.DataFrame, *, source: str = "predictions") -> pd.Da
         if bad.any():
             raise ParameterError(f"{source}: column {col} must hold 0 or 1, found {df.loc[bad, col].iloc[0]!r}")
         df[col] = df[col].astype(np.int64)
+    proba = pd.to_numeric(df["probability"], errors="coerce")
+    bad = ~proba.between(0.0, 1.0)  # NaN (or text) is not between
+    if bad.any():
+        raise ParameterError(f"{source}: column probability must hold numbers in [0, 1], found "
+                             f"{df.loc[bad, 'probability'].iloc[0]!r} (film {df.loc[bad, 'film_id'].iloc[0]})")
+    df["probability"] = proba.astype(np.float64)
     return df
 
 
