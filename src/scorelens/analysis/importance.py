@@ -26,8 +26,9 @@ How the study's words are read here (decisions, so that the numbers can be check
   of the group gets its own permutation. Bag sizes never change.
 * **Runs and intervals.** Run ``r`` draws its permutations from ``SeedSequence([seed,
   r, h(group)])``, ``h`` a hash of the group's name, so a run is reproducible alone and a
-  group's permutation does not depend on which other groups are scored (or present). The reported score is the mean over runs; the 95%
-  interval is the 2.5th-97.5th percentile of the runs (the spread of ``s_k`` under
+  group's permutation does not depend on which other groups are scored (or present).
+  The reported score is the mean over runs; the 95% interval is the 2.5th-97.5th
+  percentile of the runs (the spread of ``s_k`` under
   permutation: the interval of one run's score, which is what tells whether permuting a
   group *significantly* degrades performance, as the study reads its error bars; the
   standard error of the mean is kept too, and would make almost any non-zero mean look
