@@ -377,7 +377,9 @@ class RunCache:
 def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, folds) -> str:
     """Digest of everything a run's numbers depend on."""
     h = hashlib.blake2b(digest_size=12)
-    h.update(json.dumps({"config": asdict(config), "key": key, "films": list(film_ids), "version": 1},
+    # The scorelens version too: a release that changes a model must not load older runs.
+    h.update(json.dumps({"config": asdict(config), "key": key, "films": list(film_ids), "version": 1,
+                         "scorelens": __version__},
                         sort_keys=True, default=str).encode())
     h.update(np.ascontiguousarray(Y, dtype=np.int64).tobytes())
     for test in folds:

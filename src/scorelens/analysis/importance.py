@@ -18,7 +18,8 @@ How the study's words are read here (decisions, so that the numbers can be check
   films in the permuted data; nothing is retrained ("permuting the values of that
   feature across all validation set examples"). ``F1_orig`` is therefore exactly the
   out-of-fold F1 that ``scorelens evaluate`` reports for the same model, settings and
-  seed.
+  seed, and every permuted corpus is predicted exactly as the corpus was (same batch
+  shapes), so a score reflects the permutation alone, not a rounding difference.
 * **What is permuted.** Every film is a validation example once, so a permutation runs
   over the instances (cues) of the whole corpus: instance ``i``'s value of a feature is
   replaced by another instance's, drawn without replacement over all instances of all

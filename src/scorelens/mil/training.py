@@ -341,15 +341,22 @@ class CVNetworkResult:
     models : list of FoldStack
         With ``keep_models=True``: the trained stacks, for predicting the held-out bags
         again on other inputs (:meth:`predict_held_out`, e.g. permuted features).
+    bag_shapes : list of tuple
+        With ``keep_models=True``: the shape of every bag the folds saw.
     """
 
     proba: np.ndarray
     weights: list
     losses: np.ndarray
     models: list = field(default_factory=list)
+    bag_shapes: list = field(default_factory=list)
 
     def predict_held_out(self, variants: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
         """Each fold's trained network on its own held-out bags, in several variants of the corpus.
+
+        Each variant is predicted exactly as the cross-validation predicted the corpus (the
+        same stacks, batch shapes and threads), so a variant equal to the corpus gives
+        :attr:`proba` bit for bit, and any difference comes from the variant's values alone.
 
         Parameters
         ----------
@@ -361,31 +368,33 @@ class CVNetworkResult:
         -------
         np.ndarray [shape=(n_variants, n_bags, n_labels)]
             Probabilities; variant ``v``'s row of bag ``b`` comes from the fold that held
-            ``b`` out, as in :attr:`proba`.
+            ``b`` out, as in :attr:`proba` (NaN for the bags of folds not trained).
+
+        Raises
+        ------
+        ParameterError
+            Without kept models, or for a variant whose bags differ in number or shape
+            from the corpus the folds were trained on.
         """
         if not self.models:
             raise ParameterError("predict_held_out needs the fold models: cross_val_network(..., keep_models=True)")
         n_bags, n_labels = self.proba.shape
         out = np.full((len(variants), n_bags, n_labels), np.nan)
-        if not len(variants):
-            return out
-        sizes = np.array([b.shape[0] for b in variants[0]])
         for v, bags in enumerate(variants):
-            if len(bags) != n_bags or any(b.shape[0] != n for b, n in zip(bags, sizes)):
-                raise ParameterError(f"variant {v} does not have the corpus's {n_bags} bags and bag sizes")
-        # All variants side by side as one corpus: variant v's bag b is bag v * n_bags + b.
-        padded, sizes_t = pad_bags([b for bags in variants for b in bags])
-        offsets = np.arange(len(variants))[None, :, None] * n_bags
+            shapes = [tuple(b.shape) for b in bags]
+            if shapes != self.bag_shapes:
+                raise ParameterError(f"variant {v} does not have the corpus's {n_bags} bags and bag sizes "
+                                     f"(and {self.bag_shapes[0][1]} features)")
         with single_threaded_kernels():
-            for stack in self.models:
-                idx = stack.test_idx[:, None, :] + offsets                   # (F, V, slots)
-                idx = np.where(stack.test_idx[:, None, :] >= 0, idx, -1).reshape(len(stack.rows), -1)
-                p, _ = predict_stack(stack.network, padded, sizes_t, idx, stack.length, stack.mean, stack.deviation)
-                p = p.reshape(len(stack.rows), len(variants), -1, n_labels)
-                for j in range(len(stack.rows)):
-                    for s, b in enumerate(stack.test_idx[j]):
-                        if b >= 0:
-                            out[:, b] = p[j, :, s]
+            for v, bags in enumerate(variants):
+                padded, sizes = pad_bags(bags)
+                for stack in self.models:
+                    p, _ = predict_stack(stack.network, padded, sizes, stack.test_idx, stack.length, stack.mean,
+                                         stack.deviation)
+                    for j in range(len(stack.rows)):
+                        for s, b in enumerate(stack.test_idx[j]):
+                            if b >= 0:
+                                out[v, b] = p[j, s]
         return out
 
 
@@ -519,4 +528,5 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
                 if b >= 0:
                     proba[b] = p[j, s]
                     weights[b] = w[j, s, :sizes_np[b]]
-    return CVNetworkResult(proba, weights, losses, models)
+    return CVNetworkResult(proba, weights, losses, models,
+                           [tuple(b.shape) for b in bags] if keep_models else [])
