@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scorelens.exceptions import ScorelensError, WorkspaceError
@@ -99,6 +100,9 @@ def film_durations(root: str | os.PathLike, corpus=None) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - an unreadable optional input only loses the lengths
             log.warning("%s: unreadable; film lengths from the cues only", frames)
         else:
-            for film_id, t in times.groupby("film_id")["time_s"].max().items():
-                out.setdefault(str(film_id), float(t) + 0.5)
+            for film_id, t in times.groupby("film_id")["time_s"]:
+                # The last sample stands for half a sampling step beyond it (0.5 s at 1 Hz).
+                steps = np.diff(np.sort(t.to_numpy(dtype=float)))
+                half = 0.5 * float(np.median(steps)) if len(steps) else 0.5
+                out.setdefault(str(film_id), float(t.max()) + half)
     return out
