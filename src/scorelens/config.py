@@ -386,6 +386,10 @@ class ModelConfig:
     """Network poolings of Table 3 to evaluate."""
     base_classifiers: tuple[str, ...] = ("knn", "svm", "rf")
     """Base classifiers tried for Simple MI and instance majority voting (the best is reported)."""
+    imv_multi_output: bool = True
+    """Instance majority voting with a random forest: one multi-output forest for all genres
+    (default, about a fifth of the time) or, with ``False``, one binary forest per genre, the
+    study's binary relevance (see :mod:`scorelens.mil.voting`)."""
 
     def __post_init__(self) -> None:
         for name in ("hidden", "epochs", "batch_size"):

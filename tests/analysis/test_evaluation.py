@@ -209,3 +209,19 @@ def test_a_truncated_saved_run_is_computed_again(rng, tmp_path, caplog):
     assert "unreadable saved run" in caplog.text and str(saved) in caplog.text
     for a, b in zip(first.runs, again.runs):
         np.testing.assert_array_equal(a.proba, b.proba)
+
+
+def test_imv_forest_follows_the_configured_decomposition(rng, monkeypatch):
+    from scorelens.analysis import evaluation as ev_mod
+
+    seen = []
+    real = ev_mod.cross_val_estimator
+    def spy(est, *a, **k):
+        seen.append(est.get_params().get("multi_output"))
+        return real(est, *a, **k)
+    monkeypatch.setattr(ev_mod, "cross_val_estimator", spy)
+    data = planted(rng, n=12)
+    for multi in (True, False):
+        ev = evaluate([data], ModelConfig(imv_multi_output=multi, **FAST), models=["imv:rf"], n_jobs=1)
+        assert seen[-1] is multi
+        assert ev.config.imv_multi_output is multi

@@ -447,7 +447,7 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
 
     def run_sklearn(kind: str, key: str, bags, jobs: int) -> ModelRun:
         t0 = time.perf_counter()
-        est = make_model(key, threshold=config.threshold)
+        est = make_model(key, threshold=config.threshold, imv_multi_output=config.imv_multi_output)
         advance = progress(f"{kind} · {display_name(key)}", len(folds))
         proba, pred = cross_val_estimator(est, bags, Y, folds, seed=config.seed, n_jobs=jobs, advance=advance)
         return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0)

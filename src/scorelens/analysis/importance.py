@@ -162,7 +162,7 @@ def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
                                 on_epoch=on_epoch)
         pred = (res.proba >= config.threshold).astype(np.int64)
         return FoldModels(key, folds, res.proba, pred, network=res, threshold=config.threshold)
-    template = make_model(key, threshold=config.threshold)
+    template = make_model(key, threshold=config.threshold, imv_multi_output=config.imv_multi_output)
     n = len(bags)
     jobs = []
     for f, test in enumerate(folds):

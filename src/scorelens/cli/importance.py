@@ -12,8 +12,8 @@ from rich.table import Table
 
 from scorelens.cli.common import console, progress
 from scorelens.cli.main import app
-from scorelens.cli.models import (DEFAULT_WORKSPACE, BatchOpt, EpochsOpt, LevelOpt, Level, LrOpt, ManifestOpt,
-                                  MaxInstOpt, Precision, PrecisionOpt, SeedOpt, WorkspaceOpt, _bar_factory, _load)
+from scorelens.cli.models import (DEFAULT_WORKSPACE, BatchOpt, EpochsOpt, ImvBinaryOpt, LevelOpt, Level, LrOpt,
+                                  ManifestOpt, MaxInstOpt, Precision, PrecisionOpt, SeedOpt, WorkspaceOpt, _bar_factory, _load)
 from scorelens.config import ModelConfig
 from scorelens.workspace import Workspace
 
@@ -37,6 +37,7 @@ def importance_command(
     batch_size: BatchOpt = 16,
     precision: PrecisionOpt = Precision.auto,
     max_instances: MaxInstOpt = 0,
+    imv_binary_relevance: ImvBinaryOpt = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads / processes.", min=1)] = None,
 ) -> None:
     """Score how much each feature group matters to a model's genre predictions (Fig 3)."""
@@ -49,7 +50,7 @@ def importance_command(
     key = normalise_key(model)
     config = ModelConfig(seed=seed, cv=cv, level=level.value, max_instances=max_instances, hidden=hidden,
                          epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                         precision=resolve_precision(precision.value))
+                         precision=resolve_precision(precision.value), imv_multi_output=not imv_binary_relevance)
     ws = Workspace(workspace)
     _, (fs,) = _load(ws, manifest, [features], level.value, max_instances)
     folder = ws.path("results", "importance", f"{fs.kind}-{key.replace(':', '_')}-h{hidden}-{level.value}", "x").parent

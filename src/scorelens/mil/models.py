@@ -46,8 +46,10 @@ def normalise_key(key: str) -> str:
 
 
 def make_model(key: str, *, hidden: int = 128, epochs: int = 200, learning_rate: float = 5e-5,
-               batch_size: int = 16, threshold: float = 0.5, precision: str = "auto", random_state=None):
-    """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only)."""
+               batch_size: int = 16, threshold: float = 0.5, precision: str = "auto", random_state=None,
+               imv_multi_output: bool = True):
+    """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only;
+    ``imv_multi_output`` to ``imv:rf``, see :class:`InstanceMajorityVote`)."""
     key = normalise_key(key)
     family, _, variant = key.partition(":")
     if family == "random":
@@ -57,7 +59,7 @@ def make_model(key: str, *, hidden: int = 128, epochs: int = 200, learning_rate:
     if family == "simple_mi":
         return SimpleMI(estimator=variant, random_state=random_state)
     if family == "imv":
-        return InstanceMajorityVote(estimator=variant, random_state=random_state)
+        return InstanceMajorityVote(estimator=variant, random_state=random_state, multi_output=imv_multi_output)
     return MILClassifier(pooling=variant, hidden=hidden, epochs=epochs, learning_rate=learning_rate,
                          batch_size=batch_size, threshold=threshold, precision=precision, random_state=random_state)
 
