@@ -229,3 +229,24 @@ def test_csv_cue_table_keeps_digit_only_track_ids(tmp_path, media):
     table["track_id"] = "0012345678901234"
     table.to_csv(path, index=False)
     assert read_cues(path)["track_id"].iloc[0] == "0012345678901234"
+
+
+def test_cue_level_of_a_wide_fragmented_table_is_quiet():
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from scorelens.features.pipeline import cue_level
+
+    n = 40
+    frames = pd.DataFrame({"film_id": ["a"] * n, "cue_id": np.repeat([0, 1], n // 2), "time_s": np.arange(n) * 1.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(300):                                  # column by column, as a fragmented table is made
+            frames[f"tags/t{i:03d}/mean"] = np.float32(i) + np.arange(n, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cues = cue_level(frames)
+    assert list(cues.columns[:2]) == ["film_id", "cue_id"] and len(cues) == 2
+    assert cues["tags/t001/mean"].tolist() == [1 + 9.5, 1 + 29.5] and cues["tags/t001/mean"].dtype == np.float32

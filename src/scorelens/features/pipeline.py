@@ -464,7 +464,9 @@ def cue_level(frames: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"film_id": pd.Series(dtype=str), "cue_id": pd.Series(dtype=np.int64),
                              **{c: pd.Series(dtype=np.float32) for c in cols}})
     means = frames.groupby(["film_id", "cue_id"], sort=False)[cols].mean().astype(np.float32)
-    return means.reset_index()
+    # Keys and features joined in one go: inserting the keys into a wide table (hundreds of
+    # columns) made pandas warn about fragmentation on every run.
+    return pd.concat([means.index.to_frame(index=False), means.reset_index(drop=True)], axis=1)
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:
