@@ -201,3 +201,21 @@ def test_small_pieces():
     res = compare_groups(np.array([3.0, 4.0, 5.0]), np.array([1.0, 2.0]))
     assert res["difference"] == pytest.approx(4.0 - 1.5) and res["u"] == 6.0
     assert math.isnan(compare_groups(np.array([]), np.array([1.0]))["p"])
+
+
+def test_clips_without_visual_values_are_not_counted():
+    import numpy as np
+    import pandas as pd
+
+    from scorelens.analysis.crossmodal import cross_modal
+
+    films = [f"f{i}" for i in range(6)]
+    genres = ["A", "B"]
+    clips = pd.DataFrame({"film_id": np.repeat(films, 2), "cue_id": np.tile([0, 1], 6),
+                          "brightness": np.linspace(0.1, 0.9, 12), "contrast": np.linspace(0.2, 0.4, 12)})
+    clips.loc[0, ["brightness", "contrast"]] = np.nan
+    rows = [{"film_id": f, "features": "mir", "model": "network:attention", "genre": g,
+             "probability": 0.9 if (i + k) % 2 else 0.1, "predicted": int((i + k) % 2), "true": int((i + k) % 2)}
+            for i, f in enumerate(films) for k, g in enumerate(genres)]
+    result = cross_modal(clips, pd.DataFrame(rows), model="network:attention")
+    assert result.n_clips == 11

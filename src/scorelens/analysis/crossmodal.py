@@ -160,6 +160,8 @@ class CrossModal:
     film_ids : tuple of str
         Films whose clips were compared.
     n_clips : int
+        Clips of those films with a visual value (a clip whose brightness and contrast are
+        both missing is not counted).
     films_without_clips : tuple of str
         Films with predictions but no visual cue summary (no cue, or no video frame near one).
     films_without_predictions : tuple of str
@@ -376,7 +378,8 @@ def cross_modal(clips: pd.DataFrame, predictions: pd.DataFrame, *, model: str = 
                              "significant": bool(p_corr == p_corr and p_corr <= alpha), "note": note})
     table = pd.DataFrame(rows, columns=COLUMNS)
     return CrossModal(table=table, features=features, model=model, alpha=alpha, genres=run.genres, film_ids=used,
-                      n_clips=int(len(clips)), films_without_clips=without_clips,
+                      n_clips=int(np.isfinite(clips[list(VISUAL_FEATURES)].to_numpy(np.float64)).any(axis=1).sum()),
+                      films_without_clips=without_clips,
                       films_without_predictions=without_predictions)
 
 

@@ -38,7 +38,7 @@ from scorelens.mil.network import resolve_precision
 from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
 
 __all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
-           "evaluation_keys", "format_score", "format_p"]
+           "evaluation_keys", "format_score", "format_p", "inputs_digest", "no_progress"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
-def _no_progress(description: str, total: int) -> Callable[[int], None]:
+def no_progress(description: str, total: int) -> Callable[[int], None]:
+    """A :data:`Progress` that draws nothing."""
     return lambda n=1: None
 
 
@@ -422,7 +423,7 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     config = config or ModelConfig()
     # Record the arithmetic actually used ("auto" depends on the CPU).
     config = replace(config, precision=resolve_precision(config.precision))
-    progress = progress or _no_progress
+    progress = progress or no_progress
     if n_jobs is None:
         import torch
 
@@ -494,7 +495,7 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
                       {k: fs.instance_keys for k, fs in zip(kinds, sets)})
 
 
-def _digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, keys: Sequence[str]) -> str:
+def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, keys: Sequence[str]) -> str:
     """Digest of the inputs and settings of a set of results (the key of their records).
 
     Covers what the numbers depend on besides the settings: the films' bags (values and
@@ -539,7 +540,7 @@ def write_evaluation(evaluation: Evaluation, folder: str | Path, *, workspace=No
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    key = _digest(inputs, evaluation.config, [r.key for r in evaluation.runs])
+    key = inputs_digest(inputs, evaluation.config, [r.key for r in evaluation.runs])
     writers = {
         "markdown": ("table4.md", lambda p: p.write_text(evaluation.to_markdown(), encoding="utf-8")),
         "csv": ("table4.csv", lambda p: evaluation.to_frame().to_csv(p, index=False)),

@@ -56,7 +56,7 @@ from sklearn.metrics import f1_score
 
 from scorelens import __version__
 from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import _no_progress, fit_and_predict, make_folds
+from scorelens.analysis.evaluation import no_progress, fit_and_predict, make_folds
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.features.groups import group_columns
@@ -378,7 +378,7 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
         ignores the features.
     """
     config = config or ModelConfig()
-    progress = progress or _no_progress
+    progress = progress or no_progress
     if normalise_key(key).split(":")[0] in ("random", "plurality"):
         raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that reads them")
     if runs < 1:

@@ -41,7 +41,7 @@ def importance_command(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads / processes.", min=1)] = None,
 ) -> None:
     """Score how much each feature group matters to a model's genre predictions (Fig 3)."""
-    from scorelens.analysis.evaluation import _digest
+    from scorelens.analysis.evaluation import inputs_digest
     from scorelens.analysis.importance import group_importance
     from scorelens.mil.models import normalise_key
     from scorelens.mil.network import resolve_precision
@@ -55,7 +55,7 @@ def importance_command(
     _, (fs,) = _load(ws, manifest, [features], level.value, max_instances)
     folder = ws.path("results", "importance", f"{fs.kind}-{key.replace(':', '_')}-h{hidden}-{level.value}", "x").parent
     # "pfi-v2": the permutations are seeded by group name (v1 by position); v1 results are recomputed.
-    digest = _digest([fs], config, [key, f"runs={runs}", "pfi-v2"])
+    digest = inputs_digest([fs], config, [key, f"runs={runs}", "pfi-v2"])
     outputs = {name: folder / name for name in ("pfi_summary.md", "pfi_summary.csv", "pfi_summary.json",
                                                 "pfi_runs.parquet", "fig3.png")}
     if all(ws.is_done(p, digest) for p in outputs.values()):
