@@ -1,14 +1,11 @@
 """``scorelens evaluate`` and ``scorelens train`` on a small workspace of synthetic features."""
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from scorelens.cli.main import _register, app, run
 from scorelens.mil.artifact import load_artifact
 
 GENRES = ["Action", "Comedy", "Drama"]
@@ -39,17 +36,9 @@ def workspace(tmp_path_factory):
     return root
 
 
-def invoke(*args):
-    _register()
-    result = CliRunner().invoke(app, list(map(str, args)))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def test_evaluate_writes_table4(workspace):
+def test_evaluate_writes_table4(workspace, cli):
     ws = workspace / "ws"
-    res = invoke("-q", "evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "baselines",
+    res = cli("-q", "evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "baselines",
                  "--model", "simple_mi:knn", "--model", "average", "--epochs", "10", "--hidden", "8",
                  "--learning-rate", "0.01", "--seed", "5")
     assert res.exit_code == 0, res.output
@@ -65,10 +54,10 @@ def test_evaluate_writes_table4(workspace):
 
 
 @pytest.mark.filterwarnings("ignore:.*without any cue left out")
-def test_train_saves_a_loadable_artifact(workspace):
+def test_train_saves_a_loadable_artifact(workspace, cli):
     ws = workspace / "ws"
     target = workspace / "model.pt"
-    res = invoke("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "attention",
+    res = cli("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "attention",
                  "--epochs", "5", "--hidden", "8", "-o", target)
     assert res.exit_code == 0, res.output
     model = load_artifact(target, feature_names=[f"timbre/x{j}/mean" for j in range(5)], kind="mir")
@@ -77,18 +66,17 @@ def test_train_saves_a_loadable_artifact(workspace):
     assert set(pred.probabilities) == set(GENRES) and pred.instance_weights.shape == (3, 3)
 
 
-def test_missing_features_is_one_line_error(workspace, tmp_path, monkeypatch, capsys):
+def test_missing_features_is_one_line_error(workspace, tmp_path, run_cli):
     # Through the console-script entry, which turns a ScorelensError into one line on stderr.
-    monkeypatch.setattr(sys, "argv", ["scorelens", "evaluate", "-w", str(tmp_path / "empty"),
-                                      "-m", str(workspace / "corpus.toml")])
-    with pytest.raises(SystemExit) as exit_info:
-        run()
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
+    code, err = run_cli("evaluate", "-w", tmp_path / "empty", "-m", workspace / "corpus.toml")
+    assert code == 1
     assert "no features in the workspace" in err and "Traceback" not in err
 
 
 def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING)   # an earlier `-q` command may have raised the root level to ERROR
     from scorelens.analysis.data import CorpusBags
     from scorelens.cli.models import LARGE_CORPUS_INSTANCES, _warn_if_large
 

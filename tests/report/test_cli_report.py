@@ -2,14 +2,11 @@
 
 import json
 import shutil
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from scorelens.cli.main import _register, app, run
 
 GENRES = ["Action", "Comedy", "Drama"]
 RUNS = [("none", "random"), ("vggish", "network:attention"), ("vggish", "network:average"),
@@ -57,25 +54,9 @@ def project(tmp_path_factory):
     return root
 
 
-def invoke(*args):
-    _register()
-    result = CliRunner().invoke(app, list(map(str, args)))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def run_cli(monkeypatch, capsys, *args):
-    """Through the console-script entry (one-line errors, exit codes); returns (code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["scorelens", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        run()
-    return exit_info.value.code, capsys.readouterr().err
-
-
-def test_crossmodal_writes_table5(project):
+def test_crossmodal_writes_table5(project, cli):
     ws = project / "ws"
-    res = invoke("crossmodal", "-w", ws, "-m", project / "corpus.toml", "--alpha", "0.05")
+    res = cli("crossmodal", "-w", ws, "-m", project / "corpus.toml", "--alpha", "0.05")
     assert res.exit_code == 0, res.output
     assert "Table 5 · brightness" in res.output and "Table 5 · contrast" in res.output
     out = ws / "results" / "crossmodal"
@@ -93,12 +74,12 @@ def test_crossmodal_writes_table5(project):
     assert (settings["model"], settings["alpha"], settings["level"]) == ("network:attention", 0.05, "cue")
 
 
-def test_crossmodal_unknown_model_is_one_line_error(project, monkeypatch, capsys):
-    code, err = run_cli(monkeypatch, capsys, "crossmodal", "-w", project / "ws", "-m", project / "corpus.toml",
+def test_crossmodal_unknown_model_is_one_line_error(project, run_cli):
+    code, err = run_cli("crossmodal", "-w", project / "ws", "-m", project / "corpus.toml",
                         "--model", "imv:rf")
     assert code == 1 and "Traceback" not in err
     assert "model 'imv:rf' is not in the predictions" in err and "vggish/network:attention" in err
-    code, err = run_cli(monkeypatch, capsys, "crossmodal", "-w", project / "ws", "-m", project / "corpus.toml",
+    code, err = run_cli("crossmodal", "-w", project / "ws", "-m", project / "corpus.toml",
                         "--model", "average")
     assert code == 1 and "ran on several feature kinds (vggish, mir); choose one with --features" in err
 
@@ -116,24 +97,24 @@ def _copy_without(project, tmp_path, *parts):
     return ws
 
 
-def test_crossmodal_without_predictions(project, tmp_path, monkeypatch, capsys):
+def test_crossmodal_without_predictions(project, tmp_path, run_cli):
     ws = _copy_without(project, tmp_path, "results", "evaluation", "cue", "predictions.parquet")
-    code, err = run_cli(monkeypatch, capsys, "crossmodal", "-w", ws, "-m", project / "corpus.toml")
+    code, err = run_cli("crossmodal", "-w", ws, "-m", project / "corpus.toml")
     assert code == 1 and "Traceback" not in err
     assert "predictions.parquet: no cross-validated predictions; run `scorelens evaluate --level cue` first" in err
     assert not (ws / "results" / "crossmodal").exists()
 
 
-def test_crossmodal_without_visual_cues(project, tmp_path, monkeypatch, capsys):
+def test_crossmodal_without_visual_cues(project, tmp_path, run_cli):
     ws = _copy_without(project, tmp_path, "features", "visual", "cues.parquet")
-    code, err = run_cli(monkeypatch, capsys, "crossmodal", "-w", ws, "-m", project / "corpus.toml")
+    code, err = run_cli("crossmodal", "-w", ws, "-m", project / "corpus.toml")
     assert code == 1 and "Traceback" not in err
     assert "visual/cues.parquet: no visual cue summaries; run `scorelens stamp` and then `scorelens visual" in err
 
 
-def test_figures_default_runs(project):
+def test_figures_default_runs(project, cli):
     ws = project / "ws"
-    res = invoke("-q", "figures", "-w", ws, "-m", project / "corpus.toml")
+    res = cli("-q", "figures", "-w", ws, "-m", project / "corpus.toml")
     assert res.exit_code == 0, res.output
     out = ws / "results" / "figures"
     for name in ("pr_curves.png", "per_film_scatter.png", "cue_timeline.png"):
@@ -146,9 +127,9 @@ def test_figures_default_runs(project):
     assert sorted(set(ap["features"])) == ["mir", "vggish"] and len(ap) == 2 * 3
 
 
-def test_figures_chosen_runs_and_formats(project, tmp_path):
+def test_figures_chosen_runs_and_formats(project, tmp_path, cli):
     ws = _copy(project, tmp_path)
-    res = invoke("figures", "-w", ws, "--features", "vggish", "--model", "attention", "--model", "average",
+    res = cli("figures", "-w", ws, "--features", "vggish", "--model", "attention", "--model", "average",
                  "--figure", "pr", "--format", "svg", "--format", "pdf")
     assert res.exit_code == 0, res.output
     out = ws / "results" / "figures"
@@ -158,13 +139,13 @@ def test_figures_chosen_runs_and_formats(project, tmp_path):
     assert "Average precision per genre" in res.output
 
 
-def test_figures_timeline_needs_only_cue_tables(project, tmp_path, monkeypatch, capsys):
+def test_figures_timeline_needs_only_cue_tables(project, tmp_path, cli, run_cli):
     ws = _copy_without(project, tmp_path, "results", "evaluation", "cue", "predictions.parquet")
-    res = invoke("-q", "figures", "-w", ws, "--figure", "timeline")
+    res = cli("-q", "figures", "-w", ws, "--figure", "timeline")
     assert res.exit_code == 0, res.output
     assert (ws / "results" / "figures" / "cue_timeline.png").exists()
-    code, err = run_cli(monkeypatch, capsys, "figures", "-w", ws)
+    code, err = run_cli("figures", "-w", ws)
     assert code == 1 and "predictions.parquet: no cross-validated predictions" in err
     shutil.rmtree(ws / "cues")
-    code, err = run_cli(monkeypatch, capsys, "figures", "-w", ws, "--figure", "timeline")
+    code, err = run_cli("figures", "-w", ws, "--figure", "timeline")
     assert code == 1 and "cues: no cue tables; run `scorelens stamp` first" in err

@@ -8,19 +8,16 @@ from known F1 values, a hand-made Table 5 with one significant cell, and figures
 import json
 import re
 import shutil
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
-from typer.testing import CliRunner
 
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.evaluation import evaluate, format_score, write_evaluation
 from scorelens.analysis.importance import GroupImportance
-from scorelens.cli.main import _register, app, run
 from scorelens.config import ModelConfig
 from scorelens.report.cuesheet import format_clock
 from scorelens.report.document import GENERATED_PREFIX, render_html, render_markdown
@@ -99,26 +96,10 @@ def project(tmp_path_factory):
     return root
 
 
-def invoke(*args):
-    _register()
-    result = CliRunner().invoke(app, list(map(str, args)))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def run_cli(monkeypatch, capsys, *args):
-    """Through the console-script entry (one-line errors, exit codes); returns (code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["scorelens", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        run()
-    return exit_info.value.code, capsys.readouterr().err
-
-
 @pytest.fixture(scope="module")
-def written(project):
+def written(project, cli):
     """The report of the full workspace, written by the CLI: (markdown, html, cli output)."""
-    res = invoke("report", "-w", project / "ws", "-m", project / "corpus.toml")
+    res = cli("report", "-w", project / "ws", "-m", project / "corpus.toml")
     assert res.exit_code == 0, res.output
     out = project / "ws" / "results" / "report"
     return (out / "report.md").read_text(encoding="utf-8"), (out / "report.html").read_text(encoding="utf-8"), \
@@ -228,8 +209,8 @@ def test_html_is_self_contained(written):
     assert "<code>scorelens" not in html  # every section ran: no "not run yet" line
 
 
-def test_rerun_gives_the_same_markdown(project, written):
-    invoke("-q", "report", "-w", project / "ws", "-m", project / "corpus.toml", "--format", "md")
+def test_rerun_gives_the_same_markdown(project, written, cli):
+    cli("-q", "report", "-w", project / "ws", "-m", project / "corpus.toml", "--format", "md")
     again = (project / "ws" / "results" / "report" / "report.md").read_text(encoding="utf-8")
 
     def body(text):
@@ -239,10 +220,10 @@ def test_rerun_gives_the_same_markdown(project, written):
     assert body(again) == body(written[0])
 
 
-def test_missing_sections_name_their_command(project, tmp_path):
+def test_missing_sections_name_their_command(project, tmp_path, cli):
     ws = tmp_path / "ws"
     shutil.copytree(project / "ws", ws, ignore=shutil.ignore_patterns("results", "settings"))
-    res = invoke("-q", "report", "-w", ws, "--format", "md")
+    res = cli("-q", "report", "-w", ws, "--format", "md")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (ws / "results" / "report").iterdir()) == ["report.md", "report.md.done.json"]
     markdown = (ws / "results" / "report" / "report.md").read_text(encoding="utf-8")
@@ -326,20 +307,20 @@ def test_gather_and_render_are_pure(project):
     assert render_html(one).count("data:image/png;base64,") == render_markdown(one).count("](../")
 
 
-def test_empty_workspace_is_one_line_error(tmp_path, monkeypatch, capsys):
+def test_empty_workspace_is_one_line_error(tmp_path, run_cli):
     ws = Workspace(tmp_path / "ws")
-    code, err = run_cli(monkeypatch, capsys, "report", "-w", ws.root)
+    code, err = run_cli("report", "-w", ws.root)
     assert code == 1 and "Traceback" not in err
     assert f"{ws.root}: nothing to report yet" in err and f"run `scorelens stamp -w {ws.root} -m MANIFEST` first" in err
     assert not (ws.root / "results").exists()
-    code, err = run_cli(monkeypatch, capsys, "report", "-w", tmp_path / "nowhere")
+    code, err = run_cli("report", "-w", tmp_path / "nowhere")
     assert code == 1 and "nowhere: no workspace here yet" in err and "scorelens stamp" in err
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_non_workspace_folder_is_refused(tmp_path, monkeypatch, capsys):
+def test_non_workspace_folder_is_refused(tmp_path, run_cli):
     (tmp_path / "notes.txt").write_text("mine")
-    code, err = run_cli(monkeypatch, capsys, "report", "-w", tmp_path)
+    code, err = run_cli("report", "-w", tmp_path)
     assert code == 1 and "is not a scorelens workspace" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
@@ -352,12 +333,11 @@ def test_non_workspace_folder_is_refused(tmp_path, monkeypatch, capsys):
     (("results", "stamp_eval.json"), "[1, 2]", "stamp_eval.json: cannot read (expected a JSON object"),
     (("cues", "f0.parquet"), "no parquet", "f0.parquet: cannot read the cue table"),
 ])
-def test_corrupt_input_is_one_line_error_naming_the_file(project, tmp_path, monkeypatch, capsys, parts, content,
-                                                          message):
+def test_corrupt_input_is_one_line_error_naming_the_file(project, tmp_path, parts, content, message, run_cli):
     ws = tmp_path / "ws"
     shutil.copytree(project / "ws", ws, ignore=shutil.ignore_patterns("report"))
     ws.joinpath(*parts).write_text(content)
-    code, err = run_cli(monkeypatch, capsys, "report", "-w", ws)
+    code, err = run_cli("report", "-w", ws)
     assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert str(ws.joinpath(*parts)) in err and message in err
     assert not (ws / "results" / "report").exists()
