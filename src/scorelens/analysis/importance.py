@@ -69,15 +69,15 @@ __all__ = ["FoldModels", "fit_fold_models", "permuted_variants", "GroupImportanc
 
 #: Variants (run x group) predicted per pass, at most: bounds the permuted copies held at once.
 _VARIANT_BLOCK = 64
-#: Bytes of padded permuted corpora per pass (a network pads every bag to the longest, and
-#: frame-level bags can be thousands of frames long).
+#: Bytes of permuted corpora held per pass (frame-level corpora can be hundreds of MB each;
+#: the models predict one variant at a time, so only the held copies count).
 _BLOCK_BYTES = 256 << 20
 
 
 def _runs_per_block(bags: Sequence[np.ndarray], n_groups: int) -> int:
-    """Permutation runs per pass: at most ``_VARIANT_BLOCK`` variants and ``_BLOCK_BYTES`` of padded bags."""
-    padded = len(bags) * max(b.shape[0] for b in bags) * bags[0].shape[1] * 4
-    variants = max(1, min(_VARIANT_BLOCK, _BLOCK_BYTES // max(1, padded)))
+    """Permutation runs per pass: at most ``_VARIANT_BLOCK`` variants and ``_BLOCK_BYTES`` of permuted copies."""
+    corpus = sum(b.shape[0] for b in bags) * bags[0].shape[1] * 4
+    variants = max(1, min(_VARIANT_BLOCK, _BLOCK_BYTES // max(1, corpus)))
     return max(1, variants // n_groups)
 
 
