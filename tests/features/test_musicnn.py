@@ -95,8 +95,10 @@ def test_shared_timbral_front_end_equals_separate_patches(msd_kind):
     with torch.inference_mode():
         shared = msd_kind.net.embed_spectrogram(logmel, starts, batch_size=2)
         separate = msd_kind.net(torch.stack([logmel[s:s + mn.PATCH_FRAMES] for s in starts]))
+    # float32 convolutions of different batch shapes sum in different orders (oneDNN picks the
+    # kernel by shape and CPU): agreement to ~1e-4 relative, not bit for bit.
     for name in ("penultimate", "tags", "max_pool"):
-        np.testing.assert_allclose(getattr(shared, name), getattr(separate, name), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(getattr(shared, name), getattr(separate, name), rtol=1e-4, atol=1e-5)
 
 
 def test_patches_are_centred_on_grid_times_and_clamped_at_the_ends():
