@@ -45,9 +45,9 @@ def test_refuses_foreign_folders(tmp_path):
 def test_outputs_get_the_usual_file_mode_not_mkstemps_private_one(tmp_path, monkeypatch):
     import stat
 
-    from scorelens import workspace
+    from scorelens.io import atomic
 
-    monkeypatch.setattr(workspace, "_UMASK", 0o022)
-    with workspace.atomic_path(tmp_path / "report.html") as tmp:
+    monkeypatch.setattr(atomic, "_UMASK", 0o022)
+    with atomic.atomic_path(tmp_path / "report.html") as tmp:
         tmp.write_text("<p>shared</p>")
     assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644   # mkstemp alone gives 0o600

@@ -3,6 +3,49 @@
 A software implementation, and extension, of the system in B. Ma, T. Greer, D. Knox,
 S. Narayanan, "A computational lens into how music characterizes genre in film",
 PLOS ONE 16(4): e0249957, 2021.
+
+For notebooks::
+
+    import scorelens
+    report = scorelens.run("corpus.toml", workspace="work")          # the whole study
+    cues = scorelens.stages.run_stamp(ws, scorelens.StamperConfig(), corpus)   # one stage
+
+The stages live in :mod:`scorelens.stages`, their settings in :mod:`scorelens.config`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+__all__ = ["__version__", "run", "stages", "Workspace", "load_corpus", "StudyConfig", "StamperConfig",
+           "FeatureConfig", "MIRConfig", "EmbeddingConfig", "VisualConfig", "ModelConfig", "ImportanceConfig",
+           "CrossModalConfig", "FigureConfig", "ReportConfig", "RunConfig"]
+
+_CONFIGS = {"StudyConfig", "StamperConfig", "FeatureConfig", "MIRConfig", "EmbeddingConfig", "VisualConfig",
+            "ModelConfig", "ImportanceConfig", "CrossModalConfig", "FigureConfig", "ReportConfig", "RunConfig"}
+
+
+def run(manifest, **kwargs):
+    """Run the whole study on a manifest (:func:`scorelens.stages.run.run`; same arguments)."""
+    from scorelens.stages.run import run as _run
+
+    return _run(manifest, **kwargs)
+
+
+def __getattr__(name: str):
+    # Imported on first use: `import scorelens` stays light (no PyTorch, no pandas).
+    if name in _CONFIGS:
+        from scorelens import config
+
+        return getattr(config, name)
+    if name == "stages":
+        import importlib
+
+        return importlib.import_module("scorelens.stages")
+    if name == "Workspace":
+        from scorelens.workspace import Workspace
+
+        return Workspace
+    if name == "load_corpus":
+        from scorelens.corpus import load_corpus
+
+        return load_corpus
+    raise AttributeError(f"module 'scorelens' has no attribute {name!r}")

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from scorelens.exceptions import ParameterError
 
-__all__ = ["StamperConfig", "settings_digest", "DEFAULT_GENRES"]
+__all__ = ["StamperConfig", "MIRConfig", "FeatureConfig", "VisualConfig", "EmbeddingConfig", "ModelConfig",
+           "ImportanceConfig", "CrossModalConfig", "FigureConfig", "ReportConfig", "RunConfig", "StudyConfig",
+           "SETTINGS_SECTIONS", "parse_assignments", "settings_digest", "DEFAULT_GENRES"]
 
 #: The study's six IMDb genres ("Film genre" section); a corpus may declare its own taxonomy.
 DEFAULT_GENRES: tuple[str, ...] = ("Action", "Comedy", "Drama", "Horror", "Romance", "Science Fiction")
@@ -273,9 +275,6 @@ class FeatureConfig:
     grid_method: str = "linear"
     """How a kind's native frames are put on the common 1 Hz grid: ``linear`` interpolation between
     native frame centres, or ``nearest`` native frame."""
-    refine_max_gap_bins: int = 3
-    """Boundaries extend through bins with any aligned hash across gaps of up to this many empty bins
-    (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare)."""
     min_cue_s: float = 1.0
     """Cues shorter than this (one grid frame) get no features; they are skipped with a warning."""
 
@@ -417,3 +416,248 @@ class ModelConfig:
         if prefix != "kfold" or not k.isdigit() or int(k) < 2:
             raise ParameterError(f"cv={self.cv!r} must be 'loo' or 'kfold:K' with K >= 2")
         return int(k)
+
+
+@dataclass(frozen=True)
+class ImportanceConfig:
+    """Settings of permutation feature importance (the study's Fig 3; see :mod:`scorelens.analysis.importance`).
+
+    The model is trained with :class:`ModelConfig`'s settings except ``hidden``, which the
+    study set to 64 for its PFI model (MIR features, average pooling, F1 .61).
+    """
+
+    features: str = "mir"
+    """Feature kind whose named columns are grouped (the study: MIR)."""
+    model: str = "average"
+    """Model key (the study: a network with average pooling)."""
+    hidden: int = 64
+    """Units per embedding layer of the PFI model (the study's 64)."""
+    runs: int = 100
+    """Permutation runs per group (the study's 100)."""
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "runs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ParameterError(f"{name}={value!r} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class CrossModalConfig:
+    """Settings of the cross-modal table (the study's Table 5; see :mod:`scorelens.analysis.crossmodal`)."""
+
+    features: str | None = None
+    """Feature kind of the model whose predictions label the clips (None: the only kind it ran on;
+    ``scorelens run`` picks vggish when evaluated, else musicnn, else the first kind)."""
+    model: str = "attention"
+    """Model whose out-of-fold predictions label the clips (the study: single attention on VGGish)."""
+    level: str = "cue"
+    """Which evaluation's predictions to read."""
+    alpha: float = 0.01
+    """Family-wise significance level of the Bonferroni-corrected Mann-Whitney U tests (the study's 0.01)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ParameterError(f"alpha={self.alpha!r} must be between 0 and 1")
+        if self.level not in ("cue", "frame"):
+            raise ParameterError(f"level={self.level!r} must be 'cue' or 'frame'")
+
+
+@dataclass(frozen=True)
+class FigureConfig:
+    """Settings of the figures (PR curves as the study's S2, per-film scatter as S3, cue timeline)."""
+
+    level: str = "cue"
+    features: tuple[str, ...] = ()
+    """Feature kinds to plot (empty: every music kind evaluated)."""
+    models: tuple[str, ...] = ()
+    """Models to plot on each kind (empty: each kind's best by macro F1 for S2, average pooling for S3)."""
+    figures: tuple[str, ...] = ("pr", "scatter", "timeline")
+    formats: tuple[str, ...] = ("png",)
+    dpi: int = 150
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.figures) - {"pr", "scatter", "timeline"})
+        if unknown or not self.figures:
+            raise ParameterError(f"figures={list(self.figures)!r} must be a non-empty subset of pr, scatter, timeline")
+        bad = sorted(set(self.formats) - {"png", "svg", "pdf"})
+        if bad or not self.formats:
+            raise ParameterError(f"formats={list(self.formats)!r} must be a non-empty subset of png, svg, pdf")
+        if not isinstance(self.dpi, int) or self.dpi < 30:
+            raise ParameterError(f"dpi={self.dpi!r} must be an integer >= 30")
+        if self.level not in ("cue", "frame"):
+            raise ParameterError(f"level={self.level!r} must be 'cue' or 'frame'")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Settings of the one-page report (see :mod:`scorelens.report.summary`)."""
+
+    formats: tuple[str, ...] = ("md", "html")
+    top: int = 5
+    """Cues listed per genre among those that drove the best network's predictions."""
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.formats) - {"md", "html"})
+        if bad or not self.formats:
+            raise ParameterError(f"formats={list(self.formats)!r} must be a non-empty subset of md, html")
+        if not isinstance(self.top, int) or self.top < 1:
+            raise ParameterError(f"top={self.top!r} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What ``scorelens run`` does besides each stage's own settings."""
+
+    kinds: tuple[str, ...] = ("mir", "musicnn")
+    """Music feature kinds computed and evaluated; ``vggish`` is added when its weights are configured
+    (``embeddings.vggish_dir`` or ``SCORELENS_VGGISH_DIR``)."""
+    stages: tuple[str, ...] = ("index", "stamp", "features", "visual", "evaluate", "importance", "crossmodal",
+                               "figures", "report")
+    """Stages to run, in this fixed order (a subset skips the others)."""
+    whole_index: bool = False
+    """Match every film against every indexed track (finds music reused across films)."""
+    db: str | None = None
+    """Fingerprint database: None for WORKSPACE/fingerprints.sqlite, a SQLite path, or a postgresql:// URL."""
+    keep_going: bool = False
+    """Record a film that fails a stage and go on with the others (exit status 3 at the end)."""
+
+    def __post_init__(self) -> None:
+        order = RunConfig.__dataclass_fields__["stages"].default
+        unknown = [s for s in self.stages if s not in order]
+        if unknown:
+            raise ParameterError(f"stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(order)}")
+        if not self.kinds:
+            raise ParameterError("kinds must name at least one feature kind")
+
+
+#: Sections of a ``[settings]`` table (manifest or ``--config`` file) and the dataclass each fills.
+SETTINGS_SECTIONS: dict[str, type] = {
+    "run": RunConfig, "stamp": StamperConfig, "features": FeatureConfig, "mir": MIRConfig,
+    "embeddings": EmbeddingConfig, "visual": VisualConfig, "model": ModelConfig, "importance": ImportanceConfig,
+    "crossmodal": CrossModalConfig, "figures": FigureConfig, "report": ReportConfig,
+}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Every setting of a whole study, one section per stage: what ``scorelens run`` runs with.
+
+    Built in rising priority from the study's defaults (the dataclasses above), a
+    ``[settings]`` table in the manifest, a ``--config`` TOML file with the same keys, and
+    command-line options (:meth:`merged`). Keys are ``section.name`` (``mir.texture_window_s``,
+    ``model.epochs``, ``run.kinds``); an unknown section or key is a :class:`ParameterError`
+    naming it, so a misspelt setting cannot silently vanish.
+    """
+
+    run: RunConfig = field(default_factory=RunConfig)
+    stamp: StamperConfig = field(default_factory=StamperConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    mir: MIRConfig = field(default_factory=MIRConfig)
+    embeddings: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    visual: VisualConfig = field(default_factory=VisualConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    importance: ImportanceConfig = field(default_factory=ImportanceConfig)
+    crossmodal: CrossModalConfig = field(default_factory=CrossModalConfig)
+    figures: FigureConfig = field(default_factory=FigureConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def merged(self, overrides: dict, *, source: str = "settings") -> StudyConfig:
+        """A copy with ``overrides`` applied: ``{section: {name: value}}`` or ``{"section.name": value}``.
+
+        Parameters
+        ----------
+        overrides : dict
+            Nested (as a TOML ``[settings]`` table reads) or dotted keys.
+        source : str
+            Names where the overrides come from in error messages (a file, ``--set``).
+
+        Returns
+        -------
+        StudyConfig
+
+        Raises
+        ------
+        ParameterError
+            An unknown section or key, or a value the section's dataclass refuses.
+        """
+        nested: dict[str, dict] = {}
+        for key, value in overrides.items():
+            section, dot, name = str(key).partition(".")
+            if dot:
+                nested.setdefault(section, {})[name] = value
+            elif isinstance(value, dict):
+                nested.setdefault(section, {}).update(value)
+            else:
+                raise ParameterError(f"{source}: setting {key!r} must be SECTION.NAME (sections: "
+                                     f"{', '.join(SETTINGS_SECTIONS)})")
+        changes = {}
+        for section, values in nested.items():
+            cls = SETTINGS_SECTIONS.get(section)
+            if cls is None:
+                raise ParameterError(f"{source}: unknown settings section {section!r} (known: "
+                                     f"{', '.join(SETTINGS_SECTIONS)})")
+            current = getattr(self, section)
+            known = {f.name: f for f in dataclasses.fields(cls)}
+            kwargs = {}
+            for name, value in values.items():
+                if name not in known:
+                    raise ParameterError(f"{source}: unknown setting {section}.{name} (known: {', '.join(known)})")
+                kwargs[name] = _coerce(value, getattr(current, name), f"{source}: {section}.{name}")
+            try:
+                changes[section] = dataclasses.replace(current, **kwargs)
+            except ParameterError as exc:
+                raise ParameterError(f"{source}: [{section}] {exc}") from None
+            except TypeError as exc:
+                raise ParameterError(f"{source}: [{section}] {exc}") from None
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Every setting as a nested JSON-able dict (what the workspace and the report record)."""
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SETTINGS_SECTIONS}
+
+
+def _coerce(value, current, where: str):
+    """A TOML/JSON value in the type of the setting it replaces (lists become tuples)."""
+    if isinstance(current, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ParameterError(f"{where}={value!r} must be a list")
+        return tuple(value)
+    if isinstance(current, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if not isinstance(value, bool):
+            raise ParameterError(f"{where}={value!r} must be true or false")
+        return value
+    if isinstance(current, int) and not isinstance(value, bool):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                raise ParameterError(f"{where}={value!r} must be an integer") from None
+        return value
+    if isinstance(current, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            raise ParameterError(f"{where}={value!r} must be a number") from None
+    return value
+
+
+def parse_assignments(items, *, source: str = "--set") -> dict:
+    """``["model.epochs=50", "run.kinds=mir,musicnn"]`` as ``{"model.epochs": 50, …}`` (values read as JSON when they parse)."""
+    out = {}
+    for item in items or []:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"{source} {item!r} must look like SECTION.NAME=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out

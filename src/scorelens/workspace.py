@@ -1,13 +1,23 @@
 """The workspace: one output folder that every stage writes into, and that makes re-runs resume.
 
-Layout (each stage owns one sub-folder)::
+:class:`WorkspaceLayout` (``Workspace.layout``) is the one place that spells a path inside a
+workspace; every stage asks it where to read and write. Layout::
 
     WORKSPACE/
       .scorelens-workspace        marks the folder (refuses to write into arbitrary folders)
-      fingerprints.sqlite         default fingerprint database (stamp)
+      .scorelens.lock             held while `scorelens run` works here (one run at a time)
+      fingerprints.sqlite         default fingerprint database (index, stamp)
+      corpus/                     the demo's synthetic films and manifest (demo)
       cues/<film>.parquet|.csv    cue tables (stamp)
-      features/…                  features (features)
-      results/…                   evaluation, models, analyses
+      features/<kind>/            films/<film>.parquet shards, frames.parquet, cues.parquet
+      results/evaluation/<level>/ Table 4, predictions, instance weights, saved runs (evaluate)
+      results/importance/<run>/   Fig 3 (importance)
+      results/crossmodal/         Table 5 (crossmodal)
+      results/figures/            PR curves, per-film scatter, cue timeline (figures)
+      results/report/             report.md, report.html (report)
+      results/models/             trained model artifacts (train)
+      results/stamp_eval.json     the Score Stamper against annotations (stamp-eval)
+      results/run.json            what the last `scorelens run` did, stage by stage
       settings/<stage>.json       resolved settings of the last run of each stage
 
 Every output is written to a temporary file in the same folder and moved into place
@@ -22,46 +32,182 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from scorelens import __version__
 from scorelens.exceptions import WorkspaceError
+from scorelens.io.atomic import atomic_path, write_json_atomic
 
-__all__ = ["Workspace", "atomic_path", "write_json_atomic"]
+__all__ = ["Workspace", "WorkspaceLayout", "atomic_path", "write_json_atomic"]
 
 _MARKER = ".scorelens-workspace"
-# The process's umask (read once: os.umask can only be read by setting it).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+_LOCK = ".scorelens.lock"
 
 
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it onto ``target`` only if the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    # mkstemp makes the file private (0600); an output gets the mode any new file would.
-    os.fchmod(fd, 0o666 & ~_UMASK)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+def _safe(name: str) -> str:
+    """A model key or kind as a file-name part (``simple_mi:svm`` -> ``simple_mi_svm``)."""
+    return str(name).replace(":", "_").replace("/", "_")
 
 
-def write_json_atomic(target: str | os.PathLike, data) -> None:
-    """Write ``data`` as indented JSON to ``target`` atomically."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+class WorkspaceLayout:
+    """Where every file of a workspace lives: the one place that spells a workspace path.
+
+    Methods return paths and create nothing; writers go through :meth:`Workspace.commit`
+    (or :func:`~scorelens.io.atomic.atomic_path`), which creates the folders.
+
+    Parameters
+    ----------
+    root : path
+        The workspace folder.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    # --- the workspace itself
+    @property
+    def marker(self) -> Path:
+        return self.root / _MARKER
+
+    @property
+    def lock(self) -> Path:
+        return self.root / _LOCK
+
+    @property
+    def fingerprints(self) -> Path:
+        """The default fingerprint database (SQLite)."""
+        return self.root / "fingerprints.sqlite"
+
+    def settings(self, stage: str) -> Path:
+        """Resolved settings of a stage's last run."""
+        return self.root / "settings" / f"{stage}.json"
+
+    @property
+    def settings_dir(self) -> Path:
+        return self.root / "settings"
+
+    # --- inputs made by the demo
+    @property
+    def corpus_dir(self) -> Path:
+        return self.root / "corpus"
+
+    @property
+    def corpus_manifest(self) -> Path:
+        return self.corpus_dir / "corpus.toml"
+
+    # --- stamp
+    @property
+    def cues_dir(self) -> Path:
+        return self.root / "cues"
+
+    def cue_table(self, film_id: str, fmt: str = "parquet") -> Path:
+        """A film's cue table (``parquet``, the one stages read; ``csv``, a copy for people)."""
+        return self.cues_dir / f"{film_id}.{fmt}"
+
+    def cue_tables(self) -> dict[str, Path]:
+        """Each film's cue table, by film id (the Parquet file where both it and a CSV exist)."""
+        folder = self.cues_dir
+        if not folder.is_dir():
+            return {}
+        found = {p.stem: p for p in folder.glob("*.csv") if not p.name.startswith(".")}
+        found.update({p.stem: p for p in folder.glob("*.parquet") if not p.name.startswith(".")})
+        return dict(sorted(found.items()))
+
+    def existing_cue_table(self, film_id: str) -> Path:
+        """The film's Parquet cue table, or its CSV when only that exists (hand-made tables)."""
+        parquet = self.cue_table(film_id)
+        csv = self.cue_table(film_id, "csv")
+        return csv if not parquet.exists() and csv.exists() else parquet
+
+    def stamp_eval(self) -> Path:
+        """The Score Stamper scored against annotations (per film and mean; one schema)."""
+        return self.results_dir / "stamp_eval.json"
+
+    # --- features
+    @property
+    def features_dir(self) -> Path:
+        return self.root / "features"
+
+    def feature_dir(self, kind: str) -> Path:
+        return self.features_dir / kind
+
+    def feature_shard(self, kind: str, film_id: str) -> Path:
+        """One film's frames of one kind (with the unit keys that let changed cue tables reuse them)."""
+        return self.feature_dir(kind) / "films" / f"{film_id}.parquet"
+
+    def features(self, kind: str, level: str = "cue") -> Path:
+        """A kind's frame-level (``frame``) or cue-level (``cue``) table."""
+        if level not in ("cue", "frame"):
+            raise WorkspaceError(f"level={level!r} must be 'cue' or 'frame'")
+        return self.feature_dir(kind) / ("cues.parquet" if level == "cue" else "frames.parquet")
+
+    def feature_kinds(self) -> list[str]:
+        """Kinds with a folder under ``features/``, sorted (``visual`` included)."""
+        folder = self.features_dir
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    # --- results
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    def evaluation_dir(self, level: str = "cue") -> Path:
+        return self.results_dir / "evaluation" / level
+
+    def table4(self, level: str = "cue", fmt: str = "md") -> Path:
+        return self.evaluation_dir(level) / f"table4.{fmt}"
+
+    def predictions(self, level: str = "cue") -> Path:
+        """Out-of-fold probabilities per film, genre and model (what crossmodal and figures read)."""
+        return self.evaluation_dir(level) / "predictions.parquet"
+
+    def instance_weights(self, level: str = "cue") -> Path:
+        return self.evaluation_dir(level) / "instance_weights.parquet"
+
+    def evaluation_runs(self, level: str = "cue") -> Path:
+        """Saved model runs of an evaluation (resume an interrupted sweep)."""
+        return self.evaluation_dir(level) / "runs"
+
+    def model(self, kind: str, key: str) -> Path:
+        """A trained model artifact."""
+        return self.results_dir / "models" / f"{_safe(kind)}-{_safe(key)}.pt"
+
+    @property
+    def importance_root(self) -> Path:
+        return self.results_dir / "importance"
+
+    def importance_dir(self, kind: str, key: str, hidden: int, level: str = "cue") -> Path:
+        return self.importance_root / f"{_safe(kind)}-{_safe(key)}-h{hidden}-{level}"
+
+    @property
+    def crossmodal_dir(self) -> Path:
+        return self.results_dir / "crossmodal"
+
+    def table5(self, fmt: str = "md") -> Path:
+        return self.crossmodal_dir / f"table5.{fmt}"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.results_dir / "figures"
+
+    def figure(self, name: str, ext: str = "png") -> Path:
+        return self.figures_dir / f"{name}.{ext}"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.results_dir / "report"
+
+    def report(self, fmt: str = "html") -> Path:
+        return self.report_dir / f"report.{fmt}"
+
+    def run_record(self) -> Path:
+        """What the last ``scorelens run`` did, stage by stage (``results/run.json``)."""
+        return self.results_dir / "run.json"
 
 
 class Workspace:
@@ -94,6 +240,42 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
 
+    @property
+    def layout(self) -> WorkspaceLayout:
+        """Where every file of this workspace lives."""
+        return WorkspaceLayout(self.root)
+
+    @contextlib.contextmanager
+    def lock(self, what: str = "scorelens run") -> Iterator[None]:
+        """Hold the workspace for one run: a second process is refused with a clear error.
+
+        An advisory ``flock`` on ``.scorelens.lock``: the kernel releases it when the holder
+        exits, however it exits (SIGKILL included), so a crashed run never leaves the
+        workspace locked.
+
+        Raises
+        ------
+        WorkspaceError
+            Another process holds the workspace.
+        """
+        path = self.layout.lock
+        fh = open(path, "a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise WorkspaceError(f"{self.root}: workspace is in use by {holder}; wait for it to finish "
+                                     "or use another --workspace") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{what} (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+            fh.flush()
+            yield
+        finally:
+            fh.close()  # closing the descriptor releases the lock
+
     def path(self, *parts: str) -> Path:
         """A path inside the workspace (parent folders created)."""
         p = self.root.joinpath(*parts)
@@ -103,7 +285,7 @@ class Workspace:
     @property
     def default_db(self) -> str:
         """The default fingerprint database: a SQLite file in the workspace."""
-        return str(self.path("fingerprints.sqlite"))
+        return str(self.layout.fingerprints)
 
     @staticmethod
     def _record_path(output: Path) -> Path:
@@ -158,6 +340,6 @@ class Workspace:
         data = {"scorelens": __version__}
         for cfg in configs:
             data[type(cfg).__name__] = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
-        target = self.path("settings", f"{stage}.json")
+        target = self.layout.settings(stage)
         write_json_atomic(target, data)
         return target

@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorelens.analysis.data import bags_from_table, even_subsample, feature_table_path
+from scorelens.analysis.data import bags_from_table, even_subsample
+from scorelens.stages.bags import feature_table
+from scorelens.workspace import Workspace
 from scorelens.corpus import load_corpus
 from scorelens.exceptions import FeatureError, ParameterError
 
@@ -57,16 +59,17 @@ def test_bad_tables(corpus):
 
 
 def test_feature_table_path(tmp_path):
+    ws = Workspace(tmp_path)
     (tmp_path / "features" / "mir").mkdir(parents=True)
     with pytest.raises(FeatureError, match="no cue-level 'mir' features in the workspace"):
-        feature_table_path(tmp_path, "mir", "cue")
+        feature_table(ws, "mir", "cue")
     (tmp_path / "features" / "mir" / "frames.parquet").write_bytes(b"")
-    assert feature_table_path(tmp_path, "mir", "cue") == (tmp_path / "features" / "mir" / "frames.parquet", "mir")
+    assert feature_table(ws, "mir", "cue") == (tmp_path / "features" / "mir" / "frames.parquet", "mir")
     (tmp_path / "features" / "mir" / "cues.parquet").write_bytes(b"")
-    assert feature_table_path(tmp_path, "mir", "cue")[0].name == "cues.parquet"
-    assert feature_table_path(tmp_path, "mir", "frame")[0].name == "frames.parquet"
+    assert feature_table(ws, "mir", "cue")[0].name == "cues.parquet"
+    assert feature_table(ws, "mir", "frame")[0].name == "frames.parquet"
     with pytest.raises(FeatureError, match="no such feature table"):
-        feature_table_path(tmp_path, str(tmp_path / "nope.parquet"), "cue")
+        feature_table(ws, str(tmp_path / "nope.parquet"), "cue")
 
 
 def test_even_subsample():

@@ -10,8 +10,13 @@ import pytest
 from scorelens.config import VisualConfig
 from scorelens.demo.media import write_audio, write_film
 from scorelens.exceptions import MediaError, ParameterError
-from scorelens.features.visual import (VisualSource, brightness, contrast, cue_summaries, extract_visual,
-                                       visual_frames)
+from scorelens.features.visual import brightness, contrast, cue_summaries, visual_frames
+from scorelens.stages.visual import VisualSource, run_visual
+
+
+def extract_visual(ws, sources, **kwargs):
+    """The visual stage with the study's settings."""
+    return run_visual(ws, VisualConfig(), sources, **kwargs)
 from scorelens.workspace import Workspace
 
 
@@ -108,7 +113,8 @@ def test_cue_medians_and_short_cues():
 
 def test_extract_visual_caches_and_keeps_going(tmp_path, film):
     ws = Workspace(tmp_path / "ws")
-    cues = ws.path("cues", "f.parquet")
+    cues = ws.layout.cue_table("f")
+    cues.parent.mkdir(parents=True)
     pd.DataFrame({"film_id": ["f"], "cue_id": [0], "track_id": ["0" * 16], "track_path": ["x"], "start_s": [3.0],
                   "end_s": [6.0], "track_offset_s": [0.0]}).to_parquet(cues)
     audio_only = write_audio(tmp_path / "a.m4a", np.zeros(8000), 8000)

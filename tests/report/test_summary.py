@@ -314,7 +314,7 @@ def test_empty_workspace_is_one_line_error(tmp_path, run_cli):
     assert f"{ws.root}: nothing to report yet" in err and f"run `scorelens stamp -w {ws.root} -m MANIFEST` first" in err
     assert not (ws.root / "results").exists()
     code, err = run_cli("report", "-w", tmp_path / "nowhere")
-    assert code == 1 and "nowhere: no workspace here yet" in err and "scorelens stamp" in err
+    assert code == 1 and "nowhere: no workspace here yet" in err and "scorelens run MANIFEST" in err
     assert not (tmp_path / "nowhere").exists()
 
 

@@ -44,13 +44,13 @@ def test_summary_is_mean_and_sd_over_films():
 def test_bad_annotation_files(tmp_path):
     p = tmp_path / "a.csv"
     p.write_text("track,start_s\nA,1\n")
-    with pytest.raises(AnnotationError, match=r"a\.csv: missing column\(s\) end_s"):
-        read_cue_table(p)
+    with pytest.raises(AnnotationError, match=r"a\.csv: cue table lacks column\(s\) end_s"):
+        read_cue_table(p, annotation=True)
     p.write_text("track,start_s,end_s\nA,5,3\nB,x,9\n")
     with pytest.raises(AnnotationError, match="start_s has missing, non-numeric or negative values"):
-        read_cue_table(p)
+        read_cue_table(p, annotation=True)
     p.write_text("track,start_s,end_s\nA,5,3\n")
     with pytest.raises(AnnotationError, match=r"end_s must be after start_s \(rows 2\)"):
-        read_cue_table(p)
+        read_cue_table(p, annotation=True)
     with pytest.raises(AnnotationError, match="no such cue table"):
         read_cue_table(tmp_path / "missing.csv")

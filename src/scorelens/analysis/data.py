@@ -26,8 +26,7 @@ import pandas as pd
 from scorelens.corpus import Corpus
 from scorelens.exceptions import FeatureError, ParameterError
 
-__all__ = ["CorpusBags", "feature_names", "bags_from_table", "load_feature_table", "feature_table_path",
-           "even_subsample"]
+__all__ = ["CorpusBags", "feature_names", "bags_from_table", "load_feature_table", "even_subsample"]
 
 log = logging.getLogger(__name__)
 
@@ -167,34 +166,6 @@ def bags_from_table(table: pd.DataFrame, corpus: Corpus, *, level: str = "cue", 
         raise FeatureError(f"{source}: none of the manifest's {len(ids)} films has features")
     return CorpusBags(film_ids, bags, Y_all[rows].astype(np.int64), tuple(corpus.taxonomy), names, level,
                       keys, missing, kind)
-
-
-def feature_table_path(workspace_root: str | os.PathLike, features: str, level: str) -> tuple[Path, str]:
-    """Resolve ``--features``: a Parquet file, or a kind name looked up in the workspace.
-
-    A kind ``K`` means ``WORKSPACE/features/K/cues.parquet`` at cue level (falling back to
-    ``frames.parquet``, averaged per cue) and ``WORKSPACE/features/K/frames.parquet`` at
-    frame level.
-
-    Returns
-    -------
-    path : Path
-    kind : str
-        The kind name (the file's parent folder name for a path).
-    """
-    p = Path(features)
-    if p.suffix.lower() == ".parquet" or p.is_file():
-        if not p.is_file():
-            raise FeatureError(f"{p}: no such feature table")
-        return p, p.parent.name if p.parent.name not in ("", ".") else p.stem
-    folder = Path(workspace_root) / "features" / features
-    candidates = [folder / "frames.parquet"] if level == "frame" else [folder / "cues.parquet",
-                                                                        folder / "frames.parquet"]
-    for c in candidates:
-        if c.is_file():
-            return c, features
-    raise FeatureError(f"{candidates[0]}: no {level}-level {features!r} features in the workspace "
-                       f"(run `scorelens features --kind {features}` first, or pass a Parquet file)")
 
 
 def load_feature_table(path: str | os.PathLike) -> pd.DataFrame:

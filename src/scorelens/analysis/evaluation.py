@@ -517,7 +517,7 @@ def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, 
 
 
 def write_evaluation(evaluation: Evaluation, folder: str | Path, *, workspace=None,
-                     inputs: Sequence[CorpusBags] = ()) -> dict[str, Path]:
+                     inputs: Sequence[CorpusBags] = (), key: str | None = None) -> dict[str, Path]:
     """Write Table 4 (Markdown, CSV, JSON), the per-film predictions and the instance weights.
 
     Parameters
@@ -530,17 +530,21 @@ def write_evaluation(evaluation: Evaluation, folder: str | Path, *, workspace=No
         settings and inputs digest).
     inputs : sequence of CorpusBags
         The evaluated bags, digested into the records.
+    key : str, optional
+        The records' key (default: :func:`inputs_digest` of ``inputs``, the settings and the
+        runs' model keys).
 
     Returns
     -------
     dict of Path
         ``markdown``, ``csv``, ``json``, ``predictions``, ``weights`` (when any network ran).
     """
-    from scorelens.workspace import atomic_path
+    from scorelens.io.atomic import atomic_path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    key = inputs_digest(inputs, evaluation.config, [r.key for r in evaluation.runs])
+    if key is None:
+        key = inputs_digest(inputs, evaluation.config, [r.key for r in evaluation.runs])
     writers = {
         "markdown": ("table4.md", lambda p: p.write_text(evaluation.to_markdown(), encoding="utf-8")),
         "csv": ("table4.csv", lambda p: evaluation.to_frame().to_csv(p, index=False)),

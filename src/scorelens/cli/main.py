@@ -42,7 +42,23 @@ def main(
 
 def _register() -> None:
     # Command groups, in pipeline order. Each module adds its commands to ``app``.
-    from scorelens.cli import stamp, demo, features, models, importance, predict, report, summary  # noqa: F401
+    from scorelens.cli import (demo, features, importance, models, predict, report, run,  # noqa: F401
+                               stamp, summary)
+
+
+#: The global options, accepted after the command name too (moved before it).
+_GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose"}
+
+
+def _global_flags_first(args: list[str]) -> list[str]:
+    """``scorelens stamp … -q`` as ``scorelens -q stamp …``: -q/-v work on either side of the command."""
+    if "--" in args:
+        cut = args.index("--")
+        head, tail = args[:cut], args[cut:]
+    else:
+        head, tail = args, []
+    flags = [a for a in head if a in _GLOBAL_FLAGS]
+    return flags + [a for a in head if a not in _GLOBAL_FLAGS] + tail
 
 
 def run() -> None:
@@ -50,7 +66,7 @@ def run() -> None:
     _register()
     try:
         # With standalone_mode=False click returns a command's typer.Exit code instead of exiting.
-        code = app(standalone_mode=False)
+        code = app(args=_global_flags_first(sys.argv[1:]), prog_name="scorelens", standalone_mode=False)
     except ScorelensError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

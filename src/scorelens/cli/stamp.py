@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,24 +9,18 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from scorelens.cli.common import console, err_console, progress, state
+from scorelens.cli.common import (DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console,
+                                  print_failures, progress, stage_progress, state)
 from scorelens.cli.main import app
 from scorelens.config import StamperConfig
 from scorelens.corpus import load_corpus, soundtrack_files
 from scorelens.exceptions import MediaError, ParameterError
+from scorelens.io.atomic import atomic_path, check_writable_target
 from scorelens.io.audio import AUDIO_EXTENSIONS, probe_audio
 from scorelens.report.cuesheet import cue_sheet, write_cue_sheet
+from scorelens.stages.stamp import annotated_truth, run_index, run_stamp, run_stamp_eval, stamp_single_film
 from scorelens.stamp.cuetable import read_cue_table, write_cue_table
-from scorelens.stamp.evaluate import evaluate_cues, summarise
-from scorelens.stamp.pipeline import index_tracks, stamp_corpus, stamp_film
-from scorelens.stamp.store import open_store
 from scorelens.workspace import Workspace
-
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Output folder shared by all stages.",
-                                            file_okay=False)]
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Fingerprint database: a SQLite file, or a "
-                                              "postgresql://user@host/db URL. Default: WORKSPACE/fingerprints.sqlite.")]
-DEFAULT_WORKSPACE = Path("scorelens-work")
 
 
 def stamper_config(window_s: float = 5.0, hop_s: float | None = None, min_votes: int | None = None,
@@ -39,11 +32,14 @@ def stamper_config(window_s: float = 5.0, hop_s: float | None = None, min_votes:
     return StamperConfig(**kwargs)
 
 
-def _expand_tracks(items: list[Path]) -> list[Path]:
+def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
+    """Audio files named on the command line: files as given, folders expanded (one level, or all)."""
     paths: list[Path] = []
     for item in items:
         if item.is_dir():
-            found = soundtrack_files(item)
+            found = (sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                            and not any(part.startswith(".") for part in p.relative_to(item).parts))
+                     if recursive else soundtrack_files(item))
             if not found:
                 raise MediaError(f"{item}: soundtrack folder holds no audio files "
                                  f"({', '.join(sorted(AUDIO_EXTENSIONS))})")
@@ -53,7 +49,8 @@ def _expand_tracks(items: list[Path]) -> list[Path]:
     return paths
 
 
-def _print_cues(cues: pd.DataFrame, title: str) -> None:
+def print_cues(cues: pd.DataFrame, title: str) -> None:
+    """A film's cues as a table on the console (nothing with --quiet)."""
     if state.quiet:
         return
     table = Table(title=title)
@@ -69,34 +66,24 @@ def _print_cues(cues: pd.DataFrame, title: str) -> None:
 
 @app.command("index")
 def index_command(
-    tracks: Annotated[list[Path], typer.Argument(help="Audio files or folders of audio files.", exists=True)],
+    tracks: Annotated[list[Path], typer.Argument(help="Audio files, or folders of them (searched recursively: a "
+                                                 "folder of per-film folders works).", exists=True)],
     db: DbOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Skip tracks that fail; report them at the end.")] = False,
 ) -> None:
     """Fingerprint soundtrack tracks into the fingerprint database (idempotent)."""
-    config = StamperConfig()
-    paths = _expand_tracks(tracks)
-    url = db or Workspace(workspace).default_db
-    failures = []
-    with open_store(url, config, create=True) as store, progress() as bar:
-        task = bar.add_task("indexing", total=len(paths))
-        counts = {"added": 0, "known": 0, "failed": 0}
-
-        def on_track(outcome):
-            counts[outcome.status] += 1
-            bar.advance(task)
-            if outcome.status == "failed":
-                failures.append(outcome.message)
-
-        index_tracks(paths, store, config, keep_going=keep_going, on_track=on_track)
-        total = len(store.tracks())
+    paths = expand_tracks(tracks, recursive=True)
+    with progress() as bar:
+        report = run_index(Workspace(workspace), StamperConfig(), paths, db=db, keep_going=keep_going,
+                           progress=stage_progress(bar))
     if not state.quiet:
-        console.print(f"{counts['added']} track(s) added, {counts['known']} already indexed, "
-                      f"{counts['failed']} failed; {total} in {url}")
-    for message in failures:
+        console.print(f"{report.count('added')} track(s) added, {report.count('known')} already indexed, "
+                      f"{report.count('failed')} failed; {report.total_tracks} in {report.database}",
+                      highlight=False, soft_wrap=True)
+    for path, message in report.failures.items():
         err_console.print(f"[red]failed:[/] {message}", highlight=False)
-    if failures:
+    if report.failures:
         raise typer.Exit(1)
 
 
@@ -109,7 +96,8 @@ def stamp_command(
                                                      dir_okay=False)] = None,
     db: DbOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Cue table (.csv; a .parquet is written beside it).",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="An extra copy of the cue table (.csv; a .parquet "
+                                                "is written beside it); the workspace always gets one.",
                                                 dir_okay=False)] = None,
     cue_sheet_path: Annotated[Optional[Path], typer.Option("--cue-sheet", help="Also write a cue sheet (.csv or .json).",
                                                            dir_okay=False)] = None,
@@ -125,44 +113,49 @@ def stamp_command(
     config = stamper_config(window_s, hop_s, min_votes, refine=not no_refine)
     if (film is None) == (manifest is None):
         raise ParameterError("give either a FILM or --manifest (not both)")
+    # Output paths are checked before any work, so a typo cannot lose a finished stamping.
+    if out is not None:
+        check_writable_target(out, what="--out")
+    if cue_sheet_path is not None:
+        check_writable_target(cue_sheet_path, what="--cue-sheet")
     ws = Workspace(workspace)
-    url = db or ws.default_db
     if manifest is not None:
         corpus = load_corpus(manifest)
-        with open_store(url, config, create=True) as store, progress() as bar:
-            task = bar.add_task("stamping films", total=len(corpus))
-            report = stamp_corpus(corpus, ws, store, config, whole_index=whole_index, keep_going=keep_going,
-                                  on_film=lambda fid, status: bar.advance(task))
+        with progress() as bar:
+            report = run_stamp(ws, config, corpus, db=db, whole_index=whole_index, keep_going=keep_going,
+                               progress=stage_progress(bar))
         if not state.quiet:
-            console.print(f"{len(report.stamped)} film(s) stamped, {len(report.skipped)} already done, "
-                          f"{len(report.failed)} failed; cue tables in {ws.root / 'cues'}")
+            console.print(f"{len(report.stamped)} film(s) stamped, {len(report.reused)} already done, "
+                          f"{len(report.failed)} failed; cue tables in {ws.layout.cues_dir}", highlight=False)
+        for film_id, messages in report.warnings.items():
+            for m in messages:
+                err_console.print(f"[yellow]warning:[/] {film_id}: {m}", highlight=False, soft_wrap=True)
         if cue_sheet_path is not None and report.cue_tables:
             cues = pd.concat([read_cue_table(p) for p in report.cue_tables.values()], ignore_index=True)
             write_cue_sheet(cues, cue_sheet_path)
-        for film_id, message in report.failed.items():
-            err_console.print(f"[red]failed:[/] {film_id}: {message}", highlight=False)
+        print_failures(report.failed)
         if report.failed:
             raise typer.Exit(1)
         return
     info = probe_audio(film)
-    with open_store(url, config, create=soundtrack is not None) as store:
-        ids = None
-        if soundtrack:
-            outcomes = index_tracks(_expand_tracks(soundtrack), store, config)
-            ids = [o.track_id for o in outcomes]
-        elif not whole_index:
-            err_console.print("no --soundtrack given: matching against the whole index", highlight=False)
-        with progress() as bar:
-            task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)
-            result = stamp_film(film, store, config, track_ids=None if whole_index else ids,
-                                on_progress=lambda s: bar.advance(task, s))
-    target = out or ws.path("cues", f"{film.stem}.csv")
-    write_cue_table(result.cues, target.with_suffix(".parquet"), target.with_suffix(".csv"))
+    if not soundtrack and not whole_index:
+        err_console.print("no --soundtrack given: matching against the whole index", highlight=False)
+    with progress() as bar:
+        task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)
+        cues, path, warnings_ = stamp_single_film(ws, config, film, soundtrack=expand_tracks(soundtrack or []),
+                                                  db=db, whole_index=whole_index,
+                                                  on_progress=lambda s: bar.advance(task, s))
+    for w in warnings_:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if out is not None:
+        with atomic_path(out.with_suffix(".parquet")) as tmp_parquet, atomic_path(out.with_suffix(".csv")) as tmp_csv:
+            write_cue_table(cues, tmp_parquet, tmp_csv)
     if cue_sheet_path is not None:
-        write_cue_sheet(result.cues, cue_sheet_path)
-    _print_cues(result.cues, f"{film.name}: {len(result.cues)} cue(s)")
+        write_cue_sheet(cues, cue_sheet_path)
+    print_cues(cues, f"{film.name}: {len(cues)} cue(s)")
     if not state.quiet:
-        console.print(f"cue table: {target.with_suffix('.csv')}")
+        extra = f" (copy: {out.with_suffix('.csv')})" if out is not None else ""
+        console.print(f"cue table: {path}{extra}", highlight=False, soft_wrap=True)
 
 
 @app.command("stamp-eval")
@@ -172,32 +165,27 @@ def stamp_eval_command(
     manifest: Annotated[Optional[Path], typer.Option("--manifest", "-m", help="Use the manifest's annotated films and "
                                                      "the workspace's cue tables.", dir_okay=False)] = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write per-film and mean scores as JSON.",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write per-film and mean scores as JSON here.",
                                                      dir_okay=False)] = None,
 ) -> None:
-    """Score predicted cues against hand annotations: second-level and cue-level precision and recall."""
+    """Score predicted cues against hand annotations: second-level and cue-level precision and recall.
+
+    With --manifest the scores also go to WORKSPACE/results/stamp_eval.json (the report's source).
+    """
+    ws = None
     if manifest is not None:
-        corpus = load_corpus(manifest)
-        annotated = [f for f in corpus.films if f.cues is not None]
-        if not annotated:
-            raise ParameterError(f"{manifest}: no film has a 'cues' annotation to evaluate against")
-        truth_df = pd.concat([read_cue_table(f.cues, film_id=f.id) for f in annotated], ignore_index=True)
         ws = Workspace(workspace)
-        missing = [f.id for f in annotated if not ws.path("cues", f"{f.id}.parquet").exists()]
-        if missing:
-            raise ParameterError(f"{ws.root / 'cues'}: no cue table for film(s) {', '.join(missing)}; run stamp first")
-        pred_df = pd.concat([read_cue_table(ws.path("cues", f"{f.id}.parquet"), film_id=f.id) for f in annotated],
-                            ignore_index=True)
+        truth_df, pred_df = annotated_truth(ws, load_corpus(manifest))
     else:
         if not truth or not pred:
             raise ParameterError("give --truth and --pred cue tables, or --manifest")
-        truth_df = pd.concat([read_cue_table(p) for p in truth], ignore_index=True)
-        pred_df = pd.concat([read_cue_table(p) for p in pred], ignore_index=True)
+        truth_df = pd.concat([read_cue_table(p, annotation=True) for p in truth], ignore_index=True)
+        pred_df = pd.concat([read_cue_table(p, annotation=True) for p in pred], ignore_index=True)
         if len(truth) == 1 and len(pred) == 1 and truth_df["film_id"].nunique() == 1 and pred_df["film_id"].nunique() == 1:
             # One file each without film ids: they describe the same film.
             pred_df["film_id"] = truth_df["film_id"].iloc[0]
-    per_film = evaluate_cues(truth_df, pred_df)
-    summary = summarise(per_film)
+    report = run_stamp_eval(ws, truth_df, pred_df, json_out=json_out)
+    per_film, summary = report.per_film, report.summary
     if not state.quiet:
         table = Table(title="Score Stamper vs annotations (study, Dejavu: precision 0.94, recall 0.47)")
         for col in ("film", "sec. precision", "sec. recall", "sec. F1", "cue precision", "cue recall", "true cues",
@@ -212,10 +200,6 @@ def stamp_eval_command(
                                      for k in ("second_precision", "second_recall", "second_f1", "cue_precision",
                                                "cue_recall")), "", "")
         console.print(table)
-    if json_out is not None:
-        json_out.write_text(json.dumps({"per_film": per_film.to_dict(orient="records"),
-                                        "mean": summary["mean"].to_dict(), "sd": summary["sd"].to_dict()},
-                                       indent=2, default=float) + "\n")
 
 
 @app.command("cue-sheet")
@@ -224,8 +208,8 @@ def cue_sheet_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Cue sheet file: .csv or .json.", dir_okay=False)],
 ) -> None:
     """Write a readable cue sheet (titles, in/out times and durations in mm:ss)."""
+    check_writable_target(out, what="--out")
     table = pd.concat([read_cue_table(p) for p in cues], ignore_index=True)
     write_cue_sheet(table, out)
     if not state.quiet:
-        console.print(f"cue sheet: {out} ({len(table)} cues)")
-
+        console.print(f"cue sheet: {out} ({len(table)} cues)", highlight=False)

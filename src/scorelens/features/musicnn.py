@@ -535,11 +535,26 @@ class MusicnnKind(FeatureKind):
         self.model = model
         self.tags = tags
         self.batch_size = batch_size
-        self.net = load_musicnn(model, weights_dir=weights_dir)
+        if model not in MODELS:
+            raise ParameterError(f"model={model!r} must be one of {', '.join(MODELS)}")
+        # Missing weights are reported now; the (slow) loading waits for the first cue to compute.
+        root = Path(weights_dir) if weights_dir is not None else musicnn_weights_dir()
+        if not (root / model / ".index").is_file():
+            hint = _INSTALL_HINT if weights_dir is None else "expected <weights_dir>/<model>/.index"
+            raise FeatureError(f"{root / model}: musicnn checkpoint not found (no '.index' file); {hint}")
+        self._weights_dir = weights_dir
+        self._net = None
         prefix = "musicnn" if model == "MSD_musicnn" else "musicnn_" + model.split("_")[0].lower()
         self._names = [f"embedding/{prefix}_{i:03d}/mean" for i in range(EMBEDDING_SIZE)]
         if self.tags:
             self._names += [f"tags/{prefix}_{_column_label(t)}/mean" for t in MODELS[model]]
+
+    @property
+    def net(self):
+        """The network, loaded on first use (a run whose films are all cached never loads it)."""
+        if self._net is None:
+            self._net = load_musicnn(self.model, weights_dir=self._weights_dir)
+        return self._net
 
     def column_names(self) -> list[str]:
         return list(self._names)

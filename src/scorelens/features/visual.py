@@ -30,38 +30,26 @@ no grid frame depends on (after the last one a grid time needs, up to the next k
 not decoded at all (:func:`~scorelens.io.video.sample_frames`), which changes no value and,
 with the 1-2 s keyframe spacing of distributed films, saves about a fifth of the time.
 
-Storage, in ``WORKSPACE/features/visual/``: ``films/<film_id>.parquet`` shards (keyed by the
-film file's digest and the settings), ``frames.parquet`` (``film_id, time_s, brightness,
-contrast``) and ``cues.parquet`` (``film_id, cue_id, start_s, end_s, n_frames, brightness,
-contrast``: the medians over the grid frames inside each cue, for the cross-modal analysis).
+The visual stage (:mod:`scorelens.stages.visual`) stores each film's frames and the per-cue
+medians (:func:`cue_summaries`) in the workspace.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
 import logging
 import os
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from scorelens import __version__
-from scorelens.config import VisualConfig, settings_digest
-from scorelens.exceptions import MediaError, ScorelensError
-from scorelens.io.audio import file_digest
+from scorelens.config import VisualConfig
+from scorelens.exceptions import MediaError
 from scorelens.io.video import probe_video, sample_frames
-from scorelens.workspace import Workspace
 
-__all__ = ["VISUAL_VERSION", "luma", "brightness", "contrast", "visual_frames", "cue_summaries",
-           "VisualSource", "VisualReport", "extract_visual"]
+__all__ = ["VISUAL_VERSION", "luma", "brightness", "contrast", "visual_frames", "cue_summaries"]
 
 log = logging.getLogger(__name__)
 
@@ -236,107 +224,3 @@ def cue_summaries(frames: pd.DataFrame, cues: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- runs
-
-@dataclass(frozen=True)
-class VisualSource:
-    """One film of a visual run: its file and (optionally) its cue table."""
-
-    film_id: str
-    film: Path
-    cues: Path | None = None
-
-
-@dataclass
-class VisualReport:
-    """What happened in one run of :func:`extract_visual`."""
-
-    films: list[str] = field(default_factory=list)
-    cached: list[str] = field(default_factory=list)
-    failures: dict[str, str] = field(default_factory=dict)
-    frames_path: Path | None = None
-    cues_path: Path | None = None
-
-
-def _write(df: pd.DataFrame, path: Path, meta: dict) -> None:
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    merged = dict(table.schema.metadata or {})
-    merged[b"scorelens"] = json.dumps(meta, sort_keys=True, default=str).encode()
-    pq.write_table(table.replace_schema_metadata(merged), path)
-
-
-def extract_visual(workspace: Workspace, films: Sequence[VisualSource], *, config: VisualConfig | None = None,
-                   keep_going: bool = False, force: bool = False,
-                   on_film: Callable[[str, float], None] | None = None,
-                   on_progress: Callable[[str, float], None] | None = None) -> VisualReport:
-    """Brightness and contrast of whole films at 1 Hz, cached per film, plus per-cue medians.
-
-    Parameters
-    ----------
-    workspace : Workspace
-    films : sequence of VisualSource
-    config : VisualConfig, optional
-    keep_going : bool
-        Record a failing film and continue (otherwise raise).
-    force : bool
-        Recompute cached films.
-    on_film, on_progress : callable, optional
-        ``on_film(film_id, duration_s)`` when a film starts; ``on_progress(film_id, t)``
-        as sampling reaches film time ``t``.
-
-    Returns
-    -------
-    VisualReport
-    """
-    from scorelens.features.pipeline import read_cues  # the cue-table contract lives there
-
-    config = config or VisualConfig()
-    record = {"kind": "visual", "version": VISUAL_VERSION, "settings": dataclasses.asdict(config),
-              "scorelens": __version__}
-    settings_key = settings_digest({k: v for k, v in record.items() if k != "scorelens"})
-    report = VisualReport()
-    frames_all, cues_all, keys = [], [], []
-    for source in films:
-        try:
-            shard = workspace.path("features", "visual", "films", f"{source.film_id}.parquet")
-            key = settings_digest({"settings": settings_key, "film": file_digest(source.film)})
-            if not force and workspace.is_done(shard, key):
-                frames = pd.read_parquet(shard)
-                report.cached.append(source.film_id)
-            else:
-                info = probe_video(source.film)
-                if on_film:
-                    on_film(source.film_id, info.duration_s)
-                frames = visual_frames(source.film, config=config, on_frame=(
-                    (lambda t, f=source.film_id: on_progress(f, t)) if on_progress else None))
-                frames.insert(0, "film_id", source.film_id)
-                workspace.commit(shard, key, lambda p, df=frames: _write(df, p, {**record, "film_id": source.film_id}),
-                                 meta={**record, "film": str(source.film), "frames": len(frames)})
-            keys.append((source.film_id, key))
-            frames_all.append(frames)
-            if source.cues is not None and Path(source.cues).exists():
-                cues = read_cues(source.cues, film_id=source.film_id)
-                cues_all.append(cue_summaries(frames, cues))
-                keys.append((source.film_id, file_digest(source.cues)))
-            else:
-                log.warning("%s: no cue table; visual frames only", source.film_id)
-            report.films.append(source.film_id)
-        except ScorelensError as exc:
-            report.failures[source.film_id] = str(exc)
-            if not keep_going:
-                raise
-            log.error("%s: %s", source.film_id, exc)
-    if frames_all:
-        key = settings_digest({"settings": settings_key, "films": keys})
-        frames_path = workspace.path("features", "visual", "frames.parquet")
-        cues_path = workspace.path("features", "visual", "cues.parquet")
-        report.frames_path, report.cues_path = frames_path, cues_path
-        if force or not (workspace.is_done(frames_path, key) and workspace.is_done(cues_path, key)):
-            frames = pd.concat(frames_all, ignore_index=True)
-            cues = (pd.concat(cues_all, ignore_index=True) if cues_all else
-                    cue_summaries(frames.iloc[:0], pd.DataFrame(columns=["film_id", "cue_id", "start_s", "end_s"])))
-            meta = {**record, "films": report.films}
-            workspace.commit(frames_path, key, lambda p: _write(frames, p, {**meta, "level": "frame"}),
-                             meta={**meta, "rows": len(frames)})
-            workspace.commit(cues_path, key, lambda p: _write(cues, p, {**meta, "level": "cue"}),
-                             meta={**meta, "rows": len(cues)})
-    return report

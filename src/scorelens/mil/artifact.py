@@ -219,7 +219,7 @@ class GenreModel:
 
 def save_artifact(model: GenreModel, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` atomically (see the module docstring for the format)."""
-    from scorelens.workspace import atomic_path
+    from scorelens.io.atomic import atomic_path
 
     path = Path(path)
     payload = torch.frombuffer(bytearray(pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL)),

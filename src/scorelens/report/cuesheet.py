@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from scorelens.io.atomic import atomic_path
+
 __all__ = ["format_clock", "cue_sheet", "write_cue_sheet"]
 
 
@@ -52,7 +54,9 @@ def write_cue_sheet(cues: pd.DataFrame, path: str | os.PathLike) -> Path:
         for film_id, rows in sheet.groupby("film", sort=False):
             films.append({"film": film_id, "music_total": format_clock(rows["duration_s"].sum()),
                           "cues": rows.drop(columns=["film"]).to_dict(orient="records")})
-        path.write_text(json.dumps({"films": films}, indent=2) + "\n", encoding="utf-8")
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"films": films}, indent=2) + "\n", encoding="utf-8")
     else:
-        sheet.to_csv(path, index=False)
+        with atomic_path(path) as tmp:
+            sheet.to_csv(tmp, index=False)
     return path

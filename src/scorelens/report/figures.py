@@ -282,7 +282,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 150) -> Path
     ParameterError
         Another suffix.
     """
-    from scorelens.workspace import atomic_path
+    from scorelens.io.atomic import atomic_path
 
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")

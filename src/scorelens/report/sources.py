@@ -7,41 +7,41 @@ music plays), so that both find the same cue tables and the same film lengths.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from scorelens.exceptions import ScorelensError, WorkspaceError
+from scorelens.workspace import Workspace, WorkspaceLayout
 
 __all__ = ["cue_table_paths", "read_cue_tables", "film_durations"]
 
 log = logging.getLogger(__name__)
 
 
-def cue_table_paths(root: str | os.PathLike) -> dict[str, Path]:
-    """Each film's cue table in ``root/cues``, by film id (the Parquet file where both it and a CSV exist).
+def _layout(workspace) -> WorkspaceLayout:
+    if isinstance(workspace, Workspace):
+        return workspace.layout
+    return workspace if isinstance(workspace, WorkspaceLayout) else WorkspaceLayout(workspace)
+
+
+def cue_table_paths(workspace) -> dict[str, Path]:
+    """Each film's cue table in the workspace, by film id (the Parquet file where both it and a CSV exist).
 
     Parameters
     ----------
-    root : path
-        The workspace folder.
+    workspace : Workspace, WorkspaceLayout or path
 
     Returns
     -------
     dict of str -> Path
-        Sorted by film id; empty when there is no ``cues`` folder.
+        Sorted by film id; empty when there is no cue table.
     """
-    folder = Path(root) / "cues"
-    if not folder.is_dir():
-        return {}
-    found = {p.stem: p for p in sorted(folder.glob("*.csv"))}
-    found.update({p.stem: p for p in sorted(folder.glob("*.parquet"))})
-    return dict(sorted(found.items()))
+    return _layout(workspace).cue_tables()
 
 
-def read_cue_tables(root: str | os.PathLike, films: list[str] | None = None) -> pd.DataFrame:
+def read_cue_tables(workspace, films: list[str] | None = None) -> pd.DataFrame:
     """All cue tables of a workspace (or of ``films``, in that order) as one table.
 
     Raises
@@ -53,16 +53,16 @@ def read_cue_tables(root: str | os.PathLike, films: list[str] | None = None) -> 
     """
     from scorelens.stamp.cuetable import read_cue_table
 
-    found = cue_table_paths(root)
+    found = cue_table_paths(workspace)
     if films is not None:
         found = {f: found[f] for f in films if f in found}
     if not found:
-        raise WorkspaceError(f"{Path(root) / 'cues'}: no cue tables{' for the manifest’s films' if films else ''}; "
+        raise WorkspaceError(f"{_layout(workspace).cues_dir}: no cue tables{' for the manifest’s films' if films else ''}; "
                              "run `scorelens stamp` first")
-    return pd.concat([read_cue_table(p, film_id=f) for f, p in found.items()], ignore_index=True)
+    return pd.concat([read_cue_table(p, film_id=f, annotation=True) for f, p in found.items()], ignore_index=True)
 
 
-def film_durations(root: str | os.PathLike, corpus=None) -> dict[str, float]:
+def film_durations(workspace, corpus=None) -> dict[str, float]:
     """Film lengths in seconds: from the manifest's film files where they open, else from the visual frames.
 
     The film files are probed, not decoded (the container's declared duration). The
@@ -71,8 +71,7 @@ def film_durations(root: str | os.PathLike, corpus=None) -> dict[str, float]:
 
     Parameters
     ----------
-    root : path
-        The workspace folder.
+    workspace : Workspace, WorkspaceLayout or path
     corpus : Corpus, optional
         The manifest, whose film files are probed first.
 
@@ -93,7 +92,7 @@ def film_durations(root: str | os.PathLike, corpus=None) -> dict[str, float]:
                     continue
                 if d == d and d > 0:
                     out[film.id] = float(d)
-    frames = Path(root) / "features" / "visual" / "frames.parquet"
+    frames = _layout(workspace).features("visual", "frame")
     if frames.is_file():
         try:
             times = pd.read_parquet(frames, columns=["film_id", "time_s"])

@@ -62,10 +62,8 @@ from scorelens.report.sources import cue_table_paths, film_durations
 from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
-__all__ = ["REPORT_FOLDER", "STUDY_STAMPER", "gather_report", "music_per_film", "top_cues"]
+__all__ = ["STUDY_STAMPER", "gather_report", "music_per_film", "top_cues"]
 
-#: Where the report goes, inside the workspace.
-REPORT_FOLDER = ("results", "report")
 #: The study's Score Stamper (Dejavu) on three annotated films: (mean, SD) of precision and recall.
 STUDY_STAMPER = {"precision": (0.94, 0.012), "recall": (0.47, 0.086)}
 _LEVELS = ("cue", "frame")
@@ -110,12 +108,16 @@ class _Inputs:
     def root(self) -> Path:
         return self.ws.root
 
+    @property
+    def layout(self):
+        return self.ws.layout
+
     def rel(self, path: Path) -> str:
         return Path(os.path.relpath(path, self.root)).as_posix()
 
     def link(self, path: Path) -> str:
         """``path`` relative to the report's folder, as the Markdown links it."""
-        return Path(os.path.relpath(path, self.root.joinpath(*REPORT_FOLDER))).as_posix()
+        return Path(os.path.relpath(path, self.layout.report_dir)).as_posix()
 
     def use(self, path: Path) -> Path:
         if path not in self.read:
@@ -131,13 +133,14 @@ class _Inputs:
     def cues(self) -> dict[str, pd.DataFrame]:
         """Each film's cue table, by film id (read once)."""
         if self._cues is None:
-            self._cues = {f: read_cue_table(self.use(p), film_id=f) for f, p in cue_table_paths(self.root).items()}
+            self._cues = {f: read_cue_table(self.use(p), film_id=f, annotation=True)
+                           for f, p in cue_table_paths(self.ws).items()}
         return self._cues
 
-    def image(self, *parts: str, caption: str) -> Image | None:
-        """The figure ``parts`` (without suffix) as PNG or SVG, if either exists."""
+    def image(self, stem: Path, caption: str) -> Image | None:
+        """The figure ``stem`` (a path without suffix) as PNG or SVG, if either exists."""
         for suffix in _IMAGE_SUFFIXES:
-            path = self.root.joinpath(*parts[:-1], parts[-1] + suffix)
+            path = stem.with_name(stem.name + suffix)
             if path.is_file():
                 return Image(self.use(path), self.link(path), caption)
         return None
@@ -252,7 +255,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _stamp_eval_blocks(inp: _Inputs) -> list:
-    path = inp.root / "results" / "stamp_eval.json"
+    path = inp.layout.stamp_eval()
     heading = Heading("Score Stamper against hand annotations")
     if not path.is_file():
         return [heading, Text("Stamp evaluation: " + _todo(inp.cmd("stamp-eval", manifest=True)
@@ -289,7 +292,7 @@ def _music_section(inp: _Inputs) -> Section:
     corpus = inp.corpus
     order = [f.id for f in corpus.films if f.id in cues] if corpus is not None else []
     order += [f for f in cues if f not in order]
-    per_film = music_per_film(cues, film_durations(inp.root, corpus), order)
+    per_film = music_per_film(cues, film_durations(inp.ws, corpus), order)
     genres = {f.id: ", ".join(f.genres) for f in corpus.films} if corpus is not None else None
     rows = []
     for r in per_film.itertuples(index=False):
@@ -317,7 +320,7 @@ def _music_section(inp: _Inputs) -> Section:
                             (False, False, False, True, True, True),
                             caption=f"Cue sheet: {len(sheet)} cues, in and out in film time", folded=True))
     blocks += _stamp_eval_blocks(inp)
-    timeline = inp.image("results", "figures", "cue_timeline", caption="Cue timeline: each film's cues over its "
+    timeline = inp.image(inp.layout.figures_dir / "cue_timeline", caption="Cue timeline: each film's cues over its "
                          "length (colour: track within a film).")
     blocks += [Heading("Cue timeline"), timeline if timeline is not None else
                Text("Cue timeline: " + _todo(inp.cmd("figures", manifest=True) + " --figure timeline"))]
@@ -335,14 +338,14 @@ class _Evaluation:
 
 
 def _evaluations(inp: _Inputs) -> list[_Evaluation]:
-    base = inp.root / "results" / "evaluation"
+    base = inp.layout.evaluation_dir("cue").parent
     if not base.is_dir():
         return []
     found = sorted((p for p in base.iterdir() if p.is_dir()),
                    key=lambda p: (_LEVELS.index(p.name) if p.name in _LEVELS else len(_LEVELS), p.name))
     out = []
     for folder in found:
-        js, csv = folder / "table4.json", folder / "table4.csv"
+        js, csv = inp.layout.table4(folder.name, "json"), inp.layout.table4(folder.name, "csv")
         if js.is_file():
             report = inp.json(js)
             rows = report.get("table4")
@@ -389,16 +392,16 @@ def _setting(value) -> str:
 
 def _figure_blocks(inp: _Inputs) -> list:
     blocks = [Heading("Figures")]
-    settings_path = inp.root / "settings" / "figures.json"
+    settings_path = inp.layout.settings("figures")
     level = None
     if settings_path.is_file():
-        level = inp.json(settings_path).get("FigureSettings", {}).get("level")
+        level = inp.json(settings_path).get("FigureConfig", {}).get("level")
     where = f", {level}-level evaluation" if level else ""
-    pr = inp.image("results", "figures", "pr_curves", caption=f"Precision-recall curves per genre, out of fold"
+    pr = inp.image(inp.layout.figures_dir / "pr_curves", caption=f"Precision-recall curves per genre, out of fold"
                    f"{where} (the study's S2).")
-    scatter = inp.image("results", "figures", "per_film_scatter", caption="Each film's precision and recall over its "
+    scatter = inp.image(inp.layout.figures_dir / "per_film_scatter", caption="Each film's precision and recall over its "
                         f"genres, out of fold{where} (the study's S3).")
-    ap_path = inp.root / "results" / "figures" / "average_precision.csv"
+    ap_path = inp.layout.figures_dir / "average_precision.csv"
     if ap_path.is_file():
         ap = inp.table(ap_path, ("features", "model", "genre", "average_precision"))
         genres = list(pd.unique(ap["genre"].astype(str)))
@@ -422,14 +425,14 @@ def _prediction_section(inp: _Inputs, evaluations: list[_Evaluation]) -> Section
     for ev in evaluations:
         blocks += [Heading(f"{ev.level.capitalize()}-level instances"), _table4(ev)]
         if ev.report is None:
-            blocks.append(Text(f"Settings: not recorded (`{inp.rel(ev.folder / 'table4.json')}` is missing)."))
+            blocks.append(Text(f"Settings: not recorded (`{inp.rel(inp.layout.table4(ev.level, 'json'))}` is missing)."))
             continue
         missing = ev.report.get("films_without_cues") or []
         if missing:
             blocks.append(Text(f"Films without cues, left out: {', '.join(map(str, missing))}."))
         settings = ev.report.get("settings")
         if isinstance(settings, dict) and settings:
-            blocks.append(Text(f"Settings (`{inp.rel(ev.folder / 'table4.json')}`): "
+            blocks.append(Text(f"Settings (`{inp.rel(inp.layout.table4(ev.level, 'json'))}`): "
                                + " · ".join(f"`{k}={_setting(v)}`" for k, v in settings.items())))
     return Section("prediction", title, tuple(blocks + _figure_blocks(inp)))
 
@@ -524,7 +527,7 @@ def _drivers_blocks(inp: _Inputs, ev: _Evaluation, top: int) -> list:
     if best is None:
         command = inp.cmd("evaluate", manifest=True) + f" --level {ev.level} --model attention"
         return blocks + [Text(f"No network in this evaluation, so no instance weights: run `{command}`.")]
-    path = ev.folder / "instance_weights.parquet"
+    path = inp.layout.instance_weights(ev.level)
     if not path.is_file():
         command = inp.cmd("evaluate", manifest=True) + f" --level {ev.level}"
         return blocks + [Text(f"No instance weights (`{inp.rel(path)}` is missing): run `{command}` again.")]
@@ -539,7 +542,7 @@ def _drivers_blocks(inp: _Inputs, ev: _Evaluation, top: int) -> list:
         raise WorkspaceError(f"{path}: cannot read (no weights of {features}/{best['key']}"
                              f"{' for ' + ', '.join(absent) if absent else ''})")
     predicted = None
-    pred_path = ev.folder / "predictions.parquet"
+    pred_path = inp.layout.predictions(ev.level)
     if pred_path.is_file():
         preds = inp.table(pred_path, ("film_id", "features", "model", "genre", "predicted", "true"))
         predicted = preds[(preds["features"].astype(str) == features) & (preds["model"].astype(str) == best["key"])]
@@ -628,14 +631,14 @@ def _importance_table(summary: pd.DataFrame) -> Table:
 
 
 def _fig3(inp: _Inputs, folder: Path) -> list:
-    image = inp.image(*Path(inp.rel(folder)).parts, "fig3", caption=f"Fig 3: importance of the feature groups "
+    image = inp.image(folder / "fig3", caption=f"Fig 3: importance of the feature groups "
                       f"(`{inp.rel(folder)}`).")
     return [image] if image is not None else []
 
 
 def _importance_section(inp: _Inputs) -> Section:
     title = "Feature importance"
-    base = inp.root / "results" / "importance"
+    base = inp.layout.importance_root
     folders = sorted(p for p in base.iterdir() if (p / "pfi_summary.csv").is_file()) if base.is_dir() else []
     if not folders:
         return Section("importance", title, todo=_todo(inp.cmd("importance", manifest=True)))
@@ -649,12 +652,11 @@ def _importance_section(inp: _Inputs) -> Section:
 
 def _crossmodal_section(inp: _Inputs) -> Section:
     title = "Music and picture"
-    folder = inp.root / "results" / "crossmodal"
-    if not (folder / "table5.csv").is_file():
+    if not inp.layout.table5("csv").is_file():
         return Section("crossmodal", title, todo=_todo(inp.cmd("crossmodal", manifest=True)))
-    table = inp.table(folder / "table5.csv", ("feature", "source", "genre", "difference_x10", "significant",
+    table = inp.table(inp.layout.table5("csv"), ("feature", "source", "genre", "difference_x10", "significant",
                                               "n_clips"))
-    md = folder / "table5.md"
+    md = inp.layout.table5("md")
     caption = ""
     if md.is_file():
         try:
@@ -686,20 +688,39 @@ def _crossmodal_section(inp: _Inputs) -> Section:
 
 # --- provenance -----------------------------------------------------------------------------
 
+def _run_blocks(inp: _Inputs) -> list:
+    """Failures and warnings of the last ``scorelens run`` (from ``results/run.json``)."""
+    path = inp.layout.run_record()
+    if not path.is_file():
+        return []
+    record = inp.json(path)
+    rows = [_cells(str(f.get("film", "")), str(f.get("stage", "")), str(f.get("reason", "")))
+            for f in record.get("failures", [])]
+    rows += [_cells(str(w.get("film") or w.get("track") or ""), f"{s.get('stage', '')} (warning)",
+                    str(w.get("reason", ""))) for s in record.get("stages", []) for w in s.get("warnings", [])]
+    if not rows:
+        return [Text("The last `scorelens run` recorded no failures.")]
+    return [Heading("Failures of the last run"),
+            Table(("Film or track", "Stage", "Reason"), tuple(rows),
+                  caption="Films that failed a stage were left out of the later stages; tracks that could not be "
+                          "read were left out of their film's stamping.")]
+
+
 def _provenance_section(inp: _Inputs) -> Section:
     blocks = [Text(f"scorelens {__version__}; workspace `{inp.root}`.")]
+    blocks += _run_blocks(inp)
     rows = []
-    n_cue_tables = sum(p.parent == inp.root / "cues" for p in inp.read)
+    n_cue_tables = sum(p.parent == inp.layout.cues_dir for p in inp.read)
     if n_cue_tables:
         rows.append(_cells(f"cues/ ({n_cue_tables} cue tables)", "", ""))
-    for path in sorted((p for p in inp.read if p.parent != inp.root / "cues"), key=inp.rel):
+    for path in sorted((p for p in inp.read if p.parent != inp.layout.cues_dir), key=inp.rel):
         record = inp.ws.record(path) or {}
         rows.append(_cells(inp.rel(path), record.get("finished", ""), record.get("scorelens", "")))
     if rows:
         blocks.append(Table(("Input", "Written", "By scorelens"), tuple(rows),
                             caption="The files this report read; written: when the stage committed them (blank: "
                                     "no record)."))
-    settings = sorted((inp.root / "settings").glob("*.json")) if (inp.root / "settings").is_dir() else []
+    settings = sorted(inp.layout.settings_dir.glob("*.json")) if inp.layout.settings_dir.is_dir() else []
     if settings:
         blocks.append(Heading("Settings of the last run of each stage"))
     for path in settings:

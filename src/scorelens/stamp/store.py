@@ -379,3 +379,7 @@ def open_store(url: str, config: StamperConfig, *, create: bool = True) -> Finge
     if "://" in url and not url.startswith("sqlite://"):
         raise StoreError(f"{url}: unsupported database URL (use a file path or postgresql://…)")
     return SQLiteStore(url.removeprefix("sqlite://"), config, create=create)
+
+
+#: Public name of the password-hiding URL formatter (for settings records and messages).
+redact_url = _redact

@@ -1,0 +1,91 @@
+"""The crossmodal stage: brightness and contrast of the music's clips by genre (the study's Table 5)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from scorelens.config import CrossModalConfig, settings_digest
+from scorelens.exceptions import FeatureError
+from scorelens.io.audio import file_digest
+from scorelens.workspace import Workspace
+
+__all__ = ["CrossModalReport", "run_crossmodal", "read_clips"]
+
+
+@dataclass
+class CrossModalReport:
+    """Outcome of :func:`run_crossmodal`: the Table 5 result and the files written."""
+
+    result: object
+    paths: list[Path]
+    reused: bool = False
+
+
+def read_clips(workspace: Workspace) -> tuple[pd.DataFrame, Path]:
+    """The visual stage's per-cue medians (the clips of Table 5).
+
+    Raises
+    ------
+    FeatureError
+        Missing, unreadable or empty.
+    """
+    path = workspace.layout.features("visual", "cue")
+    if not path.is_file():
+        raise FeatureError(f"{path}: no visual cue summaries; run `scorelens stamp` and then `scorelens visual "
+                           "--manifest MANIFEST` first")
+    try:
+        clips = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a malformed file
+        raise FeatureError(f"{path}: cannot read the visual cue summaries ({exc})") from exc
+    if clips.empty:
+        raise FeatureError(f"{path}: holds no cue clips (`scorelens visual` found no cue tables); run `scorelens "
+                           "stamp` and then `scorelens visual` again")
+    return clips, path
+
+
+def run_crossmodal(workspace: Workspace, config: CrossModalConfig, corpus) -> CrossModalReport:
+    """Table 5 from the evaluation's out-of-fold predictions and the visual cue summaries.
+
+    Trains nothing: reads ``evaluate``'s predictions and ``visual``'s per-cue medians, and
+    writes ``results/crossmodal/table5.{md,csv,json}``.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : CrossModalConfig
+    corpus : Corpus
+        The films' true genres (Actual and False Positive sources).
+
+    Returns
+    -------
+    CrossModalReport
+    """
+    from scorelens.analysis.crossmodal import cross_modal
+    from scorelens.analysis.predictions import read_predictions
+
+    layout = workspace.layout
+    pred_path = layout.predictions(config.level)
+    predictions = read_predictions(pred_path)
+    clips, clips_path = read_clips(workspace)
+    result = cross_modal(clips, predictions, model=config.model, features=config.features, alpha=config.alpha,
+                         true_labels={f.id: f.genres for f in corpus.films})
+    resolved = dataclasses.replace(config, features=result.features, model=result.model)
+    settings = {**dataclasses.asdict(resolved), "manifest": str(corpus.path)}
+    key = settings_digest({"inputs": [file_digest(pred_path), file_digest(clips_path)], "settings": settings})
+    writers = {"md": lambda p: p.write_text(result.to_markdown(), encoding="utf-8"),
+               "csv": lambda p: result.to_frame().to_csv(p, index=False),
+               "json": lambda p: p.write_text(result.to_json_text(), encoding="utf-8")}
+    paths, reused = [], True
+    for fmt, write in writers.items():
+        target = layout.table5(fmt)
+        if not workspace.is_done(target, key):
+            reused = False
+            workspace.commit(target, key, write, meta={"settings": settings,
+                                                       "inputs": [str(pred_path), str(clips_path)]})
+        paths.append(target)
+    workspace.save_settings("crossmodal", resolved)
+    return CrossModalReport(result, paths, reused)

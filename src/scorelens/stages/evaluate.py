@@ -1,0 +1,169 @@
+"""The model stages: ``evaluate`` (cross-validated Table 4) and ``train`` (one model artifact)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scorelens.config import ModelConfig
+from scorelens.exceptions import ParameterError
+from scorelens.stages.bags import load_bags, music_kinds, warn_if_large
+from scorelens.stages.executor import Progress, no_progress
+from scorelens.workspace import Workspace
+
+__all__ = ["EvaluateReport", "run_evaluate", "TrainReport", "run_train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluateReport:
+    """Outcome of :func:`run_evaluate`.
+
+    Attributes
+    ----------
+    evaluation : Evaluation or None
+        The cross-validation (None when the outputs were reused without recomputing).
+    paths : dict
+        ``markdown``, ``csv``, ``json``, ``predictions`` (and ``weights``).
+    reused : bool
+        Every output was already there for the same inputs and settings.
+    missing : list of str
+        Films left out (no cues).
+    """
+
+    evaluation: object | None
+    paths: dict[str, Path] = field(default_factory=dict)
+    reused: bool = False
+    missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    config: ModelConfig | None = None
+
+
+def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features: Sequence[str] | None = None,
+                 models: Sequence[str] | None = None, n_jobs: int | None = None, sequential: bool = False,
+                 progress: Progress | None = None) -> EvaluateReport:
+    """Cross-validate the genre models and write Table 4, the predictions and instance weights.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : ModelConfig
+    corpus : Corpus
+        Genre labels of the films.
+    features : sequence of str, optional
+        Feature kinds in the workspace, or Parquet files (default: every music kind there).
+    models : sequence of str, optional
+        Model keys or families (default: all of Table 4).
+    n_jobs : int, optional
+        Worker processes / threads (default: PyTorch's thread count).
+    sequential : bool
+        Train network folds one at a time and recompute every run (for checking).
+    progress : callable, optional
+
+    Returns
+    -------
+    EvaluateReport
+        ``reused`` when every output was already written for the same inputs and settings.
+    """
+    from scorelens.analysis.evaluation import RunCache, evaluate, evaluation_keys, inputs_digest, write_evaluation
+    from scorelens.mil.network import resolve_precision
+
+    progress = progress or no_progress
+    t0 = time.perf_counter()
+    sets = load_bags(workspace, corpus, music_kinds(workspace, features), config.level, config.max_instances)
+    warn_if_large(sets)
+    layout = workspace.layout
+    folder = layout.evaluation_dir(config.level)
+    resolved = dataclasses.replace(config, precision=resolve_precision(config.precision))
+    missing = sorted(set().union(*[fs.missing for fs in sets]))
+    # The outputs' key: the bags, labels, settings and models asked for.
+    key = inputs_digest(sets, resolved, evaluation_keys(resolved, models))
+    if not sequential:
+        # Nothing changed since the last evaluation: its outputs stand (written under this key).
+        outputs = {"markdown": layout.table4(config.level, "md"), "csv": layout.table4(config.level, "csv"),
+                   "json": layout.table4(config.level, "json"), "predictions": layout.predictions(config.level)}
+        if all(workspace.is_done(p, key) for p in outputs.values()):
+            if workspace.is_done(layout.instance_weights(config.level), key):
+                outputs["weights"] = layout.instance_weights(config.level)
+            workspace.save_settings("evaluate", resolved)
+            return EvaluateReport(None, outputs, reused=True, missing=missing, config=resolved,
+                                  seconds=time.perf_counter() - t0)
+    # Each finished model run is saved at once: an interrupted sweep resumes where it stopped
+    # (not when sequential, which is there to recompute and check).
+    cache = None if sequential else RunCache(workspace, layout.evaluation_runs(config.level))
+    evaluation = evaluate(sets, config, models=models, vectorise=not sequential, n_jobs=n_jobs,
+                          progress=progress, cache=cache)
+    paths = write_evaluation(evaluation, folder, workspace=workspace, inputs=sets, key=key)
+    workspace.save_settings("evaluate", evaluation.config)
+    return EvaluateReport(evaluation, paths, missing=list(evaluation.missing), config=evaluation.config,
+                          seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class TrainReport:
+    """Outcome of :func:`run_train`: the artifact and its (optimistic) training F1."""
+
+    path: Path
+    key: str
+    kind: str
+    n_films: int
+    n_features: int
+    train_f1: float
+    missing: list[str]
+    seconds: float
+
+
+def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: str = "musicnn",
+              model: str = "attention", out: str | Path | None = None,
+              progress: Progress | None = None) -> TrainReport:
+    """Fit one genre model on the whole corpus and save it as an artifact for ``predict``.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : ModelConfig
+    corpus : Corpus
+    features : str
+        Feature kind in the workspace (default musicnn: works without user-supplied weights)
+        or a Parquet file.
+    model : str
+        Model key (``attention``, ``average``, ``simple_mi:svm``, …).
+    out : path, optional
+        Artifact path (default: ``results/models/<kind>-<model>.pt`` in the workspace).
+    progress : callable, optional
+
+    Returns
+    -------
+    TrainReport
+    """
+    from scorelens.io.atomic import check_writable_target
+    from scorelens.mil.artifact import GenreModel, save_artifact
+    from scorelens.mil.models import display_name, make_model, normalise_key
+
+    progress = progress or no_progress
+    key = normalise_key(model)
+    if out is not None:
+        check_writable_target(out, what="--out")
+    (fs,) = load_bags(workspace, corpus, [features], config.level, config.max_instances)
+    if len(fs.film_ids) < 2:
+        raise ParameterError(f"training needs at least 2 films with cues, found {len(fs.film_ids)}")
+    est = make_model(key, hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
+                     batch_size=config.batch_size, threshold=config.threshold, precision=config.precision,
+                     random_state=config.seed, imv_multi_output=config.imv_multi_output)
+    t0 = time.perf_counter()
+    advance = progress(f"training {display_name(key)} on {len(fs.film_ids)} films ({fs.kind})", 1)
+    est.fit(fs.bags, fs.Y)
+    advance(1)
+    artifact = GenreModel(est, key, tuple(corpus.taxonomy), list(fs.feature_names), fs.kind, config.level,
+                          fs.Y.mean(axis=0), settings={"ModelConfig": dataclasses.asdict(config), "model": key},
+                          trained_on=list(fs.film_ids))
+    target = Path(out) if out is not None else workspace.layout.model(fs.kind, key)
+    save_artifact(artifact, target)
+    workspace.save_settings("train", config, {"model": key, "features": fs.kind})
+    return TrainReport(target, key, fs.kind, len(fs.film_ids), len(fs.feature_names), est.score(fs.bags, fs.Y),
+                       list(fs.missing), time.perf_counter() - t0)

@@ -1,0 +1,307 @@
+"""The features stage: each film's cue table in, a kind's frame- and cue-level tables out, resumable.
+
+Storage, in the workspace's ``features/<kind>/`` (:class:`~scorelens.workspace.WorkspaceLayout`):
+
+``films/<film_id>.parquet``
+    One shard per film: its cues' grid frames plus each cue's unit key and the frame's
+    time within the cue (:func:`scorelens.features.pipeline.compute_film`). A shard is
+    committed atomically under a key digesting the kind (name, version, settings), the
+    pipeline settings and the film's cue spans, so a re-run skips finished films and an
+    interrupted run resumes; when a film's cue table changes, unchanged cues are copied
+    from the old shard.
+``frames.parquet``, ``cues.parquet``
+    The frame-level table (``film_id, cue_id, time_s``, feature columns) and the
+    cue-level table (``film_id, cue_id``, the mean of each cue's frames), for exactly
+    the films of the run, in its order.
+
+The per-film work is a pure task (:func:`feature_film_task`) that an executor runs in this
+process or on Dask workers; the driver commits what the tasks return.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from scorelens.config import FeatureConfig, settings_digest
+from scorelens.exceptions import FeatureError, ParameterError, ScorelensError
+from scorelens.features.base import FeatureKind, get_kind
+from scorelens.features.pipeline import (SHARD_EXTRA_COLUMNS, FilmReport, compute_film, cue_level, kind_key,
+                                         kind_record, read_feature_metadata, write_feature_table)
+from scorelens.io.audio import file_digest
+from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
+from scorelens.stamp.cuetable import read_cue_table
+from scorelens.workspace import Workspace
+
+__all__ = ["FilmSource", "FeaturesReport", "run_features", "feature_film_task", "load_features", "film_sources"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FilmSource:
+    """Where one film's inputs are.
+
+    Attributes
+    ----------
+    film_id : str
+    cues : Path
+        The film's cue table (Parquet or CSV).
+    film : Path or None
+        The film file; needed for ``audio="film"``.
+    """
+
+    film_id: str
+    cues: Path
+    film: Path | None = None
+
+
+@dataclass
+class FeaturesReport:
+    """What happened in one run of :func:`run_features`."""
+
+    kind: str
+    films: list[FilmReport] = field(default_factory=list)
+    frames_path: Path | None = None
+    cues_path: Path | None = None
+
+    @property
+    def failures(self) -> list[FilmReport]:
+        return [f for f in self.films if f.error is not None]
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {f.film_id: f.error for f in self.films if f.error is not None}
+
+
+def film_sources(workspace: Workspace, corpus=None, films: Sequence[str] | None = None) -> list[FilmSource]:
+    """The films of a features run: a corpus' films (in its order), or every cue table in the workspace.
+
+    Raises
+    ------
+    ParameterError
+        No cue tables, or ``films`` names a film that is not there.
+    """
+    layout = workspace.layout
+    if corpus is not None:
+        ids = [f.id for f in corpus.films]
+        where = str(corpus.path)
+    else:
+        ids = list(layout.cue_tables())
+        where = str(layout.cues_dir)
+        if not ids:
+            raise ParameterError(f"{layout.cues_dir}: no cue tables; run `scorelens stamp` first or give --manifest")
+    if films:
+        unknown = [w for w in films if w not in ids]
+        if unknown:
+            raise ParameterError(f"{where}: no film(s) {', '.join(unknown)} (known: {', '.join(ids) or 'none'})")
+        ids = [i for i in ids if i in set(films)]
+    return [FilmSource(film_id=i, cues=layout.existing_cue_table(i),
+                       film=corpus.film(i).film if corpus is not None else None) for i in ids]
+
+
+@functools.lru_cache(maxsize=8)
+def _kind_in_process(name: str, options_json: str) -> FeatureKind:
+    # One instance per worker process and settings: loading a network's weights once, not per film.
+    return get_kind(name, **json.loads(options_json))
+
+
+def _resolve_kind(kind: str | FeatureKind, options: dict) -> FeatureKind:
+    if isinstance(kind, FeatureKind):
+        return kind
+    return _kind_in_process(kind, json.dumps(options, sort_keys=True, default=str))
+
+
+def feature_film_task(kind_name: str | FeatureKind, kind_options: dict, cues: pd.DataFrame, config: FeatureConfig,
+                      film_path: str | None, previous_path: str | None, film_id: str
+                      ) -> tuple[pd.DataFrame, FilmReport]:
+    """One film's frames of one kind: the pure per-film task an executor runs.
+
+    Parameters
+    ----------
+    kind_name, kind_options :
+        The kind, rebuilt in the process that runs the task (``get_kind(name, **options)``).
+    cues : pd.DataFrame
+        The film's cue table.
+    config : FeatureConfig
+    film_path : str or None
+        The film file (for ``audio="film"``).
+    previous_path : str or None
+        An earlier shard of the same kind and settings whose unchanged cues are reused.
+    film_id : str
+
+    Returns
+    -------
+    frames : pd.DataFrame
+        The shard (see :func:`scorelens.features.pipeline.compute_film`).
+    report : FilmReport
+    """
+    kind = _resolve_kind(kind_name, kind_options)
+    previous = None
+    if previous_path is not None and Path(previous_path).exists():
+        try:
+            previous = pd.read_parquet(previous_path)
+        except Exception:  # noqa: BLE001 - an unreadable old shard is simply recomputed
+            log.warning("%s: unreadable shard, recomputing", previous_path)
+    report = FilmReport(film_id=film_id)
+    frames = compute_film(kind, cues, config=config, film_path=film_path, previous=previous, report=report)
+    return frames, report
+
+
+def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[FilmSource], *,
+                 kind: str | FeatureKind = "mir",
+                 kind_options: dict | None = None, keep_going: bool = False, force: bool = False,
+                 executor: Executor | None = None, progress: Progress | None = None) -> FeaturesReport:
+    """Compute (or reuse) a kind's features for films and write the frame- and cue-level tables.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : FeatureConfig
+    films : sequence of FilmSource
+        The films of this run, in output order; the tables hold exactly the films that succeed.
+    kind : str or FeatureKind
+        A registered feature kind (``mir``, ``musicnn``, ``vggish``, …), or an instance
+        (which must be picklable to run on Dask workers).
+    kind_options : dict, optional
+        The kind's settings (``get_kind(kind, **kind_options)``).
+    keep_going : bool
+        Record a failing film (any :class:`ScorelensError`) and continue; otherwise raise
+        after the finished films are committed.
+    force : bool
+        Recompute shards even when their record says they are done.
+    executor : Executor, optional
+        Where the per-film work runs (default: this process).
+    progress : callable, optional
+
+    Returns
+    -------
+    FeaturesReport
+    """
+    kind_options = dict(kind_options or {})
+    progress = progress or no_progress
+    executor = executor or LocalExecutor()
+    if not films:
+        raise ParameterError("no films to compute features for")
+    feature_kind = _resolve_kind(kind, kind_options)
+    # Workers rebuild a kind given by name; an instance travels itself.
+    task_kind = kind if isinstance(kind, str) else feature_kind
+    kind = feature_kind.name
+    layout = workspace.layout
+    key_of_kind = kind_key(feature_kind, config)
+    record = kind_record(feature_kind, config)
+    workspace.save_settings(f"features-{kind}", config, {"kind": kind, "version": feature_kind.version,
+                                                         "settings": feature_kind.settings()})
+    report = FeaturesReport(kind=kind)
+    reports: dict[str, FilmReport] = {}
+    keys: dict[str, str] = {}
+    todo = []
+    first_error = None
+    for source in films:
+        fr = FilmReport(film_id=source.film_id)
+        reports[source.film_id] = fr
+        try:
+            cues = read_cue_table(source.cues, film_id=source.film_id)
+            spans = cues[["cue_id", "track_id", "start_s", "end_s", "track_offset_s", "speed"]].round(4)
+            film_digest = file_digest(source.film) if config.audio == "film" and source.film else None
+            key = settings_digest({"kind": key_of_kind, "film": source.film_id, "film_digest": film_digest,
+                                   "cues": spans.astype(str).values.tolist()})
+            shard = layout.feature_shard(kind, source.film_id)
+            keys[source.film_id] = key
+            if not force and workspace.is_done(shard, key):
+                done = workspace.record(shard) or {}
+                fr.cached, fr.n_cues = True, len(cues)
+                fr.n_frames = int(done.get("frames", 0))
+                fr.skipped = [tuple(x) for x in done.get("skipped", [])]
+                continue
+            previous = None
+            if not force:
+                old = workspace.record(shard)
+                if old and old.get("kind_key") == key_of_kind:
+                    previous = str(shard)
+            film = str(source.film) if source.film is not None else None
+            todo.append((source.film_id, (task_kind, kind_options, cues, config, film, previous, source.film_id)))
+        except ScorelensError as exc:
+            fr.error = str(exc)
+            first_error = first_error or exc
+            log.error("%s: %s", source.film_id, exc)
+    advance = progress(f"{kind} features", len(films))
+    advance(len(films) - len(todo) - sum(r.error is not None for r in reports.values()))
+    items = [item for _, item in todo]
+    for position, outcome in executor.map(feature_film_task, items, names=[f"{kind}-{f}" for f, _ in todo]):
+        film_id = todo[position][0]
+        advance(1)
+        if isinstance(outcome, BaseException):
+            reports[film_id].error = str(outcome)
+            first_error = first_error or outcome
+            log.error("%s: %s", film_id, outcome)
+            if not keep_going:
+                break  # fail fast: finished films stay committed, the rest waits for the re-run
+            continue
+        frames, fr = outcome
+        reports[film_id] = fr
+        meta = {**record, "film_id": film_id}
+        workspace.commit(layout.feature_shard(kind, film_id), keys[film_id],
+                         lambda p, df=frames, m=meta: write_feature_table(df, p, m),
+                         meta={"kind_key": key_of_kind, "film_id": film_id, "cues": fr.n_cues, "frames": fr.n_frames,
+                               "computed": fr.computed, "reused": fr.reused, "skipped": fr.skipped})
+    report.films = [reports[s.film_id] for s in films]
+    done = [(s.film_id, keys[s.film_id]) for s in films if reports[s.film_id].error is None]
+    if done:
+        _assemble(workspace, kind, done, record, key_of_kind, report)
+    if first_error is not None and not keep_going:
+        raise first_error
+    return report
+
+
+def _assemble(workspace: Workspace, kind: str, shard_keys: list[tuple[str, str]], record: dict,
+              key_of_kind: str, report: FeaturesReport) -> None:
+    layout = workspace.layout
+    key = settings_digest({"kind": key_of_kind, "shards": shard_keys})
+    meta = {**record, "films": [f for f, _ in shard_keys]}
+    frames_path, cues_path = layout.features(kind, "frame"), layout.features(kind, "cue")
+    report.frames_path, report.cues_path = frames_path, cues_path
+    if workspace.is_done(frames_path, key) and workspace.is_done(cues_path, key):
+        return
+    frames = pd.concat([pd.read_parquet(layout.feature_shard(kind, f)) for f, _ in shard_keys], ignore_index=True)
+    frames = frames.drop(columns=SHARD_EXTRA_COLUMNS)
+    cues = cue_level(frames)
+    info = {"kind_key": key_of_kind, "films": len(shard_keys), "settings": record}
+    workspace.commit(frames_path, key, lambda p: write_feature_table(frames, p, {**meta, "level": "frame"}),
+                     meta={**info, "rows": len(frames)})
+    workspace.commit(cues_path, key, lambda p: write_feature_table(cues, p, {**meta, "level": "cue"}),
+                     meta={**info, "rows": len(cues)})
+
+
+def load_features(workspace: Workspace | str | os.PathLike, kind: str, *, level: str = "cue") -> pd.DataFrame:
+    """Read a kind's feature table from a workspace.
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    kind : str
+        Feature kind name (``mir``, ``vggish``, …).
+    level : {"cue", "frame"}
+
+    Returns
+    -------
+    pd.DataFrame
+        ``film_id, cue_id`` (``time_s`` for frames), then feature columns; the table's
+        metadata (:func:`read_feature_metadata`) is in ``df.attrs["scorelens"]``.
+    """
+    if level not in ("cue", "frame"):
+        raise ParameterError(f"level={level!r} must be 'cue' or 'frame'")
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    path = ws.layout.features(kind, level)
+    if not path.exists():
+        raise FeatureError(f"{path}: no {level}-level {kind!r} features yet (run `scorelens features --kind {kind}`)")
+    df = pd.read_parquet(path)
+    df.attrs["scorelens"] = read_feature_metadata(path)
+    return df

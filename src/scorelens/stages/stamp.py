@@ -1,0 +1,382 @@
+"""Stages of the Score Stamper: index soundtracks, stamp films, score the stamper against annotations.
+
+The algorithm lives in :mod:`scorelens.stamp`; this module decides what to (re)do, runs the
+per-film work through an executor and commits the cue tables to the workspace.
+
+A damaged track does not sink its film: the film is stamped against the tracks that could
+be read, and the damaged one is named in a warning and in the stage's report (and so in
+``results/run.json``). A film none of whose tracks can be read fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from scorelens.config import StamperConfig, settings_digest
+from scorelens.corpus import Corpus, Film
+from scorelens.exceptions import MediaError, ParameterError, ScorelensError
+from scorelens.io.atomic import atomic_path, check_writable_target
+from scorelens.io.audio import file_digest
+from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
+from scorelens.stamp.cuetable import read_cue_table, write_cue_table
+from scorelens.stamp.evaluate import evaluate_cues, summarise
+from scorelens.stamp.pipeline import IndexOutcome, index_tracks, stamp_film
+from scorelens.stamp.store import open_store, redact_url
+from scorelens.workspace import Workspace
+
+__all__ = ["IndexReport", "StampReport", "StampEvalReport", "run_index", "run_stamp", "stamp_single_film",
+           "run_stamp_eval", "stamp_film_task", "database_url"]
+
+log = logging.getLogger(__name__)
+
+
+def database_url(workspace: Workspace, db: str | None) -> str:
+    """The fingerprint database: ``db`` when given, else the workspace's SQLite file."""
+    return db or workspace.default_db
+
+
+@dataclass
+class IndexReport:
+    """Outcome of indexing: per track, ``added``, ``known`` or ``failed`` (with the reason)."""
+
+    outcomes: list[IndexOutcome] = field(default_factory=list)
+    database: str = ""
+    total_tracks: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return {str(o.path): o.message for o in self.outcomes if o.status == "failed"}
+
+
+def run_index(workspace: Workspace, config: StamperConfig, tracks: Sequence[str | os.PathLike], *,
+              db: str | None = None, keep_going: bool = False, progress: Progress | None = None) -> IndexReport:
+    """Fingerprint audio files into the database (idempotent: known tracks are skipped).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StamperConfig
+    tracks : sequence of path
+        Audio files.
+    db : str, optional
+        SQLite path or ``postgresql://`` URL (default: the workspace's SQLite file).
+    keep_going : bool
+        Record a track that cannot be read and go on (otherwise the first one raises).
+    progress : callable, optional
+
+    Returns
+    -------
+    IndexReport
+    """
+    progress = progress or no_progress
+    url = database_url(workspace, db)
+    report = IndexReport(database=url)
+    advance = progress("indexing", len(tracks))
+    with open_store(url, config, create=True) as store:
+        report.outcomes = index_tracks(tracks, store, config, keep_going=keep_going,
+                                       on_track=lambda _: advance(1))
+        report.total_tracks = len(store.tracks())
+    return report
+
+
+@dataclass
+class StampReport:
+    """Outcome of stamping a corpus.
+
+    Attributes
+    ----------
+    stamped, reused : list of str
+        Films stamped now, and films whose cue table was already there for the same inputs.
+    failed : dict
+        Film id -> reason.
+    warnings : dict
+        Film id -> messages (damaged soundtrack tracks left out).
+    cue_tables : dict
+        Film id -> its cue table in the workspace.
+    """
+
+    stamped: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    cue_tables: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> list[str]:  # the name the CLI used before the stages layer
+        return self.reused
+
+
+def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperConfig,
+                    track_ids: list[int]) -> tuple[pd.DataFrame, float]:
+    """Stamp one film against indexed tracks: the pure per-film task an executor runs.
+
+    Opens its own (read-only) connection to the database, so it runs in any process that
+    sees the database: this one, a local Dask worker, or a cluster node (PostgreSQL).
+
+    Returns
+    -------
+    cues : pd.DataFrame
+        The film's cue table.
+    duration_s : float
+        Seconds of film audio decoded.
+    """
+    with open_store(db_url, config, create=False) as store:
+        result = stamp_film(film_path, store, config, film_id=film_id, track_ids=track_ids)
+    return result.cues, result.duration_s
+
+
+def _index_film(film: Film, store, config: StamperConfig, report: StampReport) -> list[int]:
+    """Index a film's soundtrack; damaged tracks are left out with a warning."""
+    outcomes = index_tracks(film.tracks, store, config, keep_going=True)
+    for o in outcomes:
+        if o.status == "failed":
+            message = f"track left out: {o.message}"
+            log.warning("%s: %s", film.id, message)
+            report.warnings.setdefault(film.id, []).append(message)
+    ids = [o.track_id for o in outcomes if o.track_id is not None]
+    if not ids:
+        raise MediaError(f"{film.id}: none of the soundtrack's {len(film.tracks)} track(s) could be read "
+                         f"({'; '.join(o.message for o in outcomes)})")
+    return ids
+
+
+def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, films: Sequence[str] | None = None,
+              db: str | None = None, whole_index: bool = False, keep_going: bool = False,
+              executor: Executor | None = None, progress: Progress | None = None) -> StampReport:
+    """Index every film's soundtrack and stamp every film, reusing finished cue tables.
+
+    A film's cue table is reused when it exists for the same film file, the same
+    soundtrack content and the same settings. Each cue table is committed atomically
+    (``cues/<film>.parquet`` and a ``.csv`` copy).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StamperConfig
+    corpus : Corpus
+    films : sequence of str, optional
+        Only these films (default: all of the corpus).
+    db : str, optional
+        Fingerprint database (default: the workspace's SQLite file). The driver alone
+        writes it; tasks on other processes only read it.
+    whole_index : bool
+        Match every film against every indexed track instead of its own soundtrack.
+    keep_going : bool
+        Record a failing film and go on (the report lists failures); otherwise the first
+        failure raises, after finished films are committed.
+    executor : Executor, optional
+        Where the per-film stamping runs (default: this process).
+    progress : callable, optional
+
+    Returns
+    -------
+    StampReport
+    """
+    progress = progress or no_progress
+    executor = executor or LocalExecutor()
+    selected = [f for f in corpus.films if films is None or f.id in set(films)]
+    url = database_url(workspace, db)
+    report = StampReport()
+    workspace.save_settings("stamp", config, {"whole_index": whole_index, "database": redact_url(url)})
+    track_ids: dict[str, list[int]] = {}
+    advance = progress("indexing soundtracks", len(selected))
+    with open_store(url, config, create=True) as store:
+        # Every soundtrack first, so that whole-index matching sees all of them.
+        for film in selected:
+            try:
+                track_ids[film.id] = _index_film(film, store, config, report)
+            except ScorelensError as exc:
+                if not keep_going:
+                    raise
+                report.failed[film.id] = str(exc)
+            advance(1)
+        tracks = store.tracks().set_index("id")
+    all_ids = sorted({i for ids in track_ids.values() for i in ids})
+    todo, keys = [], {}
+    for film in selected:
+        if film.id in report.failed:
+            continue
+        ids = all_ids if whole_index else track_ids[film.id]
+        out = workspace.layout.cue_table(film.id)
+        try:
+            key = settings_digest({"film": file_digest(film.film), "config": settings_digest(config),
+                                   "tracks": sorted(tracks.loc[ids, "content_digest"]), "whole_index": whole_index})
+        except ScorelensError as exc:
+            if not keep_going:
+                raise
+            report.failed[film.id] = str(exc)
+            continue
+        if workspace.is_done(out, key):
+            report.reused.append(film.id)
+            report.cue_tables[film.id] = out
+            continue
+        todo.append((film, ids))
+        keys[film.id] = key
+    advance = progress("stamping films", len(todo))
+    items = [(str(film.film), film.id, url, config, ids) for film, ids in todo]
+    first_error = None
+    for position, outcome in executor.map(stamp_film_task, items, names=[f"stamp-{f.id}" for f, _ in todo]):
+        film = todo[position][0]
+        advance(1)
+        if isinstance(outcome, BaseException):
+            report.failed[film.id] = str(outcome)
+            first_error = first_error or outcome
+            if not keep_going:
+                break  # fail fast: finished films stay committed, the rest waits for the re-run
+            continue
+        cues, duration_s = outcome
+        report.cue_tables[film.id] = commit_cue_table(workspace, film.id, cues, keys[film.id],
+                                                      meta={"film": str(film.film), "duration_s": round(duration_s, 3)})
+        report.stamped.append(film.id)
+    if first_error is not None and not keep_going:
+        raise first_error
+    return report
+
+
+def commit_cue_table(workspace: Workspace, film_id: str, cues: pd.DataFrame, key: str, *,
+                     meta: dict | None = None) -> Path:
+    """Commit a film's cue table to the workspace (Parquet, recorded under ``key``, plus a CSV copy)."""
+    out = workspace.layout.cue_table(film_id)
+    csv_path = workspace.layout.cue_table(film_id, "csv")
+
+    def write(tmp: Path) -> None:
+        write_cue_table(cues, tmp)
+        with atomic_path(csv_path) as csv_tmp:
+            cues.to_csv(csv_tmp, index=False, float_format="%.3f")
+
+    return workspace.commit(out, key, write, meta={"cues": len(cues), **(meta or {})})
+
+
+def stamp_single_film(workspace: Workspace, config: StamperConfig, film: str | os.PathLike, *,
+                      soundtrack: Sequence[str | os.PathLike] = (), film_id: str | None = None,
+                      db: str | None = None, whole_index: bool = False,
+                      on_progress=None) -> tuple[pd.DataFrame, Path, list[str]]:
+    """Stamp one film outside a manifest; its cue table always lands in the workspace.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StamperConfig
+    film : path
+    soundtrack : sequence of path
+        The film's tracks (indexed first; damaged ones left out with a warning). Empty:
+        match against the whole index.
+    film_id : str, optional
+        Default: the film file's stem.
+    db : str, optional
+    whole_index : bool
+    on_progress : callable, optional
+        Seconds of film audio decoded.
+
+    Returns
+    -------
+    cues : pd.DataFrame
+    path : Path
+        ``cues/<film_id>.parquet`` in the workspace.
+    warnings : list of str
+        Tracks left out.
+    """
+    film = Path(film)
+    film_id = film_id or film.stem
+    url = database_url(workspace, db)
+    warnings_: list[str] = []
+    with open_store(url, config, create=bool(soundtrack)) as store:
+        ids = None
+        if soundtrack:
+            outcomes = index_tracks(list(soundtrack), store, config, keep_going=True)
+            warnings_ = [f"track left out: {o.message}" for o in outcomes if o.status == "failed"]
+            for w in warnings_:
+                log.warning("%s: %s", film_id, w)
+            ids = [o.track_id for o in outcomes if o.track_id is not None]
+            if not ids:
+                raise MediaError(f"{film}: none of the {len(outcomes)} soundtrack track(s) could be read")
+        result = stamp_film(film, store, config, film_id=film_id, track_ids=None if whole_index else ids,
+                            on_progress=on_progress)
+        digests = sorted(store.tracks().set_index("id").loc[ids, "content_digest"]) if ids else "whole-index"
+    key = settings_digest({"film": file_digest(film), "config": settings_digest(config), "tracks": digests,
+                           "whole_index": whole_index or ids is None})
+    path = commit_cue_table(workspace, film_id, result.cues, key,
+                            meta={"film": str(film), "duration_s": round(result.duration_s, 3)})
+    return result.cues, path, warnings_
+
+
+@dataclass
+class StampEvalReport:
+    """The Score Stamper against hand annotations: per film and averaged."""
+
+    per_film: pd.DataFrame
+    summary: pd.DataFrame
+    path: Path | None = None
+
+    def to_json(self) -> dict:
+        """The one schema of ``results/stamp_eval.json``: ``per_film`` rows, ``mean`` and ``sd`` scores."""
+        return {"per_film": self.per_film.to_dict(orient="records"), "mean": self.summary["mean"].to_dict(),
+                "sd": self.summary["sd"].to_dict()}
+
+
+def run_stamp_eval(workspace: Workspace | None, truth: pd.DataFrame, predicted: pd.DataFrame, *,
+                   json_out: str | os.PathLike | None = None) -> StampEvalReport:
+    """Score predicted cues against annotations; write ``results/stamp_eval.json`` (and ``json_out``).
+
+    Parameters
+    ----------
+    workspace : Workspace or None
+        Where the workspace's copy is written (None: only ``json_out``).
+    truth, predicted : pd.DataFrame
+        Cue tables with ``film_id, track, start_s, end_s``.
+    json_out : path, optional
+        An extra copy of the scores (its folders are created).
+
+    Returns
+    -------
+    StampEvalReport
+    """
+    if json_out is not None:
+        check_writable_target(json_out, what="--json")
+    per_film = evaluate_cues(truth, predicted)
+    report = StampEvalReport(per_film, summarise(per_film))
+    text = json.dumps(report.to_json(), indent=2, default=float) + "\n"
+    if workspace is not None:
+        key = settings_digest({"truth": pd.util.hash_pandas_object(truth.astype(str)).sum().item(),
+                               "predicted": pd.util.hash_pandas_object(predicted.astype(str)).sum().item()})
+        report.path = workspace.layout.stamp_eval()
+        if not workspace.is_done(report.path, str(key)):
+            workspace.commit(report.path, str(key), lambda p: p.write_text(text, encoding="utf-8"))
+    if json_out is not None:
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return report
+
+
+def annotated_truth(workspace: Workspace, corpus: Corpus, films: Sequence[str] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hand annotations of a corpus' annotated films and the workspace's cue tables of the same films.
+
+    Raises
+    ------
+    ParameterError
+        No film is annotated, or an annotated film has no cue table yet.
+    """
+    annotated = [f for f in corpus.films if f.cues is not None and (films is None or f.id in films)]
+    if not annotated:
+        raise ParameterError(f"{corpus.path}: no film has a 'cues' annotation to evaluate against")
+    missing = [f.id for f in annotated if not workspace.layout.cue_table(f.id).exists()]
+    if missing:
+        raise ParameterError(f"{workspace.layout.cues_dir}: no cue table for film(s) {', '.join(missing)}; "
+                             "run stamp first")
+    truth = pd.concat([read_cue_table(f.cues, film_id=f.id, annotation=True) for f in annotated], ignore_index=True)
+    pred = pd.concat([read_cue_table(workspace.layout.cue_table(f.id), film_id=f.id) for f in annotated],
+                     ignore_index=True)
+    return truth, pred
+
+
