@@ -4,11 +4,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from joblib import parallel_config
+from joblib import delayed, parallel_config
 from joblib._parallel_backends import LokyBackend, ThreadingBackend
 
 from scorelens.analysis.processes import worker_parallel
@@ -98,3 +99,11 @@ def test_other_backends_are_left_as_chosen():
         assert isinstance(worker_parallel(2)._backend, ThreadingBackend)
     loky = worker_parallel(2)._backend
     assert isinstance(loky, LokyBackend) and loky.backend_kwargs["initargs"] == (os.getpid(),)
+
+
+def test_each_worker_watches_its_parent():
+    # What the workers of this (pytest) process run, from inside them: their parent and threads.
+    seen = set(worker_parallel(2)(
+        delayed(lambda: (os.getppid(), "scorelens-parent-watch" in {t.name for t in threading.enumerate()}))()
+        for _ in range(8)))
+    assert seen == {(os.getpid(), True)}
