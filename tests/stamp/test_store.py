@@ -206,10 +206,10 @@ def test_track_stored_meanwhile_by_another_process_is_reused(store_url, config, 
 _INDEXER = """
 import hashlib, json, os, sys, time
 from scorelens.config import StamperConfig
-from scorelens.stamp.pipeline import index_tracks
+from scorelens.stamp.pipeline import index_tracks, stamp_film
 from scorelens.stamp.store import open_store
 
-url, go, *paths = sys.argv[1:]
+url, go, film, *paths = sys.argv[1:]
 print("ready", flush=True)
 while not os.path.exists(go):
     time.sleep(0.001)
@@ -217,8 +217,25 @@ config = StamperConfig()
 with open_store(url, config) as store:
     ids = [o.track_id for o in index_tracks(paths, store, config)]
     digests = [hashlib.sha256(h.tobytes() + f.tobytes()).hexdigest() for h, f in store.fingerprints(ids)]
-print(json.dumps({"ids": ids, "digests": digests}), flush=True)
+    cues = stamp_film(film, store, config, track_ids=ids).cues.to_dict("records") if film != "-" else None
+print(json.dumps({"ids": ids, "digests": digests, "cues": cues}), flush=True)
 """
+
+
+def _run_together(n: int, url: str, go, film: str, paths: list[str]) -> list[dict]:
+    """Run :data:`_INDEXER` in ``n`` processes released at once; what each printed."""
+    procs = [subprocess.Popen([sys.executable, "-c", _INDEXER, url, str(go), film, *paths], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    try:
+        for p in procs:  # all have imported scorelens: release them together
+            assert p.stdout.readline().strip() == "ready"
+        go.touch()
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0] * n, [err[-2000:] for _, err in outs]
+    return [json.loads(out) for out, _ in outs]
 
 
 @pytest.mark.parametrize("database", ["new", "existing"])
@@ -228,21 +245,9 @@ def test_two_processes_index_the_same_tracks_at_once(database, store_url, soundt
     # store them at nearly the same moment (before, the second failed on the database's
     # creation, or else on "UNIQUE constraint failed: tracks.content_digest").
     paths = [str(p) for p, _ in soundtrack.values()][:2]
-    go = tmp_path / "go"
     if database == "existing":
         open_store(store_url, config).close()
-    procs = [subprocess.Popen([sys.executable, "-c", _INDEXER, store_url, str(go), *paths], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    try:
-        for p in procs:  # both have imported scorelens: release them together
-            assert p.stdout.readline().strip() == "ready"
-        go.touch()
-        outs = [p.communicate(timeout=120) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
-    a, b = (json.loads(out) for out, _ in outs)
+    a, b = _run_together(2, store_url, tmp_path / "go", "-", paths)
     assert a == b
     with open_store(store_url, config) as store:
         tracks = store.tracks()
@@ -252,3 +257,15 @@ def test_two_processes_index_the_same_tracks_at_once(database, store_url, soundt
             fp = fingerprint_file(path, config)
             assert hashlib.sha256(fp.hashes.astype("<u4").tobytes() + fp.frames.astype(np.int32).tobytes()
                                   ).hexdigest() == digest
+
+
+@pytest.mark.postgres
+def test_stamping_processes_share_one_postgres_server(fresh_postgres, soundtrack, film, config, tmp_path):
+    # Issue 12: several stamping processes on one server, each indexing the film's
+    # soundtrack (the same tracks, at once) and stamping the film against it.
+    paths = [str(p) for p, _ in soundtrack.values()]
+    a, b = _run_together(2, fresh_postgres, tmp_path / "go", str(film[0]), paths)
+    assert a == b
+    truth = film[1]
+    assert [c["track"] for c in a["cues"]] == list(truth["track"])
+    np.testing.assert_allclose([c["end_s"] for c in a["cues"]], truth["end_s"], atol=1.0)
