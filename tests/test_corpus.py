@@ -1,7 +1,9 @@
+import os
+
 import pytest
 
-from scorelens.corpus import load_corpus, normalise_genre
-from scorelens.exceptions import ManifestError
+from scorelens.corpus import find_audio_files, load_corpus, normalise_genre, soundtrack_files
+from scorelens.exceptions import ManifestError, MediaError
 
 
 @pytest.fixture
@@ -100,3 +102,30 @@ def test_genre_spellings():
     assert normalise_genre("SCI-FI", taxonomy) == "Science Fiction"
     assert normalise_genre("science fiction", taxonomy) == "Science Fiction"
     assert normalise_genre("Horror", taxonomy) is None
+
+
+def test_find_audio_files_in_per_film_folders(tmp_path):
+    # A folder of per-film soundtrack folders, with the clutter a real one has.
+    files = ["heat/01 Heat.mp3", "heat/02 Coffee Shop.FLAC", "heat/cover.jpg", "heat/disc 2/01 Bonus.ogg",
+             "alien/Main Title.wav", "alien/.hidden.mp3", "alien/._Main Title.wav", ".Trash/old.mp3",
+             "notes.txt", "loose.m4a", "zulu.aiff.txt"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "empty.mp3").mkdir()  # a folder named like a track is not a track
+    os.symlink(tmp_path, tmp_path / "heat" / "loop")  # a link back up the tree
+    os.symlink(tmp_path / "heat", tmp_path / "zz heat")  # a link to a folder already read
+    os.symlink(tmp_path / "alien", tmp_path / "aa alien")  # read here, first by name
+    found = [p.relative_to(tmp_path).as_posix() for p in find_audio_files(tmp_path)]
+    assert found == ["aa alien/Main Title.wav", "heat/01 Heat.mp3",
+                     "heat/02 Coffee Shop.FLAC", "heat/disc 2/01 Bonus.ogg", "loose.m4a"]
+    assert [p.name for p in find_audio_files(tmp_path, recursive=False)] == ["loose.m4a"]
+    assert find_audio_files(tmp_path / "heat", recursive=False) == soundtrack_files(tmp_path / "heat")
+
+
+def test_find_audio_files_needs_a_folder(tmp_path):
+    (tmp_path / "track.mp3").write_bytes(b"x")
+    with pytest.raises(MediaError, match=r"track\.mp3: not a folder"):
+        find_audio_files(tmp_path / "track.mp3")
+    with pytest.raises(MediaError, match=r"absent: no such folder"):
+        find_audio_files(tmp_path / "absent")

@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from scorelens.config import DEFAULT_GENRES
-from scorelens.exceptions import ManifestError
+from scorelens.exceptions import ManifestError, MediaError
 from scorelens.io.audio import AUDIO_EXTENSIONS
 
-__all__ = ["Film", "Corpus", "load_corpus", "soundtrack_files", "normalise_genre"]
+__all__ = ["Film", "Corpus", "load_corpus", "soundtrack_files", "find_audio_files", "normalise_genre"]
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _GENRE_ALIASES = {"scifi": "science fiction", "sf": "science fiction", "romcom": None}
@@ -63,6 +63,53 @@ def normalise_genre(name: str, taxonomy: Iterable[str]) -> str | None:
 def soundtrack_files(folder: Path) -> list[Path]:
     """Audio files directly inside ``folder`` (by extension), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+def find_audio_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
+    """Audio files in ``folder`` and, by default, in its subfolders (a folder of per-film folders).
+
+    Files are recognised by extension (:data:`scorelens.io.audio.AUDIO_EXTENSIONS`, any
+    case). Hidden files and folders (a name starting with ``.``, such as ``.Trash`` or
+    macOS's ``._track.mp3`` companions) are skipped. Symbolic links to folders are
+    followed, each folder read once (under the first of its paths by name), so a link
+    back up the tree does not loop and linked tracks are not listed twice.
+
+    Parameters
+    ----------
+    folder : path
+    recursive : bool
+        Look into subfolders; otherwise only the files directly inside ``folder``.
+
+    Returns
+    -------
+    list of Path
+        Sorted by their path below ``folder``, so a film's tracks stay together.
+
+    Raises
+    ------
+    MediaError
+        If ``folder`` is not a folder.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise MediaError(f"{root}: not a folder" if root.exists() else f"{root}: no such folder")
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    # os.walk rather than Path.rglob: it lets hidden folders be pruned before descending,
+    # and the visited set guards the followed links against cycles.
+    for here, dirs, files in os.walk(root, followlinks=True):
+        st = os.stat(here)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        # Sorted, so that of two paths to one folder the first by name is the one read.
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        for name in files:
+            path = Path(here, name)
+            if not name.startswith(".") and path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+                found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
 @dataclass(frozen=True)

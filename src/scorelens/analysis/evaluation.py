@@ -23,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
 from scorelens import __version__
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.metrics import genre_scores, paired_test
+from scorelens.analysis.processes import worker_parallel
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil._validation import check_bag_labels, check_bags
@@ -94,8 +95,9 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
     time and 0.93 s of CPU per fold on 2 threads, against 0.6 s in one process; 2.3 s per
     fold on 2 threads on a loaded machine). joblib's loky workers start once (about
     2.5-3 s of CPU each, importing the package with scikit-learn and PyTorch) and are
-    reused until idle for 5 minutes; each gets ``cpu_count // n_jobs`` BLAS threads, so
-    IMV's kernel products no longer oversubscribe the cores either. CPU time measured in this process
+    reused until idle for 5 minutes, or until this process ends, even when killed
+    (:func:`scorelens.analysis.processes.worker_parallel`); each gets ``cpu_count // n_jobs``
+    BLAS threads, so IMV's kernel products no longer oversubscribe the cores either. CPU time measured in this process
     alone no longer includes the folds: count its children too.
 
     Parameters
@@ -133,7 +135,7 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
     pred = np.zeros(Y.shape, np.int64)
     # No memory-mapping: the bags are small arrays that are pickled with each batch of
     # folds (a few MB for the study's corpus, against seconds of fitting per fold).
-    results = Parallel(n_jobs=n_jobs or 1, prefer=prefer, max_nbytes=None, return_as="generator")(jobs)
+    results = worker_parallel(n_jobs or 1, prefer=prefer, max_nbytes=None, return_as="generator")(jobs)
     for test, (p, y) in zip(folds, results):
         proba[test], pred[test] = p.reshape(len(test), -1), y.reshape(len(test), -1)
         if advance is not None:

@@ -50,13 +50,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import clone
 from sklearn.metrics import f1_score
 
 from scorelens import __version__
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.evaluation import no_progress, fit_and_predict, make_folds
+from scorelens.analysis.processes import worker_parallel
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.features.groups import group_columns
@@ -170,7 +171,7 @@ def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
         if "random_state" in est.get_params():
             est.set_params(random_state=fold_seed(config.seed, f))
         jobs.append(delayed(fit_and_predict)(est, bags, Y, np.setdiff1d(np.arange(n), test), test))
-    results = Parallel(n_jobs=n_jobs or 1, max_nbytes=None)(jobs)
+    results = worker_parallel(n_jobs or 1, max_nbytes=None)(jobs)
     proba = np.zeros(Y.shape, float)
     pred = np.zeros(Y.shape, np.int64)
     for test, (_, p, y) in zip(folds, results):

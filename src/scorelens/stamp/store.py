@@ -52,6 +52,41 @@ def unpack_fingerprint(hash_blob: bytes, frame_blob: bytes) -> tuple[np.ndarray,
     return hashes, frames
 
 
+_SQLITE_SCHEMA = (
+    "CREATE TABLE scorelens_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE tracks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        content_digest TEXT NOT NULL UNIQUE,
+        file_digest TEXT NOT NULL,
+        title TEXT NOT NULL,
+        path TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        n_hashes INTEGER NOT NULL,
+        added TEXT NOT NULL)""",
+    "CREATE INDEX tracks_file_digest ON tracks (file_digest)",
+    """CREATE TABLE fingerprints (
+        track_id INTEGER PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
+        hashes BLOB NOT NULL,
+        frames BLOB NOT NULL)""",
+)
+
+#: Seconds a SQLite connection waits for another one's lock (an indexer storing a track).
+_SQLITE_BUSY_S = 60.0
+
+_PG_SCHEMA = (
+    "CREATE TABLE scorelens_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE tracks (id BIGSERIAL PRIMARY KEY, content_digest TEXT NOT NULL UNIQUE,
+           file_digest TEXT NOT NULL, title TEXT NOT NULL, path TEXT NOT NULL,
+           duration_s DOUBLE PRECISION NOT NULL, n_hashes INTEGER NOT NULL, added TEXT NOT NULL)""",
+    "CREATE INDEX tracks_file_digest ON tracks (file_digest)",
+    """CREATE TABLE fingerprints (track_id BIGINT PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
+           hashes BYTEA NOT NULL, frames BYTEA NOT NULL)""",
+)
+_PG_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+#: Key of the advisory lock held while creating the tables (advisory locks are per database);
+#: any fixed 64-bit number no other application uses, here the bytes of "sclnsdb1".
+_PG_SCHEMA_LOCK = int.from_bytes(b"sclnsdb1", "big")
+
 _TRACK_COLUMNS = ["id", "content_digest", "file_digest", "title", "path", "duration_s", "n_hashes", "added"]
 
 
@@ -89,19 +124,15 @@ class FingerprintStore(abc.ABC):
         except Exception as exc:  # noqa: BLE001 - any driver error means "not a database we can read"
             raise StoreError(f"{self.url}: cannot read the database ({exc})") from exc
         if "scorelens_meta" not in tables:
-            if tables - {"sqlite_sequence"}:
-                raise StoreError(f"{self.url}: not a scorelens fingerprint database "
-                                 f"(it holds other tables: {', '.join(sorted(tables))})")
+            self._refuse_foreign(tables)
             if not create:
                 raise StoreError(f"{self.url}: no fingerprint database here; index tracks first")
-            self._create_schema()
-            self._execute("INSERT INTO scorelens_meta (key, value) VALUES (%s, %s)",
-                          ("schema_version", str(SCHEMA_VERSION)))
-            self._execute("INSERT INTO scorelens_meta (key, value) VALUES (%s, %s)",
-                          ("analysis_settings", json.dumps(settings, sort_keys=True)))
-            self._execute("INSERT INTO scorelens_meta (key, value) VALUES (%s, %s)",
-                          ("created_by", f"scorelens {__version__}"))
-            return
+            # Another process may be creating the same database right now: the creation
+            # re-checks under a lock and does nothing if it lost the race, and either way
+            # the settings below are checked against what the winner wrote.
+            self._create_schema({"schema_version": str(SCHEMA_VERSION),
+                                 "analysis_settings": json.dumps(settings, sort_keys=True),
+                                 "created_by": f"scorelens {__version__}"})
         meta = dict(self._execute("SELECT key, value FROM scorelens_meta"))
         version = int(meta.get("schema_version", "0"))
         if version != SCHEMA_VERSION:
@@ -115,13 +146,24 @@ class FingerprintStore(abc.ABC):
             raise StoreError(f"{self.url}: built with other fingerprint settings ({'; '.join(diffs)}); "
                              "use the same settings or index into a new database")
 
+    def _refuse_foreign(self, tables: set[str]) -> None:
+        """Refuse a database without our metadata table that holds tables of its own."""
+        if tables - {"sqlite_sequence"}:
+            raise StoreError(f"{self.url}: not a scorelens fingerprint database "
+                             f"(it holds other tables: {', '.join(sorted(tables))})")
+
     @abc.abstractmethod
     def _tables(self) -> set[str]:
         """Names of the tables in the database."""
 
     @abc.abstractmethod
-    def _create_schema(self) -> None:
-        """Create the tables."""
+    def _create_schema(self, meta: dict[str, str]) -> None:
+        """Create the tables and write ``meta`` into ``scorelens_meta``, in one transaction.
+
+        Safe under concurrent creators: the transaction holds a lock that serialises them
+        and re-checks the tables under it, so the losers create nothing and leave the
+        winner's metadata as it is.
+        """
 
     # --- public API ------------------------------------------------------------------
     def __enter__(self):
@@ -201,11 +243,31 @@ class SQLiteStore(FingerprintStore):
             raise StoreError(f"{self.path}: is a folder, not a database file")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=60)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            # IMMEDIATE: every write transaction takes the write lock when it begins,
+            # waiting up to ``timeout`` for another writer (the busy timeout), instead of
+            # reading first and failing at once with "database is locked" when another
+            # process wrote in between.
+            self.conn = sqlite3.connect(str(self.path), timeout=_SQLITE_BUSY_S, isolation_level="IMMEDIATE")
+            self._use_wal()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a SQLite database ({exc})") from exc
+            problem = "locked by another process" if "locked" in str(exc) else f"not a SQLite database ({exc})"
+            raise StoreError(f"{self.path}: {problem}") from exc
         self._check_or_init(config, create)
+
+    def _use_wal(self) -> None:
+        """Switch the file to write-ahead logging (readers and a writer at once)."""
+        deadline = time.monotonic() + _SQLITE_BUSY_S
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                # While another connection is opening or switching a new file, SQLite answers
+                # "database is locked" at once, without waiting its busy timeout (about 1 in
+                # 80 rounds of 4 concurrent creators): wait here instead.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -229,33 +291,36 @@ class SQLiteStore(FingerprintStore):
     def _tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
-    def _create_schema(self) -> None:
-        with self.conn:
-            self.conn.executescript("""
-                CREATE TABLE scorelens_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE tracks (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    content_digest TEXT NOT NULL UNIQUE,
-                    file_digest TEXT NOT NULL,
-                    title TEXT NOT NULL,
-                    path TEXT NOT NULL,
-                    duration_s REAL NOT NULL,
-                    n_hashes INTEGER NOT NULL,
-                    added TEXT NOT NULL);
-                CREATE INDEX tracks_file_digest ON tracks (file_digest);
-                CREATE TABLE fingerprints (
-                    track_id INTEGER PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
-                    hashes BLOB NOT NULL,
-                    frames BLOB NOT NULL);
-            """)
+    def _create_schema(self, meta: dict[str, str]) -> None:
+        try:
+            # Python's sqlite3 opens no transaction before DDL: begin one explicitly,
+            # taking the write lock first so that concurrent creators queue here.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                tables = self._tables()
+                if "scorelens_meta" not in tables:
+                    self._refuse_foreign(tables)
+                    for statement in _SQLITE_SCHEMA:
+                        self.conn.execute(statement)
+                    self.conn.executemany("INSERT INTO scorelens_meta (key, value) VALUES (?, ?)", meta.items())
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot create the database ({exc})") from exc
 
     def _insert_track(self, record: dict, hash_blob: bytes, frame_blob: bytes) -> int:
         cols = list(record)
         try:
             with self.conn:  # one transaction: both rows or neither
+                # Another process may have stored the same audio since our look-up: keep its row.
                 cur = self.conn.execute(
-                    f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    tuple(record[c] for c in cols))
+                    f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                    "ON CONFLICT (content_digest) DO NOTHING", tuple(record[c] for c in cols))
+                if cur.rowcount == 0:
+                    return int(self.conn.execute("SELECT id FROM tracks WHERE content_digest = ?",
+                                                 (record["content_digest"],)).fetchone()[0])
                 track_id = int(cur.lastrowid)
                 self.conn.execute("INSERT INTO fingerprints (track_id, hashes, frames) VALUES (?, ?, ?)",
                                   (track_id, hash_blob, frame_blob))
@@ -310,28 +375,39 @@ class PostgresStore(FingerprintStore):
             raise StoreError(f"{self.url}: database error ({str(exc).strip()})") from exc
 
     def _tables(self) -> set[str]:
-        return {r[0] for r in self._execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        return {r[0] for r in self._execute(_PG_TABLES)}
 
-    def _create_schema(self) -> None:
-        for statement in (
-            "CREATE TABLE scorelens_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            """CREATE TABLE tracks (id BIGSERIAL PRIMARY KEY, content_digest TEXT NOT NULL UNIQUE,
-                   file_digest TEXT NOT NULL, title TEXT NOT NULL, path TEXT NOT NULL,
-                   duration_s DOUBLE PRECISION NOT NULL, n_hashes INTEGER NOT NULL, added TEXT NOT NULL)""",
-            "CREATE INDEX tracks_file_digest ON tracks (file_digest)",
-            """CREATE TABLE fingerprints (track_id BIGINT PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
-                   hashes BYTEA NOT NULL, frames BYTEA NOT NULL)""",
-        ):
-            self._execute(statement)
+    def _create_schema(self, meta: dict[str, str]) -> None:
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                # A transaction-level advisory lock serialises concurrent creators (released
+                # at commit or rollback); CREATE TABLE IF NOT EXISTS alone is not enough, as
+                # two concurrent ones can still collide in the catalogue.
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
+                cur.execute(_PG_TABLES)
+                tables = {r[0] for r in cur.fetchall()}
+                if "scorelens_meta" not in tables:
+                    self._refuse_foreign(tables)
+                    for statement in _PG_SCHEMA:
+                        cur.execute(statement)
+                    cur.executemany("INSERT INTO scorelens_meta (key, value) VALUES (%s, %s)", list(meta.items()))
+        except self._psycopg.Error as exc:
+            raise StoreError(f"{self.url}: cannot create the database ({str(exc).strip()})") from exc
 
     def _insert_track(self, record: dict, hash_blob: bytes, frame_blob: bytes) -> int:
         cols = list(record)
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
+                # Another process may be storing the same audio: the insert waits for its
+                # transaction and, when it commits, keeps its row (read back below; each
+                # statement sees the latest commits at the default isolation level).
                 cur.execute(f"INSERT INTO tracks ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-                            "RETURNING id", tuple(record[c] for c in cols))
-                track_id = int(cur.fetchone()[0])
+                            "ON CONFLICT (content_digest) DO NOTHING RETURNING id", tuple(record[c] for c in cols))
+                row = cur.fetchone()
+                if row is None:
+                    cur.execute("SELECT id FROM tracks WHERE content_digest = %s", (record["content_digest"],))
+                    return int(cur.fetchone()[0])
+                track_id = int(row[0])
                 cur.execute("INSERT INTO fingerprints (track_id, hashes, frames) VALUES (%s, %s, %s)",
                             (track_id, hash_blob, frame_blob))
             return track_id
