@@ -13,7 +13,7 @@ from scorelens.cli.common import (DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, consol
                                   print_failures, progress, stage_progress, state)
 from scorelens.cli.main import app
 from scorelens.config import StamperConfig
-from scorelens.corpus import load_corpus, soundtrack_files
+from scorelens.corpus import find_audio_files, load_corpus, soundtrack_files
 from scorelens.exceptions import MediaError, ParameterError
 from scorelens.io.atomic import atomic_path, check_writable_target
 from scorelens.io.audio import AUDIO_EXTENSIONS, probe_audio
@@ -37,9 +37,7 @@ def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
     paths: list[Path] = []
     for item in items:
         if item.is_dir():
-            found = (sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                            and not any(part.startswith(".") for part in p.relative_to(item).parts))
-                     if recursive else soundtrack_files(item))
+            found = find_audio_files(item, recursive=True) if recursive else soundtrack_files(item)
             if not found:
                 raise MediaError(f"{item}: soundtrack folder holds no audio files "
                                  f"({', '.join(sorted(AUDIO_EXTENSIONS))})")
