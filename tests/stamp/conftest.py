@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -61,64 +55,6 @@ def film(tmp_path_factory, soundtrack, speech) -> tuple[Path, pd.DataFrame]:
                       audio_bitrate=128_000)
     truth.insert(0, "film_id", "film")
     return path, truth
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    return None
-
-
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
-    """A private PostgreSQL server on a free loopback port, for the session."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are not installed; run scripts/setup.sh")
-    # Not under pytest's tmp folder: as root, the server runs as the postgres user, who cannot
-    # enter pytest's private folders.
-    root = Path(tempfile.mkdtemp(prefix="scorelens-pg-"))
-    data = root / "data"
-    port = _free_port()
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use its own system user
-        shutil.chown(root, "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(prefix + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = data.parent / "server.log"
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-l", str(log), "-w", "-o",
-                             f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    try:
-        yield url
-    finally:
-        subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def fresh_postgres(postgres_url):
-    """An empty database on the session's server, dropped afterwards."""
-    import psycopg
-
-    name = f"t{time.time_ns()}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def _seconds_agreement(truth: pd.DataFrame, cues: pd.DataFrame) -> tuple[float, float]:
