@@ -393,9 +393,56 @@ def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, fo
     return h.hexdigest()
 
 
+#: ``fold_map(fn, items) -> list of results``: runs ``fn(*item)`` for each item, in order
+#: (an executor's workers, e.g. Dask's); None runs everything in this process.
+FoldMap = Callable[[Callable, list], list]
+
+
+def network_fold_chunk(bags, Y, folds, chunk, pooling: str, net_kw: dict) -> tuple[list, np.ndarray, list]:
+    """Train and predict only the folds of ``chunk``: one task of a distributed cross-validation.
+
+    The numbers equal those of the whole cross-validation (:func:`cross_val_network`'s
+    ``only``: shapes, schedule and seeds come from all folds).
+
+    Returns
+    -------
+    chunk : list of int
+    proba : np.ndarray [shape=(n_bags, n_labels)]
+        NaN outside the chunk's held-out bags.
+    weights : list
+        The chunk's held-out bags' instance weights (None elsewhere).
+    """
+    res = cross_val_network(bags, Y, folds, pooling=pooling, only=list(chunk), n_jobs=1, **net_kw)
+    return list(chunk), res.proba, res.weights
+
+
+def cross_val_network_chunks(bags, Y, folds, *, pooling: str, net_kw: dict, fold_map: FoldMap, n_chunks: int,
+                             advance: Callable[[int], None] | None = None):
+    """:func:`cross_val_network` with its folds sent in ``n_chunks`` chunks through ``fold_map``.
+
+    Returns
+    -------
+    proba : np.ndarray [shape=(n_bags, n_labels)]
+    weights : list of np.ndarray
+        The same numbers as one :func:`cross_val_network` call.
+    """
+    chunks = fold_stacks(len(folds), vectorise=True, n_jobs=max(1, n_chunks))
+    results = fold_map(network_fold_chunk, [(bags, Y, folds, c, pooling, net_kw) for c in chunks])
+    proba = np.zeros((len(bags), Y.shape[1]), dtype=np.float64)
+    weights: list = [None] * len(bags)
+    for chunk, p, w in results:
+        for f in chunk:
+            for b in np.asarray(folds[f], dtype=np.int64):
+                proba[b], weights[b] = p[b], w[b]
+        if advance:
+            advance(len(chunk))
+    return proba, weights
+
+
 def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = None, *,
              models: Sequence[str] | None = None, vectorise: bool = True, n_jobs: int | None = None,
-             progress: Progress | None = None, cache: RunCache | None = None) -> Evaluation:
+             progress: Progress | None = None, cache: RunCache | None = None,
+             fold_map: FoldMap | None = None, n_chunks: int = 1) -> Evaluation:
     """Cross-validate Table 4's models on one or more feature kinds.
 
     Parameters
@@ -417,6 +464,12 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     cache : RunCache, optional
         Saves each run as it finishes and loads the runs an earlier, interrupted call
         finished with the same inputs and settings (same numbers, not recomputed).
+    fold_map : callable, optional
+        Sends each network's folds, in ``n_chunks`` chunks, to other workers
+        (``fold_map(fn, items)``, e.g. a Dask cluster's); same numbers. Simple MI and IMV
+        folds follow joblib's active backend (``joblib.parallel_config(backend="dask")``).
+    n_chunks : int
+        Chunks of folds per network with ``fold_map`` (one per worker).
 
     Returns
     -------
@@ -457,6 +510,12 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
 
     def run_network(kind: str, key: str, bags) -> ModelRun:
         t0 = time.perf_counter()
+        if fold_map is not None:
+            advance = progress(f"{kind} · {display_name(key)} (folds)", len(folds))
+            proba, weights = cross_val_network_chunks(bags, Y, folds, pooling=key.partition(":")[2], net_kw=net_kw,
+                                                      fold_map=fold_map, n_chunks=n_chunks, advance=advance)
+            pred = (proba >= config.threshold).astype(np.int64)
+            return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0, weights=weights)
         n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
         advance = progress(f"{kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
         res = cross_val_network(bags, Y, folds, pooling=key.partition(":")[2], vectorise=vectorise, n_jobs=n_jobs,

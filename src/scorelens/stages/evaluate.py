@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.stages.bags import load_bags, music_kinds, warn_if_large
-from scorelens.stages.executor import Progress, no_progress
+from scorelens.stages.executor import Executor, Progress, no_progress
 from scorelens.workspace import Workspace
 
 __all__ = ["EvaluateReport", "run_evaluate", "TrainReport", "run_train"]
@@ -46,7 +47,7 @@ class EvaluateReport:
 
 def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features: Sequence[str] | None = None,
                  models: Sequence[str] | None = None, n_jobs: int | None = None, sequential: bool = False,
-                 progress: Progress | None = None) -> EvaluateReport:
+                 executor: Executor | None = None, progress: Progress | None = None) -> EvaluateReport:
     """Cross-validate the genre models and write Table 4, the predictions and instance weights.
 
     Parameters
@@ -63,6 +64,9 @@ def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features:
         Worker processes / threads (default: PyTorch's thread count).
     sequential : bool
         Train network folds one at a time and recompute every run (for checking).
+    executor : Executor, optional
+        A distributed executor sends each network's folds to its workers in chunks (one
+        per worker) and runs the Simple MI / IMV folds there too; same numbers.
     progress : callable, optional
 
     Returns
@@ -96,8 +100,14 @@ def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features:
     # Each finished model run is saved at once: an interrupted sweep resumes where it stopped
     # (not when sequential, which is there to recompute and check).
     cache = None if sequential else RunCache(workspace, layout.evaluation_runs(config.level))
-    evaluation = evaluate(sets, config, models=models, vectorise=not sequential, n_jobs=n_jobs,
-                          progress=progress, cache=cache)
+    fold_map = n_chunks = None
+    if executor is not None and executor.distributed and not sequential:
+        fold_map, n_chunks = (lambda fn, items: executor.run_all(fn, items, name="folds")), executor.workers
+        n_jobs = n_jobs or executor.workers
+    context = executor.joblib_backend() if fold_map is not None else contextlib.nullcontext()
+    with context:
+        evaluation = evaluate(sets, config, models=models, vectorise=not sequential, n_jobs=n_jobs,
+                              progress=progress, cache=cache, fold_map=fold_map, n_chunks=n_chunks or 1)
     paths = write_evaluation(evaluation, folder, workspace=workspace, inputs=sets, key=key)
     workspace.save_settings("evaluate", evaluation.config)
     return EvaluateReport(evaluation, paths, missing=list(evaluation.missing), config=evaluation.config,

@@ -65,6 +65,21 @@ class Executor(abc.ABC):
         record the film and go on; any other exception propagates.
         """
 
+    def run_all(self, fn: Callable[..., Any], items: Sequence[tuple], *, name: str = "task") -> list:
+        """``[fn(*item) for item in items]`` on the executor's workers; the first failure raises."""
+        out: list = [None] * len(items)
+        for position, result in self.map(fn, items, names=[f"{name}-{i}" for i in range(len(items))]):
+            if isinstance(result, BaseException):
+                raise result
+            out[position] = result
+        return out
+
+    def joblib_backend(self):
+        """A context in which joblib's parallel loops run on this executor's workers."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def close(self) -> None:
         """Release the executor's resources (a local cluster's worker processes)."""
 
@@ -156,6 +171,12 @@ class DaskExecutor(Executor):
             # A caller that stops early (fail fast) leaves no task running on the cluster.
             if futures:
                 self.client.cancel(list(futures))
+
+    def joblib_backend(self):
+        import joblib
+
+        # Simple MI and IMV folds (joblib loops) go to the cluster too.
+        return joblib.parallel_config(backend="dask")
 
     def close(self) -> None:
         try:

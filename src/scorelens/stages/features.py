@@ -20,10 +20,12 @@ process or on Dask workers; the driver commits what the tasks return.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +145,37 @@ def feature_film_task(kind_name: str | FeatureKind, kind_options: dict, cues: pd
         The shard (see :func:`scorelens.features.pipeline.compute_film`).
     report : FilmReport
     """
+    with single_threaded():
+        return _feature_film(kind_name, kind_options, cues, config, film_path, previous_path, film_id)
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """Numerical libraries on one thread while a film's features are computed.
+
+    Multi-threaded BLAS and PyTorch kernels sum in an order that depends on the thread
+    count, which moved float32 features by an ulp between this process and a Dask worker.
+    One thread per task makes a film's features the same bits wherever it runs (and the
+    executor runs one task per core).
+    """
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(limits=1):
+            if torch is not None:
+                torch.set_num_threads(1)
+            yield
+    finally:
+        if torch is not None and before is not None:
+            torch.set_num_threads(before)
+
+
+def _feature_film(kind_name, kind_options, cues, config, film_path, previous_path, film_id):
     kind = _resolve_kind(kind_name, kind_options)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)  # the kind may have imported it just now
     previous = None
     if previous_path is not None and Path(previous_path).exists():
         try:

@@ -254,7 +254,7 @@ class _Runner:
         from scorelens.stages.evaluate import run_evaluate
 
         rep = run_evaluate(self.ws, self.config.model, self._ok_corpus(), features=self.kinds,
-                           progress=self.progress)
+                           executor=self.executor, progress=self.progress)
         record.status = "reused" if rep.reused else "done"
         record.detail = f"Table 4 of {len(self.films()) - len(rep.missing)} film(s): {rep.paths.get('markdown')}"
 

@@ -1,0 +1,64 @@
+"""The same run on a real Dask LocalCluster of 2 worker processes, with a real PostgreSQL server."""
+
+import os
+
+import cloudpickle
+import pandas as pd
+import pytest
+
+import scorelens
+from scorelens.stages.executor import DaskExecutor
+from scorelens.workspace import Workspace
+
+pytestmark = pytest.mark.postgres
+
+
+def _square_dying_once(marker: str, i: int) -> int:
+    # The first task to get here kills its worker process mid-task; Dask runs it again elsewhere.
+    if i == 2 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return i * i
+
+
+def _tables(root):
+    ws = Workspace(root)
+    layout = ws.layout
+    out = {f"cues/{f}": pd.read_parquet(p) for f, p in layout.cue_tables().items()}
+    for level in ("cue", "frame"):
+        out[f"mir/{level}"] = pd.read_parquet(layout.features("mir", level))
+        out[f"visual/{level}"] = pd.read_parquet(layout.features("visual", level))
+    out["table4"] = pd.read_csv(layout.table4("cue", "csv"))
+    out["predictions"] = pd.read_parquet(layout.predictions())
+    out["weights"] = pd.read_parquet(layout.instance_weights())
+    return out
+
+
+def test_dask_run_equals_the_single_process_run(small_corpus, tmp_path, fast_settings, fresh_postgres):
+    local = scorelens.run(small_corpus, workspace=tmp_path / "local", overrides=fast_settings)
+    dist = scorelens.run(small_corpus, workspace=tmp_path / "dask", workers=2,
+                         overrides={**fast_settings, "run.db": fresh_postgres})
+    assert local.exit_code == 0 and dist.exit_code == 0
+    assert dist.executor == "DaskExecutor(workers=2)"
+    a, b = _tables(tmp_path / "local"), _tables(tmp_path / "dask")
+    assert a.keys() == b.keys() and len(a) >= 4 + 6
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+
+
+def test_a_task_whose_worker_dies_is_retried(tmp_path):
+    import sys
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "died"
+    with DaskExecutor(workers=2) as ex:
+        pids = set(ex.client.run(os.getpid).values())
+        results = ex.run_all(_square_dying_once, [(str(marker), i) for i in range(5)])
+    assert results == [0, 1, 4, 9, 16] and marker.exists()
+    # No worker outlives the executor.
+    import time
+
+    deadline = time.time() + 15
+    while time.time() < deadline and any(os.path.exists(f"/proc/{p}") for p in pids):
+        time.sleep(0.2)
+    assert not any(os.path.exists(f"/proc/{p}") for p in pids)
