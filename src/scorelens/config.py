@@ -231,9 +231,11 @@ class MIRConfig:
     """Centre of the log-normal prior over tempo that settles octave ambiguity (librosa's ``start_bpm``)."""
     tempo_prior_octaves: float = 1.0
     """Standard deviation of that prior, in octaves (librosa's ``std_bpm``)."""
+    tempo_anchor_octaves: float = 0.1
+    """Each frame's tempo is drawn towards the span's tempo (estimated as librosa's ``tempo`` does)
+    with a log-normal weight of this standard deviation (octaves), so frames do not flip between T and 2T."""
     tempo_continuity_octaves: float = 0.2
-    """Each frame's tempo is drawn towards the span's tempo with a log-normal weight of this
-    standard deviation (octaves), so frames do not flip between T and 2T."""
+    """Standard deviation (octaves) of the change of tempo from one tempo frame to the next (Viterbi path)."""
     key_frame_s: float = 1.0
     """Chroma is averaged over this long a moving window before key strength and mode."""
     texture_window_s: float = 5.0
@@ -275,7 +277,7 @@ class MIRConfig:
         if not self.tempo_min_bpm <= self.tempo_prior_bpm <= self.tempo_max_bpm:
             raise ParameterError(f"tempo_prior_bpm={self.tempo_prior_bpm} must lie in [tempo_min_bpm, "
                                  f"tempo_max_bpm] = [{self.tempo_min_bpm}, {self.tempo_max_bpm}]")
-        for name in ("tempo_prior_octaves", "tempo_continuity_octaves"):
+        for name in ("tempo_prior_octaves", "tempo_anchor_octaves", "tempo_continuity_octaves"):
             if not getattr(self, name) > 0:
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be > 0")
         if self.roughness_floor_db >= 0:

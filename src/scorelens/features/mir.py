@@ -45,7 +45,7 @@ each descriptor's scorelens frame next to MIRtoolbox's default (read from the MI
 1.7/1.8 sources: ``specif.defaultframelength``/``defaultframehop`` or the ``'Frame'``
 key default; hops given as a fraction of the window there) and the frame of the
 ``mirtoolbox`` preset (``MIRConfig.preset("mirtoolbox")``, or ``MIRKind(preset="mirtoolbox")``,
-or ``--option preset=mirtoolbox`` on the command line). The preset keeps one shared STFT,
+or ``--set preset=mirtoolbox`` on the command line). The preset keeps one shared STFT,
 on ``mirframe``'s generic 50 ms / 50 % frame, the default of every spectrum-based
 descriptor; where MIRtoolbox's own default differs (pitch, chroma, pulse clarity, and
 Audio Toolbox's flatness and crest) the table says so.
@@ -331,7 +331,8 @@ def short_time_features(y: np.ndarray, *, sr: int = 22050, config: MIRConfig | N
                                            min_bpm=config.tempo_min_bpm, max_bpm=config.tempo_max_bpm,
                                            prior_bpm=config.tempo_prior_bpm,
                                            prior_octaves=config.tempo_prior_octaves,
-                                           continuity_octaves=config.tempo_continuity_octaves)
+                                           continuity_octaves=config.tempo_continuity_octaves,
+                                           anchor_octaves=config.tempo_anchor_octaves)
     return ShortTimeFeatures(times=times, values=values, names=_spectral_names(config),
                              rhythm_times=r_times, rhythm_values=np.stack([clarity, tempo], axis=1),
                              rhythm_names=list(_RHYTHM_NAMES))

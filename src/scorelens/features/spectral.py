@@ -81,7 +81,12 @@ def spectral_flatness(*, P: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(n_frames,)]
     """
-    Pf = P + np.asarray(_FLOOR, dtype=P.dtype)
+    # The floor is relative to the frame's peak (-200 dB), so a gain scales every term alike
+    # and leaves the ratio unchanged: with an absolute floor, near-empty bins (band-limited
+    # recordings, fades) moved the geometric mean with the playback level. Below -170 dB
+    # (digital silence) the absolute float32-safe floor takes over.
+    floor = np.maximum(P.max(axis=0) * np.asarray(1e-20, dtype=P.dtype), np.asarray(1e-37, dtype=P.dtype))
+    Pf = P + floor
     return np.exp(np.mean(np.log(Pf), axis=0, dtype=np.float64)) / np.mean(Pf, axis=0, dtype=np.float64)
 
 
