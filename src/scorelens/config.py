@@ -208,10 +208,17 @@ class MIRConfig:
     """Lowest fundamental searched for inharmonicity (MIRtoolbox ``mirpitch`` default)."""
     pitch_max_hz: float = 2400.0
     """Highest fundamental searched for inharmonicity (MIRtoolbox ``mirpitch`` default)."""
+    mfcc_floor_db: float = -80.0
+    """Log-mel cells under the MFCCs are floored this far below their frame's loudest band (librosa's
+    ``top_db``), so the MFCCs describe the spectral shape whatever the playback level."""
     roughness_max_peaks: int = 32
     """Strongest spectral peaks per frame entering Sethares' pairwise roughness."""
     roughness_floor_db: float = -30.0
     """Peaks weaker than the frame's strongest by more than this are ignored (below it: window side lobes)."""
+    roughness_method: str = "normalized"
+    """``normalized``: Sethares' dissonance over the frame's peaks divided by their energy, a
+    level-free sensory dissonance (the default); ``mirtoolbox``: MIRtoolbox's raw sum
+    ``sum a_i a_j d(f_i, f_j)``, which grows with the square of the level (mostly loudness on real music)."""
     tempo_frame_s: float = 3.0
     """Frame of the onset-curve autocorrelation behind tempo and pulse clarity (MIRtoolbox ``mirtempo`` frame)."""
     tempo_hop_s: float = 0.25
@@ -220,6 +227,15 @@ class MIRConfig:
     """Slowest tempo considered (MIRtoolbox default)."""
     tempo_max_bpm: float = 200.0
     """Fastest tempo considered (MIRtoolbox default)."""
+    tempo_prior_bpm: float = 120.0
+    """Centre of the log-normal prior over tempo that settles octave ambiguity (librosa's ``start_bpm``)."""
+    tempo_prior_octaves: float = 1.0
+    """Standard deviation of that prior, in octaves (librosa's ``std_bpm``)."""
+    tempo_anchor_octaves: float = 0.1
+    """Each frame's tempo is drawn towards the span's tempo (estimated as librosa's ``tempo`` does)
+    with a log-normal weight of this standard deviation (octaves), so frames do not flip between T and 2T."""
+    tempo_continuity_octaves: float = 0.2
+    """Standard deviation (octaves) of the change of tempo from one tempo frame to the next (Viterbi path)."""
     key_frame_s: float = 1.0
     """Chroma is averaged over this long a moving window before key strength and mode."""
     texture_window_s: float = 5.0
@@ -254,6 +270,16 @@ class MIRConfig:
         for name in ("tempo_hop_s", "key_frame_s", "texture_window_s"):
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be > 0")
+        if self.roughness_method not in ("normalized", "mirtoolbox"):
+            raise ParameterError(f"roughness_method={self.roughness_method!r} must be 'normalized' or 'mirtoolbox'")
+        if self.mfcc_floor_db >= 0:
+            raise ParameterError(f"mfcc_floor_db={self.mfcc_floor_db} must be < 0")
+        if not self.tempo_min_bpm <= self.tempo_prior_bpm <= self.tempo_max_bpm:
+            raise ParameterError(f"tempo_prior_bpm={self.tempo_prior_bpm} must lie in [tempo_min_bpm, "
+                                 f"tempo_max_bpm] = [{self.tempo_min_bpm}, {self.tempo_max_bpm}]")
+        for name in ("tempo_prior_octaves", "tempo_anchor_octaves", "tempo_continuity_octaves"):
+            if not getattr(self, name) > 0:
+                raise ParameterError(f"{name}={getattr(self, name)!r} must be > 0")
         if self.roughness_floor_db >= 0:
             raise ParameterError(f"roughness_floor_db={self.roughness_floor_db} must be < 0")
         if not 0 <= self.texture_overlap < 1:
@@ -263,6 +289,41 @@ class MIRConfig:
     def texture_hop_s(self) -> float:
         """Seconds between consecutive texture windows (3.35 s with the study's settings)."""
         return self.texture_window_s * (1.0 - self.texture_overlap)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> MIRConfig:
+        """Settings of a named frame preset, with single fields overridden by keyword.
+
+        Parameters
+        ----------
+        name : str
+            ``scorelens``: the defaults (one 2048/512 STFT at 22050 Hz, 93 ms / 23 ms).
+            ``mirtoolbox``: MIRtoolbox's default frames, as the study used them: the shared
+            STFT on ``mirframe``'s 50 ms window with half overlap (1102/551 samples at 22050 Hz,
+            the default of every spectrum-based descriptor), tempo and pulse clarity on
+            ``mirtempo``'s 3 s frames with a 10 % hop (0.3 s), key on ``mirkeystrength``'s
+            1 s frames. The per-descriptor table is in :mod:`scorelens.features.mir`.
+        **overrides
+            Fields to change on top of the preset.
+
+        Returns
+        -------
+        MIRConfig
+        """
+        presets = {
+            "scorelens": {},
+            "mirtoolbox": {"n_fft": 1102, "hop_length": 551, "tempo_frame_s": 3.0, "tempo_hop_s": 0.3,
+                           "key_frame_s": 1.0},
+        }
+        if name not in presets:
+            raise ParameterError(f"unknown MIR preset {name!r}; known: {', '.join(presets)}")
+        fields = dict(presets[name])
+        if name == "mirtoolbox" and "sample_rate" in overrides:
+            # The frames are durations: keep 50 ms / 25 ms at another rate.
+            sr = overrides["sample_rate"]
+            fields.update(n_fft=int(round(0.05 * sr)), hop_length=int(round(0.025 * sr)))
+        fields.update(overrides)
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from scorelens.config import MIRConfig
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import get_kind
 from scorelens.features.groups import group_columns
-from scorelens.features.mir import PITCH_CLASSES, MIRKind
+from scorelens.features.mir import PITCH_CLASSES, UNPITCHED_INHARMONICITY, MIRKind, short_time_features
 
 SR = 22050
 
@@ -133,3 +133,143 @@ def test_config_constraints_are_checked():
         MIRConfig(texture_overlap=1.0)
     with pytest.raises(ParameterError, match="delta_width=4"):
         MIRConfig(delta_width=4)
+
+
+def _band_limited_music(seconds=8.0, seed=0):
+    # Harmonic chords below 2.5 kHz and a kick/snare pattern, low-passed at 4 kHz over a
+    # white noise floor 80 dB down: the mel bands above 4 kHz hold little more than that
+    # floor, as in band-limited recordings, which is where an absolute log floor made the
+    # MFCCs depend on the level. (The noise floor keeps float32 rounding, whose level does
+    # not follow the gain exactly, out of the empty bands.)
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    t = _t(seconds)
+    y = np.zeros(t.size)
+    for k, start in enumerate(np.arange(0.0, seconds, 2.0)):
+        seg = (t >= start) & (t < start + 2.0)
+        root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+        for ratio in (1.0, 1.26, 1.5):
+            for h in range(1, 8):
+                if root * ratio * h < 2500:
+                    y[seg] += 0.1 / h * np.sin(2 * np.pi * root * ratio * h * t[seg])
+    for i, beat in enumerate(np.arange(0.1, seconds - 0.2, 0.5)):
+        j = int(beat * SR)
+        burst = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300.0)
+        y[j:j + 2000] += (0.6 if i % 2 == 0 else 0.25) * burst
+    b, a = scipy.signal.butter(6, 4000, fs=SR)
+    y = scipy.signal.lfilter(b, a, y)
+    y = 0.5 * y / np.abs(y).max() + 5e-5 * rng.standard_normal(t.size)
+    return y.astype(np.float32)
+
+
+def test_a_gain_change_leaves_every_descriptor_but_rms_unchanged(kind):
+    y = _band_limited_music()
+    loud = kind.compute(y, SR)
+    quiet = kind.compute(y * np.float32(10 ** (-20 / 20)), SR)
+    for i, name in enumerate(loud.names):
+        if name.startswith("dynamics/rms"):
+            np.testing.assert_allclose(quiet.values[:, i], 0.1 * loud.values[:, i], rtol=1e-3)
+            continue
+        # Relative to the column's own scale (deltas are small numbers) with a float32 margin.
+        scale = max(np.abs(loud.values[:, i]).max(), 1e-3)
+        np.testing.assert_allclose(quiet.values[:, i], loud.values[:, i], rtol=0, atol=1e-3 * scale,
+                                   err_msg=name)
+
+
+def test_mfccs_and_deltas_match_librosa_on_the_same_mel_spectrogram():
+    import librosa
+
+    cfg = MIRConfig()
+    y = _band_limited_music(seconds=4.0, seed=3)
+    st = short_time_features(y, sr=SR, config=cfg)
+    # The mel power spectrogram, built independently with librosa (Hann STFT, centred, zero
+    # padded, scaled so a sine of amplitude A peaks at A).
+    window = librosa.filters.get_window("hann", cfg.n_fft)
+    S = np.abs(librosa.stft(y.astype(np.float64), n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=window,
+                            center=True, pad_mode="constant")) * (2.0 / window.sum())
+    mel = librosa.feature.melspectrogram(S=S**2, sr=SR, n_mels=cfg.n_mels)
+    # The documented floor: 80 dB below each frame's loudest band.
+    log_mel = librosa.power_to_db(mel / mel.max(axis=0, keepdims=True), top_db=-cfg.mfcc_floor_db)
+    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc + 1, dct_type=2, norm="ortho", lifter=0)[1:]
+    d1 = librosa.feature.delta(mfcc, width=cfg.delta_width, order=1)
+    d2 = librosa.feature.delta(mfcc, width=cfg.delta_width, order=2)
+    cols = {n: st.values[:, i] for i, n in enumerate(st.names)}
+    for prefix, ref in (("mfcc/mfcc", mfcc), ("delta_mfcc/delta_mfcc", d1), ("delta2_mfcc/delta2_mfcc", d2)):
+        ours = np.stack([cols[f"{prefix}_{k:02d}"] for k in range(1, cfg.n_mfcc + 1)])
+        assert ours.shape == ref.shape
+        np.testing.assert_allclose(ours, ref, atol=2e-3 * np.abs(ref).max(), err_msg=prefix)
+
+
+def test_drum_pattern_tempo_through_the_kind(kind):
+    # 132 BPM: kick on beats 1 and 3 (a strong 66 BPM component), snare on 2 and 4.
+    rng = np.random.default_rng(5)
+    seconds, beat = 16.0, 60.0 / 132.0
+    y = np.zeros(int(seconds * SR))
+    for k, start in enumerate(np.arange(0.05, seconds - 0.2, beat)):
+        i = int(start * SR)
+        if k % 2 == 0:
+            hit = np.sin(2 * np.pi * 60 * np.arange(3000) / SR) * np.exp(-np.arange(3000) / 600.0)
+            y[i:i + 3000] += 0.9 * hit
+        else:
+            y[i:i + 3000] += 0.3 * rng.standard_normal(3000) * np.exp(-np.arange(3000) / 400.0)
+    st = short_time_features(y.astype(np.float32), sr=SR, config=kind.config)
+    tempo = st.rhythm_values[:, 1]
+    assert any(abs(np.median(tempo) - m * 132.0) < 0.08 * m * 132.0 for m in (0.5, 1.0, 2.0))
+    assert tempo.max() / tempo.min() < 1.1  # one metrical level in every frame
+    ff = kind.compute(y.astype(np.float32), SR)
+    d = dict(zip(ff.names, ff.values.T))
+    assert np.all(d["rhythm/tempo/std"] < 0.05 * d["rhythm/tempo/mean"])
+
+
+def test_frames_without_pitch_do_not_count_as_harmonic(kind):
+    # 0-2.5 s: white noise (a pitch is found in most frames; inharmonicity about 0.5);
+    # 2.5-10.5 s: a 50 Hz sine, below the 75 Hz pitch floor, so no frame has a pitch.
+    rng = np.random.default_rng(2)
+    noise = 0.3 * rng.standard_normal(int(2.5 * SR))
+    hum = 0.5 * np.sin(2 * np.pi * 50.0 * _t(8.0))
+    y = np.concatenate([noise, hum]).astype(np.float32)
+    st = short_time_features(y, sr=SR, config=kind.config)
+    inh = st.values[:, st.names.index("tone/inharmonicity")]
+    in_hum = (st.times > 2.7) & (st.times < 10.3)
+    assert np.all(np.isnan(inh[in_hum]))
+    ff = kind.compute(y, SR)
+    d = dict(zip(ff.names, ff.values.T))
+    assert np.all(np.isfinite(ff.values))
+    # Window 1 (0-5 s) mixes noise and hum: only the noise frames count (a 0 for each hum
+    # frame would pull the mean to about 0.25).
+    noise_frames = inh[(st.times < 2.3) & np.isfinite(inh)]
+    assert d["tone/inharmonicity/mean"][0] == pytest.approx(noise_frames.mean(), abs=0.02)
+    assert d["tone/inharmonicity/mean"][0] > 0.4
+    # The last window (5.5-10.5 s) has no pitched frame: the documented value, no spread.
+    assert d["tone/inharmonicity/mean"][-1] == UNPITCHED_INHARMONICITY
+    assert d["tone/inharmonicity/std"][-1] == 0.0
+
+
+def test_mirtoolbox_preset_uses_mirtoolbox_frames():
+    cfg = MIRConfig.preset("mirtoolbox")
+    assert (cfg.n_fft, cfg.hop_length) == (1102, 551)  # 50 ms, half overlap, at 22050 Hz
+    assert (cfg.tempo_frame_s, cfg.tempo_hop_s, cfg.key_frame_s) == (3.0, 0.3, 1.0)
+    assert MIRConfig.preset("mirtoolbox", sample_rate=44100).n_fft == 2205
+    k = get_kind("mir", preset="mirtoolbox")
+    assert k.config == cfg and k.column_names() == MIRKind().column_names()
+    ff = k.compute(_band_limited_music(seconds=6.0), SR)
+    assert np.all(np.isfinite(ff.values))
+    assert MIRConfig.preset("scorelens") == MIRConfig()
+    with pytest.raises(ParameterError, match="unknown MIR preset 'matlab'"):
+        MIRConfig.preset("matlab")
+
+
+def test_raw_mirtoolbox_roughness_is_kept_behind_a_setting():
+    y = _band_limited_music(seconds=5.0)
+    cols = {}
+    for method in ("normalized", "mirtoolbox"):
+        k = MIRKind(roughness_method=method)
+        quiet = k.compute(y * np.float32(0.1), SR)
+        loud = k.compute(y, SR)
+        i = loud.names.index("timbre/roughness/mean")
+        cols[method] = (loud.values[:, i], quiet.values[:, i])
+    np.testing.assert_allclose(cols["normalized"][1], cols["normalized"][0], rtol=1e-3)
+    np.testing.assert_allclose(cols["mirtoolbox"][1], 0.01 * cols["mirtoolbox"][0], rtol=1e-3)
+    with pytest.raises(ParameterError, match="roughness_method='sethares'"):
+        MIRConfig(roughness_method="sethares")

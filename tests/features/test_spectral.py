@@ -66,18 +66,52 @@ def test_brightness_is_share_above_cutoff():
     np.testing.assert_allclose(spectral_brightness(S=S, freqs=FREQS, cutoff_hz=1500.0), 0.75, rtol=1e-6)
 
 
-def _sethares(f1, f2, a1=1.0, a2=1.0):
-    s = 0.24 / (0.0207 * min(f1, f2) + 18.96)
-    d = abs(f2 - f1)
-    return a1 * a2 * (np.exp(-3.5 * s * d) - np.exp(-5.75 * s * d))
+def _critical_bandwidth(f_hz):
+    # Zwicker & Terhardt, "Analytical expressions for critical-band rate and critical
+    # bandwidth as a function of frequency", JASA 68 (1980): the critical band Plomp & Levelt
+    # measure their curve in.
+    return 25.0 + 75.0 * (1.0 + 1.4 * (f_hz / 1000.0) ** 2) ** 0.69
 
 
-@pytest.mark.parametrize("f2", [500.0, 560.0, 700.0])
-def test_roughness_of_two_sines_matches_sethares(f2):
-    t = np.arange(SR) / SR
-    y = np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * f2 * t)
-    r = spectral_roughness(S=_spectrum(y), freqs=FREQS)[4:-4]  # frames away from the edges
-    np.testing.assert_allclose(np.median(r), _sethares(440, f2), rtol=0.05)
+def _two_sine_spectrum(f1, f2, amp=1.0, n_fft=16384):
+    # One long Hann frame (1.3 Hz bins) so that tones a few Hz apart are resolved; scaled so a
+    # sine of amplitude A peaks at A, as the MIR kind's STFT is.
+    t = np.arange(n_fft) / SR
+    window = np.hanning(n_fft + 1)[:-1]
+    y = amp * (np.sin(2 * np.pi * f1 * t) + np.sin(2 * np.pi * f2 * t + 1.0))
+    S = np.abs(np.fft.rfft(y * window))[:, None] * (2.0 / window.sum())
+    return S, np.fft.rfftfreq(n_fft, 1.0 / SR)
+
+
+@pytest.mark.parametrize("f1", [250.0, 500.0, 1000.0])
+def test_two_tone_dissonance_peaks_at_a_quarter_of_the_critical_band(f1):
+    # Plomp & Levelt (JASA 38, 1965, Fig. 10): the dissonance of two pure tones is greatest
+    # when they are about a quarter of a critical bandwidth apart, and has nearly vanished
+    # (consonance) at a full critical bandwidth.
+    cb = _critical_bandwidth(f1)
+    dfs = np.arange(2.0, 1.2 * cb, 1.0)
+    curve = []
+    for df in dfs:
+        S, freqs = _two_sine_spectrum(f1, f1 + df)
+        curve.append(spectral_roughness(S=S, freqs=freqs, floor_db=-20.0)[0])
+    curve = np.array(curve)
+    peak = dfs[np.argmax(curve)] / cb
+    assert 0.18 <= peak <= 0.32, peak
+    at_one_cb = curve[np.argmin(np.abs(dfs - cb))]
+    assert at_one_cb < 0.25 * curve.max()
+
+
+def test_normalised_roughness_ignores_level_and_raw_roughness_is_quadratic_in_it():
+    S, freqs = _two_sine_spectrum(440.0, 470.0)
+    loud, quiet = (spectral_roughness(S=S * g, freqs=freqs, floor_db=-20.0)[0] for g in (1.0, 0.1))
+    assert loud > 0
+    np.testing.assert_allclose(quiet, loud, rtol=1e-5)
+    raw_loud, raw_quiet = (spectral_roughness(S=S * g, freqs=freqs, floor_db=-20.0, normalize=False)[0]
+                           for g in (1.0, 0.1))
+    np.testing.assert_allclose(raw_quiet, 0.01 * raw_loud, rtol=1e-4)
+    # Two equal partials: the normalised value is the raw one over the energy 1 + 1 (within
+    # the leakage of each tone into the other's peak).
+    np.testing.assert_allclose(loud, raw_loud / 2, rtol=0.02)
 
 
 def test_roughness_of_a_sine_and_of_silence_is_zero():
@@ -116,9 +150,22 @@ def test_silence_gives_finite_values_everywhere():
     outs = [*spectral_moments(S=S, freqs=FREQS), spectral_flatness(P=S), spectral_crest(P=S),
             spectral_entropy(S=S), spectral_brightness(S=S, freqs=FREQS), spectral_roughness(S=S, freqs=FREQS)]
     f0 = acf_pitch(P=S, sr=SR, n_fft=N_FFT)
-    outs += [f0, inharmonicity(P=S, freqs=FREQS, f0=f0)]
+    outs.append(f0)
     assert all(np.all(np.isfinite(o)) for o in outs)
     assert np.all(f0 == 0)
+    # No pitch: inharmonicity is undefined, not 0 (the value of a perfectly harmonic tone).
+    assert np.all(np.isnan(inharmonicity(P=S, freqs=FREQS, f0=f0)))
+
+
+def test_pitch_stays_within_its_bounds():
+    # A 2450 Hz tone lies above the 2400 Hz maximum: its period (9.0 samples) is shorter than
+    # the shortest lag allowed (22050 / 2400 = 9.19 samples), so no f0 may exceed 2400 Hz.
+    t = np.arange(SR) / SR
+    for f in (2450.0, 2390.0, 76.0, 70.0):
+        y = np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 2 * f * t)
+        f0 = acf_pitch(P=_spectrum(y) ** 2, sr=SR, n_fft=N_FFT, fmin=75.0, fmax=2400.0)
+        voiced = f0[f0 > 0]
+        assert np.all((voiced >= 75.0) & (voiced <= 2400.0)), (f, voiced.min(), voiced.max())
 
 
 @pytest.fixture

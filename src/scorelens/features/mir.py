@@ -39,6 +39,59 @@ windows, 43 frames per second); tempo and pulse clarity use 3 s frames of the on
 texture-windowed (5 s windows, 33 % overlap, hop 3.35 s); the kind's native frames are the
 texture windows, centred at their mid-points, which the pipeline puts on the common 1 Hz
 grid (:mod:`scorelens.features.grid`).
+
+The study used MIRtoolbox's default frames, which differ per descriptor. The table puts
+each descriptor's scorelens frame next to MIRtoolbox's default (read from the MIRtoolbox
+1.7/1.8 sources: ``specif.defaultframelength``/``defaultframehop`` or the ``'Frame'``
+key default; hops given as a fraction of the window there) and the frame of the
+``mirtoolbox`` preset (``MIRConfig.preset("mirtoolbox")``, or ``MIRKind(preset="mirtoolbox")``,
+or ``--set preset=mirtoolbox`` on the command line). The preset keeps one shared STFT,
+on ``mirframe``'s generic 50 ms / 50 % frame, the default of every spectrum-based
+descriptor; where MIRtoolbox's own default differs (pitch, chroma, pulse clarity, and
+Audio Toolbox's flatness and crest) the table says so.
+
+=======================  ======================  ==================================  =====================
+descriptor               scorelens default        MIRtoolbox default (study)          ``mirtoolbox`` preset
+=======================  ======================  ==================================  =====================
+rms                      93 ms / 23 ms            ``mirrms`` 50 ms / 25 ms (50 %)      50 ms / 25 ms
+zcr                      93 ms / 23 ms            ``mirzerocross`` 50 ms / 25 ms       50 ms / 25 ms
+mfcc, Δ, ΔΔ              93 ms / 23 ms            ``mirmfcc`` (``mirspectrum``)         50 ms / 25 ms
+                                                  50 ms / 25 ms; Δ radius 2
+centroid, spread,        93 ms / 23 ms            ``mirspectrum`` 50 ms / 25 ms        50 ms / 25 ms
+skewness, kurtosis,
+entropy
+brightness               93 ms / 23 ms            ``mirbrightness`` 50 ms / 25 ms      50 ms / 25 ms
+roughness                93 ms / 23 ms            ``mirroughness`` 50 ms / 25 ms       50 ms / 25 ms
+flatness, crest          93 ms / 23 ms            Audio Toolbox ``spectralFlatness``/  50 ms / 25 ms
+                                                  ``spectralCrest``: 30 ms / 10 ms
+chroma                   93 ms / 23 ms            ``mirchromagram`` 200 ms / 10 ms     50 ms / 25 ms
+                                                  (5 %)
+key strength, key mode   1 s mean of chroma,      ``mirkeystrength`` help: 1 s / 50 %  1 s mean of chroma
+                         every 23 ms              (source default 0.1 s / 12.5 %)
+inharmonicity            93 ms / 23 ms            ``mirinharmonicity`` 100 ms /        50 ms / 25 ms
+                                                  12.5 ms; its f0 ``mirpitch``
+                                                  46.4 ms / 10 ms
+tempo                    3 s / 0.25 s             ``mirtempo`` 3 s / 0.3 s (10 %)      3 s / 0.3 s
+pulse clarity            3 s / 0.25 s             ``mirpulseclarity`` 5 s / 0.5 s      3 s / 0.3 s
+                                                  (10 %)
+=======================  ======================  ==================================  =====================
+
+Level and undefined values
+--------------------------
+Every descriptor but ``dynamics/rms`` is invariant to the playback level (a gain moves its
+clip means by well under 1 % of their spread across real clips; ``benchmarks/bench_mir_real.py``
+measures it): the MFCCs' log-mel is floored relative to each frame's loudest band
+(``mfcc_floor_db``; the energy coefficient 0, the only one a gain moves, is left out and
+``dynamics/rms`` carries the level), onsets relative to the span's loudest cell, and
+roughness is divided by the energy of the spectral peaks (``roughness_method="normalized"``;
+``"mirtoolbox"`` restores MIRtoolbox's raw sum, which is defined on absolute level and grows
+with its square). ``dynamics/rms`` is the only descriptor defined on absolute level.
+
+Inharmonicity is undefined in a frame without a fundamental (MIRtoolbox's
+``mirinharmonicity`` returns NaN there too): such frames are left out of the texture
+statistics, and a texture window in which no frame has a pitch gets
+:data:`UNPITCHED_INHARMONICITY` (0.5, the value of a spectrum unrelated to any fundamental)
+with a standard deviation of 0, so the kind's output stays finite.
 """
 
 from __future__ import annotations
@@ -63,7 +116,12 @@ from scorelens.features.texture import texture_stats, texture_windows
 from scorelens.features.tonal import key_features
 
 __all__ = ["MIRKind", "ShortTimeFeatures", "short_time_features", "mir_descriptor_names", "chroma_filter",
-           "PITCH_CLASSES"]
+           "PITCH_CLASSES", "UNPITCHED_INHARMONICITY"]
+
+#: Inharmonicity given to a texture window in which no frame has a pitch: 0.5, the
+#: energy-weighted mean of MIRtoolbox's sawtooth ``2|f/f0 - round(f/f0)|`` when the energy is
+#: unrelated to the fundamental (white noise gives it for any f0), i.e. "no harmonic structure".
+UNPITCHED_INHARMONICITY = 0.5
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _STATS = ("mean", "std")
@@ -105,6 +163,7 @@ class ShortTimeFeatures:
     times : np.ndarray [shape=(n_frames,)]
         STFT frame centres (s).
     values : np.ndarray [shape=(n_frames, n_spectral)]
+        NaN where a descriptor is undefined: ``tone/inharmonicity`` in frames without a pitch.
     names : list of str
     rhythm_times : np.ndarray [shape=(n_rhythm,)]
         Tempo frame centres (s).
@@ -213,9 +272,17 @@ def short_time_features(y: np.ndarray, *, sr: int = 22050, config: MIRConfig | N
     up[1:] = (y[:-1] < 0) & (y[1:] >= 0)
     zcr = _frame_sums(up, n_frames, n_fft, hop) / (n_fft / sr)
 
-    # MFCCs 1..n_mfcc on a 40-band log-mel spectrum with an absolute floor (-100 dB), so a
-    # cue's values do not depend on its loudest frame.
-    log_mel = 10.0 * np.log10(mel_fb @ P + 1e-10)  # (n_mels, n_frames)
+    # MFCCs 1..n_mfcc on a 40-band log-mel spectrum floored relative to each frame's loudest
+    # band. An absolute floor (-100 dB) made the MFCCs depend on the playback level: up to
+    # 17 % of the cells of band-limited music sit on it, and moving the level moves them
+    # on or off. A relative floor makes a gain a constant added to every band, which only
+    # the left-out coefficient 0 (the energy, which dynamics/rms carries) sees. Per frame
+    # rather than per cue, so a frame's MFCCs do not depend on the loudest frame of its cue.
+    # The absolute 1e-30 only keeps digital silence finite (all bands equal: MFCCs 0).
+    mel = mel_fb @ P  # (n_mels, n_frames)
+    rel_floor = np.float32(10.0 ** (config.mfcc_floor_db / 10.0))
+    log_mel = 10.0 * np.log10(np.maximum(mel, np.maximum(mel.max(axis=0, keepdims=True) * rel_floor,
+                                                         np.float32(1e-30))))
     mfcc = scipy.fft.dct(log_mel, type=2, norm="ortho", axis=0)[1:config.n_mfcc + 1]
     mode = "interp" if n_frames >= config.delta_width else "nearest"
     d_mfcc = librosa.feature.delta(mfcc, width=config.delta_width, order=1, axis=-1, mode=mode)
@@ -236,7 +303,8 @@ def short_time_features(y: np.ndarray, *, sr: int = 22050, config: MIRConfig | N
         "dynamics/rms": rms,
         "pitch": chroma,
         "timbre/roughness": spectral_roughness(S=S, freqs=freqs, max_peaks=config.roughness_max_peaks,
-                                               floor_db=config.roughness_floor_db),
+                                               floor_db=config.roughness_floor_db,
+                                               normalize=config.roughness_method == "normalized"),
         "timbre/centroid": centroid,
         "timbre/crest": spectral_crest(P=P),
         "timbre/flatness": spectral_flatness(P=P),
@@ -253,9 +321,18 @@ def short_time_features(y: np.ndarray, *, sr: int = 22050, config: MIRConfig | N
     values = np.concatenate([np.atleast_2d(v).reshape(-1, n_frames) for v in columns.values()], axis=0).T
 
     fps = sr / hop
-    r_times, tempo, clarity = tempo_frames(onset=onset_strength(log_S=log_mel), fps=fps,
+    # Onsets from the log-mel floored relative to the span's loudest cell (librosa's top_db
+    # of 80 dB): a gain then leaves the flux unchanged, while rises in level (which a
+    # per-frame floor would hide) still count as onsets.
+    onset_floor = max(float(mel.max()) * 1e-8, 1e-30)
+    onset = onset_strength(log_S=10.0 * np.log10(np.maximum(mel, np.float32(onset_floor))))
+    r_times, tempo, clarity = tempo_frames(onset=onset, fps=fps,
                                            frame_s=config.tempo_frame_s, hop_s=config.tempo_hop_s,
-                                           min_bpm=config.tempo_min_bpm, max_bpm=config.tempo_max_bpm)
+                                           min_bpm=config.tempo_min_bpm, max_bpm=config.tempo_max_bpm,
+                                           prior_bpm=config.tempo_prior_bpm,
+                                           prior_octaves=config.tempo_prior_octaves,
+                                           continuity_octaves=config.tempo_continuity_octaves,
+                                           anchor_octaves=config.tempo_anchor_octaves)
     return ShortTimeFeatures(times=times, values=values, names=_spectral_names(config),
                              rhythm_times=r_times, rhythm_values=np.stack([clarity, tempo], axis=1),
                              rhythm_names=list(_RHYTHM_NAMES))
@@ -269,12 +346,21 @@ class MIRKind(FeatureKind):
     config : MIRConfig, optional
         Settings; any field can also be given as a keyword (``MIRKind(n_fft=4096)``).
         Unknown keywords raise :class:`~scorelens.exceptions.ParameterError`.
+    preset : str, optional
+        Start from :meth:`MIRConfig.preset` instead (``preset="mirtoolbox"``: MIRtoolbox's
+        default frames); keywords still override single fields.
     """
 
     name = "mir"
-    version = "1"
+    # 2: level-free MFCCs and onsets, normalised roughness, octave-consistent tempo within its
+    # bounds, inharmonicity without unpitched frames (features of version 1 are recomputed).
+    version = "2"
 
-    def __init__(self, config: MIRConfig | None = None, **overrides):
+    def __init__(self, config: MIRConfig | None = None, *, preset: str | None = None, **overrides):
+        if preset is not None:
+            if config is not None:
+                raise ParameterError("give either config or preset, not both")
+            config = MIRConfig.preset(preset)
         config = config or MIRConfig()
         if overrides:
             known = {f.name for f in dataclasses.fields(MIRConfig)}
@@ -319,6 +405,13 @@ class MIRKind(FeatureKind):
         starts, ends = texture_windows(duration, window_s=self.config.texture_window_s,
                                        hop_s=self.config.texture_hop_s)
         m1, s1 = texture_stats(st.times, st.values, starts, ends)
+        # Inharmonicity is NaN (undefined) in frames without a pitch; a window without any
+        # pitched frame gets the value of a spectrum unrelated to any fundamental (see the
+        # module docstring), with no spread.
+        col = st.names.index("tone/inharmonicity")
+        empty = ~np.isfinite(m1[:, col])
+        m1[empty, col] = UNPITCHED_INHARMONICITY
+        s1[empty, col] = 0.0
         m2, s2 = texture_stats(st.rhythm_times, st.rhythm_values, starts, ends)
         by_name = {}
         for names, mean, std in ((st.names, m1, s1), (st.rhythm_names, m2, s2)):

@@ -51,6 +51,10 @@ def texture_stats(times: np.ndarray, values: np.ndarray, starts: np.ndarray,
     ``t == end``). A window holding no frame (a frame rate slower than the window) takes
     the frame nearest its centre, with standard deviation 0.
 
+    NaN values (a descriptor undefined in that frame, e.g. inharmonicity without a pitch)
+    are left out: each statistic is over the window's finite values of that feature, and
+    is NaN when the window has none (the caller decides what such a window gets).
+
     Parameters
     ----------
     times : np.ndarray [shape=(n_frames,)]
@@ -77,13 +81,22 @@ def texture_stats(times: np.ndarray, values: np.ndarray, starts: np.ndarray,
         nearest = np.where(left_closer | (times.size == 1), nearest - 1, nearest)
         i0[empty], i1[empty] = nearest, nearest + 1
     zeros = np.zeros((1, values.shape[1]))
-    c1 = np.concatenate([zeros, np.cumsum(values, axis=0)])
+    valid = np.isfinite(values)
+    if valid.all():
+        count = (i1 - i0)[:, None].astype(np.float64)
+        shift = values.mean(axis=0, keepdims=True)
+        centred = values - shift
+    else:
+        cn = np.concatenate([zeros, np.cumsum(valid, axis=0, dtype=np.float64)])
+        count = cn[i1] - cn[i0]  # (n_windows, n_features)
+        n_valid = valid.sum(axis=0, keepdims=True)
+        shift = np.where(valid, values, 0.0).sum(axis=0, keepdims=True) / np.maximum(n_valid, 1)
+        centred = np.where(valid, values - shift, 0.0)
     # Shift by the overall mean before squaring so the variance does not cancel in float64.
-    shift = values.mean(axis=0, keepdims=True)
-    c2 = np.concatenate([zeros, np.cumsum((values - shift) ** 2, axis=0)])
-    cs = np.concatenate([zeros, np.cumsum(values - shift, axis=0)])
-    count = (i1 - i0)[:, None].astype(np.float64)
-    mean = (c1[i1] - c1[i0]) / count
-    m_shift = (cs[i1] - cs[i0]) / count
-    var = (c2[i1] - c2[i0]) / count - m_shift**2
+    c2 = np.concatenate([zeros, np.cumsum(centred**2, axis=0)])
+    cs = np.concatenate([zeros, np.cumsum(centred, axis=0)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_shift = (cs[i1] - cs[i0]) / count
+        var = (c2[i1] - c2[i0]) / count - m_shift**2
+    mean = m_shift + shift
     return mean, np.sqrt(np.maximum(var, 0.0))
