@@ -235,6 +235,7 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
     reports: dict[str, FilmReport] = {}
     keys: dict[str, str] = {}
     todo = []
+    finished: set[str] = set()  # films whose shard is in the workspace for this run's key
     first_error = None
     for source in films:
         fr = FilmReport(film_id=source.film_id)
@@ -249,6 +250,7 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
             keys[source.film_id] = key
             if not force and workspace.is_done(shard, key):
                 done = workspace.record(shard) or {}
+                finished.add(source.film_id)
                 fr.cached, fr.n_cues = True, len(cues)
                 fr.n_frames = int(done.get("frames", 0))
                 fr.skipped = [tuple(x) for x in done.get("skipped", [])]
@@ -279,13 +281,14 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
             continue
         frames, fr = outcome
         reports[film_id] = fr
+        finished.add(film_id)
         meta = {**record, "film_id": film_id}
         workspace.commit(layout.feature_shard(kind, film_id), keys[film_id],
                          lambda p, df=frames, m=meta: write_feature_table(df, p, m),
                          meta={"kind_key": key_of_kind, "film_id": film_id, "cues": fr.n_cues, "frames": fr.n_frames,
                                "computed": fr.computed, "reused": fr.reused, "skipped": fr.skipped})
     report.films = [reports[s.film_id] for s in films]
-    done = [(s.film_id, keys[s.film_id]) for s in films if reports[s.film_id].error is None]
+    done = [(s.film_id, keys[s.film_id]) for s in films if s.film_id in finished]
     if done:
         _assemble(workspace, kind, done, record, key_of_kind, report)
     if first_error is not None and not keep_going:
