@@ -129,6 +129,7 @@ class DaskExecutor(Executor):
             raise ParameterError(f"--workers/--scheduler need Dask distributed ({exc})") from exc
         if (workers is None) == (scheduler is None):
             raise ParameterError("give either workers (a local cluster) or a scheduler address")
+        _quiet_dask_logs()
         self.retries = retries
         self._cluster = None
         if scheduler is not None:
@@ -187,6 +188,15 @@ class DaskExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"DaskExecutor(workers={self.workers})"
+
+
+def _quiet_dask_logs() -> None:
+    """Dask's start/stop chatter only when debugging (-vv): its loggers set their own levels on import."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
