@@ -31,6 +31,7 @@ def _tables(root):
     out["table4"] = pd.read_csv(layout.table4("cue", "csv"))
     out["predictions"] = pd.read_parquet(layout.predictions())
     out["weights"] = pd.read_parquet(layout.instance_weights())
+    out["importance"] = pd.read_parquet(layout.importance_dir("mir", "network:average", 8) / "pfi_runs.parquet")
     return out
 
 
@@ -41,7 +42,7 @@ def test_dask_run_equals_the_single_process_run(small_corpus, tmp_path, fast_set
     assert local.exit_code == 0 and dist.exit_code == 0
     assert dist.executor == "DaskExecutor(workers=2)"
     a, b = _tables(tmp_path / "local"), _tables(tmp_path / "dask")
-    assert a.keys() == b.keys() and len(a) >= 4 + 6
+    assert a.keys() == b.keys() and len(a) >= 4 + 7
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
 

@@ -36,7 +36,7 @@ from scorelens.exceptions import ParameterError
 from scorelens.mil._validation import check_bag_labels, check_bags
 from scorelens.mil.models import display_name, make_model, normalise_key
 from scorelens.mil.network import resolve_precision
-from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
+from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks, merge_cv_results
 
 __all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
            "evaluation_keys", "format_score", "format_p", "inputs_digest", "no_progress"]
@@ -398,45 +398,36 @@ def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, fo
 FoldMap = Callable[[Callable, list], list]
 
 
-def network_fold_chunk(bags, Y, folds, chunk, pooling: str, net_kw: dict) -> tuple[list, np.ndarray, list]:
+def network_fold_chunk(bags, Y, folds, chunk, pooling: str, net_kw: dict, keep_models: bool = False):
     """Train and predict only the folds of ``chunk``: one task of a distributed cross-validation.
 
     The numbers equal those of the whole cross-validation (:func:`cross_val_network`'s
-    ``only``: shapes, schedule and seeds come from all folds).
+    ``only``: shapes, schedule and seeds come from all folds); :func:`merge_cv_results`
+    puts the chunks together.
 
     Returns
     -------
-    chunk : list of int
-    proba : np.ndarray [shape=(n_bags, n_labels)]
-        NaN outside the chunk's held-out bags.
-    weights : list
-        The chunk's held-out bags' instance weights (None elsewhere).
+    CVNetworkResult
+        NaN probabilities outside the chunk's held-out bags.
     """
-    res = cross_val_network(bags, Y, folds, pooling=pooling, only=list(chunk), n_jobs=1, **net_kw)
-    return list(chunk), res.proba, res.weights
+    return cross_val_network(bags, Y, folds, pooling=pooling, only=list(chunk), n_jobs=1, keep_models=keep_models,
+                             **net_kw)
 
 
 def cross_val_network_chunks(bags, Y, folds, *, pooling: str, net_kw: dict, fold_map: FoldMap, n_chunks: int,
-                             advance: Callable[[int], None] | None = None):
+                             keep_models: bool = False, advance: Callable[[int], None] | None = None):
     """:func:`cross_val_network` with its folds sent in ``n_chunks`` chunks through ``fold_map``.
 
     Returns
     -------
-    proba : np.ndarray [shape=(n_bags, n_labels)]
-    weights : list of np.ndarray
+    CVNetworkResult
         The same numbers as one :func:`cross_val_network` call.
     """
     chunks = fold_stacks(len(folds), vectorise=True, n_jobs=max(1, n_chunks))
-    results = fold_map(network_fold_chunk, [(bags, Y, folds, c, pooling, net_kw) for c in chunks])
-    proba = np.zeros((len(bags), Y.shape[1]), dtype=np.float64)
-    weights: list = [None] * len(bags)
-    for chunk, p, w in results:
-        for f in chunk:
-            for b in np.asarray(folds[f], dtype=np.int64):
-                proba[b], weights[b] = p[b], w[b]
-        if advance:
-            advance(len(chunk))
-    return proba, weights
+    results = fold_map(network_fold_chunk, [(bags, Y, folds, c, pooling, net_kw, keep_models) for c in chunks])
+    if advance:
+        advance(len(folds))
+    return merge_cv_results(results, folds)
 
 
 def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = None, *,
@@ -512,10 +503,10 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         t0 = time.perf_counter()
         if fold_map is not None:
             advance = progress(f"{kind} · {display_name(key)} (folds)", len(folds))
-            proba, weights = cross_val_network_chunks(bags, Y, folds, pooling=key.partition(":")[2], net_kw=net_kw,
-                                                      fold_map=fold_map, n_chunks=n_chunks, advance=advance)
-            pred = (proba >= config.threshold).astype(np.int64)
-            return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0, weights=weights)
+            res = cross_val_network_chunks(bags, Y, folds, pooling=key.partition(":")[2], net_kw=net_kw,
+                                           fold_map=fold_map, n_chunks=n_chunks, advance=advance)
+            pred = (res.proba >= config.threshold).astype(np.int64)
+            return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights)
         n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
         advance = progress(f"{kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
         res = cross_val_network(bags, Y, folds, pooling=key.partition(":")[2], vectorise=vectorise, n_jobs=n_jobs,

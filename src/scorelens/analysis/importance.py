@@ -128,7 +128,7 @@ class FoldModels:
 
 def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray],
                     config: ModelConfig, *, n_jobs: int | None = None,
-                    on_epoch: Callable[[int], None] | None = None) -> FoldModels:
+                    on_epoch: Callable[[int], None] | None = None, fold_map=None, n_chunks: int = 1) -> FoldModels:
     """Cross-validate one model and keep its fold models.
 
     The folds, seeds and settings are those of :func:`scorelens.analysis.evaluation.evaluate`,
@@ -147,6 +147,10 @@ def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
         Threads for the network stacks, processes for other models.
     on_epoch : callable, optional
         Networks: called once per finished stack-epoch.
+    fold_map : callable, optional
+        Networks: train the folds in ``n_chunks`` chunks on other workers
+        (:func:`scorelens.analysis.evaluation.cross_val_network_chunks`); same numbers.
+    n_chunks : int
 
     Returns
     -------
@@ -157,10 +161,16 @@ def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
     if family in ("random", "plurality"):
         raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that reads them")
     if family == "network":
-        res = cross_val_network(bags, Y, folds, pooling=variant, hidden=config.hidden, epochs=config.epochs,
-                                learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
-                                precision=resolve_precision(config.precision), n_jobs=n_jobs, keep_models=True,
-                                on_epoch=on_epoch)
+        net_kw = dict(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
+                      batch_size=config.batch_size, seed=config.seed, precision=resolve_precision(config.precision))
+        if fold_map is not None:
+            from scorelens.analysis.evaluation import cross_val_network_chunks
+
+            res = cross_val_network_chunks(bags, Y, folds, pooling=variant, net_kw=net_kw, fold_map=fold_map,
+                                           n_chunks=n_chunks, keep_models=True)
+        else:
+            res = cross_val_network(bags, Y, folds, pooling=variant, n_jobs=n_jobs, keep_models=True,
+                                    on_epoch=on_epoch, **net_kw)
         pred = (res.proba >= config.threshold).astype(np.int64)
         return FoldModels(key, folds, res.proba, pred, network=res, threshold=config.threshold)
     template = make_model(key, threshold=config.threshold, imv_multi_output=config.imv_multi_output)
@@ -346,7 +356,7 @@ class GroupImportance:
 
 def group_importance(corpus: CorpusBags, key: str = "network:average", config: ModelConfig | None = None, *,
                      runs: int = 100, groups: dict[str, list[str]] | None = None, n_jobs: int | None = None,
-                     progress=None) -> GroupImportance:
+                     progress=None, fold_map=None, n_chunks: int = 1) -> GroupImportance:
     """Permutation feature importance of feature groups (the study's Fig 3).
 
     Parameters
@@ -367,6 +377,10 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     n_jobs : int, optional
     progress : callable, optional
         ``progress(description, total) -> advance`` (see :func:`scorelens.analysis.evaluation.evaluate`).
+    fold_map : callable, optional
+        Networks: train the fold models in ``n_chunks`` chunks on other workers (Dask);
+        the permutations are then predicted here. Same numbers.
+    n_chunks : int
 
     Returns
     -------
@@ -411,7 +425,12 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
 
         n_stacks = len(fold_stacks(len(folds), n_jobs=n_jobs or torch.get_num_threads()))
         advance = progress(f"{corpus.kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
-        models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs, on_epoch=lambda _: advance(1))
+        if fold_map is not None:
+            advance = progress(f"{corpus.kind} · {display_name(key)} (folds)", len(folds))
+            models = fit_fold_models(key, bags, Y, folds, config, fold_map=fold_map, n_chunks=n_chunks)
+            advance(len(folds))
+        else:
+            models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs, on_epoch=lambda _: advance(1))
     else:
         advance = progress(f"{corpus.kind} · {display_name(key)} (folds)", 1)
         models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs)

@@ -530,3 +530,44 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
                     weights[b] = w[j, s, :sizes_np[b]]
     return CVNetworkResult(proba, weights, losses, models,
                            [tuple(b.shape) for b in bags] if keep_models else [])
+
+
+def merge_cv_results(results: Sequence[CVNetworkResult], folds: Sequence[np.ndarray]) -> CVNetworkResult:
+    """One cross-validation from runs that each trained some of its folds (``cross_val_network(only=…)``).
+
+    Each bag's probabilities and instance weights come from the run that held it out; the
+    loss curves from the run that trained the fold; the kept fold models are pooled. The
+    numbers are those of a single run over all folds (``only`` keeps every fold's shapes,
+    schedule and seed).
+
+    Parameters
+    ----------
+    results : sequence of CVNetworkResult
+        Runs over disjoint sets of folds, together covering every fold.
+    folds : sequence of np.ndarray
+        Test-bag indices of each fold (as given to every run).
+
+    Returns
+    -------
+    CVNetworkResult
+    """
+    if not results:
+        raise ParameterError("no cross-validation runs to merge")
+    proba = np.zeros_like(results[0].proba)
+    weights: list = [None] * len(proba)
+    losses = np.zeros_like(results[0].losses)
+    models: list = []
+    done = np.zeros(len(folds), dtype=bool)
+    for res in results:
+        trained = [f for f in range(len(folds)) if not np.isnan(res.proba[np.asarray(folds[f], np.int64)]).any()]
+        for f in trained:
+            test = np.asarray(folds[f], dtype=np.int64)
+            proba[test] = res.proba[test]
+            for b in test:
+                weights[b] = res.weights[b]
+            losses[:, f] = res.losses[:, f]
+            done[f] = True
+        models += list(res.models)
+    if not done.all():
+        raise ParameterError(f"fold(s) {np.flatnonzero(~done).tolist()} were trained by none of the runs")
+    return CVNetworkResult(proba, weights, losses, models, results[0].bag_shapes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from scorelens.config import ImportanceConfig, ModelConfig
 from scorelens.stages.bags import load_bags
-from scorelens.stages.executor import Progress, no_progress
+from scorelens.stages.executor import Executor, Progress, no_progress
 from scorelens.workspace import Workspace
 
 __all__ = ["ImportanceReport", "run_importance"]
@@ -36,7 +37,8 @@ class ImportanceReport:
 
 
 def run_importance(workspace: Workspace, config: ModelConfig, importance: ImportanceConfig, corpus, *,
-                   n_jobs: int | None = None, progress: Progress | None = None) -> ImportanceReport:
+                   n_jobs: int | None = None, executor: Executor | None = None,
+                   progress: Progress | None = None) -> ImportanceReport:
     """Score how much each feature group matters to a model's genre predictions (Fig 3).
 
     Parameters
@@ -48,6 +50,9 @@ def run_importance(workspace: Workspace, config: ModelConfig, importance: Import
         Feature kind, model, hidden units and runs.
     corpus : Corpus
     n_jobs : int, optional
+    executor : Executor, optional
+        A distributed executor trains the fold models on its workers in chunks (one per
+        worker; Simple MI / IMV folds through joblib's Dask backend); same numbers.
     progress : callable, optional
 
     Returns
@@ -75,7 +80,13 @@ def run_importance(workspace: Workspace, config: ModelConfig, importance: Import
     if all(workspace.is_done(p, digest) for p in outputs.values()):
         return ImportanceReport(folder, outputs["pfi_summary.md"].read_text(encoding="utf-8"), reused=True,
                                 missing=list(fs.missing), seconds=time.perf_counter() - t0)
-    result = group_importance(fs, key, config, runs=importance.runs, n_jobs=n_jobs, progress=progress)
+    fold_map, n_chunks, context = None, 1, contextlib.nullcontext()
+    if executor is not None and executor.distributed:
+        fold_map, n_chunks = (lambda fn, items: executor.run_all(fn, items, name="folds")), executor.workers
+        context = executor.joblib_backend()
+    with context:
+        result = group_importance(fs, key, config, runs=importance.runs, n_jobs=n_jobs, progress=progress,
+                                  fold_map=fold_map, n_chunks=n_chunks)
     summary = result.summary()
     title = f"{fs.kind} · {key} · hidden {importance.hidden} · {importance.runs} runs"
 

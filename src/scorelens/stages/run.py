@@ -262,7 +262,7 @@ class _Runner:
         from scorelens.stages.importance import run_importance
 
         rep = run_importance(self.ws, self.config.model, self.config.importance, self._ok_corpus(),
-                             progress=self.progress)
+                             executor=self.executor, progress=self.progress)
         record.status = "reused" if rep.reused else "done"
         record.detail = str(rep.folder)
 
