@@ -6,12 +6,16 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from scorelens.config import ModelConfig as _StudyModel
 from scorelens.exceptions import ParameterError
 from scorelens.mil.base import BagClassifier
 from scorelens.mil.network import MILNetwork, check_pooling, resolve_precision
 from scorelens.mil.step import build_store
 from scorelens.mil.training import (fold_seed, fold_standardisation, loss_weights, make_plan, pad_bags,
                                     predict_stack, train_stack)
+
+#: The study's training settings (written once, in scorelens.config): the defaults below.
+STUDY = _StudyModel()
 
 __all__ = ["MILClassifier"]
 
@@ -57,7 +61,8 @@ class MILClassifier(BagClassifier):
     (41, 6)
     """
 
-    def __init__(self, pooling="attention", hidden=128, epochs=200, learning_rate=5e-5, batch_size=16,
+    def __init__(self, pooling="attention", hidden=STUDY.hidden, epochs=STUDY.epochs,
+                 learning_rate=STUDY.learning_rate, batch_size=STUDY.batch_size,
                  threshold=0.5, precision="auto", random_state=None):
         self.pooling = pooling
         self.hidden = hidden

@@ -14,6 +14,7 @@ key                       model
 
 from __future__ import annotations
 
+from scorelens.config import ModelConfig as _StudyModel
 from scorelens.exceptions import ParameterError
 from scorelens.mil.base import BASE_CLASSIFIERS
 from scorelens.mil.baselines import PluralityLabel, RandomGuess
@@ -21,6 +22,9 @@ from scorelens.mil.classifier import MILClassifier
 from scorelens.mil.network import NETWORK_POOLINGS
 from scorelens.mil.simple import SimpleMI
 from scorelens.mil.voting import InstanceMajorityVote
+
+#: The study's training settings (written once, in scorelens.config): the defaults below.
+STUDY = _StudyModel()
 
 __all__ = ["normalise_key", "make_model", "display_name", "model_keys"]
 
@@ -45,8 +49,9 @@ def normalise_key(key: str) -> str:
     return key
 
 
-def make_model(key: str, *, hidden: int = 128, epochs: int = 200, learning_rate: float = 5e-5,
-               batch_size: int = 16, threshold: float = 0.5, precision: str = "auto", random_state=None,
+def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
+               learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size,
+               threshold: float = STUDY.threshold, precision: str = STUDY.precision, random_state=None,
                imv_multi_output: bool = True):
     """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only;
     ``imv_multi_output`` to ``imv:rf``, see :class:`InstanceMajorityVote`)."""

@@ -47,9 +47,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from scorelens.config import ModelConfig as _StudyModel
 from scorelens.exceptions import ParameterError
 from scorelens.mil.network import MILNetwork, resolve_precision
 from scorelens.mil.step import InstanceStore, StackTrainer, aligned, build_store, chunk_layout, robust_scale
+
+#: The study's training settings (written once, in scorelens.config): the defaults below.
+STUDY = _StudyModel()
 
 __all__ = ["single_threaded_kernels", "TrainingPlan", "make_plan", "fold_seed", "fit_scalers", "loss_weights",
            "pad_bags", "fold_standardisation",
@@ -424,8 +428,8 @@ class FoldStack:
 
 
 def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
-                      pooling: str = "attention", hidden: int = 128, epochs: int = 200,
-                      learning_rate: float = 5e-5, batch_size: int = 16, seed: int = 0,
+                      pooling: str = "attention", hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
+                      learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size, seed: int = 0,
                       precision: str = "float32", vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
                       only: Sequence[int] | None = None, keep_models: bool = False,
                       on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
