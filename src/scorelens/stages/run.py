@@ -253,7 +253,10 @@ class _Runner:
     def evaluate(self, record: StageRecord) -> None:
         from scorelens.stages.evaluate import run_evaluate
 
-        rep = run_evaluate(self.ws, self.config.model, self._ok_corpus(), features=self.kinds,
+        kinds = self.kinds_ok()
+        if not kinds:
+            raise ScorelensError(f"no music features to evaluate: every kind failed ({', '.join(self.kinds)})")
+        rep = run_evaluate(self.ws, self.config.model, self._ok_corpus(), features=kinds,
                            executor=self.executor, progress=self.progress)
         record.status = "reused" if rep.reused else "done"
         record.detail = f"Table 4 of {len(self.films()) - len(rep.missing)} film(s): {rep.paths.get('markdown')}"
@@ -273,7 +276,8 @@ class _Runner:
 
         config = self.config.crossmodal
         if config.features is None:
-            choice = next((k for k in ("vggish", "musicnn") if k in self.kinds), self.kinds[0])
+            kinds = self.kinds_ok() or self.kinds
+            choice = next((k for k in ("vggish", "musicnn") if k in kinds), kinds[0])
             config = replace(config, features=choice)
         rep = run_crossmodal(self.ws, config, self._ok_corpus())
         record.status = "reused" if rep.reused else "done"
@@ -294,6 +298,16 @@ class _Runner:
         record.status = "reused" if rep.reused else "done"
         record.detail = ", ".join(str(p) for p in rep.written)
 
+    @staticmethod
+    def _unusable(reason: str) -> Callable[[StageRecord], None]:
+        def stage(record: StageRecord) -> None:
+            raise ParameterError(reason)
+        return stage
+
+    def kinds_ok(self) -> list[str]:
+        """The feature kinds whose stage did not fail (a kind without its weights leaves the others)."""
+        return [k for k in self.kinds if f"features:{k}" not in self.failed_stages]
+
     def _ok_corpus(self) -> Corpus:
         """The corpus without the films that failed an earlier stage."""
         from dataclasses import replace
@@ -301,10 +315,29 @@ class _Runner:
         keep = set(self.films())
         return replace(self.corpus, films=tuple(f for f in self.corpus.films if f.id in keep))
 
+    def preflight(self) -> dict[str, str]:
+        """Problems that can be known before any work: each feature kind is built once (its weights found)."""
+        from scorelens.features.base import available_kinds, get_kind
+
+        problems = {}
+        for kind in self.kinds:
+            if kind not in available_kinds():
+                problems[kind] = f"unknown feature kind {kind!r}; known kinds: {', '.join(available_kinds())}"
+                continue
+            try:
+                get_kind(kind, **_kind_options(self.config, kind))
+            except ScorelensError as exc:
+                problems[kind] = str(exc)
+        return problems
+
     def run(self) -> None:
         self._t0 = time.perf_counter()
         cfg = self.config.run
         self.kinds = _kinds(self.config)
+        unusable = self.preflight() if "features" in cfg.stages else {}
+        if unusable and not cfg.keep_going:
+            kind, reason = next(iter(unusable.items()))
+            raise ParameterError(f"features:{kind}: {reason}")
         plan: list[tuple[str, Callable, tuple]] = []
         want = set(cfg.stages)
         if "index" in want:
@@ -312,12 +345,14 @@ class _Runner:
         if "stamp" in want:
             plan.append(("stamp", self.stamp, ()))
         if "features" in want:
-            plan += [(f"features:{k}", self.features(k), ("stamp",)) for k in self.kinds]
+            for k in self.kinds:
+                plan.append((f"features:{k}", self._unusable(unusable[k]) if k in unusable else self.features(k),
+                             ("stamp",)))
         if "visual" in want:
             plan.append(("visual", self.visual, ("stamp",)))
-        feature_stages = tuple(f"features:{k}" for k in self.kinds)
         if "evaluate" in want:
-            plan.append(("evaluate", self.evaluate, feature_stages))
+            # Runs on the kinds whose features succeeded (missing VGGish weights leave MIR and musicnn).
+            plan.append(("evaluate", self.evaluate, ("stamp",)))
         if "importance" in want:
             if self.config.importance.features in self.kinds:
                 plan.append(("importance", self.importance, (f"features:{self.config.importance.features}",)))
@@ -412,6 +447,9 @@ def run(manifest: str | os.PathLike, *, workspace: str | os.PathLike = "scorelen
         runner = _Runner(ws, corpus, config, executor, progress, report, on_stage)
         try:
             runner.run()
+        except ScorelensError as exc:
+            report.fatal = report.fatal or str(exc)
+            raise
         finally:
             report.finished = time.strftime("%Y-%m-%dT%H:%M:%S")
             if own:
