@@ -63,7 +63,10 @@ def stage_progress(bar: Progress) -> Callable:
     """The stages' progress hook (``progress(description, total) -> advance``) on a rich display."""
     def make(description: str, total=None):
         task = bar.add_task(description, total=total)
-        return lambda n=1: bar.advance(task, n)
+
+        def advance(n=1, item=None):
+            bar.update(task, advance=n, description=f"{description} · {item}" if item else description)
+        return advance
     return make
 
 

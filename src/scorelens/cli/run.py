@@ -74,9 +74,12 @@ def execute(manifest: Path, workspace: Path, **kwargs) -> RunReport:
         def make(description, total=None):
             if description == "scorelens run":
                 overall["task"] = bar.add_task(description, total=total)
-                return lambda n=1: bar.advance(overall["task"], n)
+                return lambda n=1, item=None: bar.advance(overall["task"], n)
             task = bar.add_task(f"  {description}", total=total)
-            return lambda n=1: bar.advance(task, n)
+
+            def advance(n=1, item=None):
+                bar.update(task, advance=n, description=f"  {description} · {item}" if item else f"  {description}")
+            return advance
 
         def on_stage(stage: str, status: str) -> None:
             if "task" in overall:

@@ -27,13 +27,14 @@ __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "TaskFailure", "make_exe
 
 log = logging.getLogger(__name__)
 
-#: ``progress(description, total) -> advance``; ``advance(n)`` moves that task on by ``n``.
+#: ``progress(description, total) -> advance``; ``advance(n, item=None)`` moves that task on by
+#: ``n`` (``item``: what was just finished, e.g. a film id, for the display).
 Progress = Callable[[str, float | None], Callable[..., None]]
 
 
 def no_progress(description: str, total: float | None = None) -> Callable[..., None]:
     """A progress hook that shows nothing."""
-    return lambda n=1: None
+    return lambda n=1, item=None: None
 
 
 class TaskFailure(ScorelensError):

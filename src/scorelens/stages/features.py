@@ -271,7 +271,7 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
     items = [item for _, item in todo]
     for position, outcome in executor.map(feature_film_task, items, names=[f"{kind}-{f}" for f, _ in todo]):
         film_id = todo[position][0]
-        advance(1)
+        advance(1, film_id)
         if isinstance(outcome, BaseException):
             reports[film_id].error = str(outcome)
             first_error = first_error or outcome

@@ -227,7 +227,7 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
     first_error = None
     for position, outcome in executor.map(stamp_film_task, items, names=[f"stamp-{f.id}" for f, _ in todo]):
         film = todo[position][0]
-        advance(1)
+        advance(1, film.id)
         if isinstance(outcome, BaseException):
             report.failed[film.id] = str(outcome)
             first_error = first_error or outcome

@@ -130,7 +130,7 @@ def run_visual(workspace: Workspace, config: VisualConfig, films: Sequence[Visua
     items = [(str(s.film), s.film_id, config) for s in todo]
     for position, outcome in executor.map(visual_film_task, items, names=[f"visual-{s.film_id}" for s in todo]):
         source = todo[position]
-        advance(1)
+        advance(1, source.film_id)
         if isinstance(outcome, BaseException):
             report.failures[source.film_id] = str(outcome)
             first_error = first_error or outcome
