@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from scorelens.exceptions import ParameterError
 
-__all__ = ["StamperConfig", "MIRConfig", "FeatureConfig", "VisualConfig", "EmbeddingConfig", "ModelConfig",
-           "ImportanceConfig", "CrossModalConfig", "FigureConfig", "ReportConfig", "RunConfig", "StudyConfig",
-           "SETTINGS_SECTIONS", "parse_assignments", "settings_digest", "DEFAULT_GENRES"]
+__all__ = ["StamperConfig", "SPEED_RANGE", "MIRConfig", "FeatureConfig", "VisualConfig", "EmbeddingConfig",
+           "ModelConfig", "ImportanceConfig", "CrossModalConfig", "FigureConfig", "ReportConfig", "RunConfig",
+           "StudyConfig", "SETTINGS_SECTIONS", "parse_assignments", "settings_digest", "DEFAULT_GENRES"]
 
 #: The study's six IMDb genres ("Film genre" section); a corpus may declare its own taxonomy.
 DEFAULT_GENRES: tuple[str, ...] = ("Action", "Comedy", "Drama", "Horror", "Romance", "Science Fiction")
@@ -38,6 +38,11 @@ def settings_digest(obj) -> str:
         obj = dataclasses.asdict(obj)
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+#: Speed factors the stamper supports (track seconds per film second): 25/24 PAL speed-up,
+#: its inverse, and tape or vinyl transfers, with a margin.
+SPEED_RANGE: tuple[float, float] = (0.90, 1.10)
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,27 @@ class StamperConfig:
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 
+    # --- films at another speed (see scorelens.stamp.speed) ---
+    speed: str | float = "auto"
+    """Speed at which the film plays the soundtrack (track seconds per film second): ``"auto"``
+    stamps at 1.0 and probes the rest of the film for music at any factor in 0.90-1.10, pitched
+    with the speed or pitch-corrected; a number stamps at that factor only (1.0: no probing, the
+    stamper as it was before speed handling)."""
+    speed_probe_windows: int = 48
+    """Windows (of those not matched at normal speed) in which the speed probe looks: about four
+    minutes of film, spread evenly over it."""
+    speed_probe_fan_out: int = 10
+    """Fan-out of the probe's film hashes: enough to detect a speed, half the cost of the full one."""
+    speed_pitch_step: float = 0.004
+    """Step of the probe's grid of pitched speed-ups: a peak's bin moves with the speed, and 0.2 %
+    off at the top bin (464) loses most hashes, so this grid is finer than the time-stretch one."""
+    speed_stretch_step: float = 0.01
+    """Step of the probe's grid of pitch-corrected time-stretches: 0.5 % off drifts a 5 s window by
+    one frame and a 63-frame landmark by a third of a frame, within the vote tolerance."""
+    speed_dt_fuzz: int = 1
+    """Time-stretched films also look up each hash with Δt ± this many frames: a phase vocoder
+    jitters peak times, and this nearly doubled the aligned hashes in a trial at 25/24."""
+
     def __post_init__(self) -> None:
         positive = ("sample_rate", "n_fft", "hop_length", "peak_time_radius", "peak_freq_radius",
                     "query_peak_time_radius", "query_peak_freq_radius",
@@ -155,6 +181,15 @@ class StamperConfig:
             raise ParameterError(f"hop_s={self.hop_s} must not exceed window_s={self.window_s} (windows would leave gaps)")
         if self.max_gap_windows < 0 or self.offset_tolerance_frames < 0 or self.min_vote_ratio < 0:
             raise ParameterError("max_gap_windows, offset_tolerance_frames and min_vote_ratio must be >= 0")
+        if self.speed != "auto":
+            lo, hi = SPEED_RANGE
+            if isinstance(self.speed, str) or not lo <= float(self.speed) <= hi:
+                raise ParameterError(f"speed={self.speed!r} must be 'auto' or a factor in {lo:.2f}-{hi:.2f}")
+        if self.speed_probe_windows < 1 or self.speed_probe_fan_out < 1 or self.speed_dt_fuzz < 0:
+            raise ParameterError("speed_probe_windows and speed_probe_fan_out must be >= 1, speed_dt_fuzz >= 0")
+        if not (0 < self.speed_pitch_step < 0.05 and 0 < self.speed_stretch_step < 0.05):
+            raise ParameterError(f"speed_pitch_step={self.speed_pitch_step} and speed_stretch_step="
+                                 f"{self.speed_stretch_step} must be in (0, 0.05)")
 
     # Derived quantities, computed from this one object wherever times are converted.
     @property

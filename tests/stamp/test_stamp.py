@@ -53,7 +53,10 @@ def test_music_not_on_the_soundtrack_gives_no_cue(stamped, seconds_agreement):
 def test_cue_table_columns_and_windows(stamped):
     result, _ = stamped
     assert list(result.cues.columns) == ["film_id", "cue_id", "track_id", "track", "track_path", "start_s", "end_s",
-                                         "track_offset_s", "windows", "votes", "confidence"]
+                                         "track_offset_s", "windows", "votes", "confidence", "speed",
+                                         "pitch_shift_semitones"]
+    # A normal-speed film: every cue at 1.0, unpitched.
+    assert (result.cues["speed"] == 1.0).all() and (result.cues["pitch_shift_semitones"] == 0.0).all()
     assert (result.cues["confidence"] > 0).all() and (result.cues["confidence"] <= 1).all()
     assert len(result.windows) == 20  # 100 s in 5 s windows
     assert set(result.windows.columns) >= {"window", "start_s", "track", "votes", "matched"}

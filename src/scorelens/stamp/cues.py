@@ -22,7 +22,7 @@ from scorelens.stamp.match import Matches
 __all__ = ["CUE_COLUMNS", "build_cues"]
 
 CUE_COLUMNS = ["film_id", "cue_id", "track_id", "track", "track_path", "start_s", "end_s", "track_offset_s",
-               "windows", "votes", "confidence"]
+               "windows", "votes", "confidence", "speed", "pitch_shift_semitones"]
 
 
 def _group_hits(hits: pd.DataFrame, config: StamperConfig) -> list[pd.DataFrame]:
@@ -74,8 +74,8 @@ def _extend(first: int, last: int, present: np.ndarray, max_step: int) -> tuple[
 
 
 def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, query: Fingerprint,
-            config: StamperConfig) -> tuple[float, float, int, int]:
-    """Refined (start_s, end_s, aligned hashes, film hashes) of one cue.
+            config: StamperConfig, speed: float = 1.0) -> tuple[float, float, int, int, float, float]:
+    """Refined (start_s, end_s, aligned hashes, film hashes, speed, track offset at start) of one cue.
 
     The cue spans the first to the last ``refine_bin_s`` bin holding ``refine_min_hits``
     hashes aligned with the cue (searched within one window either side of its hits),
@@ -84,6 +84,10 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
     chance hash at exactly this track and offset is rare. (Matching the track's single
     peaks instead of peak pairs was tried to reach further into fades; chance agreement
     at the film's peak density made it extend cues past their ends, so it was dropped.)
+
+    At another ``speed`` (track seconds per film second) offsets are track frames minus
+    film frames × speed; a line fitted to the aligned offsets over film time corrects the
+    hypothesis's speed (its slope) and gives the track position at the cue's start.
     """
     fs = config.frame_seconds
     lo_s = max(0.0, group["start_s"].min() - config.hop_s)
@@ -91,10 +95,19 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
     # One frame wider than the voting tolerance: the best-voted offset can sit at either edge
     # of the true (fractional) offset, and hashes on the far side must not be lost.
     tol = config.offset_tolerance_frames + 1
-    sel = ((matches.tracks == track) & (np.abs(matches.offsets - offset) <= tol)
+    line = np.zeros(2)
+    if speed != 1.0 and len(group) >= 2:
+        # A factor off by 0.3 % drifts the offset 4 frames over a 30 s cue: follow the windows'
+        # own best offsets (a line through them) rather than the one offset voted most.
+        centres = ((group["start_s"] + group["end_s"]) / 2 / fs).to_numpy(float)
+        line = np.polyfit(centres - centres.mean(), group["offset_frames"].to_numpy(float) - offset, 1,
+                          w=np.sqrt(group["votes"].to_numpy(float)))
+        line = np.array([line[0], line[1] - line[0] * centres.mean()])
+    expected = offset + line[1] + line[0] * matches.film_frames
+    sel = ((matches.tracks == track) & (np.abs(matches.offsets - expected) <= tol)
            & (matches.film_frames >= lo_s / fs) & (matches.film_frames < hi_s / fs))
     frames = matches.film_frames[sel]
-    ends = frames + matches.dts[sel]
+    ends = frames + matches.dts[sel] / speed  # landmark lengths are track frames
     start, end = group["start_s"].min(), group["end_s"].max()
     if config.refine and frames.size:
         bins = np.floor((frames * fs - lo_s) / config.refine_bin_s).astype(int)
@@ -108,12 +121,19 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
             end = float(ends[in_run].max() * fs)
             end += config.n_fft / 2 / config.sample_rate  # a frame's centre to its end
     n_film = int(np.count_nonzero((query.frames >= start / fs) & (query.frames < end / fs)))
-    n_aligned = int(np.count_nonzero((frames >= start / fs - 1) & (frames < end / fs)))
-    return start, end, n_aligned, n_film
+    inside = (frames >= start / fs - 1) & (frames < end / fs)
+    n_aligned = int(np.count_nonzero(inside))
+    track_at_start = start * speed + offset * fs
+    if speed != 1.0 and n_aligned >= 10 and np.ptp(frames[inside]) * fs >= 2.0:
+        slope, intercept = np.polyfit(frames[inside].astype(float), matches.offsets[sel][inside].astype(float), 1)
+        speed += slope
+        track_at_start = start * speed + intercept * fs
+    return start, end, n_aligned, n_film, speed, track_at_start
 
 
 def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, config: StamperConfig, *,
-               film_id: str, tracks: pd.DataFrame, duration_s: float) -> pd.DataFrame:
+               film_id: str, tracks: pd.DataFrame, duration_s: float, speeds: np.ndarray | None = None,
+               semitones: np.ndarray | None = None) -> pd.DataFrame:
     """Merge window hits into timestamped cues.
 
     Parameters
@@ -130,13 +150,19 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
         The candidate tracks in index order: columns ``track_id, title, path``.
     duration_s : float
         Film duration (cue ends are clipped to it).
+    speeds, semitones : np.ndarray [shape=(len(tracks),)], optional
+        The speed hypothesis under which each entry of ``tracks`` was matched (see
+        :mod:`scorelens.stamp.speed`, which lists a track once per hypothesis); default 1.0
+        and 0.
 
     Returns
     -------
     pd.DataFrame
         Columns :data:`CUE_COLUMNS`, one row per cue, sorted by start time.
         ``confidence`` is the fraction of the film's hashes within the cue that align
-        with the track at the cue's offset.
+        with the track at the cue's offset. ``speed`` is track seconds per film second
+        (``start_s``/``end_s`` are film time, ``track_offset_s`` album time) and
+        ``pitch_shift_semitones`` the pitch shift of the music in the film.
     """
     fs = config.frame_seconds
     hits = windows[windows["matched"]]
@@ -149,15 +175,21 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
                 continue
             # The offset most windows agree on, weighted by their votes.
             offset = int(group.loc[group["votes"].idxmax(), "offset_frames"])
-            start, end, n_aligned, n_film = _refine(group, offset, track, matches, query, config)
-            start, end = max(0.0, start), min(duration_s, end)
+            speed = 1.0 if speeds is None else float(speeds[track])
+            start, end, n_aligned, n_film, speed, track_at = _refine(group, offset, track, matches, query, config,
+                                                                     speed)
+            clipped = max(0.0, start)
+            track_at += (clipped - start) * speed
+            start, end = clipped, min(duration_s, end)
             if end - start < config.min_cue_s:
                 continue
             info = tracks.iloc[track]
+            semis = 0.0 if semitones is None or semitones[track] == 0 else 12 * np.log2(speed)
             rows.append({"film_id": film_id, "track_id": info["track_id"], "track": info["title"],
                          "track_path": info["path"], "start_s": round(start, 3), "end_s": round(end, 3),
-                         "track_offset_s": round(start + offset * fs, 3), "windows": len(group),
-                         "votes": int(group["votes"].sum()), "confidence": round(n_aligned / max(n_film, 1), 4)})
+                         "track_offset_s": round(track_at, 3), "windows": len(group),
+                         "votes": int(group["votes"].sum()), "confidence": round(n_aligned / max(n_film, 1), 4),
+                         "speed": round(speed, 5), "pitch_shift_semitones": round(float(semis), 3)})
     cues = pd.DataFrame(rows, columns=[c for c in CUE_COLUMNS if c != "cue_id"])
     cues = _resolve_overlaps(cues.sort_values("start_s", kind="stable").reset_index(drop=True))
     cues.insert(1, "cue_id", np.arange(len(cues), dtype=np.int64))
@@ -170,11 +202,12 @@ def _resolve_overlaps(cues: pd.DataFrame) -> pd.DataFrame:
         return cues
     starts, ends = cues["start_s"].to_numpy(copy=True), cues["end_s"].to_numpy(copy=True)
     offsets = cues["track_offset_s"].to_numpy(copy=True)
+    speeds = cues["speed"].to_numpy(float)
     for i in range(1, len(cues)):
         if starts[i] < ends[i - 1]:
             mid = round((starts[i] + ends[i - 1]) / 2, 3)
             ends[i - 1] = max(starts[i - 1], mid)
-            offsets[i] += mid - starts[i] if mid > starts[i] else 0.0
+            offsets[i] += (mid - starts[i]) * speeds[i] if mid > starts[i] else 0.0
             starts[i] = max(starts[i], mid)
     cues = cues.assign(start_s=starts, end_s=ends, track_offset_s=np.round(offsets, 3))
     return cues[cues["end_s"] > cues["start_s"]].reset_index(drop=True)

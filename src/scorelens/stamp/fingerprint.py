@@ -14,7 +14,7 @@ from scorelens.config import StamperConfig
 from scorelens.exceptions import MediaError
 from scorelens.io.audio import iter_audio_blocks
 from scorelens.stamp.hashes import peaks_to_hashes
-from scorelens.stamp.peaks import PeakFinder
+from scorelens.stamp.peaks import PeakFinder, Peaks
 
 __all__ = ["Fingerprint", "fingerprint_file", "fingerprint_signal"]
 
@@ -41,6 +41,12 @@ class Fingerprint:
         container, tag set or file name has the same digest.
     peak_rms : float
         Largest RMS over the decoded blocks (to tell silence).
+    peaks : Peaks or None
+        The film's peaks (query side only), kept to hash them again at other speeds.
+    track_frames : np.ndarray [shape=(n,), dtype=int32] or None
+        When the film plays the music at another speed: each anchor's frame on the track's
+        time scale (what is compared with the index); ``frames`` stays film time. None means
+        the same as ``frames``.
     """
 
     hashes: np.ndarray
@@ -49,6 +55,8 @@ class Fingerprint:
     duration_s: float
     content_digest: str
     peak_rms: float
+    peaks: Peaks | None = None
+    track_frames: np.ndarray | None = None
 
 
 def _fingerprint_blocks(blocks, config: StamperConfig, *, query: bool,
@@ -73,7 +81,7 @@ def _fingerprint_blocks(blocks, config: StamperConfig, *, query: bool,
     hashes, frames = peaks_to_hashes(peaks, fan_out=config.query_fan_out if query else config.fan_out,
                                      max_dt=config.max_dt, max_df=config.max_df)
     return Fingerprint(hashes=hashes, frames=frames, n_peaks=len(peaks), duration_s=n / config.sample_rate,
-                       content_digest=digest.hexdigest(), peak_rms=peak_rms)
+                       content_digest=digest.hexdigest(), peak_rms=peak_rms, peaks=peaks if query else None)
 
 
 def fingerprint_signal(samples: np.ndarray, config: StamperConfig, *, query: bool = False) -> Fingerprint:
@@ -97,7 +105,7 @@ def fingerprint_signal(samples: np.ndarray, config: StamperConfig, *, query: boo
 
 
 def fingerprint_file(path: str | os.PathLike, config: StamperConfig, *, query: bool = False,
-                     on_progress: Callable[[float], None] | None = None) -> Fingerprint:
+                     on_progress: Callable[[float], None] | None = None, speed: float = 1.0) -> Fingerprint:
     """Fingerprint a file's first audio stream (decoded, downmixed and resampled in a stream).
 
     Parameters
@@ -109,6 +117,11 @@ def fingerprint_file(path: str | os.PathLike, config: StamperConfig, *, query: b
         Film side: denser peaks and a larger fan-out (see :class:`StamperConfig`).
     on_progress : callable, optional
         Called with the seconds of audio decoded after each block.
+    speed : float
+        Film side: the film plays its music ``speed`` times faster than the album, pitch
+        included. The film is resampled to ``speed × sample_rate`` and analysed as if at
+        ``sample_rate``, which undoes the speed-up exactly; ``frames`` are then film frames
+        and ``track_frames`` the frames of the resampled signal (the track's time scale).
 
     Returns
     -------
@@ -121,6 +134,8 @@ def fingerprint_file(path: str | os.PathLike, config: StamperConfig, *, query: b
         (``query=False``): shorter than 1 s or silent.
     """
     path = Path(path)
+    if speed != 1.0:
+        return _fingerprint_at_speed(path, config, speed, on_progress)
     blocks = iter_audio_blocks(path, sample_rate=config.sample_rate, block_s=30.0)
     fp = _fingerprint_blocks(blocks, config, query=query, on_block=on_progress)
     if not query:
@@ -129,3 +144,16 @@ def fingerprint_file(path: str | os.PathLike, config: StamperConfig, *, query: b
         if fp.peak_rms < _SILENCE_RMS or fp.hashes.size == 0:
             raise MediaError(f"{path}: track is silent (no spectral peaks to fingerprint)")
     return fp
+
+
+def _fingerprint_at_speed(path: Path, config: StamperConfig, speed: float,
+                          on_progress: Callable[[float], None] | None) -> Fingerprint:
+    """A film's query fingerprint with its pitched speed-up undone by resampling (FFmpeg's resampler)."""
+    rate = int(round(config.sample_rate * speed))
+    actual = rate / config.sample_rate  # the factor really undone (within 0.005 % of ``speed``)
+    blocks = iter_audio_blocks(path, sample_rate=rate, block_s=30.0)
+    fp = _fingerprint_blocks(blocks, config, query=True,
+                             on_block=None if on_progress is None else (lambda s: on_progress(s / actual)))
+    film_frames = np.round(fp.frames / actual).astype(np.int32)  # monotone: stays sorted
+    return Fingerprint(hashes=fp.hashes, frames=film_frames, n_peaks=fp.n_peaks, duration_s=fp.duration_s / actual,
+                       content_digest=fp.content_digest, peak_rms=fp.peak_rms, peaks=None, track_frames=fp.frames)

@@ -13,7 +13,7 @@ import numpy as np
 
 from scorelens.stamp.peaks import Peaks
 
-__all__ = ["HASH_BITS", "landmarks_to_hashes", "hashes_to_landmarks", "peaks_to_hashes"]
+__all__ = ["HASH_BITS", "landmarks_to_hashes", "hashes_to_landmarks", "landmark_pairs", "peaks_to_hashes"]
 
 # Bit fields, most significant first: anchor bin, signed bin difference, frame difference.
 F1_BITS, DF_BITS, DT_BITS = 10, 7, 6
@@ -53,6 +53,47 @@ def hashes_to_landmarks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return f1.astype(np.int32), df.astype(np.int32), dt.astype(np.int32)
 
 
+def landmark_pairs(frames: np.ndarray, bins: np.ndarray, *, fan_out: int, max_dt: int,
+                   max_df: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the (anchor, target) peak pairs of :func:`peaks_to_hashes`.
+
+    Parameters
+    ----------
+    frames, bins : np.ndarray [shape=(n,)]
+        Peaks sorted by frame.
+    fan_out, max_dt, max_df : int
+        As in :func:`peaks_to_hashes`.
+
+    Returns
+    -------
+    anchors, targets : np.ndarray [shape=(n_pairs,), dtype=int64]
+        Sorted by anchor frame (stably).
+    """
+    t, f = np.asarray(frames, dtype=np.int32), np.asarray(bins, dtype=np.int32)
+    n = t.size
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    taken = np.zeros(n, dtype=np.int32)
+    out_i, out_k = [], []
+    # Walk j = i + k for growing k; peaks are time-sorted, so once every anchor's k-th
+    # successor lies beyond the zone, no later k can qualify. Contiguous slices of int32
+    # arrays (rather than index arrays) keep each pass a streaming one.
+    for k in range(1, n):
+        dt = t[k:] - t[:n - k]
+        alive = dt <= max_dt
+        if not alive.any():
+            break
+        ok = alive & (dt > 0) & (np.abs(f[k:] - f[:n - k]) <= max_df) & (taken[:n - k] < fan_out)
+        idx = np.flatnonzero(ok)
+        taken[idx] += 1
+        out_i.append(idx)
+        out_k.append(np.full(idx.size, k))
+    anchors = np.concatenate(out_i).astype(np.int64)
+    targets = anchors + np.concatenate(out_k)
+    order = np.argsort(t[anchors], kind="stable")
+    return anchors[order], targets[order]
+
+
 def peaks_to_hashes(peaks: Peaks, *, fan_out: int, max_dt: int, max_df: int) -> tuple[np.ndarray, np.ndarray]:
     """Pair each peak with up to ``fan_out`` later peaks of its target zone.
 
@@ -71,25 +112,7 @@ def peaks_to_hashes(peaks: Peaks, *, fan_out: int, max_dt: int, max_df: int) -> 
         Anchor frame of each hash; both arrays sorted by anchor frame.
     """
     t, f = peaks.frames.astype(np.int32), peaks.bins.astype(np.int32)
-    n = t.size
-    if n < 2:
+    if t.size < 2:
         return np.zeros(0, np.uint32), np.zeros(0, np.int32)
-    taken = np.zeros(n, dtype=np.int32)
-    out_h, out_t = [], []
-    # Walk j = i + k for growing k; peaks are time-sorted, so once every anchor's k-th
-    # successor lies beyond the zone, no later k can qualify. Contiguous slices of int32
-    # arrays (rather than index arrays) keep each pass a streaming one.
-    for k in range(1, n):
-        dt = t[k:] - t[:n - k]
-        alive = dt <= max_dt
-        if not alive.any():
-            break
-        ok = alive & (dt > 0) & (np.abs(f[k:] - f[:n - k]) <= max_df) & (taken[:n - k] < fan_out)
-        idx = np.flatnonzero(ok)
-        taken[idx] += 1
-        out_h.append(landmarks_to_hashes(f[idx], f[idx + k] - f[idx], dt[idx]))
-        out_t.append(t[idx])
-    hashes = np.concatenate(out_h)
-    frames = np.concatenate(out_t).astype(np.int32)
-    order = np.argsort(frames, kind="stable")
-    return hashes[order], frames[order]
+    i, j = landmark_pairs(t, f, fan_out=fan_out, max_dt=max_dt, max_df=max_df)
+    return landmarks_to_hashes(f[i], f[j] - f[i], t[j] - t[i]), t[i].astype(np.int32)

@@ -120,6 +120,8 @@ def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
     when ``query`` is a slice of it (it makes the rows' ``ids`` global).
     """
     lo, hi = index.runs(query.hashes)
+    # At another speed the film hashes carry their anchor on the track's time scale too.
+    track_frames = query.frames if query.track_frames is None else query.track_frames
     counts = hi - lo
     counts[counts > _MAX_POSTINGS] = 0
     total = int(counts.sum())
@@ -129,7 +131,7 @@ def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
     pos = lo[which] + (np.arange(total) - starts[which])
     film_frames = query.frames[which]
     return Matches(film_frames=film_frames, tracks=index.tracks[pos],
-                   offsets=index.frames[pos].astype(np.int64) - film_frames,
+                   offsets=index.frames[pos].astype(np.int64) - track_frames[which],
                    dts=(query.hashes[which] & 0x3F).astype(np.int32),
                    ids=(which.astype(np.int64) + first) * max(len(index), 1) + pos)
 
@@ -138,6 +140,7 @@ def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
 class _HashSlice:
     hashes: np.ndarray
     frames: np.ndarray
+    track_frames: np.ndarray | None = None
 
 
 def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n_windows: int,
@@ -164,7 +167,8 @@ def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n
     for w0 in range(0, n_windows, chunk_windows):
         w1 = min(n_windows, w0 + chunk_windows)
         a, b = np.searchsorted(query.frames, [(w0 - 1) * hop_frames, (w1 + 1) * hop_frames + win_frames])
-        part = _HashSlice(query.hashes[a:b], query.frames[a:b])
+        part = _HashSlice(query.hashes[a:b], query.frames[a:b],
+                          None if query.track_frames is None else query.track_frames[a:b])
         matches = lookup(part, index, first=int(a))
         votes = vote_windows(matches, part, config, n_windows=n_windows).iloc[w0:w1]
         tables.append(votes)

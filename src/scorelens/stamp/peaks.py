@@ -63,6 +63,26 @@ def _sliding_max(x: np.ndarray, radius: int, axis: int) -> np.ndarray:
     return out
 
 
+def _vertex(S: np.ndarray, row: np.ndarray, col: np.ndarray, axis: int) -> np.ndarray:
+    """Offset in [-0.5, 0.5] of the parabola through a peak and its two neighbours along ``axis``.
+
+    A Hann-windowed sinusoid's log-magnitude peak is close to a parabola, so the vertex
+    gives its frequency to a small fraction of a bin (and an onset's time to a fraction of
+    a frame); at the edge of ``S`` the missing neighbour counts as equal to the peak.
+    """
+    c = S[row, col]
+    if axis == 0:
+        prev = np.where(row > 0, S[np.maximum(row - 1, 0), col], c)
+        nxt = np.where(row < S.shape[0] - 1, S[np.minimum(row + 1, S.shape[0] - 1), col], c)
+    else:
+        prev = np.where(col > 0, S[row, np.maximum(col - 1, 0)], c)
+        nxt = np.where(col < S.shape[1] - 1, S[row, np.minimum(col + 1, S.shape[1] - 1)], c)
+    curve = prev - 2 * c + nxt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.where(curve < 0, 0.5 * (prev - nxt) / curve, 0.0)
+    return np.clip(off, -0.5, 0.5).astype(np.float32)
+
+
 class Peaks:
     """Peaks of one signal, sorted by frame then bin.
 
@@ -72,12 +92,19 @@ class Peaks:
     bins : np.ndarray [shape=(n_peaks,), dtype=int32]
     n_frames : int
         Frames in the whole signal.
+    frame_frac, bin_frac : np.ndarray [shape=(n_peaks,), dtype=float32] or None
+        Sub-frame and sub-bin position of each peak in [-0.5, 0.5] (parabolic interpolation
+        of the log magnitude), so that a peak can be mapped to another speed without
+        re-analysing the audio (see :func:`scorelens.stamp.speed.scale_peaks`).
     """
 
-    def __init__(self, frames: np.ndarray, bins: np.ndarray, n_frames: int):
+    def __init__(self, frames: np.ndarray, bins: np.ndarray, n_frames: int, frame_frac: np.ndarray | None = None,
+                 bin_frac: np.ndarray | None = None):
         self.frames = frames.astype(np.int32, copy=False)
         self.bins = bins.astype(np.int32, copy=False)
         self.n_frames = int(n_frames)
+        self.frame_frac = None if frame_frac is None else frame_frac.astype(np.float32, copy=False)
+        self.bin_frac = None if bin_frac is None else bin_frac.astype(np.float32, copy=False)
 
     def __len__(self) -> int:
         return int(self.frames.size)
@@ -110,6 +137,8 @@ class PeakFinder:
         self._n_frames = 0
         self._frames: list[np.ndarray] = []
         self._bins: list[np.ndarray] = []
+        self._frame_frac: list[np.ndarray] = []
+        self._bin_frac: list[np.ndarray] = []
 
     def _spectrogram(self, samples: np.ndarray) -> np.ndarray:
         frames = sliding_window_view(samples, self.cfg.n_fft)[:: self.cfg.hop_length]
@@ -137,7 +166,9 @@ class PeakFinder:
         self._process(final=True)
         frames = np.concatenate(self._frames) if self._frames else np.zeros(0, np.int32)
         bins = np.concatenate(self._bins) if self._bins else np.zeros(0, np.int32)
-        return Peaks(frames, bins, self._n_frames)
+        frame_frac = np.concatenate(self._frame_frac) if self._frame_frac else np.zeros(0, np.float32)
+        bin_frac = np.concatenate(self._bin_frac) if self._bin_frac else np.zeros(0, np.float32)
+        return Peaks(frames, bins, self._n_frames, frame_frac, bin_frac)
 
     def _process(self, final: bool) -> None:
         chunk = _UNIT_FRAMES * _CHUNK_UNITS
@@ -181,8 +212,12 @@ class PeakFinder:
         keep = rank < self.per_unit
         t, f = t[keep], f[keep]
         order = np.lexsort((f, t))
-        self._frames.append(t[order].astype(np.int32))
-        self._bins.append((f[order] + self.lo).astype(np.int32))
+        t, f = t[order], f[order]
+        self._frames.append(t.astype(np.int32))
+        self._bins.append((f + self.lo).astype(np.int32))
+        row = t - s_first
+        self._frame_frac.append(_vertex(S, row, f, axis=0))
+        self._bin_frac.append(_vertex(S, row, f, axis=1))
 
 
 def find_peaks(blocks: Iterable[np.ndarray] | np.ndarray, config: StamperConfig, *,
