@@ -110,3 +110,11 @@ def test_help_on_every_command():
     for cmd in ("index", "stamp", "stamp-eval", "cue-sheet", "demo"):
         r = scorelens(cmd, "--help")
         assert r.returncode == 0 and "Usage" in r.stdout, cmd
+
+
+@pytest.mark.parametrize("value", ["1.5", "fast"])
+def test_speed_outside_the_range_is_a_one_line_error(tmp_path, value):
+    r = scorelens("stamp", tmp_path / "film.mp4", "--speed", value, "--workspace", tmp_path / "ws")
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "speed=" in lines[0] and "0.90-1.10" in lines[0], r.stderr

@@ -20,16 +20,28 @@ from scorelens.io.audio import AUDIO_EXTENSIONS, probe_audio
 from scorelens.report.cuesheet import cue_sheet, write_cue_sheet
 from scorelens.stages.stamp import annotated_truth, run_index, run_stamp, run_stamp_eval, stamp_single_film
 from scorelens.stamp.cuetable import read_cue_table, write_cue_table
+from scorelens.stamp.speed import film_speed
 from scorelens.workspace import Workspace
 
 
 def stamper_config(window_s: float = 5.0, hop_s: float | None = None, min_votes: int | None = None,
-                   refine: bool = True) -> StamperConfig:
+                   refine: bool = True, speed: str = "auto") -> StamperConfig:
     """The stamper settings from CLI options (study defaults otherwise)."""
-    kwargs = {"window_s": window_s, "hop_s": window_s if hop_s is None else hop_s, "refine": refine}
+    kwargs = {"window_s": window_s, "hop_s": window_s if hop_s is None else hop_s, "refine": refine,
+              "speed": _parse_speed(speed)}
     if min_votes is not None:
         kwargs["min_votes"] = min_votes
     return StamperConfig(**kwargs)
+
+
+def _parse_speed(value: str) -> str | float:
+    """``--speed``: ``auto`` or a factor (StamperConfig checks its range)."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise ParameterError(f"--speed={value!r} must be 'auto' or a factor in 0.90-1.10") from None
 
 
 def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
@@ -106,9 +118,12 @@ def stamp_command(
     min_votes: Annotated[Optional[int], typer.Option(help="Aligned hashes a window needs to match.", min=1)] = None,
     no_refine: Annotated[bool, typer.Option("--no-refine", help="Keep the study's 5-second cue boundaries.")] = False,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="With --manifest: go on past failing films.")] = False,
+    speed: Annotated[str, typer.Option("--speed", help="Speed at which the film plays the soundtrack (track seconds "
+                                       "per film second): auto (find it; e.g. 1.0417 for a PAL transfer), 1.0, or a "
+                                       "factor in 0.90-1.10.")] = "auto",
 ) -> None:
     """Find where the soundtrack plays in a film (or in every film of a manifest) and write cue tables."""
-    config = stamper_config(window_s, hop_s, min_votes, refine=not no_refine)
+    config = stamper_config(window_s, hop_s, min_votes, refine=not no_refine, speed=speed)
     if (film is None) == (manifest is None):
         raise ParameterError("give either a FILM or --manifest (not both)")
     # Output paths are checked before any work, so a typo cannot lose a finished stamping.
@@ -151,6 +166,8 @@ def stamp_command(
     if cue_sheet_path is not None:
         write_cue_sheet(cues, cue_sheet_path)
     print_cues(cues, f"{film.name}: {len(cues)} cue(s)")
+    if not state.quiet:
+        console.print(film_speed(cues)[1], highlight=False)
     if not state.quiet:
         extra = f" (copy: {out.with_suffix('.csv')})" if out is not None else ""
         console.print(f"cue table: {path}{extra}", highlight=False, soft_wrap=True)
