@@ -177,6 +177,8 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
             measured = refined_factor(build_cues(windows, matches, query, config, film_id="", tracks=tracks,
                                                  duration_s=query.duration_s, speeds=speeds,
                                                  semitones=semitones), hyp)
+            if abs(measured - 1.0) < config.speed_stretch_step / 2:
+                continue  # music at 1.0 after all, which the 1.0 pass stamps
             if abs(measured / hyp.factor - 1) > 0.001:
                 hyp = SpeedHypothesis(measured, False)
                 at_speed = hash_at_speed(query.peaks, hyp, config, fan_out=config.query_fan_out,

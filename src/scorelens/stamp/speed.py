@@ -207,9 +207,11 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
 
     ``speed_probe_windows`` windows spread evenly over the film are hashed under a grid of
     pitched speed-ups and of pitch-corrected stretches over :data:`SPEED_RANGE`. A window
-    counts for a hypothesis when it matches there with 1.5× the votes at 1.0 (music
-    near 1.0 also matches at the neighbouring grid points, less well); a hypothesis is
-    found when two windows count, or one with the votes a lone-window cue needs. Its
+    counts for a hypothesis when it matches there with twice ``min_votes`` and 1.5× the
+    votes at 1.0 (music near 1.0 also matches at the neighbouring grid points, less well);
+    a hypothesis is found when its windows hold twice the votes a lone-window cue needs.
+    (Some 70 hypotheses × 48 windows give chance matches of up to 14 votes in one window on
+    the 30-minute benchmark film; two such windows at one hypothesis are rare.) Its
     factor is then refined on those windows on a grid ten times finer (pitched), or later
     from the drift of the cues found at it (pitch-corrected; see :func:`refined_factor`).
 
@@ -241,8 +243,8 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
         beaten = []
         for k, factor in enumerate(grid):
             votes = probe.votes(SpeedHypothesis(float(factor), pitched), index, window_s, n_windows)
-            won = np.flatnonzero(votes > _BEAT * reference)
-            if won.size >= 2 or (won.size and votes[won].max() >= config.min_votes_single):
+            won = np.flatnonzero((votes > _BEAT * reference) & (votes >= 2 * config.min_votes))
+            if votes[won].sum() >= 2 * config.min_votes_single:
                 strength[k] = votes[won].sum()
             beaten.append(won)
         if not strength.any():
