@@ -128,7 +128,10 @@ def _candidate_index(store: FingerprintStore, track_ids: Sequence[int] | None) -
 
 def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: StamperConfig, *, film_id: str | None = None,
                track_ids: Sequence[int] | None = None, on_progress: Callable[[float], None] | None = None) -> StampResult:
-    """Find where indexed tracks play in a film.
+    """Find where indexed tracks play in a film, at the speed ``config.speed`` says.
+
+    With ``speed="auto"`` the film is stamped at normal speed, probed for music at other
+    speeds, and stamped again at each speed found (see :mod:`scorelens.stamp.speed`).
 
     Parameters
     ----------
@@ -147,6 +150,8 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     Returns
     -------
     StampResult
+        Its ``speed`` and ``speed_note`` sum up the speed the cues agree on; a film in which
+        no track plays at any speed has an empty cue table and says so in the note.
     """
     film = Path(film)
     info = probe_audio(film)  # fails early and clearly on a file with no audio
