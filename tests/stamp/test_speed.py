@@ -1,5 +1,6 @@
 """Films that play the soundtrack at another speed: pitched speed-ups and pitch-corrected stretches."""
 
+from dataclasses import replace
 from fractions import Fraction
 
 import librosa
@@ -76,6 +77,16 @@ def test_music_at_another_speed_is_found_in_album_units(tmp_path, soundtrack, sp
     np.testing.assert_allclose(cues["track_offset_s"], album, atol=0.2)
     assert result.speed == pytest.approx(factor, rel=0.003)
     assert f"{abs(factor - 1) * 100:.1f} % {'fast' if factor > 1 else 'slow'}" in result.speed_note
+
+
+def test_a_given_factor_is_stamped_alone_and_1_0_is_the_old_stamper(tmp_path, soundtrack, speech, db, config):
+    film = _film(tmp_path, soundtrack, speech, 25 / 24, True)
+    with open_store(db[0], config, create=False) as store:
+        given = stamp_film(film, store, replace(config, speed=1.0417), track_ids=db[1]).cues
+        normal = stamp_film(film, store, replace(config, speed=1.0), track_ids=db[1]).cues
+    assert list(given["track"]) == [c[0] for c in CUES]
+    np.testing.assert_allclose(given["speed"], 25 / 24, rtol=0.003)
+    assert normal.empty  # exact landmarks find nothing of music pitched up by 0.71 semitone
 
 
 def test_a_film_without_the_soundtrack_at_any_speed_gives_no_cue(tmp_path, soundtrack, speech, db, config):
