@@ -41,8 +41,9 @@ _PAL = 25 / 24
 # Cues of one film agree on a speed when they are within this of their median.
 _AGREE = 0.003
 # A probe window counts for a hypothesis when its votes there beat those at 1.0 by this factor:
-# music at 1.0 still matches, less well, at the grid points next to 1.0.
-_BEAT = 1.5
+# music at 1.0 still matches, less well, at the grid points next to 1.0, and music stretched by
+# 2 % still matches at 1.0 about as well as at 0.98 (a phase vocoder blurs its peaks).
+_BEAT = 1.2
 
 
 @dataclass(frozen=True)
@@ -207,11 +208,12 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
 
     ``speed_probe_windows`` windows spread evenly over the film are hashed under a grid of
     pitched speed-ups and of pitch-corrected stretches over :data:`SPEED_RANGE`. A window
-    counts for a hypothesis when it matches there with twice ``min_votes`` and 1.5× the
+    counts for a hypothesis when it matches there with twice ``min_votes`` and 1.2× the
     votes at 1.0 (music near 1.0 also matches at the neighbouring grid points, less well);
-    a hypothesis is found when its windows hold twice the votes a lone-window cue needs.
-    (Some 70 hypotheses × 48 windows give chance matches of up to 14 votes in one window on
-    the 30-minute benchmark film; two such windows at one hypothesis are rare.) Its
+    a hypothesis is found when two or more such windows hold twice the votes a lone-window
+    cue needs, or one window does with twice the votes at 1.0 (a sting shorter than a
+    window). (Some 70 hypotheses × 48 windows give chance matches of up to 14 votes in one
+    window on the 30-minute benchmark film; two such windows at one hypothesis are rare.) Its
     factor is then refined on those windows on a grid ten times finer (pitched), or later
     from the drift of the cues found at it (pitch-corrected; see :func:`refined_factor`).
 
@@ -244,7 +246,8 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
         for k, factor in enumerate(grid):
             votes = probe.votes(SpeedHypothesis(float(factor), pitched), index, window_s, n_windows)
             won = np.flatnonzero((votes > _BEAT * reference) & (votes >= 2 * config.min_votes))
-            if votes[won].sum() >= 2 * config.min_votes_single:
+            lone = (votes >= 2 * config.min_votes_single) & (votes > 2 * reference)
+            if (won.size >= 2 and votes[won].sum() >= 2 * config.min_votes_single) or lone.any():
                 strength[k] = votes[won].sum()
             beaten.append(won)
         if not strength.any():
@@ -326,7 +329,8 @@ class SpeedPass:
 def merge_passes(passes: list[SpeedPass], n_tracks: int) -> tuple[pd.DataFrame, Matches, np.ndarray, np.ndarray]:
     """One window table and one set of postings from several speed passes, for :func:`build_cues`.
 
-    Each window keeps the matched pass with the most votes. Pass ``p`` lists track ``k`` as
+    Each window keeps the matched pass with the most votes (unmatched: the pass with the most
+    votes for its candidate). Pass ``p`` lists track ``k`` as
     ``p * n_tracks + k``, so offsets measured on different speed scales are never mixed.
 
     Returns
@@ -340,8 +344,11 @@ def merge_passes(passes: list[SpeedPass], n_tracks: int) -> tuple[pd.DataFrame, 
     if len(passes) == 1 and passes[0].hypothesis.factor == 1.0:
         windows = passes[0].windows.assign(speed=1.0)
         return windows, passes[0].matches, np.ones(n_tracks), np.zeros(n_tracks)
-    votes = np.stack([np.where(p.windows["matched"], p.windows["votes"], -1) for p in passes])
-    winner = np.argmax(votes, axis=0)  # ties and unmatched windows go to the first pass (1.0 in auto)
+    # Matched rows first, then the most votes: an unmatched window keeps the pass whose candidate is
+    # strongest, so that cue building sees look-alike music wander in offset next to a lone hit.
+    votes = np.stack([p.windows["votes"].to_numpy(np.int64) + (p.windows["matched"].to_numpy() << 40)
+                      for p in passes])
+    winner = np.argmax(votes, axis=0)  # ties go to the first pass (1.0 in auto)
     rows = []
     for k, p in enumerate(passes):
         w = p.windows[winner == k].copy()
