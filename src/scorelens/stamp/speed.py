@@ -41,9 +41,11 @@ _PAL = 25 / 24
 # Cues of one film agree on a speed when they are within this of their median.
 _AGREE = 0.003
 # A probe window counts for a hypothesis when its votes there beat those at 1.0 by this factor:
-# music at 1.0 still matches, less well, at the grid points next to 1.0, and music stretched by
-# 2 % still matches at 1.0 about as well as at 0.98 (a phase vocoder blurs its peaks).
-_BEAT = 1.2
+# music at 1.0 still matches, less well, at the grid points next to 1.0. (Music stretched by 2 %
+# still matches at 1.0 almost as well as at 0.98 in 5 s windows, as a phase vocoder blurs its
+# peaks: 1.2 found it, but also found 0.96 in normal-speed films, so such mild pitch-corrected
+# stretches are left to the 1.0 pass, which finds part of them.)
+_BEAT = 1.5
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,12 @@ class _Probe:
                            track_frames=mapped.frames[i[ok]])
 
     def votes(self, hyp: SpeedHypothesis, index: HashIndex, window_s: float, n_windows: int) -> np.ndarray:
-        """Best pooled votes of each window [shape=(n_windows,)], 0 where the window does not match.
+        """Best pooled votes of each window [shape=(n_windows,)], 0 where the window does not match."""
+        return self.best(hyp, index, window_s, n_windows)[0]
+
+    def best(self, hyp: SpeedHypothesis, index: HashIndex, window_s: float,
+             n_windows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(votes, track, offset) of each window's best match [shape=(n_windows,)]; votes 0 where none.
 
         The window criteria of :func:`~scorelens.stamp.match.vote_windows` except the spread
         (the probe then demands more than one window, or more votes).
@@ -178,8 +185,9 @@ class _Probe:
         key = (win << _WINDOW_SHIFT) | (m.tracks.astype(np.int64) << _TRACK_SHIFT) | (m.offsets + _OFFSET_BIAS)
         uniq, counts = np.unique(key, return_counts=True)
         out = np.zeros(n_windows, dtype=np.int64)
+        track_of, offset_of = np.full(n_windows, -1, dtype=np.int64), np.zeros(n_windows, dtype=np.int64)
         if uniq.size == 0:
-            return out
+            return out, track_of, offset_of
         pooled = counts.copy()
         for d in range(1, cfg.offset_tolerance_frames + 1):
             for sign in (-1, 1):
@@ -190,9 +198,13 @@ class _Probe:
         group = uniq >> _TRACK_SHIFT
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         per_track = np.maximum.reduceat(pooled, starts)
+        # Where in each (window, track) run its best offset lies.
+        run = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, uniq.size]))
+        at_best = np.flatnonzero(pooled == per_track[run])
+        best_pos = at_best[np.r_[True, run[at_best][1:] != run[at_best][:-1]]]
         w = uniq[starts] >> _WINDOW_SHIFT
         order = np.lexsort((-per_track, w))
-        w, per_track = w[order], per_track[order]
+        w, per_track, best_pos = w[order], per_track[order], best_pos[order]
         first = np.r_[True, w[1:] != w[:-1]]
         best, best_w = per_track[first], w[first]
         runner = np.zeros_like(best)
@@ -200,7 +212,10 @@ class _Probe:
         runner[np.searchsorted(best_w, w[second])] = per_track[second]
         ok = (best >= cfg.min_votes) & (best >= cfg.min_vote_ratio * runner) & (best_w < n_windows)
         out[best_w[ok]] = best[ok]
-        return out
+        key = uniq[best_pos[first]][ok]
+        track_of[best_w[ok]] = (key >> _TRACK_SHIFT) & ((1 << (_WINDOW_SHIFT - _TRACK_SHIFT)) - 1)
+        offset_of[best_w[ok]] = (key & ((1 << _TRACK_SHIFT) - 1)) - _OFFSET_BIAS
+        return out, track_of, offset_of
 
 
 def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_windows: int) -> list[SpeedHypothesis]:
@@ -210,10 +225,11 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
     pitched speed-ups and of pitch-corrected stretches over :data:`SPEED_RANGE`. A window
     counts for a hypothesis when it matches there with twice ``min_votes`` and 1.2× the
     votes at 1.0 (music near 1.0 also matches at the neighbouring grid points, less well);
-    a hypothesis is found when two or more such windows hold twice the votes a lone-window
-    cue needs, or one window does with twice the votes at 1.0 (a sting shorter than a
-    window). (Some 70 hypotheses × 48 windows give chance matches of up to 14 votes in one
-    window on the 30-minute benchmark film; two such windows at one hypothesis are rare.) Its
+    a hypothesis is found when two or more such windows hold four times the votes a
+    lone-window cue needs, or twice them when two of the windows are neighbours agreeing
+    on track and offset, or one window holds twice them and twice the votes at 1.0. (Some 70 hypotheses × 48 windows give chance matches of up
+    to 14 votes in one window on the 30-minute benchmark film, and look-alike music at
+    another tempo 12-23 votes in two windows of a 6-minute one.) Its
     factor is then refined on those windows on a grid ten times finer (pitched), or later
     from the drift of the cues found at it (pitch-corrected; see :func:`refined_factor`).
 
@@ -244,11 +260,16 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
         strength = np.zeros(grid.size)
         beaten = []
         for k, factor in enumerate(grid):
-            votes = probe.votes(SpeedHypothesis(float(factor), pitched), index, window_s, n_windows)
+            votes, track, offset = probe.best(SpeedHypothesis(float(factor), pitched), index, window_s, n_windows)
             won = np.flatnonzero((votes > _BEAT * reference) & (votes >= 2 * config.min_votes))
+            # Two neighbouring windows on one track at one offset: one piece of music, not chance.
+            pair = ((np.diff(won) == 1) & (track[won][1:] == track[won][:-1])
+                    & (np.abs(np.diff(offset[won])) * config.frame_seconds <= config.offset_jump_s))
+            total = votes[won].sum()
             lone = (votes >= 2 * config.min_votes_single) & (votes > 2 * reference)
-            if (won.size >= 2 and votes[won].sum() >= 2 * config.min_votes_single) or lone.any():
-                strength[k] = votes[won].sum()
+            if (won.size >= 2 and total >= 4 * config.min_votes_single) or lone.any() or (
+                    pair.any() and total >= 2 * config.min_votes_single):
+                strength[k] = total
             beaten.append(won)
         if not strength.any():
             continue
