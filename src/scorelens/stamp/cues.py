@@ -164,7 +164,6 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
         (``start_s``/``end_s`` are film time, ``track_offset_s`` album time) and
         ``pitch_shift_semitones`` the pitch shift of the music in the film.
     """
-    fs = config.frame_seconds
     hits = windows[windows["matched"]]
     rows = []
     if len(hits):

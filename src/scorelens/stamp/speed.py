@@ -34,7 +34,8 @@ from scorelens.stamp.hashes import hashes_to_landmarks, landmark_pairs, landmark
 from scorelens.stamp.match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex, Matches, lookup
 from scorelens.stamp.peaks import Peaks
 
-__all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "probe_speeds", "merge_passes", "refined_factor", "film_speed"]
+__all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "probe_speeds", "merge_passes", "refined_factor",
+           "film_speed"]
 
 # The PAL speed-up and its inverse, named in the film-level summary when a film runs at them.
 _PAL = 25 / 24
@@ -223,15 +224,16 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
 
     ``speed_probe_windows`` windows spread evenly over the film are hashed under a grid of
     pitched speed-ups and of pitch-corrected stretches over :data:`SPEED_RANGE`. A window
-    counts for a hypothesis when it matches there with twice ``min_votes`` and 1.2× the
-    votes at 1.0 (music near 1.0 also matches at the neighbouring grid points, less well);
-    a hypothesis is found when two or more such windows hold four times the votes a
-    lone-window cue needs, or twice them when two of the windows are neighbours agreeing
-    on track and offset, or one window holds twice them and twice the votes at 1.0. (Some 70 hypotheses × 48 windows give chance matches of up
-    to 14 votes in one window on the 30-minute benchmark film, and look-alike music at
-    another tempo 12-23 votes in two windows of a 6-minute one.) Its
-    factor is then refined on those windows on a grid ten times finer (pitched), or later
-    from the drift of the cues found at it (pitch-corrected; see :func:`refined_factor`).
+    counts for a hypothesis when it matches there with twice ``min_votes`` and 1.5× the
+    votes at 1.0 (music near 1.0 also matches at the neighbouring grid points, less well).
+    A hypothesis is found when two or more such windows hold four times the votes a
+    lone-window cue needs, or twice them when two of the windows are neighbours agreeing on
+    track and offset, or one window holds twice them and twice the votes at 1.0. (Some 70
+    hypotheses × 48 windows give chance matches of up to 14 votes in one window on the
+    30-minute benchmark film, and look-alike music at another tempo 12-23 votes in two
+    windows of a 6-minute one.) Its factor is then refined on those windows on a grid ten
+    times finer (pitched), or later from the drift of the cues found at it (pitch-corrected;
+    see :func:`refined_factor`).
 
     Parameters
     ----------
