@@ -50,9 +50,13 @@ def write_cue_sheet(cues: pd.DataFrame, path: str | os.PathLike) -> Path:
     path = Path(path)
     sheet = cue_sheet(cues)
     if path.suffix.lower() == ".json":
+        from scorelens.stamp.speed import film_speed
+
         films = []
         for film_id, rows in sheet.groupby("film", sort=False):
+            factor, note = film_speed(cues[cues["film_id"] == film_id])
             films.append({"film": film_id, "music_total": format_clock(rows["duration_s"].sum()),
+                          "speed": factor, "transfer": note,
                           "cues": rows.drop(columns=["film"]).to_dict(orient="records")})
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps({"films": films}, indent=2) + "\n", encoding="utf-8")

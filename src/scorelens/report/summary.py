@@ -60,6 +60,7 @@ from scorelens.report.document import Cell, Code, Heading, Image, Report, Sectio
 from scorelens.report.figures import run_label
 from scorelens.report.sources import cue_table_paths, film_durations
 from scorelens.stamp.cuetable import read_cue_table
+from scorelens.stamp.speed import film_speed
 from scorelens.workspace import Workspace
 
 __all__ = ["STUDY_STAMPER", "gather_report", "music_per_film", "top_cues"]
@@ -311,6 +312,16 @@ def _music_section(inp: _Inputs) -> Section:
                     caption="Cues found by the Score Stamper; music: the time covered by at least one cue. Film "
                             "length from the film file, else from the visual frames (n/a: neither available)."
                             + unknown)]
+    speeds = []
+    for f in order:
+        if len(cues[f]) and "speed" in cues[f]:
+            factor, sentence = film_speed(cues[f])
+            if factor is None or abs(factor - 1) > 1e-3:
+                speeds.append(_cells(f, "n/a" if factor is None else f"{factor:.4f}", sentence))
+    if speeds:
+        blocks.append(Table(("Film", "Speed", "Transfer"), tuple(speeds), (False, True, False),
+                            caption="Films whose music plays at another speed than the album (track seconds per "
+                                    "film second); the others play at the album's speed."))
     stamped = [cues[f] for f in order if len(cues[f])]
     if stamped:
         sheet = cue_sheet(pd.concat(stamped, ignore_index=True))

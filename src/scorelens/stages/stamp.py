@@ -250,9 +250,8 @@ def commit_cue_table(workspace: Workspace, film_id: str, cues: pd.DataFrame, key
     csv_path = workspace.layout.cue_table(film_id, "csv")
 
     def write(tmp: Path) -> None:
-        write_cue_table(cues, tmp)
         with atomic_path(csv_path) as csv_tmp:
-            cues.to_csv(csv_tmp, index=False, float_format="%.3f")
+            write_cue_table(cues, tmp, csv_tmp)
 
     return workspace.commit(out, key, write, meta={"cues": len(cues), **(meta or {})})
 

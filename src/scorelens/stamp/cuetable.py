@@ -38,7 +38,14 @@ def write_cue_table(cues: pd.DataFrame, parquet_path: str | os.PathLike, csv_pat
     """
     cues.to_parquet(parquet_path, index=False)
     if csv_path is not None:
-        cues.to_csv(csv_path, index=False, float_format="%.3f")
+        _csv_view(cues).to_csv(csv_path, index=False, float_format="%.3f")
+
+
+def _csv_view(cues: pd.DataFrame) -> pd.DataFrame:
+    """Times to the millisecond, but the speed factor to 1e-5 (1.0417 must not read 1.042)."""
+    if "speed" not in cues.columns:
+        return cues
+    return cues.assign(speed=cues["speed"].map(lambda v: f"{float(v):.5f}"))
 
 
 def _rows(table: pd.DataFrame, bad) -> str:
