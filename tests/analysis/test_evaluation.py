@@ -225,3 +225,26 @@ def test_imv_forest_follows_the_configured_decomposition(rng, monkeypatch):
         ev = evaluate([data], ModelConfig(imv_multi_output=multi, **FAST), models=["imv:rf"], n_jobs=1)
         assert seen[-1] is multi
         assert ev.config.imv_multi_output is multi
+
+
+def test_table4_p_is_scipys_paired_t_test_of_per_film_precision(rng):
+    """Table 4's p against scipy.stats.ttest_rel on per-film precisions computed here by scikit-learn."""
+    from scipy import stats
+    from sklearn.metrics import precision_score
+
+    data = planted(rng, n=30)
+    ev = evaluate([data], ModelConfig(seed=2, **FAST), models=["simple_mi:knn", "imv:knn"], n_jobs=1)
+    random_run = next(r for r in ev.runs if r.key == "random")
+
+    def per_film(pred):   # a film's precision over its genres; 0 when it gets none (zero_division=0)
+        return np.array([precision_score(y, p, zero_division=0) for y, p in zip(data.Y, pred)])
+
+    rows = {r["key"]: r for r in ev.table4()}
+    for key in ("simple_mi:knn", "imv:knn"):
+        run = next(r for r in ev.runs if r.key == key)
+        a, b = per_film(run.pred), per_film(random_run.pred)
+        assert not np.allclose(a - b, (a - b)[0])       # a real t-test, not the constant-difference case
+        ref = stats.ttest_rel(a, b)
+        assert rows[key]["p_precision"] == pytest.approx(ref.pvalue, rel=1e-9)
+        assert run.tests["precision"]["t"] == pytest.approx(ref.statistic, rel=1e-9)
+        assert run.tests["precision"]["mean_model"] == pytest.approx(a.mean())
