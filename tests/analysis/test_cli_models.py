@@ -88,3 +88,17 @@ def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
     assert not caplog.records
     _warn_if_large([corpus(LARGE_CORPUS_INSTANCES)])
     assert "--max-instances" in caplog.text and "vggish" in caplog.text
+
+
+def test_evaluate_tries_each_hidden_size(workspace, cli):
+    ws = workspace / "ws"
+    res = cli("-q", "evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "average", "--epochs", "4",
+              "--hidden", "4", "--hidden", "8", "--learning-rate", "0.01")
+    assert res.exit_code == 0, res.output
+    out = ws / "results" / "evaluation" / "cue"
+    table = pd.read_csv(out / "table4.csv", keep_default_na=False)
+    assert table.loc[table["model"] == "Avg. Pooling", "hidden"].item() in ("4", "8")
+    assert table.loc[table["model"] == "Random Guess", "hidden"].item() == ""
+    runs = json.loads((out / "table4.json").read_text())["runs"]
+    assert sorted(r["hidden"] for r in runs if r["key"] == "network:average") == [4, 8]
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["hidden_sizes"] == [4, 8]

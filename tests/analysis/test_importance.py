@@ -35,7 +35,8 @@ def planted_corpus(n=36, seed=0):
     return CorpusBags([f"f{i:02d}" for i in range(n)], bags, Y, GENRES, list(NAMES), "cue", kind="mir")
 
 
-FAST = ModelConfig(cv="kfold:4", epochs=40, hidden=16, learning_rate=3e-3, seed=1, precision="float32")
+FAST = ModelConfig(cv="kfold:4", epochs=40, hidden=16, hidden_sizes=(16,), learning_rate=3e-3, seed=1,
+                   precision="float32")
 
 
 @pytest.fixture(scope="module")
