@@ -50,12 +50,40 @@ Progress = Callable[[str, int], Callable[[int], None]]
 
 
 def no_progress(description: str, total: int) -> Callable[[int], None]:
-    """A :data:`Progress` that draws nothing."""
+    """A :data:`Progress` that draws nothing.
+
+    Parameters
+    ----------
+    description : str
+    total : int
+
+    Returns
+    -------
+    callable
+        ``advance(n=1)``, which does nothing.
+    """
     return lambda n=1: None
 
 
 def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
-    """Test indices of each fold: one film each (leave-one-out) or shuffled k-fold from the seed."""
+    """Test indices of each fold: one film each (leave-one-out) or shuffled k-fold from the seed.
+
+    Parameters
+    ----------
+    n_bags : int
+    config : ModelConfig
+        ``cv`` and ``seed``.
+
+    Returns
+    -------
+    list of np.ndarray
+        Held-out bag indices of each fold.
+
+    Raises
+    ------
+    ParameterError
+        More folds than films.
+    """
     k = config.n_splits
     if k is None:
         return [np.array([i]) for i in range(n_bags)]
@@ -66,7 +94,25 @@ def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
 
 
 def fit_and_predict(estimator, bags, Y, train, test):
-    """Fit ``estimator`` on the ``train`` bags; return it with its probabilities and predictions on ``test``."""
+    """Fit ``estimator`` on the ``train`` bags; return it with its probabilities and predictions on ``test``.
+
+    Parameters
+    ----------
+    estimator : bag classifier
+        Fitted in place.
+    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+    Y : np.ndarray [shape=(n_bags, n_labels)]
+    train, test : np.ndarray of int
+        Bag indices.
+
+    Returns
+    -------
+    estimator : bag classifier
+        The fitted estimator.
+    proba : np.ndarray [dtype=float64]
+    pred : np.ndarray [dtype=int64]
+        Of the ``test`` bags.
+    """
     est = estimator.fit([bags[i] for i in train], Y[train])
     test_bags = [bags[i] for i in test]
     if hasattr(est, "_proba_and_predict"):
@@ -122,6 +168,11 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
     -------
     proba : np.ndarray [shape=(n_bags, n_labels)]
     pred : np.ndarray [shape=(n_bags, n_labels), dtype=int64]
+
+    Raises
+    ------
+    ParameterError
+        ``prefer`` is neither ``"processes"`` nor ``"threads"``.
     """
     if prefer not in ("processes", "threads"):
         raise ParameterError(f"prefer={prefer!r} must be 'processes' or 'threads'")
@@ -255,7 +306,12 @@ class Evaluation:
         return [r for r in self.runs if r.family != "network" or id(r) in shown]
 
     def to_markdown(self) -> str:
-        """Table 4 as a Markdown table, with a caption stating the protocol."""
+        """Table 4 as a Markdown table, with a caption stating the protocol.
+
+        Returns
+        -------
+        str
+        """
         cv = "leave-one-out" if self.config.cv == "loo" else self.config.cv
         sizes = " or ".join(map(str, self.config.hidden_sizes))
         lines = [f"Table 4 (scorelens {__version__}): {len(self.film_ids)} films, {cv} cross-validation, "
@@ -275,13 +331,25 @@ class Evaluation:
         return "\n".join(lines) + "\n"
 
     def to_frame(self) -> pd.DataFrame:
-        """Table 4 as a DataFrame (the CSV's content); ``hidden`` is an integer column, empty for non-networks."""
+        """Table 4 as a DataFrame (the CSV's content); ``hidden`` is an integer column, empty for non-networks.
+
+        Returns
+        -------
+        pd.DataFrame
+            :meth:`table4`'s rows.
+        """
         df = pd.DataFrame(self.table4())
         df["hidden"] = df["hidden"].astype("Int64")
         return df
 
     def to_json(self) -> dict:
-        """Everything: settings, films, Table 4, and every run with per-genre scores and tests."""
+        """Everything: settings, films, Table 4, and every run with per-genre scores and tests.
+
+        Returns
+        -------
+        dict
+            JSON-compatible (NaN aside).
+        """
         return {
             "scorelens": __version__,
             "settings": asdict(self.config),
@@ -300,6 +368,11 @@ class Evaluation:
 
         A network evaluated with several hidden sizes contributes the size Table 4 shows,
         so that each (features, model) pair names one run.
+
+        Returns
+        -------
+        pd.DataFrame
+            ``film_id, features, model, genre, probability, predicted, true``.
         """
         frames = []
         n, g = len(self.film_ids), len(self.taxonomy)
@@ -314,6 +387,12 @@ class Evaluation:
         """Each network's weight of every instance of every film (which cues drove a prediction).
 
         Networks evaluated with several hidden sizes contribute the size Table 4 shows.
+
+        Returns
+        -------
+        pd.DataFrame
+            ``film_id, features, model, instance``, the instance keys (e.g. ``cue_id``),
+            then one weight column per genre; empty when no network ran.
         """
         frames = []
         for r in self._exported():
@@ -341,19 +420,55 @@ def _best(candidates: list[ModelRun]) -> ModelRun:
 
 
 def format_score(x: float) -> str:
-    """A score as Table 4 prints it: two decimals without the leading zero (``.64``)."""
+    """A score as Table 4 prints it: two decimals without the leading zero (``.64``).
+
+    Parameters
+    ----------
+    x : float
+
+    Returns
+    -------
+    str
+    """
     return f"{x:.2f}".replace("0.", ".", 1) if 0 <= x < 1 else f"{x:.2f}"
 
 
 def format_p(p: float) -> str:
-    """A p-value as Table 4 prints it: ``< .001``, three decimals otherwise, ``n/a`` for NaN."""
+    """A p-value as Table 4 prints it: ``< .001``, three decimals otherwise, ``n/a`` for NaN.
+
+    Parameters
+    ----------
+    p : float
+
+    Returns
+    -------
+    str
+    """
     if p != p:
         return "n/a"
     return "< .001" if p < 0.001 else f"{p:.3f}".replace("0.", ".", 1)
 
 
 def evaluation_keys(config: ModelConfig, models: Sequence[str] | None = None) -> list[str]:
-    """The model keys an evaluation runs: all of Table 4's, or the ones named (families allowed)."""
+    """The model keys an evaluation runs: all of Table 4's, or the ones named (families allowed).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Its base classifiers and poolings make Table 4's keys.
+    models : sequence of str, optional
+        Keys or families (``simple_mi``, ``imv``, ``network``, ``baselines``).
+
+    Returns
+    -------
+    list of str
+        Canonical keys without repeats; ``random`` always included, first.
+
+    Raises
+    ------
+    ParameterError
+        An unknown key.
+    """
     every = (["random", "plurality"] + [f"simple_mi:{b}" for b in config.base_classifiers]
              + [f"imv:{b}" for b in config.base_classifiers] + [f"network:{p}" for p in config.poolings])
     if not models:
@@ -552,6 +667,12 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    ParameterError
+        No feature sets, differing taxonomies or repeated kinds, labels that do not
+        fit the films, bad bags, or more folds than films.
     """
     config = config or ModelConfig()
     # Record the arithmetic actually used ("auto" depends on the CPU).
@@ -649,6 +770,18 @@ def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, 
     shapes), their labels and taxonomy, and the feature names (permutation importance
     groups the columns by name), so that relabelled films or renamed columns with the
     same values are not taken for the same inputs.
+
+    Parameters
+    ----------
+    evaluation_inputs : sequence of CorpusBags
+    config : ModelConfig
+    keys : sequence of str
+        Model keys of the results.
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits (BLAKE2b).
     """
     h = hashlib.blake2b(digest_size=8)
     h.update(json.dumps({"config": asdict(config), "keys": list(keys)}, sort_keys=True, default=str).encode())
