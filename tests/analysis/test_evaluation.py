@@ -284,7 +284,8 @@ def test_each_network_runs_every_hidden_size_and_table4_shows_the_better(rng, tm
         ("network:average", 4), ("network:average", 12), ("network:attention", 4), ("network:attention", 12)}
     md = ev.to_markdown()
     assert "| Features | Model | Hidden |" in md and f"| mir | Avg. Pooling | {rows['Avg. Pooling']['hidden']} |" in md
-    assert "better of 4 or 12" in md
+    assert "the better of 4 and 12 by macro F1" in md
+    assert "Hidden:" not in evaluate([data], config, models=["simple_mi:knn"], n_jobs=1).to_markdown()
 
     # Each size is saved on its own: adding a size trains only the new one.
     trained = []

@@ -313,11 +313,14 @@ class Evaluation:
         str
         """
         cv = "leave-one-out" if self.config.cv == "loo" else self.config.cv
-        sizes = " or ".join(map(str, self.config.hidden_sizes))
+        sizes = self.config.hidden_sizes
+        hidden = ("" if not any(r.family == "network" for r in self.runs)
+                  else f" Hidden: the networks' units per embedding layer ({sizes[0]})." if len(sizes) == 1
+                  else f" Hidden: the networks' units per embedding layer, the better of "
+                       f"{', '.join(map(str, sizes[:-1]))} and {sizes[-1]} by macro F1.")
         lines = [f"Table 4 (scorelens {__version__}): {len(self.film_ids)} films, {cv} cross-validation, "
                  f"{self.config.level}-level instances, seed {self.config.seed}. "
-                 "p: paired t-test across films of per-film precision against the random guess. "
-                 f"Hidden: the networks' units per embedding layer, the better of {sizes} by macro F1.",
+                 "p: paired t-test across films of per-film precision against the random guess." + hidden,
                  "",
                  "| Features | Model | Hidden | Precision | Recall | F1-Score | p (vs random) |",
                  "|---|---|---:|---:|---:|---:|---:|"]
