@@ -102,3 +102,16 @@ def test_evaluate_tries_each_hidden_size(workspace, cli):
     runs = json.loads((out / "table4.json").read_text())["runs"]
     assert sorted(r["hidden"] for r in runs if r["key"] == "network:average") == [4, 8]
     assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["hidden_sizes"] == [4, 8]
+
+
+@pytest.mark.filterwarnings("ignore:.*without any cue left out")
+def test_imv_forest_is_binary_relevance_unless_asked(workspace, cli):
+    ws = workspace / "ws"
+    for flag, multi in ((), False), (("--imv-multi-output",), True):
+        target = workspace / f"imv-{multi}.pt"
+        res = cli("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "imv:rf",
+                  *flag, "-o", target)
+        assert res.exit_code == 0, res.output
+        est = load_artifact(target, feature_names=[f"timbre/x{j}/mean" for j in range(5)], kind="mir").estimator
+        assert est.multi_output is multi and est.multi_output_ is multi
+        assert len(est.estimators_) == (1 if multi else len(GENRES))

@@ -303,3 +303,10 @@ def test_hidden_sizes_are_checked():
     for bad in ((), (64, 64), (0,), (64.0,), (True,)):
         with pytest.raises(ParameterError, match="hidden_sizes"):
             ModelConfig(hidden_sizes=bad)
+
+
+def test_imv_forest_defaults_to_the_studys_binary_relevance():
+    from scorelens.mil.models import make_model
+
+    assert ModelConfig().imv_multi_output is False
+    assert make_model("imv:rf").multi_output is False

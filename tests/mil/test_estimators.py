@@ -99,9 +99,9 @@ def test_baselines(rng):
 @pytest.mark.parametrize("make", [
     lambda: SimpleMI("knn"), lambda: SimpleMI("svm"), lambda: SimpleMI("rf", random_state=0),
     lambda: InstanceMajorityVote("knn"), lambda: InstanceMajorityVote("svm"),
+    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=True),
     lambda: InstanceMajorityVote("rf", random_state=0),
-    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=False),
-], ids=["smi-knn", "smi-svm", "smi-rf", "imv-knn", "imv-svm", "imv-rf", "imv-rf-binary"])
+], ids=["smi-knn", "smi-svm", "smi-rf", "imv-knn", "imv-svm", "imv-rf-multi", "imv-rf"])
 def test_one_class_label_column(rng, planted, make):
     # A fold may lack every positive of a rare genre (or, in a small corpus, every
     # negative): each model must fit, give that genre its one class with certainty, and
@@ -137,10 +137,10 @@ def test_imv_svm_shared_kernel_matches_per_label_kernels(rng, planted, monkeypat
     lambda: SimpleMI("knn"), lambda: SimpleMI("svm"), lambda: SimpleMI("rf", random_state=0),
     lambda: SimpleMI(LogisticRegression()),
     lambda: InstanceMajorityVote("knn"), lambda: InstanceMajorityVote("svm"),
+    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=True),
     lambda: InstanceMajorityVote("rf", random_state=0),
-    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=False),
     lambda: PluralityLabel(),
-], ids=["smi-knn", "smi-svm", "smi-rf", "smi-logreg", "imv-knn", "imv-svm", "imv-rf", "imv-rf-binary", "plurality"])
+], ids=["smi-knn", "smi-svm", "smi-rf", "smi-logreg", "imv-knn", "imv-svm", "imv-rf-multi", "imv-rf", "plurality"])
 @pytest.mark.parametrize("one_d", [False, True], ids=["matrix", "1d"])
 def test_proba_and_predict_equal_the_public_methods(make, one_d, rng, planted):
     # Cross-validation takes both arrays from one pass; they must be those of the two public calls.
@@ -212,7 +212,8 @@ def test_imv_forest_multi_output_or_binary_relevance(rng, planted):
 
     bags, Y = planted.shift(rng, 30, shift=1.5)
     test_bags, _ = planted.shift(rng, 10, shift=1.5)
-    joint = InstanceMajorityVote("rf", random_state=3).fit(bags, Y)
+    assert InstanceMajorityVote("rf").multi_output is False       # the study's binary relevance by default
+    joint = InstanceMajorityVote("rf", random_state=3, multi_output=True).fit(bags, Y)
     assert joint.multi_output_ and len(joint.estimators_) == 1 and joint.estimators_[0].n_outputs_ == 3
     binary = InstanceMajorityVote("rf", random_state=3, multi_output=False).fit(bags, Y)
     assert not binary.multi_output_ and len(binary.estimators_) == 3

@@ -73,7 +73,7 @@ def normalise_key(key: str) -> str:
 def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
                learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size,
                threshold: float = STUDY.threshold, precision: str = STUDY.precision, random_state=None,
-               imv_multi_output: bool = True):
+               imv_multi_output: bool = STUDY.imv_multi_output):
     """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only;
     ``imv_multi_output`` to ``imv:rf``, see :class:`InstanceMajorityVote`).
 
@@ -88,7 +88,8 @@ def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epoc
     random_state : int or None
         Seed of the model's random choices (forests, SVMs, networks, the random baseline).
     imv_multi_output : bool
-        ``imv:rf`` only: one multi-output forest (True) or one forest per genre.
+        ``imv:rf`` only: one forest per genre, the study's binary relevance (False), or one
+        multi-output forest (True, faster).
 
     Returns
     -------
