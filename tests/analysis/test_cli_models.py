@@ -88,3 +88,30 @@ def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
     assert not caplog.records
     _warn_if_large([corpus(LARGE_CORPUS_INSTANCES)])
     assert "--max-instances" in caplog.text and "vggish" in caplog.text
+
+
+def test_evaluate_tries_each_hidden_size(workspace, cli):
+    ws = workspace / "ws"
+    res = cli("-q", "evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "average", "--epochs", "4",
+              "--hidden", "4", "--hidden", "8", "--learning-rate", "0.01")
+    assert res.exit_code == 0, res.output
+    out = ws / "results" / "evaluation" / "cue"
+    table = pd.read_csv(out / "table4.csv", keep_default_na=False)
+    assert table.loc[table["model"] == "Avg. Pooling", "hidden"].item() in ("4", "8")
+    assert table.loc[table["model"] == "Random Guess", "hidden"].item() == ""
+    runs = json.loads((out / "table4.json").read_text())["runs"]
+    assert sorted(r["hidden"] for r in runs if r["key"] == "network:average") == [4, 8]
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["hidden_sizes"] == [4, 8]
+
+
+@pytest.mark.filterwarnings("ignore:.*without any cue left out")
+def test_imv_forest_is_binary_relevance_unless_asked(workspace, cli):
+    ws = workspace / "ws"
+    for flag, multi in ((), False), (("--imv-multi-output",), True):
+        target = workspace / f"imv-{multi}.pt"
+        res = cli("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "imv:rf",
+                  *flag, "-o", target)
+        assert res.exit_code == 0, res.output
+        est = load_artifact(target, feature_names=[f"timbre/x{j}/mean" for j in range(5)], kind="mir").estimator
+        assert est.multi_output is multi and est.multi_output_ is multi
+        assert len(est.estimators_) == (1 if multi else len(GENRES))

@@ -15,7 +15,7 @@ from scorelens.mil import MILClassifier, SimpleMI
 from scorelens.mil.training import cross_val_network
 
 GENRES = ("Action", "Comedy", "Drama")
-FAST = dict(hidden=8, epochs=15, learning_rate=1e-2, batch_size=8)
+FAST = dict(hidden_sizes=(8,), epochs=15, learning_rate=1e-2, batch_size=8)
 
 
 def planted(rng, n=36, informative=True, kind="mir"):
@@ -115,7 +115,7 @@ def test_table4_from_planted_structure(rng, tmp_path):
     assert len(pred) == len(ev.runs) * 36 * 3 and set(pred.columns) >= {"film_id", "model", "genre", "probability"}
     weights = pd.read_parquet(paths["weights"])
     assert set(weights["model"]) == {"network:average", "network:attention"} and "cue_id" in weights.columns
-    assert pd.read_csv(paths["csv"]).shape == (10, 7)
+    assert pd.read_csv(paths["csv"]).shape == (10, 8)          # with the networks' hidden size
 
 
 def test_reproducible_from_the_seed(rng):
@@ -165,7 +165,7 @@ def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         evaluate([data], config, models=models, n_jobs=1, cache=cache)
     saved = sorted(p.name for p in (tmp_path / "ws" / "runs").glob("*.npz"))
-    assert saved == ["mir-network_attention.npz", "mir-simple_mi_knn.npz", "none-random.npz"]
+    assert saved == ["mir-network_attention-h8.npz", "mir-simple_mi_knn.npz", "none-random.npz"]
 
     # The re-run computes only the missing model, and every number equals an uninterrupted run's.
     monkeypatch.setattr(ev_mod, "cross_val_estimator", real)
@@ -187,7 +187,7 @@ def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeyp
         evaluate([data], ModelConfig(seed=4, **FAST), models=["network:attention"], n_jobs=1, cache=cache)
     # A damaged saved run is computed again (with a warning), not trusted.
     monkeypatch.setattr(ev_mod, "cross_val_network", cross_val_network)
-    (tmp_path / "ws" / "runs" / "mir-network_attention.npz").write_bytes(b"not an npz")
+    (tmp_path / "ws" / "runs" / "mir-network_attention-h8.npz").write_bytes(b"not an npz")
     again = evaluate([data], config, models=["network:attention"], n_jobs=1, cache=cache)
     np.testing.assert_array_equal(next(r for r in again.runs if r.family == "network").proba, ref_net.proba)
 
@@ -225,3 +225,88 @@ def test_imv_forest_follows_the_configured_decomposition(rng, monkeypatch):
         ev = evaluate([data], ModelConfig(imv_multi_output=multi, **FAST), models=["imv:rf"], n_jobs=1)
         assert seen[-1] is multi
         assert ev.config.imv_multi_output is multi
+
+
+def test_table4_p_is_scipys_paired_t_test_of_per_film_precision(rng):
+    """Table 4's p against scipy.stats.ttest_rel on per-film precisions computed here by scikit-learn."""
+    from scipy import stats
+    from sklearn.metrics import precision_score
+
+    data = planted(rng, n=30)
+    ev = evaluate([data], ModelConfig(seed=2, **FAST), models=["simple_mi:knn", "imv:knn"], n_jobs=1)
+    random_run = next(r for r in ev.runs if r.key == "random")
+
+    def per_film(pred):   # a film's precision over its genres; 0 when it gets none (zero_division=0)
+        return np.array([precision_score(y, p, zero_division=0) for y, p in zip(data.Y, pred)])
+
+    rows = {r["key"]: r for r in ev.table4()}
+    for key in ("simple_mi:knn", "imv:knn"):
+        run = next(r for r in ev.runs if r.key == key)
+        a, b = per_film(run.pred), per_film(random_run.pred)
+        assert not np.allclose(a - b, (a - b)[0])       # a real t-test, not the constant-difference case
+        ref = stats.ttest_rel(a, b)
+        assert rows[key]["p_precision"] == pytest.approx(ref.pvalue, rel=1e-9)
+        assert run.tests["precision"]["t"] == pytest.approx(ref.statistic, rel=1e-9)
+        assert run.tests["precision"]["mean_model"] == pytest.approx(a.mean())
+
+
+def test_each_network_runs_every_hidden_size_and_table4_shows_the_better(rng, tmp_path, monkeypatch):
+    from sklearn.metrics import f1_score
+
+    from scorelens.analysis import evaluation as ev_mod
+    from scorelens.workspace import Workspace
+
+    data = planted(rng, n=16)
+    kw = dict(FAST, hidden_sizes=(4, 12), epochs=8)
+    config = ModelConfig(seed=1, **kw)
+    cache = ev_mod.RunCache(Workspace(tmp_path / "ws"), tmp_path / "ws" / "runs")
+    ev = evaluate([data], config, models=["simple_mi:knn", "average", "attention"], n_jobs=1, cache=cache)
+    folds = make_folds(16, config)
+    rows = {r["model"]: r for r in ev.table4()}
+    assert rows["kNN - Simple MI"]["hidden"] is None
+    for pooling, name in (("average", "Avg. Pooling"), ("attention", "Single Attn")):
+        runs = [r for r in ev.runs if r.key == f"network:{pooling}"]
+        assert [r.hidden for r in runs] == [4, 12]
+        f1 = {}
+        for r in runs:
+            # Each size's run is that network cross-validated on its own.
+            alone = cross_val_network(data.bags, data.Y, folds, pooling=pooling, hidden=r.hidden, epochs=8,
+                                      learning_rate=1e-2, batch_size=8, seed=1, precision=config.precision)
+            np.testing.assert_array_equal(r.proba, alone.proba)
+            f1[r.hidden] = f1_score(data.Y, (alone.proba >= 0.5).astype(int), average="macro", zero_division=0)
+        better = max(f1, key=lambda h: (f1[h], -h))          # a tie goes to the size listed first
+        assert rows[name]["hidden"] == better and rows[name]["f1"] == pytest.approx(f1[better])
+        shown = ev.predictions().query(f"model == 'network:{pooling}'")
+        assert len(shown) == 16 * 3                               # one run per (features, model)
+        chosen = next(r for r in runs if r.hidden == better)
+        np.testing.assert_allclose(shown["probability"].to_numpy().reshape(16, 3), chosen.proba)
+    assert {(r["key"], r["hidden"]) for r in ev.to_json()["runs"] if r["key"].startswith("network")} == {
+        ("network:average", 4), ("network:average", 12), ("network:attention", 4), ("network:attention", 12)}
+    md = ev.to_markdown()
+    assert "| Features | Model | Hidden |" in md and f"| mir | Avg. Pooling | {rows['Avg. Pooling']['hidden']} |" in md
+    assert "the better of 4 and 12 by macro F1" in md
+    assert "Hidden:" not in evaluate([data], config, models=["simple_mi:knn"], n_jobs=1).to_markdown()
+
+    # Each size is saved on its own: adding a size trains only the new one.
+    trained = []
+    real = ev_mod.cross_val_network
+    monkeypatch.setattr(ev_mod, "cross_val_network", lambda *a, **k: trained.append(k["hidden"]) or real(*a, **k))
+    more = evaluate([data], ModelConfig(seed=1, **dict(kw, hidden_sizes=(4, 12, 6))), models=["average"],
+                    n_jobs=1, cache=cache)
+    assert trained == [6]
+    assert [r.hidden for r in more.runs if r.family == "network"] == [4, 12, 6]
+
+
+def test_hidden_sizes_are_checked():
+    assert ModelConfig().hidden_sizes == (64, 128)            # the study's two sizes
+    assert ModelConfig(hidden_sizes=[32, 16]).hidden_sizes == (32, 16)
+    for bad in ((), (64, 64), (0,), (64.0,), (True,)):
+        with pytest.raises(ParameterError, match="hidden_sizes"):
+            ModelConfig(hidden_sizes=bad)
+
+
+def test_imv_forest_defaults_to_the_studys_binary_relevance():
+    from scorelens.mil.models import make_model
+
+    assert ModelConfig().imv_multi_output is False
+    assert make_model("imv:rf").multi_output is False

@@ -35,7 +35,8 @@ def planted_corpus(n=36, seed=0):
     return CorpusBags([f"f{i:02d}" for i in range(n)], bags, Y, GENRES, list(NAMES), "cue", kind="mir")
 
 
-FAST = ModelConfig(cv="kfold:4", epochs=40, hidden=16, learning_rate=3e-3, seed=1, precision="float32")
+FAST = ModelConfig(cv="kfold:4", epochs=40, hidden=16, hidden_sizes=(16,), learning_rate=3e-3, seed=1,
+                   precision="float32")
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +234,62 @@ def test_passes_shrink_for_long_bags(corpus, monkeypatch):
     monkeypatch.setattr(importance, "_VARIANT_BLOCK", 3)
     b = group_importance(corpus, "network:average", FAST, runs=4, n_jobs=1)
     np.testing.assert_array_equal(a.f1_perm, b.f1_perm)
+
+
+def test_scores_equal_one_minus_independent_f1_ratio(corpus):
+    """``1 - F1_perm / F1_orig`` from scikit-learn's F1 on predictions made here, not by the module.
+
+    The fold models are fitted here (kNN Simple MI: no randomness), the folds come from
+    scikit-learn's KFold, and each run's permutation is drawn as the module documents
+    (``SeedSequence([seed, run, blake2b-64(group name)])``, one permutation per column
+    over all instances of the corpus).
+    """
+    import hashlib
+
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import KFold
+
+    from scorelens.mil import SimpleMI
+
+    groups = {"Tone": NAMES[3:6], "MFCCs": NAMES[0:3], "Rhythm": NAMES[6:9]}
+    cfg = ModelConfig(cv="kfold:4", seed=5)
+    runs = 3
+    res = group_importance(corpus, "simple_mi:knn", cfg, runs=runs, groups=groups)
+
+    n = len(corpus.bags)
+    folds = [test for _, test in KFold(4, shuffle=True, random_state=5).split(np.zeros(n))]
+    models = [SimpleMI("knn").fit([corpus.bags[i] for i in np.setdiff1d(np.arange(n), t)],
+                                  corpus.Y[np.setdiff1d(np.arange(n), t)]) for t in folds]
+
+    def predict(bags):
+        P = np.zeros_like(corpus.Y)
+        for model, test in zip(models, folds):
+            P[test] = model.predict([bags[i] for i in test])
+        return P
+
+    def f1s(P):
+        per_genre = [f1_score(corpus.Y[:, k], P[:, k], zero_division=0) for k in range(len(GENRES))]
+        return np.array(per_genre + [f1_score(corpus.Y, P, average="macro", zero_division=0)])
+
+    orig = f1s(predict(corpus.bags))
+    assert (orig > 0).all()
+    np.testing.assert_allclose(res.f1_orig, orig, rtol=1e-12)
+    X = np.concatenate(corpus.bags)
+    cuts = np.cumsum([len(b) for b in corpus.bags])[:-1]
+    expected = np.zeros((runs, len(groups), len(GENRES) + 1))
+    for r in range(runs):
+        for g, (name, cols) in enumerate(groups.items()):
+            h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+            gen = np.random.default_rng(np.random.SeedSequence([5, r, h]))
+            Xp = X.copy()
+            for c in cols:
+                j = NAMES.index(c)
+                Xp[:, j] = X[gen.permutation(len(X)), j]
+            expected[r, g] = 1.0 - f1s(predict(np.split(Xp, cuts))) / orig
+    np.testing.assert_allclose(res.scores(), expected, rtol=1e-12, atol=1e-12)
+    summ = res.summary().set_index(["group", "genre"])
+    for g, name in enumerate(groups):
+        for j, genre in enumerate(list(GENRES) + ["Overall"]):
+            assert summ.loc[(name, genre), "score"] == pytest.approx(expected[:, g, j].mean(), rel=1e-12, abs=1e-12)
+    # Not vacuous: permuting the planted groups hurts their genres, the noise group does not.
+    assert expected[:, 0, 1].mean() > 0.3 and expected[:, 1, 0].mean() > 0.3

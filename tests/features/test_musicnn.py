@@ -142,10 +142,27 @@ def test_long_spans_are_computed_in_chunks(reference, msd_kind, monkeypatch):
 
 
 def test_short_span_is_repeat_padded_to_one_patch(msd_kind):
+    # 1.4 s of a tone that changes pitch halfway: 88 spectrogram frames, repeated by hand
+    # (frames 0..87, 0..87, 0..10) into one 187-frame patch and run through the network.
     t = np.arange(int(1.4 * SR)) / SR
-    frames = msd_kind.compute((0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), SR)
+    audio = (0.3 * np.sin(2 * np.pi * np.where(t < 0.7, 330, 880) * t)).astype(np.float32)
+    frames = msd_kind.compute(audio, SR)
     assert frames.values.shape == (1, 250) and np.isfinite(frames.values).all()
     np.testing.assert_allclose(frames.times, [0.5])
+    logmel = mn.musicnn_log_mel(audio)
+    n = logmel.shape[0]
+    assert n < mn.PATCH_FRAMES
+    repeated = logmel[np.arange(mn.PATCH_FRAMES) % n]
+    silence = np.concatenate([logmel, np.zeros((mn.PATCH_FRAMES - n, logmel.shape[1]), logmel.dtype)])
+
+    def run(patch):
+        with torch.inference_mode():
+            out = msd_kind.net(torch.from_numpy(np.ascontiguousarray(patch))[None])
+        return torch.cat([out.penultimate, out.tags], dim=1).numpy()
+
+    np.testing.assert_allclose(frames.values, run(repeated), rtol=1e-4, atol=1e-5)
+    # Padding with silence (log-mel 0) instead would give other values: the check can tell.
+    assert np.abs(run(silence) - frames.values).max() > 100 * np.abs(run(repeated) - frames.values).max() + 1e-3
 
 
 # --------------------------------------------------------------------------- bad input and missing weights

@@ -163,12 +163,31 @@ def test_track_ending_before_the_span_warns(tmp_path, media):
 
 
 def test_film_audio_option(tmp_path, media):
-    ws, src = _workspace(tmp_path, media, [("a", 5.0, 9.0, 2.0)])
-    report = extract_features(ws, MeanKind(), [src], config=FeatureConfig(audio="film"))
-    film = pd.read_parquet(report.cues_path)["embedding/meankind_001/mean"].iloc[0]
-    ws2, src2 = _workspace(tmp_path / "b", media, [("a", 5.0, 9.0, 2.0)])
-    track = pd.read_parquet(extract_features(ws2, MeanKind(), [src2]).cues_path)["embedding/meankind_001/mean"].iloc[0]
-    assert film == pytest.approx(track, rel=0.15)  # the same music, once through AAC in the film
+    # A steady 440 Hz track, and a film whose mix holds it at half its level from 5 s to
+    # 15 s (track 2-12 s) and a louder 1 kHz tone away from the music (a second of silence
+    # either side, where AAC's ~45 ms of priming lands). A cue at film 5-9 s (track 2-6 s)
+    # then has half the track's level with audio="film"; ignoring the option gives the
+    # track's level, reading the wrong span of the film brings in the other tone.
+    t = np.arange(30 * SR) / SR
+    steady = 0.3 * np.sin(2 * np.pi * 440 * t)
+    track_path = write_audio(tmp_path / "steady.flac", steady[:20 * SR], SR)
+    mix = 0.8 * np.sin(2 * np.pi * 1000 * t)
+    mix[4 * SR:16 * SR] = 0.0
+    mix[5 * SR:15 * SR] = 0.5 * steady[2 * SR:12 * SR]
+    film_path = write_film(tmp_path / "mix.mkv", mix, SR, fps=2.0)
+    cues = _cues(media, [("steady", 5.0, 9.0, 2.0)]).assign(track_path=str(track_path))
+    level = {}
+    for audio in ("film", "track"):
+        ws = Workspace(tmp_path / audio)
+        cues.to_parquet(ws.path("cues", "f1.parquet"))
+        src = FilmSource(film_id="f1", cues=ws.path("cues", "f1.parquet"), film=film_path)
+        report = extract_features(ws, MeanKind(), [src], config=FeatureConfig(audio=audio))
+        level[audio] = pd.read_parquet(report.cues_path).iloc[0]
+    for column in ("embedding/meankind_000/mean", "embedding/meankind_001/mean"):
+        # Half the track's level, within what AAC in the film changes (~1-2 %).
+        assert level["film"][column] == pytest.approx(0.5 * level["track"][column], rel=0.05), column
+    assert level["track"]["embedding/meankind_000/mean"] == pytest.approx(0.3 * 2 / np.pi, rel=0.01)
+    ws, src = _workspace(tmp_path / "b", media, [("a", 5.0, 9.0, 2.0)])
     with pytest.raises(ParameterError, match="audio='film' needs the film file"):
         compute_film(MeanKind(), read_cues(src.cues), config=FeatureConfig(audio="film"))
 

@@ -40,9 +40,16 @@ def test_no_onsets_means_no_pulse():
     assert np.all(tempo == 0) and np.all(clarity == 0)
 
 
-def test_curve_shorter_than_a_frame_makes_one_frame():
-    times, tempo, clarity = tempo_frames(onset=_pulses(120.0, seconds=1.5), fps=FPS)
+@pytest.mark.parametrize("bpm", [100.0, 120.0, 150.0])
+def test_curve_shorter_than_a_frame_makes_one_frame(bpm):
+    # 1.5 s (64 onset frames) against 3-s frames: one frame, centred on the curve, whose
+    # tempo is the pulses' (3 or 4 of them, at the known period) and clearly periodic.
+    onset = _pulses(bpm, seconds=1.5)
+    times, tempo, clarity = tempo_frames(onset=onset, fps=FPS)
     assert times.shape == tempo.shape == clarity.shape == (1,)
+    assert times[0] == pytest.approx((onset.size - 1) / 2 / FPS)
+    np.testing.assert_allclose(tempo, bpm, rtol=0.03)
+    assert clarity[0] > 0.8
 
 
 def test_onset_strength_is_positive_flux():

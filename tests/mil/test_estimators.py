@@ -96,13 +96,27 @@ def test_baselines(rng):
     assert np.array_equal(draws, RandomGuess(random_state=0).fit(bags, Y).predict(bags * 500))
 
 
-def test_one_class_label_column(rng, planted):
-    # A fold may lack every positive of a rare genre: the base classifiers must cope.
-    bags, Y = planted.shift(rng, 20)
+@pytest.mark.parametrize("make", [
+    lambda: SimpleMI("knn"), lambda: SimpleMI("svm"), lambda: SimpleMI("rf", random_state=0),
+    lambda: InstanceMajorityVote("knn"), lambda: InstanceMajorityVote("svm"),
+    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=True),
+    lambda: InstanceMajorityVote("rf", random_state=0),
+], ids=["smi-knn", "smi-svm", "smi-rf", "imv-knn", "imv-svm", "imv-rf-multi", "imv-rf"])
+def test_one_class_label_column(rng, planted, make):
+    # A fold may lack every positive of a rare genre (or, in a small corpus, every
+    # negative): each model must fit, give that genre its one class with certainty, and
+    # learn the other genres exactly as it does without the one-class columns.
+    bags, Y = planted.shift(rng, 20, n_labels=3, shift=2.0)
     Y[:, 1] = 0
-    for clf in (SimpleMI("svm"), InstanceMajorityVote("rf", random_state=0)):
-        P = clf.fit(bags, Y).predict(bags)
-        assert (P[:, 1] == 0).all()
+    Y[:, 2] = 1
+    clf = make().fit(bags, Y)
+    P, proba = clf.predict(bags), clf.predict_proba(bags)
+    assert (P[:, 1] == 0).all() and (P[:, 2] == 1).all()
+    assert (proba[:, 1] == 0).all() and (proba[:, 2] == 1).all()
+    alone = make().fit(bags, Y[:, [0]])
+    np.testing.assert_array_equal(P[:, [0]], alone.predict(bags).reshape(-1, 1))
+    np.testing.assert_allclose(proba[:, [0]], alone.predict_proba(bags).reshape(-1, 1))
+    assert (P[:, 0] == Y[:, 0]).mean() >= 0.8          # and the informative genre is learned
 
 
 def test_imv_svm_shared_kernel_matches_per_label_kernels(rng, planted, monkeypatch):
@@ -123,10 +137,10 @@ def test_imv_svm_shared_kernel_matches_per_label_kernels(rng, planted, monkeypat
     lambda: SimpleMI("knn"), lambda: SimpleMI("svm"), lambda: SimpleMI("rf", random_state=0),
     lambda: SimpleMI(LogisticRegression()),
     lambda: InstanceMajorityVote("knn"), lambda: InstanceMajorityVote("svm"),
+    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=True),
     lambda: InstanceMajorityVote("rf", random_state=0),
-    lambda: InstanceMajorityVote("rf", random_state=0, multi_output=False),
     lambda: PluralityLabel(),
-], ids=["smi-knn", "smi-svm", "smi-rf", "smi-logreg", "imv-knn", "imv-svm", "imv-rf", "imv-rf-binary", "plurality"])
+], ids=["smi-knn", "smi-svm", "smi-rf", "smi-logreg", "imv-knn", "imv-svm", "imv-rf-multi", "imv-rf", "plurality"])
 @pytest.mark.parametrize("one_d", [False, True], ids=["matrix", "1d"])
 def test_proba_and_predict_equal_the_public_methods(make, one_d, rng, planted):
     # Cross-validation takes both arrays from one pass; they must be those of the two public calls.
@@ -198,7 +212,8 @@ def test_imv_forest_multi_output_or_binary_relevance(rng, planted):
 
     bags, Y = planted.shift(rng, 30, shift=1.5)
     test_bags, _ = planted.shift(rng, 10, shift=1.5)
-    joint = InstanceMajorityVote("rf", random_state=3).fit(bags, Y)
+    assert InstanceMajorityVote("rf").multi_output is False       # the study's binary relevance by default
+    joint = InstanceMajorityVote("rf", random_state=3, multi_output=True).fit(bags, Y)
     assert joint.multi_output_ and len(joint.estimators_) == 1 and joint.estimators_[0].n_outputs_ == 3
     binary = InstanceMajorityVote("rf", random_state=3, multi_output=False).fit(bags, Y)
     assert not binary.multi_output_ and len(binary.estimators_) == 3

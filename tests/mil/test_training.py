@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil.network import NETWORK_POOLINGS, fast_bfloat16
+from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork, fast_bfloat16
 from scorelens.mil.training import (cross_val_network, fit_scalers, fold_stacks, loss_weights, make_plan,
                                     single_threaded_kernels)
 
@@ -124,3 +124,75 @@ def test_fold_stacks_and_thread_setting_restored():
     with single_threaded_kernels():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("pooling", ["attention", "multi_attention", "feature_attention"])
+def test_one_epoch_equals_plain_pytorch_training(pooling, rng):
+    """One epoch of a 3-fold stack against each fold trained alone with autograd and torch.optim.Adam.
+
+    The reference follows the documented protocol, not the trainer's code: each fold's
+    own StandardScaler (scikit-learn, fitted on its training bags) applied to the raw
+    bags (the trainer folds it into its first layer instead), class weights
+    ``n / (2 n_class)`` from the fold's training labels, the epoch's shuffle from
+    ``SeedSequence([seed, "epoc", epoch])`` cut into chunks of ``round(batch * n /
+    mean training bags)`` bags, a fold's mini-batch being its training bags of the
+    chunk, the loss a mean of the weighted binary cross-entropy over the mini-batch's
+    bags and labels, and Adam with PyTorch's defaults but the learning rate.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    n, d, C, h, seed, lr, batch = 12, 5, 3, 8, 4, 1e-2, 3
+    Y = (rng.random((n, C)) < 0.4).astype(np.int64)
+    bags = [(rng.normal(size=(int(rng.integers(1, 7)), d)) * [1, 3, 0.5, 1, 2] + [0, 5, -1, 0, 2])
+            .astype(np.float32) for _ in range(n)]
+    folds = [np.arange(i, n, 3) for i in range(3)]
+    res = cross_val_network(bags, Y, folds, pooling=pooling, hidden=h, epochs=1, learning_rate=lr,
+                            batch_size=batch, seed=seed, precision="float32", n_jobs=1, keep_models=True)
+    # The schedule, from the documented seeds (every bag trains in some fold, so none is dropped).
+    mean_train = np.mean([n - len(t) for t in folds])
+    chunk = int(round(batch * n / mean_train))
+    order = np.random.default_rng(np.random.SeedSequence([seed, 0x65706F63, 0])).permutation(n)
+    chunks = [order[s:s + chunk] for s in range(0, n, chunk)]
+    Yt = torch.from_numpy(Y.astype(np.float32))
+    for f, test in enumerate(folds):
+        train = np.setdiff1d(np.arange(n), test)
+        scaler = StandardScaler().fit(np.concatenate([bags[i] for i in train]).astype(np.float64))
+        std = [torch.from_numpy(scaler.transform(b.astype(np.float64)).astype(np.float32)) for b in bags]
+        n_pos = Y[train].sum(axis=0)
+        pos = torch.tensor(np.where(n_pos > 0, len(train) / (2 * np.maximum(n_pos, 1)), 1.0), dtype=torch.float32)
+        neg = torch.tensor(np.where(len(train) - n_pos > 0, len(train) / (2 * np.maximum(len(train) - n_pos, 1)),
+                                    1.0), dtype=torch.float32)
+        net = MILNetwork(d, C, h, pooling, seeds=[int(np.random.SeedSequence([seed, f]).generate_state(1)[0])])
+        adam = torch.optim.Adam(net.parameters(), lr=lr)
+        start = {k: v.detach().clone() for k, v in net.params.items()}
+
+        def batch_of(idx):
+            length = max(len(bags[i]) for i in idx)
+            x = torch.zeros((1, len(idx), length, d))
+            mask = torch.zeros((1, len(idx), length), dtype=torch.bool)
+            for s, i in enumerate(idx):
+                x[0, s, :len(bags[i])] = std[i]
+                mask[0, s, :len(bags[i])] = True
+            return x, mask
+
+        for c in chunks:
+            mine = [i for i in c if i in set(train)]
+            if not mine:
+                continue
+            x, mask = batch_of(mine)
+            proba = net(x, mask).proba[0]
+            y = Yt[mine]
+            loss = torch.nn.functional.binary_cross_entropy(proba, y, weight=pos * y + neg * (1 - y))
+            adam.zero_grad()
+            loss.backward()
+            adam.step()
+        stack = next(s for s in res.models if f in s.rows)
+        j = stack.rows.index(f)
+        for name, value in net.params.items():
+            trained = stack.network.params[name][j]
+            assert not torch.equal(trained, start[name][0]), name      # the epoch changed every parameter
+            torch.testing.assert_close(trained, value.detach()[0], rtol=1e-4, atol=2e-6, msg=f"fold {f}: {name}")
+        # The held-out bags' probabilities, from the reference network on its own scaler.
+        with torch.no_grad():
+            x, mask = batch_of(list(test))
+            np.testing.assert_allclose(res.proba[test], net(x, mask).proba[0].numpy(), rtol=1e-5, atol=1e-6)

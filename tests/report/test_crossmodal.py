@@ -219,3 +219,25 @@ def test_clips_without_visual_values_are_not_counted():
             for i, f in enumerate(films) for k, g in enumerate(genres)]
     result = cross_modal(clips, pd.DataFrame(rows), model="network:attention")
     assert result.n_clips == 11
+
+
+def test_mann_whitney_u_by_hand():
+    """Table 5's U counted pair by pair, and its exact p from all splits of the ranks."""
+    from itertools import combinations
+
+    labeled, other = [1.0, 3.5, 5.0], [2.0, 3.0, 4.0, 0.5]
+    # U of the labeled group: pairs (x, y) with x > y. 1.0 beats 0.5 (1); 3.5 beats 2.0,
+    # 3.0, 0.5 (3); 5.0 beats all four (4): U = 8 of 3 * 4 = 12 pairs.
+    res = compare_groups(np.array(labeled), np.array(other))
+    assert res["u"] == 8.0
+    assert res["median"] == 3.5 and res["median_other"] == 2.5 and res["difference"] == 1.0
+    # Exact two-sided p without ties: every way of giving 3 of the 7 ranks to the labeled
+    # group is equally likely; U = rank sum - 3 * 4 / 2. p = P(U >= 8) + P(U <= 12 - 8).
+    us = [sum(c) - 6 for c in combinations(range(1, 8), 3)]
+    assert len(us) == 35
+    p = (sum(u >= 8 for u in us) + sum(u <= 4 for u in us)) / 35
+    assert p == pytest.approx(22 / 35)                # 11 splits at each end (e.g. ranks {1,2,3}, sum 6: U = 0)
+    assert res["p"] == pytest.approx(p, rel=1e-12)
+    # A tie counts half a pair: 3.0 against 3.0.
+    tied = compare_groups(np.array([1.0, 3.0, 5.0]), np.array([2.0, 3.0, 4.0, 0.5]))
+    assert tied["u"] == 1 + (2 + 0.5) + 4

@@ -63,7 +63,7 @@ def project(tmp_path_factory):
                                                                                                "silent.parquet"))
     pd.concat(grid).to_parquet(ws.path("features", "visual", "frames.parquet"))
     # Table 4 from the real evaluation: baselines and two tiny networks.
-    config = ModelConfig(epochs=5, hidden=4, learning_rate=0.01, precision="float32", seed=3)
+    config = ModelConfig(epochs=5, hidden=4, hidden_sizes=(4,), learning_rate=0.01, precision="float32", seed=3)
     corpus_bags = CorpusBags(ids, bags, Y, GENRES, [f"timbre/x{j}/mean" for j in range(4)], "cue", keys,
                              ["silent", "later"], "mir")
     torch.set_num_threads(1)
@@ -135,16 +135,17 @@ def test_markdown_holds_table4(project, written):
     markdown = written[0]
     report = json.loads((project / "ws" / "results" / "evaluation" / "cue" / "table4.json").read_text())
     rows = _rows(_section(markdown, "Genre prediction"), "Features")
-    assert [r[:2] for r in rows] == [[r["features"], r["model"]] for r in report["table4"]]
+    assert [r[:2] for r in rows] == [[r["features"], r["model"] + (f" ({r['hidden']} units)" if r["hidden"] else "")]
+                                     for r in report["table4"]]
     assert [r[2:5] for r in rows] == [[format_score(r[k]) for k in ("precision", "recall", "f1")]
                                       for r in report["table4"]]
-    assert [r[1] for r in rows] == ["Random Guess", "Plurality Label", "Single Attn", "Avg. Pooling"]
+    assert [r[1] for r in rows] == ["Random Guess", "Plurality Label", "Single Attn (4 units)", "Avg. Pooling (4 units)"]
     assert "8 films, leave-one-out cross-validation, cue-level instances, seed 3" in markdown
     assert "`epochs=5`" in markdown and "`hidden=4`" in markdown
     assert "Films without cues, left out: later, silent." in markdown
     # The best macro F1 among the models (not the baselines) is bold.
     best = max(report["table4"][2:], key=lambda r: r["f1"])
-    assert f"| **{best['model']}** |" in markdown
+    assert f"| **{best['model']} ({best['hidden']} units)** |" in markdown
 
 
 def test_corpus_and_music(written):
@@ -251,7 +252,7 @@ def test_drivers_without_a_weighing_network(project, tmp_path, models, says):
     bags = CorpusBags([f"f{i}" for i in range(4)], [rng.normal(size=(2, 3)).astype(np.float32)] * 4, Y, GENRES,
                       ["timbre/a/mean", "timbre/b/mean", "timbre/c/mean"], "cue",
                       [pd.DataFrame({"cue_id": [0, 1]})] * 4, kind="mir")
-    evaluation = evaluate([bags], ModelConfig(epochs=2, hidden=4), models=models, n_jobs=1)
+    evaluation = evaluate([bags], ModelConfig(epochs=2, hidden=4, hidden_sizes=(4,)), models=models, n_jobs=1)
     write_evaluation(evaluation, ws.path("results", "evaluation", "cue", "x").parent)
     report = gather_report(ws)
     assert next(s for s in report.sections if s.key == "drivers").todo is None

@@ -15,7 +15,8 @@ def small_corpus(tmp_path_factory):
 
 
 #: Settings that keep a whole run to seconds: MIR only, tiny networks, few permutation runs.
-FAST = {"run.kinds": ["mir"], "model.epochs": 3, "model.hidden": 8, "model.poolings": ["average", "attention"],
+FAST = {"run.kinds": ["mir"], "model.epochs": 3, "model.hidden": 8, "model.hidden_sizes": [8],
+        "model.poolings": ["average", "attention"],
         "model.base_classifiers": ["knn"], "importance.runs": 3, "importance.hidden": 8,
         "crossmodal.model": "attention"}
 

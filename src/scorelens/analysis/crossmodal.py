@@ -76,6 +76,18 @@ COLUMNS = ["feature", "source", "genre", "n_films", "n_clips", "n_clips_other", 
 def check_clips(clips: pd.DataFrame, *, source: str = "clips") -> pd.DataFrame:
     """Check a table of clip summaries (``film_id, brightness, contrast``; more columns kept).
 
+    Parameters
+    ----------
+    clips : pd.DataFrame
+        One row per clip.
+    source : str
+        Named in error messages (the file).
+
+    Returns
+    -------
+    pd.DataFrame
+        A copy with string ``film_id`` and float64 visual columns (missing values NaN).
+
     Raises
     ------
     ParameterError
@@ -107,6 +119,11 @@ def label_sources(true: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
     -------
     dict of np.ndarray [shape=(n_films, n_genres), dtype=bool]
         ``actual`` (true), ``predicted`` (pred), ``false_positive`` (pred and not true).
+
+    Raises
+    ------
+    ParameterError
+        The two matrices differ in shape.
     """
     true, pred = np.asarray(true).astype(bool), np.asarray(pred).astype(bool)
     if true.shape != pred.shape:
@@ -115,7 +132,24 @@ def label_sources(true: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def bonferroni(p: float, m: int) -> float:
-    """Bonferroni-corrected p-value ``min(1, m p)`` (NaN stays NaN)."""
+    """Bonferroni-corrected p-value ``min(1, m p)`` (NaN stays NaN).
+
+    Parameters
+    ----------
+    p : float
+        Uncorrected p-value.
+    m : int
+        Number of tests.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ParameterError
+        ``m < 1``.
+    """
     if m < 1:
         raise ParameterError(f"m={m} must be at least 1")
     return p if math.isnan(p) else min(1.0, p * m)
@@ -179,7 +213,28 @@ class CrossModal:
     films_without_predictions: tuple = field(default_factory=tuple)
 
     def value(self, feature: str, source: str, genre: str, column: str = "difference"):
-        """One cell of :attr:`table`."""
+        """One cell of :attr:`table`.
+
+        Parameters
+        ----------
+        feature : str
+            Visual feature (``brightness``, ``contrast``).
+        source : str
+            Label source (``actual``, ``predicted``, ``false_positive``).
+        genre : str
+        column : str
+            A column of :data:`COLUMNS` (default: the median difference).
+
+        Returns
+        -------
+        object
+            The cell's value.
+
+        Raises
+        ------
+        KeyError
+            No row for that feature, source and genre.
+        """
         rows = self.table[(self.table["feature"] == feature) & (self.table["source"] == source)
                           & (self.table["genre"] == genre)]
         if len(rows) != 1:
@@ -187,7 +242,12 @@ class CrossModal:
         return rows[column].iloc[0]
 
     def caption(self) -> str:
-        """Table 5's caption for these numbers."""
+        """Table 5's caption for these numbers.
+
+        Returns
+        -------
+        str
+        """
         m = len(self.genres)
         return (f"Table 5 (scorelens {__version__}): difference in median brightness and contrast (×10) between the "
                 f"music cue clips of films labeled with a genre and all other clips; {self.n_clips} clips from "
@@ -197,7 +257,12 @@ class CrossModal:
                 "within a label source.")
 
     def to_markdown(self) -> str:
-        """Table 5 as Markdown: one block per visual feature, genres by label source, ×10, bold if significant."""
+        """Table 5 as Markdown: one block per visual feature, genres by label source, ×10, bold if significant.
+
+        Returns
+        -------
+        str
+        """
         lines = [self.caption(), ""]
         for feature in VISUAL_FEATURES:
             lines += [f"**{feature.capitalize()}**", "",
@@ -228,11 +293,23 @@ class CrossModal:
         return rows.iloc[0].to_dict()
 
     def to_frame(self) -> pd.DataFrame:
-        """The tidy table (the CSV's content)."""
+        """The tidy table (the CSV's content).
+
+        Returns
+        -------
+        pd.DataFrame
+            A copy of :attr:`table`.
+        """
         return self.table.copy()
 
     def to_json(self) -> dict:
-        """Settings, films and every row (NaN as null)."""
+        """Settings, films and every row (NaN as null).
+
+        Returns
+        -------
+        dict
+            JSON-compatible.
+        """
         rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
                 for r in self.table.to_dict(orient="records")]
         return {"scorelens": __version__, "features": self.features, "model": self.model, "alpha": self.alpha,
@@ -241,7 +318,12 @@ class CrossModal:
                 "films_without_predictions": list(self.films_without_predictions), "rows": rows}
 
     def to_json_text(self) -> str:
-        """:meth:`to_json` as indented JSON text."""
+        """:meth:`to_json` as indented JSON text.
+
+        Returns
+        -------
+        str
+        """
         return json.dumps(self.to_json(), indent=2, default=_jsonable) + "\n"
 
 
@@ -256,7 +338,17 @@ def _jsonable(value):
 
 
 def format_difference(x: float) -> str:
-    """A Table 5 cell: two decimals as the study prints them (no "-0.00"), ``n/a`` for NaN."""
+    """A Table 5 cell: two decimals as the study prints them (no "-0.00"), ``n/a`` for NaN.
+
+    Parameters
+    ----------
+    x : float
+        A median difference (already scaled as the table prints it).
+
+    Returns
+    -------
+    str
+    """
     if x != x:
         return "n/a"
     text = f"{x:.2f}"

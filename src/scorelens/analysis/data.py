@@ -34,12 +34,36 @@ _KEYS = ("film_id", "cue_id", "time_s")
 
 
 def feature_names(table: pd.DataFrame) -> list[str]:
-    """The feature columns of a table (``group/feature/statistic``), in table order."""
+    """The feature columns of a table (``group/feature/statistic``), in table order.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+
+    Returns
+    -------
+    list of str
+        Columns whose name has exactly two ``/``; keys such as ``film_id`` are not features.
+    """
     return [c for c in table.columns if isinstance(c, str) and c.count("/") == 2]
 
 
 def even_subsample(n: int, k: int) -> np.ndarray:
-    """Indices of ``k`` evenly spaced items out of ``n`` (all of them when ``k`` is 0 or >= n)."""
+    """Indices of ``k`` evenly spaced items out of ``n`` (all of them when ``k`` is 0 or >= n).
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    k : int
+        How many to keep (0: all).
+
+    Returns
+    -------
+    np.ndarray [shape=(min(k, n),), dtype=int64]
+        Sorted indices, the first and last item included (fewer than ``k`` when
+        rounding makes two coincide).
+    """
     if k <= 0 or k >= n:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
@@ -79,7 +103,17 @@ class CorpusBags:
     kind: str = ""
 
     def subset(self, film_ids) -> "CorpusBags":
-        """The same corpus restricted to ``film_ids`` (in this corpus's order)."""
+        """The same corpus restricted to ``film_ids`` (in this corpus's order).
+
+        Parameters
+        ----------
+        film_ids : iterable of str
+            Films to keep; others are added to :attr:`missing`.
+
+        Returns
+        -------
+        CorpusBags
+        """
         keep = set(film_ids)
         idx = [i for i, f in enumerate(self.film_ids) if f in keep]
         return CorpusBags([self.film_ids[i] for i in idx], [self.bags[i] for i in idx], self.Y[idx],
@@ -169,7 +203,21 @@ def bags_from_table(table: pd.DataFrame, corpus: Corpus, *, level: str = "cue", 
 
 
 def load_feature_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a feature table (Parquet), with a FeatureError naming the file on failure."""
+    """Read a feature table (Parquet), with a FeatureError naming the file on failure.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    pd.DataFrame
+
+    Raises
+    ------
+    FeatureError
+        The file cannot be read as Parquet.
+    """
     path = Path(path)
     try:
         return pd.read_parquet(path)

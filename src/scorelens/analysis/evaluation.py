@@ -7,7 +7,9 @@ side (:func:`scorelens.mil.training.cross_val_network`); the other models are cl
 and fitted fold by fold, in parallel worker processes (:func:`cross_val_estimator`).
 
 Simple MI and IMV are run with every base classifier and Table 4 shows the best one by
-macro F1, as the study does; all of them stay in the JSON report.
+macro F1, as the study does; all of them stay in the JSON report. Likewise each network
+is run with every hidden size of ``ModelConfig.hidden_sizes`` (the study's 64 and 128)
+and its row shows the better, with the size it had.
 """
 
 from __future__ import annotations
@@ -48,12 +50,40 @@ Progress = Callable[[str, int], Callable[[int], None]]
 
 
 def no_progress(description: str, total: int) -> Callable[[int], None]:
-    """A :data:`Progress` that draws nothing."""
+    """A :data:`Progress` that draws nothing.
+
+    Parameters
+    ----------
+    description : str
+    total : int
+
+    Returns
+    -------
+    callable
+        ``advance(n=1)``, which does nothing.
+    """
     return lambda n=1: None
 
 
 def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
-    """Test indices of each fold: one film each (leave-one-out) or shuffled k-fold from the seed."""
+    """Test indices of each fold: one film each (leave-one-out) or shuffled k-fold from the seed.
+
+    Parameters
+    ----------
+    n_bags : int
+    config : ModelConfig
+        ``cv`` and ``seed``.
+
+    Returns
+    -------
+    list of np.ndarray
+        Held-out bag indices of each fold.
+
+    Raises
+    ------
+    ParameterError
+        More folds than films.
+    """
     k = config.n_splits
     if k is None:
         return [np.array([i]) for i in range(n_bags)]
@@ -64,7 +94,25 @@ def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
 
 
 def fit_and_predict(estimator, bags, Y, train, test):
-    """Fit ``estimator`` on the ``train`` bags; return it with its probabilities and predictions on ``test``."""
+    """Fit ``estimator`` on the ``train`` bags; return it with its probabilities and predictions on ``test``.
+
+    Parameters
+    ----------
+    estimator : bag classifier
+        Fitted in place.
+    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+    Y : np.ndarray [shape=(n_bags, n_labels)]
+    train, test : np.ndarray of int
+        Bag indices.
+
+    Returns
+    -------
+    estimator : bag classifier
+        The fitted estimator.
+    proba : np.ndarray [dtype=float64]
+    pred : np.ndarray [dtype=int64]
+        Of the ``test`` bags.
+    """
     est = estimator.fit([bags[i] for i in train], Y[train])
     test_bags = [bags[i] for i in test]
     if hasattr(est, "_proba_and_predict"):
@@ -120,6 +168,11 @@ def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, fo
     -------
     proba : np.ndarray [shape=(n_bags, n_labels)]
     pred : np.ndarray [shape=(n_bags, n_labels), dtype=int64]
+
+    Raises
+    ------
+    ParameterError
+        ``prefer`` is neither ``"processes"`` nor ``"threads"``.
     """
     if prefer not in ("processes", "threads"):
         raise ParameterError(f"prefer={prefer!r} must be 'processes' or 'threads'")
@@ -161,6 +214,8 @@ class ModelRun:
     seconds : float
     weights : list of np.ndarray or None
         Networks: each film's instance weights ``(n_instances_i, n_genres)``.
+    hidden : int or None
+        Networks: units per embedding layer; None for the other models.
     """
 
     features: str
@@ -171,6 +226,7 @@ class ModelRun:
     tests: dict = field(default_factory=dict)
     seconds: float = 0.0
     weights: list | None = None
+    hidden: int | None = None
 
     @property
     def name(self) -> str:
@@ -195,12 +251,20 @@ class Evaluation:
     instance_keys: dict = field(default_factory=dict)
 
     def table4(self) -> list[dict]:
-        """Table 4's rows: baselines, then per feature kind the best Simple MI, the best IMV and each network."""
+        """Table 4's rows: baselines, then per feature kind the best Simple MI, the best IMV and each network.
+
+        Returns
+        -------
+        list of dict
+            ``features, model, key, hidden, precision, recall, f1, p_precision`` per row;
+            ``hidden`` is the units of the network's better hidden size (None for the other
+            models).
+        """
         rows = []
 
         def row(run: ModelRun) -> dict:
             return {"features": "None" if run.features == "none" else run.features, "model": run.name,
-                    "key": run.key, "precision": run.scores["macro"]["precision"],
+                    "key": run.key, "hidden": run.hidden, "precision": run.scores["macro"]["precision"],
                     "recall": run.scores["macro"]["recall"], "f1": run.scores["macro"]["f1"],
                     "p_precision": run.tests.get("precision", {}).get("p", float("nan"))}
 
@@ -212,34 +276,83 @@ class Evaluation:
             for family in ("simple_mi", "imv"):
                 candidates = [r for r in mine if r.family == family]
                 if candidates:
-                    # Best base classifier by macro F1; ties go to the earlier (knn, svm, rf).
-                    rows.append(row(max(candidates, key=lambda r: (r.scores["macro"]["f1"], -candidates.index(r)))))
-            rows.extend(row(r) for r in mine if r.family == "network")
+                    rows.append(row(_best(candidates)))
+            rows.extend(row(r) for r in self.shown_networks(kind))
         return rows
 
+    def shown_networks(self, kind: str) -> list[ModelRun]:
+        """The network runs Table 4 shows for a feature kind: per pooling, the better hidden size.
+
+        Parameters
+        ----------
+        kind : str
+            Feature kind.
+
+        Returns
+        -------
+        list of ModelRun
+            One per pooling, in the order evaluated; of the runs with several hidden sizes, the
+            one with the best macro F1 (a tie goes to the size evaluated first).
+        """
+        by_key: dict[str, list[ModelRun]] = {}
+        for r in self.runs:
+            if r.features == kind and r.family == "network":
+                by_key.setdefault(r.key, []).append(r)
+        return [_best(candidates) for candidates in by_key.values()]
+
+    def _exported(self) -> list[ModelRun]:
+        """Runs whose predictions and weights are written: all but the networks' unshown hidden sizes."""
+        shown = {id(r) for kind in self.kinds for r in self.shown_networks(kind)}
+        return [r for r in self.runs if r.family != "network" or id(r) in shown]
+
     def to_markdown(self) -> str:
-        """Table 4 as a Markdown table, with a caption stating the protocol."""
+        """Table 4 as a Markdown table, with a caption stating the protocol.
+
+        Returns
+        -------
+        str
+        """
         cv = "leave-one-out" if self.config.cv == "loo" else self.config.cv
+        sizes = self.config.hidden_sizes
+        hidden = ("" if not any(r.family == "network" for r in self.runs)
+                  else f" Hidden: the networks' units per embedding layer ({sizes[0]})." if len(sizes) == 1
+                  else f" Hidden: the networks' units per embedding layer, the better of "
+                       f"{', '.join(map(str, sizes[:-1]))} and {sizes[-1]} by macro F1.")
         lines = [f"Table 4 (scorelens {__version__}): {len(self.film_ids)} films, {cv} cross-validation, "
                  f"{self.config.level}-level instances, seed {self.config.seed}. "
-                 "p: paired t-test across films of per-film precision against the random guess.",
+                 "p: paired t-test across films of per-film precision against the random guess." + hidden,
                  "",
-                 "| Features | Model | Precision | Recall | F1-Score | p (vs random) |",
-                 "|---|---|---:|---:|---:|---:|"]
+                 "| Features | Model | Hidden | Precision | Recall | F1-Score | p (vs random) |",
+                 "|---|---|---:|---:|---:|---:|---:|"]
         for r in self.table4():
             p = "" if r["key"] == "random" else format_p(r["p_precision"])
-            lines.append(f"| {r['features']} | {r['model']} | {format_score(r['precision'])} | "
+            hidden = "" if r["hidden"] is None else str(r["hidden"])
+            lines.append(f"| {r['features']} | {r['model']} | {hidden} | {format_score(r['precision'])} | "
                          f"{format_score(r['recall'])} | {format_score(r['f1'])} | {p} |")
         if self.missing:
             lines += ["", f"Films without cues, left out: {', '.join(self.missing)}."]
         return "\n".join(lines) + "\n"
 
     def to_frame(self) -> pd.DataFrame:
-        """Table 4 as a DataFrame (the CSV's content)."""
-        return pd.DataFrame(self.table4())
+        """Table 4 as a DataFrame (the CSV's content); ``hidden`` is an integer column, empty for non-networks.
+
+        Returns
+        -------
+        pd.DataFrame
+            :meth:`table4`'s rows.
+        """
+        df = pd.DataFrame(self.table4())
+        df["hidden"] = df["hidden"].astype("Int64")
+        return df
 
     def to_json(self) -> dict:
-        """Everything: settings, films, Table 4, and every run with per-genre scores and tests."""
+        """Everything: settings, films, Table 4, and every run with per-genre scores and tests.
+
+        Returns
+        -------
+        dict
+            JSON-compatible (NaN aside).
+        """
         return {
             "scorelens": __version__,
             "settings": asdict(self.config),
@@ -247,16 +360,26 @@ class Evaluation:
             "films": list(self.film_ids),
             "films_without_cues": list(self.missing),
             "table4": self.table4(),
-            "runs": [{"features": r.features, "key": r.key, "model": r.name, "seconds": round(r.seconds, 3),
-                      "macro": r.scores["macro"], "genres": r.scores["genres"], "tests": r.tests}
+            "runs": [{"features": r.features, "key": r.key, "model": r.name, "hidden": r.hidden,
+                      "seconds": round(r.seconds, 3), "macro": r.scores["macro"], "genres": r.scores["genres"],
+                      "tests": r.tests}
                      for r in self.runs],
         }
 
     def predictions(self) -> pd.DataFrame:
-        """Per-film, per-genre probabilities of every run (long format), for later plots."""
+        """Per-film, per-genre probabilities of every run (long format), for later plots.
+
+        A network evaluated with several hidden sizes contributes the size Table 4 shows,
+        so that each (features, model) pair names one run.
+
+        Returns
+        -------
+        pd.DataFrame
+            ``film_id, features, model, genre, probability, predicted, true``.
+        """
         frames = []
         n, g = len(self.film_ids), len(self.taxonomy)
-        for r in self.runs:
+        for r in self._exported():
             frames.append(pd.DataFrame({
                 "film_id": np.repeat(self.film_ids, g), "features": r.features, "model": r.key,
                 "genre": np.tile(self.taxonomy, n), "probability": r.proba.reshape(-1).astype(np.float64),
@@ -264,9 +387,18 @@ class Evaluation:
         return pd.concat(frames, ignore_index=True)
 
     def instance_weights(self) -> pd.DataFrame:
-        """Each network's weight of every instance of every film (which cues drove a prediction)."""
+        """Each network's weight of every instance of every film (which cues drove a prediction).
+
+        Networks evaluated with several hidden sizes contribute the size Table 4 shows.
+
+        Returns
+        -------
+        pd.DataFrame
+            ``film_id, features, model, instance``, the instance keys (e.g. ``cue_id``),
+            then one weight column per genre; empty when no network ran.
+        """
         frames = []
-        for r in self.runs:
+        for r in self._exported():
             if r.weights is None:
                 continue
             keys = self.instance_keys.get(r.features, [])
@@ -283,20 +415,63 @@ class Evaluation:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _best(candidates: list[ModelRun]) -> ModelRun:
+    """The run with the best macro F1; ties go to the earlier (knn, svm, rf; hidden sizes as listed)."""
+    # By position, not list.index: runs compare their arrays under ==.
+    _, best = max(enumerate(candidates), key=lambda ir: (ir[1].scores["macro"]["f1"], -ir[0]))
+    return best
+
+
 def format_score(x: float) -> str:
-    """A score as Table 4 prints it: two decimals without the leading zero (``.64``)."""
+    """A score as Table 4 prints it: two decimals without the leading zero (``.64``).
+
+    Parameters
+    ----------
+    x : float
+
+    Returns
+    -------
+    str
+    """
     return f"{x:.2f}".replace("0.", ".", 1) if 0 <= x < 1 else f"{x:.2f}"
 
 
 def format_p(p: float) -> str:
-    """A p-value as Table 4 prints it: ``< .001``, three decimals otherwise, ``n/a`` for NaN."""
+    """A p-value as Table 4 prints it: ``< .001``, three decimals otherwise, ``n/a`` for NaN.
+
+    Parameters
+    ----------
+    p : float
+
+    Returns
+    -------
+    str
+    """
     if p != p:
         return "n/a"
     return "< .001" if p < 0.001 else f"{p:.3f}".replace("0.", ".", 1)
 
 
 def evaluation_keys(config: ModelConfig, models: Sequence[str] | None = None) -> list[str]:
-    """The model keys an evaluation runs: all of Table 4's, or the ones named (families allowed)."""
+    """The model keys an evaluation runs: all of Table 4's, or the ones named (families allowed).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Its base classifiers and poolings make Table 4's keys.
+    models : sequence of str, optional
+        Keys or families (``simple_mi``, ``imv``, ``network``, ``baselines``).
+
+    Returns
+    -------
+    list of str
+        Canonical keys without repeats; ``random`` always included, first.
+
+    Raises
+    ------
+    ParameterError
+        An unknown key.
+    """
     every = (["random", "plurality"] + [f"simple_mi:{b}" for b in config.base_classifiers]
              + [f"imv:{b}" for b in config.base_classifiers] + [f"network:{p}" for p in config.poolings])
     if not models:
@@ -344,12 +519,27 @@ class RunCache:
     def __init__(self, workspace, folder: str | Path):
         self.workspace, self.folder = workspace, Path(folder)
 
-    def _path(self, features: str, key: str) -> Path:
-        return self.folder / f"{features}-{key.replace(':', '_')}.npz"
+    def _path(self, features: str, key: str, hidden: int | None = None) -> Path:
+        size = "" if hidden is None else f"-h{hidden}"
+        return self.folder / f"{features}-{key.replace(':', '_')}{size}.npz"
 
-    def load(self, features: str, key: str, digest: str) -> ModelRun | None:
-        """The saved run, or None when absent, unfinished or computed from other inputs."""
-        path = self._path(features, key)
+    def load(self, features: str, key: str, digest: str, hidden: int | None = None) -> ModelRun | None:
+        """The saved run, or None when absent, unfinished or computed from other inputs.
+
+        Parameters
+        ----------
+        features, key : str
+            Feature kind and model key.
+        digest : str
+            Digest of the run's inputs and settings.
+        hidden : int, optional
+            Networks: the hidden size (each size is saved on its own).
+
+        Returns
+        -------
+        ModelRun or None
+        """
+        path = self._path(features, key, hidden)
         if not self.workspace.is_done(path, digest):
             return None
         try:
@@ -357,14 +547,22 @@ class RunCache:
                 weights = None
                 if "weight_sizes" in z:
                     weights = np.split(z["weights"], np.cumsum(z["weight_sizes"])[:-1])
-                return ModelRun(features, key, z["proba"], z["pred"], seconds=float(z["seconds"]), weights=weights)
+                return ModelRun(features, key, z["proba"], z["pred"], seconds=float(z["seconds"]), weights=weights,
+                                hidden=hidden)
         # A truncated or corrupt archive raises zipfile.BadZipFile (not an OSError).
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("%s: unreadable saved run (%s); computing it again", path, exc)
             return None
 
     def save(self, run: ModelRun, digest: str) -> None:
-        """Save a finished run under ``digest``."""
+        """Save a finished run under ``digest``.
+
+        Parameters
+        ----------
+        run : ModelRun
+        digest : str
+            Digest of the run's inputs and settings (:meth:`load` finds it by this).
+        """
         arrays = {"proba": run.proba, "pred": run.pred, "seconds": np.float64(run.seconds)}
         if run.weights is not None:
             arrays["weights"] = np.concatenate(run.weights)
@@ -374,14 +572,21 @@ class RunCache:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
 
-        self.workspace.commit(self._path(run.features, run.key), digest, write, meta={"model": run.key})
+        self.workspace.commit(self._path(run.features, run.key, run.hidden), digest, write,
+                              meta={"model": run.key, "hidden": run.hidden})
 
 
-def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, folds) -> str:
+def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, folds,
+                hidden: int | None = None) -> str:
     """Digest of everything a run's numbers depend on."""
     h = hashlib.blake2b(digest_size=12)
+    settings = asdict(config)
+    # A network depends on its own hidden size only (adding a size to the sweep keeps the
+    # saved runs of the others); the other models on neither.
+    settings.pop("hidden_sizes")
+    settings["hidden"] = hidden
     # The scorelens version too: a release that changes a model must not load older runs.
-    h.update(json.dumps({"config": asdict(config), "key": key, "films": list(film_ids), "version": 1,
+    h.update(json.dumps({"config": settings, "key": key, "films": list(film_ids), "version": 1,
                          "scorelens": __version__},
                         sort_keys=True, default=str).encode())
     h.update(np.ascontiguousarray(Y, dtype=np.int64).tobytes())
@@ -465,6 +670,12 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    ParameterError
+        No feature sets, differing taxonomies or repeated kinds, labels that do not
+        fit the films, bad bags, or more folds than films.
     """
     config = config or ModelConfig()
     # Record the arithmetic actually used ("auto" depends on the CPU).
@@ -489,8 +700,8 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     folds = make_folds(len(film_ids), config)
     keys = evaluation_keys(config, models)
     runs: list[ModelRun] = []
-    net_kw = dict(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
-                  batch_size=config.batch_size, seed=config.seed, precision=config.precision)
+    net_kw = dict(epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size,
+                  seed=config.seed, precision=config.precision)
 
     def run_sklearn(kind: str, key: str, bags, jobs: int) -> ModelRun:
         t0 = time.perf_counter()
@@ -499,30 +710,36 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         proba, pred = cross_val_estimator(est, bags, Y, folds, seed=config.seed, n_jobs=jobs, advance=advance)
         return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0)
 
-    def run_network(kind: str, key: str, bags) -> ModelRun:
+    def run_network(kind: str, key: str, bags, hidden: int) -> ModelRun:
         t0 = time.perf_counter()
         if fold_map is not None:
-            advance = progress(f"{kind} · {display_name(key)} (folds)", len(folds))
-            res = cross_val_network_chunks(bags, Y, folds, pooling=key.partition(":")[2], net_kw=net_kw,
-                                           fold_map=fold_map, n_chunks=n_chunks, advance=advance)
+            advance = progress(f"{kind} · {display_name(key)} · {hidden} units (folds)", len(folds))
+            res = cross_val_network_chunks(bags, Y, folds, pooling=key.partition(":")[2],
+                                           net_kw=dict(net_kw, hidden=hidden), fold_map=fold_map,
+                                           n_chunks=n_chunks, advance=advance)
             pred = (res.proba >= config.threshold).astype(np.int64)
-            return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights)
+            return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights,
+                            hidden=hidden)
         n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
-        advance = progress(f"{kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
-        res = cross_val_network(bags, Y, folds, pooling=key.partition(":")[2], vectorise=vectorise, n_jobs=n_jobs,
-                                on_epoch=lambda _: advance(1), **net_kw)
+        advance = progress(f"{kind} · {display_name(key)} · {hidden} units (stack-epochs)", n_stacks * config.epochs)
+        res = cross_val_network(bags, Y, folds, pooling=key.partition(":")[2], hidden=hidden, vectorise=vectorise,
+                                n_jobs=n_jobs, on_epoch=lambda _: advance(1), **net_kw)
         pred = (res.proba >= config.threshold).astype(np.int64)
-        return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights)
+        return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights,
+                        hidden=hidden)
 
-    def run(kind: str, key: str, bags, jobs: int) -> ModelRun:
-        digest = _run_digest(config, key, film_ids, Y, bags, folds) if cache is not None else ""
+    def run(kind: str, key: str, bags, jobs: int, hidden: int | None = None) -> ModelRun:
+        digest = _run_digest(config, key, film_ids, Y, bags, folds, hidden) if cache is not None else ""
         if cache is not None:
-            done = cache.load(kind, key, digest)
+            done = cache.load(kind, key, digest, hidden)
             if done is not None:
                 log.info("%s · %s: finished earlier with the same inputs and settings; loaded", kind, key)
                 progress(f"{kind} · {display_name(key)} (saved)", 1)(1)
                 return done
-        result = run_network(kind, key, bags) if key.startswith("network:") else run_sklearn(kind, key, bags, jobs)
+        if key.startswith("network:"):
+            result = run_network(kind, key, bags, hidden)
+        else:
+            result = run_sklearn(kind, key, bags, jobs)
         if cache is not None:
             cache.save(result, digest)
         return result
@@ -536,7 +753,9 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     for kind, fs in zip(kinds, sets):
         bags = check_bags(fs.bags, name=f"{kind} bags")
         for key in keys:
-            if key not in ("random", "plurality"):
+            if key.startswith("network:"):
+                runs.extend(run(kind, key, bags, n_jobs, hidden) for hidden in config.hidden_sizes)
+            elif key not in ("random", "plurality"):
                 runs.append(run(kind, key, bags, n_jobs))
     random_run = next(r for r in runs if r.key == "random")
     for r in runs:
@@ -554,6 +773,18 @@ def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, 
     shapes), their labels and taxonomy, and the feature names (permutation importance
     groups the columns by name), so that relabelled films or renamed columns with the
     same values are not taken for the same inputs.
+
+    Parameters
+    ----------
+    evaluation_inputs : sequence of CorpusBags
+    config : ModelConfig
+    keys : sequence of str
+        Model keys of the results.
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits (BLAKE2b).
     """
     h = hashlib.blake2b(digest_size=8)
     h.update(json.dumps({"config": asdict(config), "keys": list(keys)}, sort_keys=True, default=str).encode())

@@ -155,6 +155,11 @@ def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
     Returns
     -------
     FoldModels
+
+    Raises
+    ------
+    ParameterError
+        An unknown key, or a baseline (it ignores the features).
     """
     key = normalise_key(key)
     family, _, variant = key.partition(":")
@@ -267,14 +272,24 @@ class GroupImportance:
         return list(self.taxonomy) + ["Overall"]
 
     def scores(self) -> np.ndarray:
-        """``s_k = 1 - F1_perm / F1_orig`` per run, group and genre (NaN where ``F1_orig`` is 0)."""
+        """``s_k = 1 - F1_perm / F1_orig`` per run, group and genre (NaN where ``F1_orig`` is 0).
+
+        Returns
+        -------
+        np.ndarray [shape=(n_runs, n_groups, n_labels + 1)]
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             s = 1.0 - self.f1_perm / self.f1_orig[None, None, :]
         s[..., self.f1_orig == 0] = np.nan
         return s
 
     def runs_frame(self) -> pd.DataFrame:
-        """Every run's F1 and score, long format (``run, group, genre, f1_perm, score``)."""
+        """Every run's F1 and score, long format (``run, group, genre, f1_perm, score``).
+
+        Returns
+        -------
+        pd.DataFrame
+        """
         s = self.scores()
         n_runs, n_groups, n_cols = s.shape
         return pd.DataFrame({
@@ -319,7 +334,12 @@ class GroupImportance:
         return pd.DataFrame(rows)
 
     def to_markdown(self) -> str:
-        """Fig 3's numbers as a table: groups by genres, mean score [interval]; * where significant."""
+        """Fig 3's numbers as a table: groups by genres, mean score [interval]; * where significant.
+
+        Returns
+        -------
+        str
+        """
         summ = self.summary()
         lines = [f"Permutation feature importance (scorelens {__version__}): {self.features}, "
                  f"{display_name(self.key)}, {self.runs} runs, seed {self.config.seed}, "
@@ -342,7 +362,13 @@ class GroupImportance:
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict:
-        """Settings, original F1, the summary and the feature columns of each group."""
+        """Settings, original F1, the summary and the feature columns of each group.
+
+        Returns
+        -------
+        dict
+            JSON-compatible (undefined scores as null).
+        """
         from dataclasses import asdict
 
         return {"scorelens": __version__, "model": self.key, "features": self.features,

@@ -43,6 +43,11 @@ def genre_scores(Y_true, Y_pred, taxonomy) -> dict:
     dict
         ``{"macro": {"precision", "recall", "f1"}, "genres": {genre: {"precision",
         "recall", "f1", "support", "predicted"}}}``.
+
+    Raises
+    ------
+    ParameterError
+        Matrices of other shapes or dimensions, or a taxonomy of another length.
     """
     Y_true, Y_pred = _check(Y_true, Y_pred)
     if Y_true.shape[1] != len(taxonomy):
@@ -57,6 +62,11 @@ def genre_scores(Y_true, Y_pred, taxonomy) -> dict:
 
 def film_scores(Y_true, Y_pred) -> dict[str, np.ndarray]:
     """Each film's precision, recall and F1 over its genres.
+
+    Parameters
+    ----------
+    Y_true, Y_pred : np.ndarray [shape=(n_films, n_genres)]
+        0/1 labels and predictions.
 
     Returns
     -------
@@ -89,6 +99,11 @@ def paired_test(Y_true, Y_model, Y_baseline, *, metric: str = "precision") -> di
         ``metric``, ``mean_model``, ``mean_baseline``, ``t`` and two-sided ``p``
         (``p`` is 1.0 when the two are identical on every film, and NaN for fewer than
         two films).
+
+    Raises
+    ------
+    ParameterError
+        An unknown metric, or matrices of other shapes.
     """
     if metric not in ("precision", "recall", "f1"):
         raise ParameterError(f"metric={metric!r} must be 'precision', 'recall' or 'f1'")

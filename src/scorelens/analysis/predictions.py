@@ -62,6 +62,11 @@ def check_predictions(df: pd.DataFrame, *, source: str = "predictions") -> pd.Da
     source : str
         Named in error messages (the file).
 
+    Returns
+    -------
+    pd.DataFrame
+        A copy with string ids, int64 ``predicted``/``true`` and float64 ``probability``.
+
     Raises
     ------
     ParameterError
@@ -94,6 +99,15 @@ def check_predictions(df: pd.DataFrame, *, source: str = "predictions") -> pd.Da
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
     """Read and check ``predictions.parquet``.
 
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    pd.DataFrame
+        As :func:`check_predictions` returns it.
+
     Raises
     ------
     WorkspaceError
@@ -113,7 +127,18 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def available_runs(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """The (features, model) runs in a predictions table, in the order they were written."""
+    """The (features, model) runs in a predictions table, in the order they were written.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        A checked predictions table.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(features, model)`` pairs.
+    """
     pairs = df[["features", "model"]].drop_duplicates()
     return [(str(f), str(m)) for f, m in pairs.itertuples(index=False)]
 
@@ -168,6 +193,17 @@ def resolve_run(df: pd.DataFrame, features: str | None, model: str) -> tuple[str
 def run_predictions(df: pd.DataFrame, features: str, model: str) -> RunPredictions:
     """One run's predictions as film-by-genre matrices.
 
+    Parameters
+    ----------
+    df : pd.DataFrame
+        A checked predictions table.
+    features, model : str
+        The run.
+
+    Returns
+    -------
+    RunPredictions
+
     Raises
     ------
     ParameterError
@@ -194,7 +230,24 @@ def run_predictions(df: pd.DataFrame, features: str, model: str) -> RunPredictio
 
 
 def best_model(df: pd.DataFrame, features: str) -> str:
-    """The model with the highest macro F1 on ``features`` (ties: the earlier-written run), as Table 4 ranks them."""
+    """The model with the highest macro F1 on ``features`` (ties: the earlier-written run), as Table 4 ranks them.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        A checked predictions table.
+    features : str
+
+    Returns
+    -------
+    str
+        Model key.
+
+    Raises
+    ------
+    ParameterError
+        No run on ``features``.
+    """
     keys = [m for f, m in available_runs(df) if f == features]
     if not keys:
         raise ParameterError(f"no runs on features {features!r}; available runs (features/model): "

@@ -25,11 +25,12 @@ HiddenOpt = Annotated[int, typer.Option("--hidden", help="Units per embedding la
 def show_table4(evaluation, title: str) -> None:
     """Table 4 on the console."""
     table = Table(title=title)
-    for col in ("Features", "Model", "Precision", "Recall", "F1", "p (vs random)"):
+    for col in ("Features", "Model", "Hidden", "Precision", "Recall", "F1", "p (vs random)"):
         table.add_column(col, justify="left" if col in ("Features", "Model") else "right")
     for r in evaluation.table4():
         p = r["p_precision"]
-        table.add_row(r["features"], r["model"], f"{r['precision']:.2f}", f"{r['recall']:.2f}", f"{r['f1']:.2f}",
+        table.add_row(r["features"], r["model"], "" if r["hidden"] is None else str(r["hidden"]),
+                      f"{r['precision']:.2f}", f"{r['recall']:.2f}", f"{r['f1']:.2f}",
                       "" if r["key"] == "random" else ("n/a" if p != p else f"{p:.3g}"))
     console.print(table)
 
@@ -47,7 +48,10 @@ def evaluate_command(
         "--model", help="Only these models (repeatable): keys such as simple_mi:svm, imv:knn, attention, or "
         "families simple_mi, imv, network, baselines. Default: all of Table 4.")] = None,
     seed: SeedOpt = _STUDY.seed,
-    hidden: HiddenOpt = _STUDY.hidden,
+    hidden: Annotated[Optional[list[int]], typer.Option(
+        "--hidden", help="Units per embedding layer of the networks, repeatable: each network is evaluated with "
+        "every size and Table 4 shows the better. Default: "
+        f"{' and '.join(map(str, _STUDY.hidden_sizes))}, as the study.", min=1)] = None,
     epochs: EpochsOpt = _STUDY.epochs,
     learning_rate: LrOpt = _STUDY.learning_rate,
     batch_size: BatchOpt = _STUDY.batch_size,
@@ -60,7 +64,8 @@ def evaluate_command(
                                              "numbers, slower; for checking).")] = False,
 ) -> None:
     """Cross-validate the genre models and write the study's Table 4 (Markdown, CSV, JSON)."""
-    config = model_config(seed=seed, cv=cv, level=level, max_instances=max_instances, hidden=hidden, epochs=epochs,
+    config = model_config(seed=seed, cv=cv, level=level, max_instances=max_instances,
+                          hidden_sizes=tuple(dict.fromkeys(hidden)) if hidden else None, epochs=epochs,
                           learning_rate=learning_rate, batch_size=batch_size, precision=precision,
                           imv_binary_relevance=imv_binary_relevance)
     corpus = load_corpus(manifest, check_files=False)

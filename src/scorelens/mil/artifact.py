@@ -58,7 +58,26 @@ class BagPrediction:
     from_prior: bool = False
 
     def top_instances(self, genre: str, k: int = 3) -> list[tuple[int, float]]:
-        """The ``k`` instances that weighed most in ``genre``'s prediction, as ``(index, weight)``."""
+        """The ``k`` instances that weighed most in ``genre``'s prediction, as ``(index, weight)``.
+
+        Parameters
+        ----------
+        genre : str
+            One of the model's genres.
+        k : int
+            How many instances.
+
+        Returns
+        -------
+        list of (int, float)
+            Instance index and weight, heaviest first; empty when the model gives no
+            instance weights (a film without cues, a model without weights).
+
+        Raises
+        ------
+        ParameterError
+            ``genre`` is not in the model's taxonomy.
+        """
         if self.instance_weights is None:
             return []
         names = list(self.probabilities)
@@ -105,6 +124,14 @@ class GenreModel:
     scorelens_version: str = __version__
 
     def header(self) -> dict:
+        """What the artifact stores beside the estimator (everything but the fitted weights).
+
+        Returns
+        -------
+        dict
+            ``key, taxonomy, feature_names, kind, level, prior, settings, trained_on,
+            scorelens_version``, JSON-compatible.
+        """
         return {"key": self.key, "taxonomy": list(self.taxonomy), "feature_names": list(self.feature_names),
                 "kind": self.kind, "level": self.level, "prior": [float(p) for p in self.prior],
                 "settings": self.settings, "trained_on": list(self.trained_on),
@@ -112,6 +139,16 @@ class GenreModel:
 
     def column_order(self, names) -> np.ndarray:
         """Positions in ``names`` of this model's features, in training order.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Column names of the features given.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_model_features,), dtype=int64]
+            Position in ``names`` of each of the model's features.
 
         Raises
         ------
@@ -145,6 +182,14 @@ class GenreModel:
         Returns
         -------
         BagPrediction
+
+        Raises
+        ------
+        ParameterError
+            ``bag`` is not 2-D, or ``feature_names`` does not name its columns one for one.
+        ModelError
+            ``feature_names`` lacks some of the model's features, or ``bag`` has another
+            number of columns than the model's features.
         """
         genres = list(self.taxonomy)
         if bag is None or np.asarray(bag).shape[0] == 0:
@@ -182,6 +227,12 @@ class GenreModel:
         instances : pd.DataFrame
             One row per instance, in ``prediction.instance_weights`` order: the table's
             non-feature columns (``cue_id``, and ``time_s`` at frame level).
+
+        Raises
+        ------
+        ModelError
+            The table lacks some of the model's features, or a frame-level table has no
+            ``cue_id`` column for a cue-level model.
         """
         import pandas as pd
 
@@ -218,7 +269,19 @@ class GenreModel:
 
 
 def save_artifact(model: GenreModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` atomically (see the module docstring for the format)."""
+    """Write ``model`` to ``path`` atomically (see the module docstring for the format).
+
+    Parameters
+    ----------
+    model : GenreModel
+    path : str or path-like
+        Target file (``.pt`` by convention); replaced atomically.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     from scorelens.io.atomic import atomic_path
 
     path = Path(path)

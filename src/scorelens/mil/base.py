@@ -52,6 +52,11 @@ def make_base_classifier(estimator, random_state=None):
     Returns
     -------
     scikit-learn classifier (unfitted)
+
+    Raises
+    ------
+    ParameterError
+        An unknown name, or an object that is not a scikit-learn classifier.
     """
     if isinstance(estimator, str):
         if estimator == "knn":
@@ -90,6 +95,19 @@ def fit_binary(template, X: np.ndarray, y: np.ndarray):
 
     A fold of a small corpus can lack every positive of a rare genre (11 Horror films
     in the study), and most classifiers refuse one-class data.
+
+    Parameters
+    ----------
+    template : scikit-learn classifier
+        Cloned, never fitted itself.
+    X : np.ndarray [shape=(n_samples, n_features)]
+    y : np.ndarray [shape=(n_samples,)]
+        0/1 labels.
+
+    Returns
+    -------
+    classifier
+        The fitted clone, or a constant model predicting ``y``'s one class.
     """
     if np.unique(y).size < 2:
         return _Constant(y[0])
@@ -106,6 +124,16 @@ def binary_proba(model, X: np.ndarray) -> np.ndarray:
 
     Uses ``predict_proba`` when the classifier has it, else a logistic squashing of
     ``decision_function`` (a score, not a calibrated probability).
+
+    Parameters
+    ----------
+    model : fitted classifier
+    X : np.ndarray [shape=(n_samples, n_features)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples,)]
+        In [0, 1]; 0 everywhere for a model that never saw the positive class.
     """
     if hasattr(model, "predict_proba"):
         proba = model.predict_proba(X)
@@ -202,7 +230,17 @@ class BagClassifier(ClassifierMixin, BaseEstimator):
         return self._shape(self._proba(self._checked(bags)))
 
     def predict(self, bags) -> np.ndarray:
-        """0/1 labels of each bag, shape ``(n_bags,)`` or ``(n_bags, n_labels)``."""
+        """0/1 labels of each bag, shape ``(n_bags,)`` or ``(n_bags, n_labels)``.
+
+        Parameters
+        ----------
+        bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+
+        Returns
+        -------
+        np.ndarray [shape=(n_bags,) or (n_bags, n_labels), dtype=int64]
+            A label is 1 when its probability reaches ``threshold``.
+        """
         return self._shape(self._predict(self._checked(bags)))
 
     def _predict(self, bags: list[np.ndarray]) -> np.ndarray:
@@ -226,7 +264,21 @@ class BagClassifier(ClassifierMixin, BaseEstimator):
         return self.predict_proba(bags), self.predict(bags)
 
     def score(self, bags, y, sample_weight=None) -> float:
-        """Macro-averaged F1 over labels (the study's headline metric)."""
+        """Macro-averaged F1 over labels (the study's headline metric).
+
+        Parameters
+        ----------
+        bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+        y : np.ndarray [shape=(n_bags,) or (n_bags, n_labels)]
+            True 0/1 labels.
+        sample_weight : np.ndarray [shape=(n_bags,)], optional
+
+        Returns
+        -------
+        float
+            F1 of the positive class for one label; the macro average over labels
+            otherwise (a label never predicted scores 0).
+        """
         from sklearn.metrics import f1_score
 
         Y = np.asarray(y)

@@ -34,13 +34,34 @@ _BASE_NAMES = {"knn": "kNN", "svm": "SVM", "rf": "RF"}
 
 
 def model_keys() -> list[str]:
-    """Every valid key, in Table 4's order."""
+    """Every valid key, in Table 4's order.
+
+    Returns
+    -------
+    list of str
+        ``random``, ``plurality``, ``simple_mi:<base>``, ``imv:<base>``, ``network:<pooling>``.
+    """
     return (["random", "plurality"] + [f"simple_mi:{b}" for b in BASE_CLASSIFIERS]
             + [f"imv:{b}" for b in BASE_CLASSIFIERS] + [f"network:{p}" for p in NETWORK_POOLINGS])
 
 
 def normalise_key(key: str) -> str:
-    """The canonical form of a model key (``attention`` -> ``network:attention``); ParameterError if unknown."""
+    """The canonical form of a model key (``attention`` -> ``network:attention``); ParameterError if unknown.
+
+    Parameters
+    ----------
+    key : str
+        A key of :func:`model_keys`, any case, or a pooling name alone.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ParameterError
+        An unknown key (the message lists the valid ones).
+    """
     key = str(key).strip().lower()
     if key in NETWORK_POOLINGS:
         key = f"network:{key}"
@@ -52,9 +73,34 @@ def normalise_key(key: str) -> str:
 def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
                learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size,
                threshold: float = STUDY.threshold, precision: str = STUDY.precision, random_state=None,
-               imv_multi_output: bool = True):
+               imv_multi_output: bool = STUDY.imv_multi_output):
     """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only;
-    ``imv_multi_output`` to ``imv:rf``, see :class:`InstanceMajorityVote`)."""
+    ``imv_multi_output`` to ``imv:rf``, see :class:`InstanceMajorityVote`).
+
+    Parameters
+    ----------
+    key : str
+        Model key (:func:`normalise_key`).
+    hidden, epochs, learning_rate, batch_size, precision
+        Networks only; see :class:`MILClassifier`.
+    threshold : float
+        Networks only: probability at which a genre is predicted.
+    random_state : int or None
+        Seed of the model's random choices (forests, SVMs, networks, the random baseline).
+    imv_multi_output : bool
+        ``imv:rf`` only: one forest per genre, the study's binary relevance (False), or one
+        multi-output forest (True, faster).
+
+    Returns
+    -------
+    bag classifier
+        Unfitted, with the scikit-learn estimator API.
+
+    Raises
+    ------
+    ParameterError
+        An unknown key.
+    """
     key = normalise_key(key)
     family, _, variant = key.partition(":")
     if family == "random":
@@ -70,7 +116,21 @@ def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epoc
 
 
 def display_name(key: str) -> str:
-    """Table 4's name of a model (``SVM - Simple MI``, ``Single Attn`` …)."""
+    """Table 4's name of a model (``SVM - Simple MI``, ``Single Attn`` …).
+
+    Parameters
+    ----------
+    key : str
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ParameterError
+        An unknown key.
+    """
     key = normalise_key(key)
     family, _, variant = key.partition(":")
     if family == "random":

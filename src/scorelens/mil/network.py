@@ -48,7 +48,22 @@ NETWORK_POOLINGS: tuple[str, ...] = ("max", "average", "linear_softmax", "attent
 
 
 def check_pooling(name) -> str:
-    """Return ``name`` if it is one of :data:`NETWORK_POOLINGS`, else raise ParameterError."""
+    """Return ``name`` if it is one of :data:`NETWORK_POOLINGS`, else raise ParameterError.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+        ``name``.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is not a Table 3 pooling (the message lists them).
+    """
     if name not in NETWORK_POOLINGS:
         raise ParameterError(f"pooling={name!r} is unknown; choose one of {', '.join(NETWORK_POOLINGS)}")
     return name
@@ -95,6 +110,11 @@ def per_model(fn, t: torch.Tensor) -> torch.Tensor:
     fn : callable
         Element-wise torch function.
     t : torch.Tensor [shape=(n_models, ...)]
+
+    Returns
+    -------
+    torch.Tensor [shape=t.shape]
+        ``fn(t)``.
     """
     flat = t.reshape(t.shape[0], -1)                            # (M, k)
     k = flat.shape[1]
@@ -152,7 +172,13 @@ PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 
 
 def fast_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (AMX or AVX-512 BF16)."""
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AMX or AVX-512 BF16).
+
+    Returns
+    -------
+    bool
+        False where PyTorch cannot tell.
+    """
     try:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -161,6 +187,14 @@ def fast_bfloat16() -> bool:
 
 def resolve_precision(precision: str) -> str:
     """``"float32"`` or ``"bfloat16"``: ``"auto"`` picks bfloat16 where the CPU computes it natively.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "bfloat16"}
+
+    Returns
+    -------
+    {"float32", "bfloat16"}
 
     Raises
     ------
@@ -219,7 +253,17 @@ class MILNetwork(nn.Module):
 
     @staticmethod
     def dtype_of(precision: str) -> torch.dtype:
-        """dtype of the instance-level products and activations for a precision setting."""
+        """dtype of the instance-level products and activations for a precision setting.
+
+        Parameters
+        ----------
+        precision : {"auto", "float32", "bfloat16"}
+
+        Returns
+        -------
+        torch.dtype
+            ``torch.bfloat16`` or ``torch.float32``.
+        """
         return torch.bfloat16 if resolve_precision(precision) == "bfloat16" else torch.float32
 
     @property
@@ -232,7 +276,13 @@ class MILNetwork(nn.Module):
         return next(iter(self.params.values())).shape[0]
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of each parameter of one model (without the model axis)."""
+        """Shape of each parameter of one model (without the model axis).
+
+        Returns
+        -------
+        dict of str -> tuple of int
+            ``emb1_w``, ``emb1_b`` … and the pooling's heads (weights ``(n_in, n_out)``).
+        """
         d, h, c = self.n_features, self.hidden, self.n_labels
         shapes = {"emb1_w": (d, h), "emb1_b": (h,), "emb2_w": (h, h), "emb2_b": (h,),
                   "emb3_w": (h, h), "emb3_b": (h,)}
@@ -298,7 +348,18 @@ class MILNetwork(nn.Module):
         return NetworkOutput(proba, weights)
 
     def select(self, models) -> "MILNetwork":
-        """A new stack holding copies of the given models (e.g. one fold out of many)."""
+        """A new stack holding copies of the given models (e.g. one fold out of many).
+
+        Parameters
+        ----------
+        models : sequence of int
+            Positions in this stack.
+
+        Returns
+        -------
+        MILNetwork
+            A stack of ``len(models)`` networks with copied (detached) parameters.
+        """
         new = MILNetwork.__new__(MILNetwork)
         nn.Module.__init__(new)
         new.pooling, new.n_features, new.precision = self.pooling, self.n_features, self.precision

@@ -81,6 +81,20 @@ class MaxPooling(_Pooling):
     """``h_k = max_i x_ik`` (Table 3, "Max pooling"); the standard MI assumption."""
 
     def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        """Each channel's largest valid value; its instance gets weight 1, the others 0.
+
+        Parameters
+        ----------
+        values : torch.Tensor [shape=(..., n_channels, n_instances)]
+        mask : torch.Tensor [dtype=bool]
+            Broadcastable to ``values``, e.g. ``(..., 1, n_instances)``.
+        scores : None
+            Unused.
+
+        Returns
+        -------
+        PoolOutput
+        """
         filled = values.masked_fill(~mask, float("-inf"))                       # (..., C, L)
         pooled, where = filled.max(dim=-1)                                      # (..., C)
         weights = torch.zeros_like(filled).scatter(-1, where.unsqueeze(-1), 1.0)
@@ -91,6 +105,20 @@ class AveragePooling(_Pooling):
     """``h_k = (1/|B|) sum_i x_ik`` (Table 3, "Average pooling")."""
 
     def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        """Each channel's mean over the valid instances, which all weigh alike.
+
+        Parameters
+        ----------
+        values : torch.Tensor [shape=(..., n_channels, n_instances)]
+        mask : torch.Tensor [dtype=bool]
+            Broadcastable to ``values``, e.g. ``(..., 1, n_instances)``.
+        scores : None
+            Unused.
+
+        Returns
+        -------
+        PoolOutput
+        """
         m = mask.to(values.dtype)
         weights = (m / m.sum(dim=-1, keepdim=True).clamp_min(1.0)).expand_as(values)
         return PoolOutput((weights * values).sum(dim=-1), weights)
@@ -104,6 +132,21 @@ class LinearSoftmaxPooling(_Pooling):
     """
 
     def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        """``sum x^2 / sum x`` over the valid instances; each weighs ``x / sum x``.
+
+        Parameters
+        ----------
+        values : torch.Tensor [shape=(..., n_channels, n_instances)]
+            In (0, 1).
+        mask : torch.Tensor [dtype=bool]
+            Broadcastable to ``values``, e.g. ``(..., 1, n_instances)``.
+        scores : None
+            Unused.
+
+        Returns
+        -------
+        PoolOutput
+        """
         v = values * mask.to(values.dtype)                                      # (..., C, L)
         weights = v / v.sum(dim=-1, keepdim=True).clamp_min(_EPS)
         return PoolOutput((weights * v).sum(dim=-1), weights)
@@ -118,6 +161,25 @@ class AttentionPooling(_Pooling):
     """
 
     def pool_last(self, values, mask, scores=None) -> PoolOutput:
+        """The attention-weighted mean of each channel over the valid instances.
+
+        Parameters
+        ----------
+        values : torch.Tensor [shape=(..., n_channels, n_instances)]
+        mask : torch.Tensor [dtype=bool]
+            Broadcastable to ``values``, e.g. ``(..., 1, n_instances)``.
+        scores : torch.Tensor [shape=(..., n_channels, n_instances)]
+            Attention values in (0, 1).
+
+        Returns
+        -------
+        PoolOutput
+
+        Raises
+        ------
+        ParameterError
+            ``scores`` is None.
+        """
         if scores is None:
             raise ParameterError("AttentionPooling needs attention scores (scores=None given)")
         att = scores.clamp(_EPS, 1.0 - _EPS) * mask.to(scores.dtype)            # (..., C, L)
@@ -136,7 +198,22 @@ POOLINGS: dict[str, type[nn.Module]] = {
 
 
 def make_pooling(name: str) -> nn.Module:
-    """The pooling operator called ``name`` (ParameterError naming the choices otherwise)."""
+    """The pooling operator called ``name`` (ParameterError naming the choices otherwise).
+
+    Parameters
+    ----------
+    name : {"max", "average", "linear_softmax", "attention"}
+
+    Returns
+    -------
+    torch.nn.Module
+        A new instance of the pooling in :data:`POOLINGS`.
+
+    Raises
+    ------
+    ParameterError
+        An unknown name (the message lists the choices).
+    """
     try:
         return POOLINGS[name]()
     except KeyError:

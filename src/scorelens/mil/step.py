@@ -52,7 +52,17 @@ _ALIGN = 16  # units per activation rounded up to this (AMX tiles: 16 rows by 32
 
 
 def aligned(n: int) -> int:
-    """``n`` units plus the bias row, rounded up to a multiple of 16."""
+    """``n`` units plus the bias row, rounded up to a multiple of 16.
+
+    Parameters
+    ----------
+    n : int
+        Units of a layer.
+
+    Returns
+    -------
+    int
+    """
     return -(-(n + 1) // _ALIGN) * _ALIGN
 
 
@@ -83,14 +93,36 @@ class InstanceStore:
 
 
 def robust_scale(sd: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """scikit-learn's rule: a (numerically) constant feature gets scale 1."""
+    """scikit-learn's rule: a (numerically) constant feature gets scale 1.
+
+    Parameters
+    ----------
+    sd, mu : np.ndarray [shape=(n_features,)]
+        Standard deviation and mean of each feature.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_features,), dtype=float64]
+        ``sd``, with 1 where it is below ``10 eps max(|mu|, 1)``.
+    """
     sd = np.array(sd, dtype=np.float64)
     sd[sd < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1.0)] = 1.0
     return sd
 
 
 def build_store(bags, dtype: torch.dtype) -> InstanceStore:
-    """Standardise and transpose every instance once (see the module docstring)."""
+    """Standardise and transpose every instance once (see the module docstring).
+
+    Parameters
+    ----------
+    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
+    dtype : torch.dtype
+        Compute dtype of the training step (float32 or bfloat16).
+
+    Returns
+    -------
+    InstanceStore
+    """
     X = np.concatenate([np.asarray(b, dtype=np.float64) for b in bags])
     mu = X.mean(axis=0)
     sd = robust_scale(X.std(axis=0), mu)
@@ -138,13 +170,34 @@ def padded_rows(n: int) -> int:
     oneDNN compiles a kernel per matrix shape and keeps a bounded cache of them; letting
     every step's instance count be a new shape makes every step compile (tens of ms per
     product), while these sizes repeat and waste at most 1/16 of the rows.
+
+    Parameters
+    ----------
+    n : int
+        Instances of a step.
+
+    Returns
+    -------
+    int
+        At least ``n``.
     """
     quantum = max(32, 1 << max(0, int(n).bit_length() - 5))
     return -(-int(n) // quantum) * quantum
 
 
 def chunk_layout(bags: np.ndarray, store: InstanceStore) -> ChunkLayout:
-    """Pack the instances of ``bags`` (store indices) and index the padded grid."""
+    """Pack the instances of ``bags`` (store indices) and index the padded grid.
+
+    Parameters
+    ----------
+    bags : np.ndarray [shape=(n_bags,), dtype=int64]
+        Store indices of the step's bags.
+    store : InstanceStore
+
+    Returns
+    -------
+    ChunkLayout
+    """
     bags = np.asarray(bags, dtype=np.int64)
     sizes, starts = store.sizes[bags], store.starts[bags]
     columns = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, sizes)])
@@ -200,7 +253,20 @@ class Workspace:
         self._buffers: dict = {}
 
     def take(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """A contiguous tensor of ``shape`` (uninitialised, or as the last step left it)."""
+        """A contiguous tensor of ``shape`` (uninitialised, or as the last step left it).
+
+        Parameters
+        ----------
+        name : str
+            The buffer's name (one buffer per name, grown as needed).
+        shape : tuple of int
+        dtype : torch.dtype
+
+        Returns
+        -------
+        torch.Tensor [shape=shape, dtype=dtype]
+            A view of the buffer; its contents are not initialised.
+        """
         n = int(np.prod(shape))
         buf = self._buffers.get(name)
         if buf is None or buf.dtype != dtype or buf.numel() < n:
@@ -299,7 +365,18 @@ class StackTrainer:
                 self._view(self.flat, name).copy_(p[name])
 
     def network_layout(self, buf: torch.Tensor) -> dict[str, torch.Tensor]:
-        """A flat ``(M, P)`` buffer (weights or gradients) as the network's named parameters."""
+        """A flat ``(M, P)`` buffer (weights or gradients) as the network's named parameters.
+
+        Parameters
+        ----------
+        buf : torch.Tensor [shape=(n_models, n_params), dtype=float32]
+            :attr:`flat` or :attr:`grad`.
+
+        Returns
+        -------
+        dict of str -> torch.Tensor
+            Views of ``buf`` with :class:`MILNetwork`'s names and shapes (model axis first).
+        """
         out = {}
         for seg, r0, r1, name, n_in in self._pairs():
             block = self._view(buf, seg)[:, r0:r1]
@@ -312,7 +389,13 @@ class StackTrainer:
 
     @torch.no_grad()
     def write_back(self) -> MILNetwork:
-        """Copy the trained weights into the network's own layout and return it."""
+        """Copy the trained weights into the network's own layout and return it.
+
+        Returns
+        -------
+        MILNetwork
+            The network given at construction, now holding the trained weights.
+        """
         for name, value in self.network_layout(self.flat).items():
             self.net.params[name].copy_(value)
         return self.net

@@ -69,7 +69,13 @@ _THREADS_SAVED = 1
 
 @contextlib.contextmanager
 def single_threaded_kernels() -> Iterator[None]:
-    """Run PyTorch kernels on one intra-op thread inside the block (re-entrant, thread-safe)."""
+    """Run PyTorch kernels on one intra-op thread inside the block (re-entrant, thread-safe).
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Restores the thread count when the last user leaves.
+    """
     global _THREADS_USERS, _THREADS_SAVED
     with _THREADS_LOCK:
         if _THREADS_USERS == 0:
@@ -86,7 +92,20 @@ def single_threaded_kernels() -> Iterator[None]:
 
 
 def fold_seed(seed: int, fold: int) -> int:
-    """Seed of fold ``fold``'s initial weights: a function of ``(seed, fold)`` only."""
+    """Seed of fold ``fold``'s initial weights: a function of ``(seed, fold)`` only.
+
+    Parameters
+    ----------
+    seed : int
+        The evaluation's seed.
+    fold : int
+        Fold index.
+
+    Returns
+    -------
+    int
+        From ``SeedSequence([seed, fold])``: the same for a fold trained alone or in a stack.
+    """
     return int(np.random.SeedSequence([int(seed), int(fold)]).generate_state(1)[0])
 
 
@@ -167,6 +186,13 @@ def loss_weights(Y: np.ndarray, train_masks: np.ndarray) -> tuple[np.ndarray, np
     label weighs ``n / (2 * n_class)``, so both classes count equally in the loss
     (scikit-learn's "balanced"). A class absent from a fold's training set weighs 1.
 
+    Parameters
+    ----------
+    Y : np.ndarray [shape=(n_bags, n_labels)]
+        0/1 labels.
+    train_masks : np.ndarray [shape=(n_folds, n_bags), dtype=bool]
+        Training bags of each fold.
+
     Returns
     -------
     pos, neg : np.ndarray [shape=(n_folds, n_labels), dtype=float32]
@@ -184,6 +210,11 @@ def loss_weights(Y: np.ndarray, train_masks: np.ndarray) -> tuple[np.ndarray, np
 
 def pad_bags(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack bags into one zero-padded tensor.
+
+    Parameters
+    ----------
+    bags : sequence of np.ndarray [shape=(n_instances_i, n_features)]
+        At least one bag.
 
     Returns
     -------
@@ -322,6 +353,21 @@ def fold_stacks(n_folds: int, *, vectorise: bool = True, fold_chunk: int | None 
 
     Vectorised: the folds shared evenly between ``n_jobs`` threads (at most
     ``fold_chunk`` per stack); otherwise one fold per stack.
+
+    Parameters
+    ----------
+    n_folds : int
+    vectorise : bool
+        Stacks of several folds (True) or one fold per stack.
+    fold_chunk : int, optional
+        Largest stack.
+    n_jobs : int, optional
+        Threads sharing the folds (default: PyTorch's thread count).
+
+    Returns
+    -------
+    list of list of int
+        Fold indices of each stack, in order.
     """
     if not vectorise:
         return [[f] for f in range(n_folds)]
@@ -468,6 +514,13 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     Returns
     -------
     CVNetworkResult
+
+    Raises
+    ------
+    ParameterError
+        Non-positive ``epochs``, ``batch_size``, ``hidden`` or ``learning_rate``, an
+        unknown pooling or precision, or folds that do not hold every bag in exactly
+        one test set.
     """
     n_bags = len(bags)
     precision = resolve_precision(precision)

@@ -383,7 +383,11 @@ def _table4(ev: _Evaluation) -> Table:
     rows = []
     for r in ev.rows:
         p = "" if r["key"] == "random" else format_p(float(r.get("p_precision", math.nan)))
-        rows.append((Cell(str(r["features"])), Cell(str(r["model"]), r is best), Cell(format_score(r["precision"])),
+        model = str(r["model"])
+        hidden = r.get("hidden")
+        if hidden not in (None, "") and hidden == hidden:   # networks: the better hidden size (NaN from a CSV)
+            model += f" ({int(float(hidden))} units)"
+        rows.append((Cell(str(r["features"])), Cell(model, r is best), Cell(format_score(r["precision"])),
                      Cell(format_score(r["recall"])), Cell(format_score(r["f1"]), r is best), Cell(p)))
     caption = f"Table 4 · {ev.level}-level instances."
     if ev.report is not None:

@@ -1,0 +1,56 @@
+"""Packaging basics: every imported package declared, the licence, the PEP 561 marker."""
+
+import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "scorelens"
+
+
+def _declared() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    # A requirement's name: up to the first extra, version or marker character (PEP 508).
+    return {re.split(r"[\[<>=!~; ]", req, maxsplit=1)[0].lower().replace("_", "-")
+            for req in project["dependencies"]}
+
+
+def _imported_top_level() -> dict[str, str]:
+    """Top-level modules imported anywhere under src/ (absolute imports), with one file each."""
+    found = {}
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_third_party_package_is_declared():
+    # Module -> distribution from the installed packages' own metadata (sklearn -> scikit-learn).
+    distributions = importlib.metadata.packages_distributions()
+    declared = _declared()
+    missing = []
+    for module, where in _imported_top_level().items():
+        if module in sys.stdlib_module_names or module == "scorelens":
+            continue
+        dists = {d.lower().replace("_", "-") for d in distributions.get(module, [])}
+        if not dists & declared:
+            missing.append(f"{module} ({where}; distribution {sorted(dists) or 'not installed'})")
+    assert not missing, "imported but not declared in pyproject.toml: " + ", ".join(missing)
+
+
+def test_licence_and_typed_marker():
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License") and "scorelens developers" in text
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == {"text": "MIT"}
+    assert (SRC / "py.typed").is_file()
+    assert "src/scorelens/py.typed" in project["tool"]["hatch"]["build"]["targets"]["wheel"]["artifacts"]
