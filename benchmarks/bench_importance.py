@@ -53,7 +53,7 @@ def main() -> None:
     corpus = CorpusBags(mir.film_ids, mir.bags, mir.Y, mir.taxonomy, names, "cue", kind="mir")
     config = ModelConfig(seed=args.seed, hidden=args.hidden, epochs=args.epochs)
     phases: dict[str, float] = {}
-    fit = imp.fit_fold_models
+    fit = imp.cross_validate
     t_fit = {}
 
     def timed_fit(*a, **k):
@@ -62,7 +62,7 @@ def main() -> None:
         t_fit["s"] = time.perf_counter() - t
         return out
 
-    imp.fit_fold_models = timed_fit
+    imp.cross_validate = timed_fit
     t0 = time.perf_counter()
     result = imp.group_importance(corpus, args.model, config, runs=args.runs, n_jobs=args.threads)
     total = time.perf_counter() - t0

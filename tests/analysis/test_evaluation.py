@@ -147,6 +147,7 @@ def test_kfold_and_bad_inputs(rng):
 
 def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeypatch):
     from scorelens.analysis import evaluation as ev_mod
+    from scorelens.mil import crossval as cv_mod
     from scorelens.workspace import Workspace
 
     data = planted(rng, n=12)
@@ -156,22 +157,22 @@ def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeyp
     reference = evaluate([data], config, models=models, n_jobs=1)
 
     # A crash in the third model: the runs before it are saved, nothing of the third.
-    real = ev_mod.cross_val_estimator
-    def crash_on_imv(est, *a, **k):
-        if type(est).__name__ == "InstanceMajorityVote":
+    real = cv_mod.make_model
+    def crash_on_imv(key, *a, **k):
+        if key.startswith("imv:"):
             raise KeyboardInterrupt
-        return real(est, *a, **k)
-    monkeypatch.setattr(ev_mod, "cross_val_estimator", crash_on_imv)
+        return real(key, *a, **k)
+    monkeypatch.setattr(cv_mod, "make_model", crash_on_imv)
     with pytest.raises(KeyboardInterrupt):
         evaluate([data], config, models=models, n_jobs=1, cache=cache)
     saved = sorted(p.name for p in (tmp_path / "ws" / "runs").glob("*.npz"))
     assert saved == ["mir-network_attention-h8.npz", "mir-simple_mi_knn.npz", "none-random.npz"]
 
     # The re-run computes only the missing model, and every number equals an uninterrupted run's.
-    monkeypatch.setattr(ev_mod, "cross_val_estimator", real)
+    monkeypatch.setattr(cv_mod, "make_model", real)
     def no_network(*a, **k):
         raise AssertionError("a saved network run was trained again")
-    monkeypatch.setattr(ev_mod, "cross_val_network", no_network)
+    monkeypatch.setattr(cv_mod, "cross_val_network", no_network)
     resumed = evaluate([data], config, models=models, n_jobs=1, cache=cache)
     assert [r.key for r in resumed.runs] == [r.key for r in reference.runs]
     for a, b in zip(reference.runs, resumed.runs):
@@ -186,7 +187,7 @@ def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeyp
     with pytest.raises(AssertionError, match="trained again"):
         evaluate([data], ModelConfig(seed=4, **FAST), models=["network:attention"], n_jobs=1, cache=cache)
     # A damaged saved run is computed again (with a warning), not trusted.
-    monkeypatch.setattr(ev_mod, "cross_val_network", cross_val_network)
+    monkeypatch.setattr(cv_mod, "cross_val_network", cross_val_network)
     (tmp_path / "ws" / "runs" / "mir-network_attention-h8.npz").write_bytes(b"not an npz")
     again = evaluate([data], config, models=["network:attention"], n_jobs=1, cache=cache)
     np.testing.assert_array_equal(next(r for r in again.runs if r.family == "network").proba, ref_net.proba)
@@ -212,14 +213,16 @@ def test_a_truncated_saved_run_is_computed_again(rng, tmp_path, caplog):
 
 
 def test_imv_forest_follows_the_configured_decomposition(rng, monkeypatch):
-    from scorelens.analysis import evaluation as ev_mod
+
+    from scorelens.mil import crossval as cv_mod
 
     seen = []
-    real = ev_mod.cross_val_estimator
-    def spy(est, *a, **k):
+    real = cv_mod.make_model
+    def spy(key, *a, **k):
+        est = real(key, *a, **k)
         seen.append(est.get_params().get("multi_output"))
-        return real(est, *a, **k)
-    monkeypatch.setattr(ev_mod, "cross_val_estimator", spy)
+        return est
+    monkeypatch.setattr(cv_mod, "make_model", spy)
     data = planted(rng, n=12)
     for multi in (True, False):
         ev = evaluate([data], ModelConfig(imv_multi_output=multi, **FAST), models=["imv:rf"], n_jobs=1)
@@ -288,9 +291,11 @@ def test_each_network_runs_every_hidden_size_and_table4_shows_the_better(rng, tm
     assert "Hidden:" not in evaluate([data], config, models=["simple_mi:knn"], n_jobs=1).to_markdown()
 
     # Each size is saved on its own: adding a size trains only the new one.
+    from scorelens.mil import crossval as cv_mod
+
     trained = []
-    real = ev_mod.cross_val_network
-    monkeypatch.setattr(ev_mod, "cross_val_network", lambda *a, **k: trained.append(k["hidden"]) or real(*a, **k))
+    real = cv_mod.cross_val_network
+    monkeypatch.setattr(cv_mod, "cross_val_network", lambda *a, **k: trained.append(k["hidden"]) or real(*a, **k))
     more = evaluate([data], ModelConfig(seed=1, **dict(kw, hidden_sizes=(4, 12, 6))), models=["average"],
                     n_jobs=1, cache=cache)
     assert trained == [6]

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.evaluation import evaluate
-from scorelens.analysis.importance import fit_fold_models, group_importance, permuted_variants
+from scorelens.analysis.importance import group_importance, permuted_variants
+from scorelens.mil.crossval import cross_validate
 from scorelens.cli.main import _register, app
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
@@ -127,7 +128,8 @@ def test_held_out_prediction_of_kept_networks_matches_cross_validation(corpus):
 
 def test_sklearn_models_are_scored_too(corpus):
     cfg = ModelConfig(cv="kfold:4", seed=0)
-    models = fit_fold_models("simple_mi:knn", corpus.bags, corpus.Y, [np.arange(i, 36, 4) for i in range(4)], cfg)
+    models = cross_validate("simple_mi:knn", corpus.bags, corpus.Y, [np.arange(i, 36, 4) for i in range(4)], cfg,
+                            keep_models=True)
     np.testing.assert_array_equal(models.predict_held_out([corpus.bags])[0], models.pred)
     res = group_importance(corpus, "imv:knn", cfg, runs=5)
     summ = res.summary().set_index(["group", "genre"])

@@ -12,7 +12,7 @@ import pytest
 from joblib import delayed, parallel_config
 from joblib._parallel_backends import LokyBackend, ThreadingBackend
 
-from scorelens.analysis.processes import worker_parallel
+from scorelens.mil.processes import worker_parallel
 
 # A run of many quick folds in two worker processes: it prints a line at its first
 # finished fold, when the workers are up and still have folds to do.

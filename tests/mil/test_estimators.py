@@ -148,7 +148,7 @@ def test_proba_and_predict_equal_the_public_methods(make, one_d, rng, planted):
     test_bags, _ = planted.shift(rng, 25, shift=0.8)
     y = Y[:, 0] if one_d else Y
     clf = make().fit(bags, y)
-    proba, pred = clf._proba_and_predict(test_bags)
+    proba, pred = clf.proba_and_predict(test_bags)
     np.testing.assert_array_equal(proba, clf.predict_proba(test_bags))
     np.testing.assert_array_equal(pred, clf.predict(test_bags))
     assert proba.shape == pred.shape == ((25,) if one_d else (25, 3)) and pred.dtype == np.int64

@@ -25,22 +25,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import delayed
-from sklearn.base import clone
-from sklearn.model_selection import KFold
 
 from scorelens import __version__
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.metrics import genre_scores, paired_test
-from scorelens.analysis.processes import worker_parallel
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
-from scorelens.mil._validation import check_bag_labels, check_bags
-from scorelens.mil.models import display_name, make_model, normalise_key
+from scorelens.mil.crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
+from scorelens.mil.models import display_name, normalise_key
 from scorelens.mil.network import resolve_precision
-from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks, merge_cv_results
+from scorelens.mil.training import fold_stacks
+from scorelens.mil.validation import check_bag_labels, check_bags
 
-__all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "evaluate", "write_evaluation",
+__all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "fit_and_predict", "evaluate", "write_evaluation",
            "evaluation_keys", "format_score", "format_p", "inputs_digest", "no_progress"]
 
 log = logging.getLogger(__name__)
@@ -63,137 +60,6 @@ def no_progress(description: str, total: int) -> Callable[[int], None]:
         ``advance(n=1)``, which does nothing.
     """
     return lambda n=1: None
-
-
-def make_folds(n_bags: int, config: ModelConfig) -> list[np.ndarray]:
-    """Test indices of each fold: one film each (leave-one-out) or shuffled k-fold from the seed.
-
-    Parameters
-    ----------
-    n_bags : int
-    config : ModelConfig
-        ``cv`` and ``seed``.
-
-    Returns
-    -------
-    list of np.ndarray
-        Held-out bag indices of each fold.
-
-    Raises
-    ------
-    ParameterError
-        More folds than films.
-    """
-    k = config.n_splits
-    if k is None:
-        return [np.array([i]) for i in range(n_bags)]
-    if k > n_bags:
-        raise ParameterError(f"cv={config.cv!r} asks for {k} folds but there are only {n_bags} films")
-    splitter = KFold(n_splits=k, shuffle=True, random_state=config.seed)
-    return [test for _, test in splitter.split(np.zeros(n_bags))]
-
-
-def fit_and_predict(estimator, bags, Y, train, test):
-    """Fit ``estimator`` on the ``train`` bags; return it with its probabilities and predictions on ``test``.
-
-    Parameters
-    ----------
-    estimator : bag classifier
-        Fitted in place.
-    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
-    Y : np.ndarray [shape=(n_bags, n_labels)]
-    train, test : np.ndarray of int
-        Bag indices.
-
-    Returns
-    -------
-    estimator : bag classifier
-        The fitted estimator.
-    proba : np.ndarray [dtype=float64]
-    pred : np.ndarray [dtype=int64]
-        Of the ``test`` bags.
-    """
-    est = estimator.fit([bags[i] for i in train], Y[train])
-    test_bags = [bags[i] for i in test]
-    if hasattr(est, "_proba_and_predict"):
-        # Bag classifiers give both from one pass over the held-out bags (same arrays).
-        proba, pred = est._proba_and_predict(test_bags)
-    else:
-        proba, pred = est.predict_proba(test_bags), est.predict(test_bags)
-    return est, np.asarray(proba, float), np.asarray(pred, np.int64)
-
-
-def _fit_fold(estimator, bags, Y, train, test):
-    return fit_and_predict(estimator, bags, Y, train, test)[1:]
-
-
-def cross_val_estimator(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
-                        seed: int = 0, n_jobs: int | None = None, prefer: str = "processes",
-                        advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities and predictions of any bag classifier.
-
-    Each fold fits a clone of ``estimator`` (its ``random_state``, if it has one, set
-    to the fold's seed ``(seed, fold)``) on the other folds' bags. For Simple MI, IMV and
-    the baselines the numbers depend on the seed and the data only, not on ``n_jobs`` or
-    ``prefer`` (tested).
-
-    Folds run in worker processes by default: the random forests of Simple MI spend
-    nearly all their time in scikit-learn's per-tree Python code, which holds the GIL,
-    so two threads ran them slower than one (on the study-shaped corpus 0.8 s of wall
-    time and 0.93 s of CPU per fold on 2 threads, against 0.6 s in one process; 2.3 s per
-    fold on 2 threads on a loaded machine). joblib's loky workers start once (about
-    2.5-3 s of CPU each, importing the package with scikit-learn and PyTorch) and are
-    reused until idle for 5 minutes, or until this process ends, even when killed
-    (:func:`scorelens.analysis.processes.worker_parallel`); each gets ``cpu_count // n_jobs``
-    BLAS threads, so IMV's kernel products no longer oversubscribe the cores either. CPU time measured in this process
-    alone no longer includes the folds: count its children too.
-
-    Parameters
-    ----------
-    estimator : bag classifier
-    bags : list of np.ndarray [shape=(n_instances_i, n_features)]
-    Y : np.ndarray [shape=(n_bags, n_labels)]
-    folds : sequence of np.ndarray
-        Test indices of each fold.
-    seed : int
-    n_jobs : int, optional
-        Parallel workers (joblib); default 1, which runs the folds in this process.
-    prefer : {"processes", "threads"}
-        joblib's kind of worker when ``n_jobs > 1``; threads suit estimators that cannot
-        be pickled.
-    advance : callable, optional
-        Called with 1 after each fold.
-
-    Returns
-    -------
-    proba : np.ndarray [shape=(n_bags, n_labels)]
-    pred : np.ndarray [shape=(n_bags, n_labels), dtype=int64]
-
-    Raises
-    ------
-    ParameterError
-        ``prefer`` is neither ``"processes"`` nor ``"threads"``.
-    """
-    if prefer not in ("processes", "threads"):
-        raise ParameterError(f"prefer={prefer!r} must be 'processes' or 'threads'")
-    n = len(bags)
-    jobs = []
-    for f, test in enumerate(folds):
-        est = clone(estimator)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=fold_seed(seed, f))
-        train = np.setdiff1d(np.arange(n), test)
-        jobs.append(delayed(_fit_fold)(est, bags, Y, train, test))
-    proba = np.zeros(Y.shape, float)
-    pred = np.zeros(Y.shape, np.int64)
-    # No memory-mapping: the bags are small arrays that are pickled with each batch of
-    # folds (a few MB for the study's corpus, against seconds of fitting per fold).
-    results = worker_parallel(n_jobs or 1, prefer=prefer, max_nbytes=None, return_as="generator")(jobs)
-    for test, (p, y) in zip(folds, results):
-        proba[test], pred[test] = p.reshape(len(test), -1), y.reshape(len(test), -1)
-        if advance is not None:
-            advance(1)
-    return proba, pred
 
 
 @dataclass
@@ -589,50 +455,23 @@ def _run_digest(config: ModelConfig, key: str, film_ids, Y: np.ndarray, bags, fo
     h.update(json.dumps({"config": settings, "key": key, "films": list(film_ids), "version": 1,
                          "scorelens": __version__},
                         sort_keys=True, default=str).encode())
-    h.update(np.ascontiguousarray(Y, dtype=np.int64).tobytes())
     for test in folds:
         h.update(np.asarray(test, dtype=np.int64).tobytes() + b"|")
-    for bag in bags:
-        h.update(np.ascontiguousarray(bag).tobytes())
-        h.update(str(bag.shape).encode())
+    hash_bags(h, film_ids, bags, Y)
     return h.hexdigest()
 
 
-#: ``fold_map(fn, items) -> list of results``: runs ``fn(*item)`` for each item, in order
-#: (an executor's workers, e.g. Dask's); None runs everything in this process.
-FoldMap = Callable[[Callable, list], list]
+def hash_bags(h, film_ids: Sequence[str], bags: Sequence[np.ndarray], Y: np.ndarray) -> None:
+    """Feed the films, their bags (values and shapes) and labels to the hash ``h``.
 
-
-def network_fold_chunk(bags, Y, folds, chunk, pooling: str, net_kw: dict, keep_models: bool = False):
-    """Train and predict only the folds of ``chunk``: one task of a distributed cross-validation.
-
-    The numbers equal those of the whole cross-validation (:func:`cross_val_network`'s
-    ``only``: shapes, schedule and seeds come from all folds); :func:`merge_cv_results`
-    puts the chunks together.
-
-    Returns
-    -------
-    CVNetworkResult
-        NaN probabilities outside the chunk's held-out bags.
+    The one digest of a corpus' bags, behind both a saved model run's key and the key of
+    an evaluation's or an importance run's outputs.
     """
-    return cross_val_network(bags, Y, folds, pooling=pooling, only=list(chunk), n_jobs=1, keep_models=keep_models,
-                             **net_kw)
-
-
-def cross_val_network_chunks(bags, Y, folds, *, pooling: str, net_kw: dict, fold_map: FoldMap, n_chunks: int,
-                             keep_models: bool = False, advance: Callable[[int], None] | None = None):
-    """:func:`cross_val_network` with its folds sent in ``n_chunks`` chunks through ``fold_map``.
-
-    Returns
-    -------
-    CVNetworkResult
-        The same numbers as one :func:`cross_val_network` call.
-    """
-    chunks = fold_stacks(len(folds), vectorise=True, n_jobs=max(1, n_chunks))
-    results = fold_map(network_fold_chunk, [(bags, Y, folds, c, pooling, net_kw, keep_models) for c in chunks])
-    if advance:
-        advance(len(folds))
-    return merge_cv_results(results, folds)
+    h.update(np.ascontiguousarray(Y, dtype=np.int64).tobytes())
+    for film, bag in zip(film_ids, bags):
+        h.update(str(film).encode() + b"|")
+        h.update(str(bag.shape).encode())
+        h.update(np.ascontiguousarray(bag).tobytes())
 
 
 def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = None, *,
@@ -700,32 +539,27 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     folds = make_folds(len(film_ids), config)
     keys = evaluation_keys(config, models)
     runs: list[ModelRun] = []
-    net_kw = dict(epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size,
-                  seed=config.seed, precision=config.precision)
 
     def run_sklearn(kind: str, key: str, bags, jobs: int) -> ModelRun:
         t0 = time.perf_counter()
-        est = make_model(key, threshold=config.threshold, imv_multi_output=config.imv_multi_output)
         advance = progress(f"{kind} · {display_name(key)}", len(folds))
-        proba, pred = cross_val_estimator(est, bags, Y, folds, seed=config.seed, n_jobs=jobs, advance=advance)
-        return ModelRun(kind, key, proba, pred, seconds=time.perf_counter() - t0)
+        res = cross_validate(key, bags, Y, folds, config, n_jobs=jobs, advance=advance)
+        return ModelRun(kind, key, res.proba, res.pred, seconds=time.perf_counter() - t0)
 
     def run_network(kind: str, key: str, bags, hidden: int) -> ModelRun:
         t0 = time.perf_counter()
         if fold_map is not None:
             advance = progress(f"{kind} · {display_name(key)} · {hidden} units (folds)", len(folds))
-            res = cross_val_network_chunks(bags, Y, folds, pooling=key.partition(":")[2],
-                                           net_kw=dict(net_kw, hidden=hidden), fold_map=fold_map,
-                                           n_chunks=n_chunks, advance=advance)
-            pred = (res.proba >= config.threshold).astype(np.int64)
-            return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights,
-                            hidden=hidden)
-        n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
-        advance = progress(f"{kind} · {display_name(key)} · {hidden} units (stack-epochs)", n_stacks * config.epochs)
-        res = cross_val_network(bags, Y, folds, pooling=key.partition(":")[2], hidden=hidden, vectorise=vectorise,
-                                n_jobs=n_jobs, on_epoch=lambda _: advance(1), **net_kw)
-        pred = (res.proba >= config.threshold).astype(np.int64)
-        return ModelRun(kind, key, res.proba, pred, seconds=time.perf_counter() - t0, weights=res.weights,
+            on_epoch = None
+        else:
+            n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
+            advance = progress(f"{kind} · {display_name(key)} · {hidden} units (stack-epochs)",
+                               n_stacks * config.epochs)
+            on_epoch = lambda _: advance(1)  # noqa: E731
+        res = cross_validate(key, bags, Y, folds, replace(config, hidden=hidden), n_jobs=n_jobs, vectorise=vectorise,
+                             on_epoch=on_epoch, advance=advance if fold_map is not None else None,
+                             fold_map=fold_map, n_chunks=n_chunks)
+        return ModelRun(kind, key, res.proba, res.pred, seconds=time.perf_counter() - t0, weights=res.weights,
                         hidden=hidden)
 
     def run(kind: str, key: str, bags, jobs: int, hidden: int | None = None) -> ModelRun:
@@ -791,11 +625,7 @@ def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, 
     for fs in evaluation_inputs:
         h.update(json.dumps({"kind": fs.kind, "taxonomy": list(fs.taxonomy), "features": list(fs.feature_names)},
                             default=str).encode())
-        h.update(np.ascontiguousarray(fs.Y, dtype=np.int64).tobytes())
-        for film, bag in zip(fs.film_ids, fs.bags):
-            h.update(film.encode())
-            h.update(str(bag.shape).encode())
-            h.update(np.ascontiguousarray(bag).tobytes())
+        hash_bags(h, fs.film_ids, fs.bags, fs.Y)
     return h.hexdigest()
 
 

@@ -45,28 +45,25 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import delayed
-from sklearn.base import clone
 from sklearn.metrics import f1_score
 
 from scorelens import __version__
 from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import no_progress, fit_and_predict, make_folds
-from scorelens.analysis.processes import worker_parallel
+from scorelens.analysis.evaluation import no_progress
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.features.groups import group_columns
-from scorelens.mil._validation import check_bag_labels, check_bags
-from scorelens.mil.models import display_name, make_model, normalise_key
-from scorelens.mil.network import resolve_precision
-from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks
+from scorelens.mil.crossval import FoldModels, cross_validate, make_folds
+from scorelens.mil.models import display_name, normalise_key
+from scorelens.mil.training import fold_stacks
+from scorelens.mil.validation import check_bag_labels, check_bags
 
-__all__ = ["FoldModels", "fit_fold_models", "permuted_variants", "GroupImportance", "group_importance"]
+__all__ = ["FoldModels", "cross_validate", "permuted_variants", "GroupImportance", "group_importance"]
 
 #: Variants (run x group) predicted per pass, at most: bounds the permuted copies held at once.
 _VARIANT_BLOCK = 64
@@ -80,118 +77,6 @@ def _runs_per_block(bags: Sequence[np.ndarray], n_groups: int) -> int:
     corpus = sum(b.shape[0] for b in bags) * bags[0].shape[1] * 4
     variants = max(1, min(_VARIANT_BLOCK, _BLOCK_BYTES // max(1, corpus)))
     return max(1, variants // n_groups)
-
-
-class FoldModels:
-    """The fitted models of a cross-validation, each able to predict its held-out bags again.
-
-    Attributes
-    ----------
-    key : str
-        Model key (:mod:`scorelens.mil.models`).
-    folds : list of np.ndarray
-        Held-out bag indices of each fold.
-    proba, pred : np.ndarray [shape=(n_bags, n_labels)]
-        The out-of-fold probabilities and 0/1 predictions on the unchanged corpus.
-    """
-
-    def __init__(self, key: str, folds, proba: np.ndarray, pred: np.ndarray, *, network=None,
-                 estimators=None, threshold: float = 0.5):
-        self.key, self.folds, self.proba, self.pred = key, list(folds), proba, pred
-        self._network, self._estimators, self._threshold = network, estimators, threshold
-
-    def predict_held_out(self, variants: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
-        """0/1 predictions of each fold's model on its held-out bags in every variant.
-
-        Parameters
-        ----------
-        variants : sequence of (list of np.ndarray [shape=(n_instances_i, n_features)])
-            Versions of the corpus, bag sizes unchanged.
-
-        Returns
-        -------
-        np.ndarray [shape=(n_variants, n_bags, n_labels), dtype=int64]
-        """
-        if self._network is not None:
-            return (self._network.predict_held_out(variants) >= self._threshold).astype(np.int64)
-        out = np.zeros((len(variants),) + self.pred.shape, dtype=np.int64)
-        for est, test in zip(self._estimators, self.folds):
-            # One call per fold for all variants: the held-out bags of every variant in a row.
-            bags = [variants[v][b] for v in range(len(variants)) for b in test]
-            if hasattr(est, "_proba_and_predict"):
-                _, pred = est._proba_and_predict(bags)
-            else:
-                pred = est.predict(bags)
-            out[:, test] = np.asarray(pred, np.int64).reshape(len(variants), len(test), -1)
-        return out
-
-
-def fit_fold_models(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray],
-                    config: ModelConfig, *, n_jobs: int | None = None,
-                    on_epoch: Callable[[int], None] | None = None, fold_map=None, n_chunks: int = 1) -> FoldModels:
-    """Cross-validate one model and keep its fold models.
-
-    The folds, seeds and settings are those of :func:`scorelens.analysis.evaluation.evaluate`,
-    so the out-of-fold predictions are the ones it reports.
-
-    Parameters
-    ----------
-    key : str
-        Model key, e.g. ``network:average``, ``simple_mi:svm``, ``imv:rf``.
-    bags : list of np.ndarray
-    Y : np.ndarray [shape=(n_bags, n_labels)]
-    folds : sequence of np.ndarray
-        Held-out indices of each fold (:func:`scorelens.analysis.evaluation.make_folds`).
-    config : ModelConfig
-    n_jobs : int, optional
-        Threads for the network stacks, processes for other models.
-    on_epoch : callable, optional
-        Networks: called once per finished stack-epoch.
-    fold_map : callable, optional
-        Networks: train the folds in ``n_chunks`` chunks on other workers
-        (:func:`scorelens.analysis.evaluation.cross_val_network_chunks`); same numbers.
-    n_chunks : int
-
-    Returns
-    -------
-    FoldModels
-
-    Raises
-    ------
-    ParameterError
-        An unknown key, or a baseline (it ignores the features).
-    """
-    key = normalise_key(key)
-    family, _, variant = key.partition(":")
-    if family in ("random", "plurality"):
-        raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that reads them")
-    if family == "network":
-        net_kw = dict(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
-                      batch_size=config.batch_size, seed=config.seed, precision=resolve_precision(config.precision))
-        if fold_map is not None:
-            from scorelens.analysis.evaluation import cross_val_network_chunks
-
-            res = cross_val_network_chunks(bags, Y, folds, pooling=variant, net_kw=net_kw, fold_map=fold_map,
-                                           n_chunks=n_chunks, keep_models=True)
-        else:
-            res = cross_val_network(bags, Y, folds, pooling=variant, n_jobs=n_jobs, keep_models=True,
-                                    on_epoch=on_epoch, **net_kw)
-        pred = (res.proba >= config.threshold).astype(np.int64)
-        return FoldModels(key, folds, res.proba, pred, network=res, threshold=config.threshold)
-    template = make_model(key, threshold=config.threshold, imv_multi_output=config.imv_multi_output)
-    n = len(bags)
-    jobs = []
-    for f, test in enumerate(folds):
-        est = clone(template)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=fold_seed(config.seed, f))
-        jobs.append(delayed(fit_and_predict)(est, bags, Y, np.setdiff1d(np.arange(n), test), test))
-    results = worker_parallel(n_jobs or 1, max_nbytes=None)(jobs)
-    proba = np.zeros(Y.shape, float)
-    pred = np.zeros(Y.shape, np.int64)
-    for test, (_, p, y) in zip(folds, results):
-        proba[test], pred[test] = p.reshape(len(test), -1), y.reshape(len(test), -1)
-    return FoldModels(key, folds, proba, pred, estimators=[r[0] for r in results], threshold=config.threshold)
 
 
 def permuted_variants(bags: Sequence[np.ndarray], groups: dict[str, np.ndarray], runs: Sequence[int],
@@ -453,14 +338,14 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
         advance = progress(f"{corpus.kind} · {display_name(key)} (stack-epochs)", n_stacks * config.epochs)
         if fold_map is not None:
             advance = progress(f"{corpus.kind} · {display_name(key)} (folds)", len(folds))
-            models = fit_fold_models(key, bags, Y, folds, config, fold_map=fold_map, n_chunks=n_chunks)
-            advance(len(folds))
+            models = cross_validate(key, bags, Y, folds, config, keep_models=True, fold_map=fold_map,
+                                    n_chunks=n_chunks, advance=advance)
         else:
-            models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs, on_epoch=lambda _: advance(1))
+            models = cross_validate(key, bags, Y, folds, config, keep_models=True, n_jobs=n_jobs,
+                                    on_epoch=lambda _: advance(1))
     else:
-        advance = progress(f"{corpus.kind} · {display_name(key)} (folds)", 1)
-        models = fit_fold_models(key, bags, Y, folds, config, n_jobs=n_jobs)
-        advance(1)
+        advance = progress(f"{corpus.kind} · {display_name(key)} (folds)", len(folds))
+        models = cross_validate(key, bags, Y, folds, config, keep_models=True, n_jobs=n_jobs, advance=advance)
     f1_orig = _f1(Y, models.pred)
     f1_perm = np.zeros((runs, len(index), len(f1_orig)))
     advance = progress(f"{corpus.kind} · permutations", runs * len(index))

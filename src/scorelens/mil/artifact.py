@@ -25,7 +25,7 @@ import torch
 
 from scorelens import __version__
 from scorelens.exceptions import ModelError, ParameterError
-from scorelens.mil._validation import check_bags
+from scorelens.mil.validation import check_bags
 
 __all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "predict_film", "ARTIFACT_FORMAT",
            "ARTIFACT_VERSION"]

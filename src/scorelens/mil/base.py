@@ -7,7 +7,7 @@ returns 1-D probabilities and predictions; one fitted on a label matrix
 yes/no questions and every model here answers them the same way.)
 
 Cross-validation needs both the probabilities and the 0/1 predictions of each held-out
-film. ``BagClassifier._proba_and_predict`` returns both; Simple MI and instance voting
+film. ``BagClassifier.proba_and_predict`` returns both; Simple MI and instance voting
 override it to compute their features and their base classifiers' outputs once instead
 of twice (a random forest's ``predict`` is the arg-max of its ``predict_proba``, so
 :func:`binary_proba_and_predict` derives one from the other exactly as scikit-learn
@@ -24,7 +24,7 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil._validation import check_bag_labels, check_bags
+from scorelens.mil.validation import check_bag_labels, check_bags
 
 __all__ = ["BagClassifier", "BASE_CLASSIFIERS", "make_base_classifier", "fit_binary", "binary_proba",
            "binary_proba_and_predict"]
@@ -246,7 +246,7 @@ class BagClassifier(ClassifierMixin, BaseEstimator):
     def _predict(self, bags: list[np.ndarray]) -> np.ndarray:
         return (self._proba(bags) >= self.threshold).astype(np.int64)
 
-    def _proba_and_predict(self, bags) -> tuple[np.ndarray, np.ndarray]:
+    def proba_and_predict(self, bags) -> tuple[np.ndarray, np.ndarray]:
         """``predict_proba(bags)`` and ``predict(bags)``, for cross-validation.
 
         Subclasses that can compute both in one pass override this; the arrays must be

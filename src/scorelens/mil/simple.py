@@ -11,7 +11,7 @@ means, about 0.6 s of CPU per fold, nearly all of it scikit-learn's per-tree Pyt
 work (cloning, seeding and validating each tree), so it holds the GIL: its folds run in
 worker processes (:func:`scorelens.analysis.evaluation.cross_val_estimator`), not
 threads. A held-out film's probabilities and predictions come from one pass
-(``_proba_and_predict``): the bag means are standardised once and each forest's
+(``proba_and_predict``): the bag means are standardised once and each forest's
 ``predict`` is derived from its ``predict_proba`` as scikit-learn does, the same numbers
 as the two public calls. Skipping scikit-learn's input validation
 (``config_context(assume_finite=True, skip_parameter_validation=True)``) was measured
@@ -96,7 +96,7 @@ class SimpleMI(BagClassifier):
         X = self._features(bags)
         return np.stack([np.asarray(m.predict(X), dtype=np.int64) for m in self.estimators_], axis=1)
 
-    def _proba_and_predict(self, bags):
+    def proba_and_predict(self, bags):
         X = self._features(self._checked(bags))
         pairs = [binary_proba_and_predict(m, X) for m in self.estimators_]
         proba = np.stack([p for p, _ in pairs], axis=1)

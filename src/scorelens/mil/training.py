@@ -484,7 +484,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     Parameters
     ----------
     bags : list of np.ndarray [shape=(n_instances_i, n_features)]
-        Checked bags (see :func:`scorelens.mil._validation.check_bags`).
+        Checked bags (see :func:`scorelens.mil.validation.check_bags`).
     Y : np.ndarray [shape=(n_bags, n_labels)]
     folds : sequence of np.ndarray
         Test-bag indices of each fold; a fold trains on every other bag.

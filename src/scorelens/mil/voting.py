@@ -214,7 +214,7 @@ class InstanceMajorityVote(BagClassifier):
     def _proba(self, bags):
         return np.stack([v.mean(axis=0) for v in self.instance_votes(bags)])
 
-    def _proba_and_predict(self, bags):
+    def proba_and_predict(self, bags):
         # One vote of the instances serves both: the prediction thresholds the vote share.
         proba = self._proba(self._checked(bags))
         return self._shape(proba), self._shape((proba >= self.threshold).astype(np.int64))
