@@ -83,19 +83,50 @@ class FeatureKind(abc.ABC):
 
     @abc.abstractmethod
     def column_names(self) -> list[str]:
-        """Names of the feature columns, ``group/feature/statistic``."""
+        """Names of the feature columns, ``group/feature/statistic``.
+
+        Returns
+        -------
+        list of str [length n_features]
+            In the order of the columns of :meth:`compute`'s ``values``.
+        """
 
     @abc.abstractmethod
     def compute(self, audio: np.ndarray, sr: int) -> FrameFeatures:
-        """Frames for ``audio`` [shape=(n,), mono float32 at ``sr`` == ``self.sample_rate``]."""
+        """Frames for ``audio`` at the kind's native frame rate.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n,), dtype=float32]
+            Mono samples.
+        sr : int
+            Their rate (Hz); must equal ``self.sample_rate``.
+
+        Returns
+        -------
+        FrameFeatures
+            ``values`` [shape=(n_frames, n_features)] with ``names`` == :meth:`column_names`.
+        """
 
     def settings(self) -> dict:
-        """Settings that change the output (recorded with stored features, part of their key)."""
+        """Settings that change the output (recorded with stored features, part of their key).
+
+        Returns
+        -------
+        dict
+            JSON-serialisable settings; empty by default.
+        """
         return {}
 
     @property
     def dim(self) -> int:
-        """Number of feature columns."""
+        """Number of feature columns.
+
+        Returns
+        -------
+        int
+            ``len(self.column_names())``.
+        """
         return len(self.column_names())
 
 
@@ -110,24 +141,55 @@ _USER_KINDS: dict[str, Callable[..., FeatureKind]] = {}
 
 
 def register_kind(name: str, factory: Callable[..., FeatureKind]) -> None:
-    """Register a feature kind under ``name`` (``factory(**options)`` returns a :class:`FeatureKind`)."""
+    """Register a feature kind under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name: alphanumeric, with ``-`` or ``_`` allowed; replaces an earlier user
+        registration of the same name.
+    factory : callable
+        ``factory(**options)`` returns a :class:`FeatureKind` (a subclass or a function).
+
+    Raises
+    ------
+    ParameterError
+        For an empty or non-alphanumeric name.
+    """
     if not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ParameterError(f"kind name {name!r} must be alphanumeric (with '-' or '_')")
     _USER_KINDS[name] = factory
 
 
 def available_kinds() -> list[str]:
-    """Names of every registered kind."""
+    """Names of every registered kind.
+
+    Returns
+    -------
+    list of str
+        Built-in and user-registered names, sorted.
+    """
     return sorted(set(_BUILTIN_KINDS) | set(_USER_KINDS))
 
 
 def get_kind(name: str, **options) -> FeatureKind:
     """Instantiate the kind registered as ``name`` with ``options``.
 
+    Parameters
+    ----------
+    name : str
+        A name of :func:`available_kinds`.
+    **options
+        Keyword arguments of the kind's factory.
+
+    Returns
+    -------
+    FeatureKind
+
     Raises
     ------
     ParameterError
-        For an unknown name (listing the known ones).
+        For an unknown name (listing the known ones), or an option the factory does not take.
     FeatureError
         When the kind cannot be set up (e.g. missing model weights).
     """

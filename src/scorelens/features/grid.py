@@ -23,10 +23,23 @@ __all__ = ["grid_times", "to_grid"]
 def grid_times(duration_s: float, *, rate_hz: float = GRID_RATE_HZ) -> np.ndarray:
     """Centres of the grid frames of a span of ``duration_s`` seconds.
 
+    Parameters
+    ----------
+    duration_s : float
+        Length of the span (s); negative counts as 0.
+    rate_hz : float
+        Grid rate (Hz).
+
     Returns
     -------
     np.ndarray [shape=(floor(duration_s * rate_hz),)]
-        ``(k + 0.5) / rate_hz`` (s from the start of the span).
+        ``(k + 0.5) / rate_hz`` (s from the start of the span); a span less than 1e-3 frame
+        short of a whole number of frames still counts that last frame.
+
+    Raises
+    ------
+    ParameterError
+        If ``rate_hz <= 0``.
     """
     if rate_hz <= 0:
         raise ParameterError(f"rate_hz={rate_hz} must be > 0")
@@ -46,12 +59,19 @@ def to_grid(frames: FrameFeatures, duration_s: float, *, rate_hz: float = GRID_R
     duration_s : float
         Length of the span (s).
     rate_hz : float
+        Grid rate (Hz).
     method : {"linear", "nearest"}
+        Interpolation between native frame centres.
 
     Returns
     -------
     FrameFeatures
         ``times`` = :func:`grid_times`, ``values`` float32 [shape=(n_grid, n_features)].
+
+    Raises
+    ------
+    ParameterError
+        For an unknown ``method``, ``rate_hz <= 0``, or zero native frames.
     """
     if method not in ("linear", "nearest"):
         raise ParameterError(f"method={method!r} must be 'linear' or 'nearest'")

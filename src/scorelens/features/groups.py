@@ -29,7 +29,18 @@ _OTHER_GROUPS = {"embedding": "Embedding"}
 
 
 def is_feature_column(name: str) -> bool:
-    """Whether a table column is a feature (``group/feature/statistic``), not a key like ``film_id``."""
+    """Whether a table column is a feature (``group/feature/statistic``), not a key like ``film_id``.
+
+    Parameters
+    ----------
+    name : str
+        A column name (any value is accepted).
+
+    Returns
+    -------
+    bool
+        True for a string with exactly two ``/``.
+    """
     return isinstance(name, str) and name.count("/") == 2
 
 
@@ -69,6 +80,7 @@ def group_columns(columns: Iterable[str], *, strict: bool = True) -> dict[str, l
     Parameters
     ----------
     columns : iterable of str
+        Column names of a table, feature or not.
     strict : bool
         Raise on a column whose group is not one of the study's (or ``embedding``); with
         ``False`` such a column is grouped under its own prefix (``tags/…`` under
@@ -77,6 +89,13 @@ def group_columns(columns: Iterable[str], *, strict: bool = True) -> dict[str, l
     Returns
     -------
     dict of str -> list of str
+        Group label (:func:`pfi_group`; with ``strict=False``, the prefix of a column of an
+        unknown group) -> its feature columns in input order; only groups that have columns.
+
+    Raises
+    ------
+    ParameterError
+        With ``strict=True``, for a feature column of an unknown group.
     """
     out: dict[str, list[str]] = {}
     order = list(PFI_GROUPS.values()) + list(_OTHER_GROUPS.values())

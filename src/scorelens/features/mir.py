@@ -148,7 +148,18 @@ def _group_order(name: str) -> int:
 
 
 def mir_descriptor_names(config: MIRConfig | None = None) -> list[str]:
-    """The ``group/feature`` names of the descriptors, in column order (before the statistics)."""
+    """The ``group/feature`` names of the descriptors, in column order (before the statistics).
+
+    Parameters
+    ----------
+    config : MIRConfig, optional
+        Settings (``n_mfcc`` sets the number of MFCC names); the defaults if not given.
+
+    Returns
+    -------
+    list of str [length 3 * n_mfcc + 28]
+        Grouped in the order of :data:`scorelens.features.groups.PFI_GROUPS`.
+    """
     config = config or MIRConfig()
     names = _spectral_names(config) + _RHYTHM_NAMES
     return sorted(names, key=_group_order)  # stable: keeps the order within each group
@@ -187,6 +198,15 @@ def chroma_filter(*, sr: int, n_fft: int, fmin: float = 100.0, fmax: float = 500
     librosa's chroma filters spread every bin over neighbouring classes with Gaussian
     bumps (13 % on each neighbour even for a bin on a pitch class), which blurs triads
     enough to turn a major key mode minor; the hard assignment does not.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate (Hz).
+    n_fft : int
+        FFT length.
+    fmin, fmax : float
+        Frequency range (Hz) of the bins that count; bins outside it map to no class.
 
     Returns
     -------
@@ -237,11 +257,22 @@ def short_time_features(y: np.ndarray, *, sr: int = 22050, config: MIRConfig | N
     y : np.ndarray [shape=(n,)]
         Mono audio at ``sr`` (== ``config.sample_rate``), finite.
     sr : int
+        Sample rate (Hz).
     config : MIRConfig, optional
+        Settings; the defaults if not given.
 
     Returns
     -------
     ShortTimeFeatures
+        STFT-rate descriptors [shape=(n_frames, n_spectral)] and tempo-rate rhythm
+        descriptors [shape=(n_rhythm, 2)].
+
+    Raises
+    ------
+    ParameterError
+        If ``sr != config.sample_rate`` or ``y`` is not 1-D.
+    FeatureError
+        If ``y`` is shorter than one STFT hop.
     """
     config = config or MIRConfig()
     if sr != config.sample_rate:
@@ -380,9 +411,23 @@ class MIRKind(FeatureKind):
         return f"MIRKind({self.config!r})"
 
     def column_names(self) -> list[str]:
+        """Names of the feature columns, ``group/feature/statistic``.
+
+        Returns
+        -------
+        list of str [length 2 * len(mir_descriptor_names(config))]
+            Each descriptor's ``…/mean`` then ``…/std``.
+        """
         return list(self._columns)
 
     def settings(self) -> dict:
+        """Settings that change the output (recorded with stored features, part of their key).
+
+        Returns
+        -------
+        dict
+            The fields of :attr:`config` (:class:`~scorelens.config.MIRConfig`).
+        """
         return dataclasses.asdict(self.config)
 
     def compute(self, audio: np.ndarray, sr: int) -> FrameFeatures:
@@ -393,12 +438,21 @@ class MIRKind(FeatureKind):
         audio : np.ndarray [shape=(n,)]
             Mono float audio at ``sr`` == ``self.sample_rate``, finite.
         sr : int
+            Sample rate (Hz).
 
         Returns
         -------
         FrameFeatures
             One frame per texture window, ``times`` at the windows' centres, columns
-            :meth:`column_names` (``group/feature/mean`` and ``…/std``).
+            :meth:`column_names` (``group/feature/mean`` and ``…/std``);
+            ``values`` [shape=(n_windows, n_features), dtype=float32].
+
+        Raises
+        ------
+        ParameterError
+            If ``sr != self.sample_rate`` or ``audio`` is not 1-D.
+        FeatureError
+            If ``audio`` is shorter than one STFT hop.
         """
         st = short_time_features(audio, sr=sr, config=self.config)
         duration = audio.shape[0] / sr

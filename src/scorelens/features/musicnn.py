@@ -192,6 +192,17 @@ class _FreqPooledConv(nn.Module):
         self.bn = _bn(filters)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled filter responses of log-mel frames.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(batch, 1, time_in, 96)]
+            Normalised log-mel frames, already padded in time.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, filters, time_in - kernel_time + 1)]
+        """
         # x: (batch, 1, time_in, 96), already padded in time
         scale, shift = _affine(self.bn)
         sign = torch.where(scale >= 0, 1.0, -1.0)  # (filters,)
@@ -218,6 +229,17 @@ class TemporalBlock(_FreqPooledConv):
         self.time_kernel = time_kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled filter responses of log-mel frames, padded here as TensorFlow's 'same'.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(batch, 1, time, 96)]
+            Normalised log-mel frames, unpadded.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, 51, time)]
+        """
         # TensorFlow's 'same' puts the odd padding frame after: (k - 1) // 2 before, the rest after.
         before = (self.time_kernel - 1) // 2
         x = F.pad(x, (0, 0, before, self.time_kernel - 1 - before))  # (batch, 1, time + k - 1, 96)
@@ -234,6 +256,17 @@ class Midend(nn.Module):
         self.bns = nn.ModuleList([_bn(_MIDEND_FILTERS) for _ in range(3)])
 
     def forward(self, front: torch.Tensor) -> torch.Tensor:
+        """The front-end features followed by the three convolutions' outputs.
+
+        Parameters
+        ----------
+        front : torch.Tensor [shape=(batch, 561, time)]
+            Timbral and temporal front-end features.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, 753, time)]
+        """
         # front: (batch, 561, time)
         outputs = [front]
         x = front
@@ -255,6 +288,19 @@ class Backend(nn.Module):
         self.out = nn.Linear(EMBEDDING_SIZE, n_tags)
 
     def forward(self, features: torch.Tensor) -> MusicnnOutput:
+        """Pooled features, embedding and tags of a batch.
+
+        Parameters
+        ----------
+        features : torch.Tensor [shape=(batch, 753, time)]
+            Mid-end output.
+
+        Returns
+        -------
+        MusicnnOutput
+            ``logits`` and ``tags`` [shape=(batch, n_tags)], ``penultimate`` [shape=(batch, 200)],
+            ``mean_pool`` and ``max_pool`` [shape=(batch, 753)].
+        """
         # features: (batch, 753, time)
         max_pool = features.amax(dim=2)  # (batch, 753)
         mean_pool = features.mean(dim=2)  # (batch, 753)
@@ -283,20 +329,49 @@ class MusicnnNet(nn.Module):
         self.backend = Backend(n_tags)
 
     def normalise(self, logmel: torch.Tensor) -> torch.Tensor:
-        """The input batch norm (one scalar affine map) of a log-mel spectrogram of any shape."""
+        """The input batch norm (one scalar affine map) of a log-mel spectrogram of any shape.
+
+        Parameters
+        ----------
+        logmel : torch.Tensor [shape=(...)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(...)]
+            Same shape as ``logmel``.
+        """
         scale, shift = _affine(self.input_bn)
         return logmel * scale + shift
 
     def timbral_features(self, x: torch.Tensor) -> torch.Tensor:
         """Timbral features of normalised log-mel frames padded by 3 frames on each side.
 
-        x : [shape=(batch, time + 6, 96)] -> [shape=(batch, 408, time)]
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(batch, time + 6, 96)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, 408, time)]
+            The two timbral blocks' outputs, concatenated.
         """
         x = x[:, None]  # (batch, 1, time + 6, 96)
         return torch.cat([block(x) for block in self.timbral], dim=1)
 
     def forward(self, patches: torch.Tensor) -> MusicnnOutput:
-        """Run the network on log-mel patches [shape=(batch, time, 96)] (time = 187 as trained)."""
+        """Run the network on log-mel patches.
+
+        Parameters
+        ----------
+        patches : torch.Tensor [shape=(batch, time, 96)]
+            Log-mel patches (:func:`musicnn_log_mel`), time = 187 as trained.
+
+        Returns
+        -------
+        MusicnnOutput
+            ``logits`` and ``tags`` [shape=(batch, n_tags)], ``penultimate`` [shape=(batch, 200)],
+            ``mean_pool`` and ``max_pool`` [shape=(batch, 753)].
+        """
         x = self.normalise(patches)  # (batch, time, 96)
         timbral = self.timbral_features(F.pad(x, (0, 0, _EDGE, _EDGE)))  # (batch, 408, time)
         return self._from_timbral(x, timbral)
@@ -317,12 +392,25 @@ class MusicnnNet(nn.Module):
         Parameters
         ----------
         logmel : torch.Tensor [shape=(n_frames, 96)]
+            Log-mel spectrogram (:func:`musicnn_log_mel`), not normalised.
         starts : list of int
             First frame of each patch; ``0 <= s <= n_frames - 187``.
         batch_size : int
             Patches per pass through the rest of the network.
         block_frames : int
             Spectrogram frames per pass of the shared timbral convolutions.
+
+        Returns
+        -------
+        MusicnnOutput
+            One row per patch, in the order of ``starts``: ``logits`` and ``tags``
+            [shape=(len(starts), n_tags)], ``penultimate`` [shape=(len(starts), 200)], ``mean_pool`` and
+            ``max_pool`` [shape=(len(starts), 753)].
+
+        Raises
+        ------
+        ParameterError
+            If a patch would extend outside the spectrogram.
         """
         n_frames = logmel.shape[0]
         if any(s < 0 or s + PATCH_FRAMES > n_frames for s in starts):
@@ -354,6 +442,11 @@ class MusicnnNet(nn.Module):
 
 def musicnn_weights_dir() -> Path:
     """Folder of the installed ``musicnn`` wheel, found without importing its code.
+
+    Returns
+    -------
+    Path
+        The ``musicnn`` package folder (it holds ``MSD_musicnn/``, ``MTT_musicnn/``).
 
     Raises
     ------
@@ -422,6 +515,11 @@ def load_musicnn(model: str = "MSD_musicnn", *, weights_dir: str | os.PathLike |
         Folder holding ``<model>/.index`` and ``<model>/.data-00000-of-00001``; by
         default the installed musicnn wheel's folder.
 
+    Returns
+    -------
+    MusicnnNet
+        With ``len(MODELS[model])`` (50) tags, in eval mode.
+
     Raises
     ------
     ParameterError
@@ -487,7 +585,9 @@ def grid_patches(n_samples: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]
     Returns
     -------
     starts : np.ndarray [shape=(n,), dtype=int64]
+        First spectrogram frame of each grid frame's patch.
     times : np.ndarray [shape=(n,), dtype=float64]
+        Grid frame centres (s), ``k + 0.5``.
     """
     duration = n_samples / SAMPLE_RATE
     n = int(np.floor(duration * GRID_RATE_HZ + 1e-6))
@@ -551,20 +651,53 @@ class MusicnnKind(FeatureKind):
 
     @property
     def net(self):
-        """The network, loaded on first use (a run whose films are all cached never loads it)."""
+        """The network, loaded on first use (a run whose films are all cached never loads it).
+
+        Returns
+        -------
+        MusicnnNet
+            From :func:`load_musicnn`, in eval mode.
+
+        Raises
+        ------
+        FeatureError
+            When the checkpoint cannot be read (see :func:`load_musicnn`).
+        """
         if self._net is None:
             self._net = load_musicnn(self.model, weights_dir=self._weights_dir)
         return self._net
 
     def column_names(self) -> list[str]:
+        """Names of the feature columns, ``group/feature/statistic``.
+
+        Returns
+        -------
+        list of str [length 200 (+ 50 with ``tags``)]
+            ``embedding/musicnn_000/mean`` …, then ``tags/musicnn_<tag>/mean`` (the prefix
+            is ``musicnn_mtt`` for the MTT model).
+        """
         return list(self._names)
 
     def settings(self) -> dict:
+        """Settings that change the output (recorded with stored features, part of their key).
+
+        Returns
+        -------
+        dict
+            ``model``, ``tags``, ``frame_rate_hz``, ``patch_frames`` and the musicnn wheel version.
+        """
         return {"model": self.model, "tags": self.tags, "frame_rate_hz": self.frame_rate_hz,
                 "patch_frames": PATCH_FRAMES, "musicnn_wheel": "0.1.0"}
 
     def compute(self, audio: np.ndarray, sr: int) -> FrameFeatures:
-        """Frames of ``audio`` [shape=(n,), mono at 16 kHz] on the 1 Hz grid.
+        """Frames of ``audio`` on the 1 Hz grid.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n,)]
+            Mono samples at 16 kHz.
+        sr : int
+            Their rate (Hz); must be 16000.
 
         Returns
         -------

@@ -94,7 +94,25 @@ class FilmReport:
 # --------------------------------------------------------------------------- cue tables
 
 def read_cues(path: str | os.PathLike, *, film_id: str | None = None) -> pd.DataFrame:
-    """A film's stamped cue table, checked (:func:`scorelens.stamp.cuetable.read_cue_table`)."""
+    """A film's stamped cue table, checked (:func:`scorelens.stamp.cuetable.read_cue_table`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The cue table file.
+    film_id : str, optional
+        The film the table must belong to.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per cue.
+
+    Raises
+    ------
+    AnnotationError
+        For a missing, unreadable or malformed table, or rows of another film.
+    """
     return read_cue_table(path, film_id=film_id)
 
 
@@ -107,6 +125,7 @@ def cue_audio_span(cue, *, audio: str = "track",
     cue : mapping or pd.Series
         One cue-table row.
     audio : {"track", "film"}
+        Compute on the matched track or on the film's soundtrack.
     film_path : path, optional
         The film file, for ``audio="film"``.
 
@@ -116,6 +135,11 @@ def cue_audio_span(cue, *, audio: str = "track",
     start_s, end_s : float
         ``[track_offset_s, track_offset_s + (end_s - start_s) * speed]`` of the track, or
         ``[start_s, end_s]`` of the film.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown ``audio``, or ``audio="film"`` without ``film_path``.
     """
     duration = float(cue["end_s"]) - float(cue["start_s"])
     if audio == "track":
@@ -152,11 +176,13 @@ def cue_frames(kind: FeatureKind, y: np.ndarray, *, where: str = "audio",
     Parameters
     ----------
     kind : FeatureKind
+        The kind to compute.
     y : np.ndarray [shape=(n,)]
         Mono audio at ``kind.sample_rate``.
     where : str
         Names the cue in messages (film, cue, file, span).
     grid_method : {"linear", "nearest"}
+        Interpolation onto the grid (:func:`scorelens.features.grid.to_grid`).
 
     Returns
     -------
@@ -188,12 +214,38 @@ def cue_frames(kind: FeatureKind, y: np.ndarray, *, where: str = "audio",
 # --------------------------------------------------------------------------- storage
 
 def kind_record(kind: FeatureKind, config: FeatureConfig) -> dict:
+    """What produced a feature table: the kind, its settings and the pipeline's settings.
+
+    Parameters
+    ----------
+    kind : FeatureKind
+    config : FeatureConfig
+
+    Returns
+    -------
+    dict
+        ``kind, version, settings, sample_rate, native_frame_rate_hz, grid_rate_hz, pipeline,
+        scorelens`` (the package version).
+    """
     return {"kind": kind.name, "version": str(kind.version), "settings": kind.settings(),
             "sample_rate": int(kind.sample_rate), "native_frame_rate_hz": float(kind.frame_rate_hz),
             "grid_rate_hz": GRID_RATE_HZ, "pipeline": dataclasses.asdict(config), "scorelens": __version__}
 
 
 def kind_key(kind: FeatureKind, config: FeatureConfig) -> str:
+    """Cache key of features computed by ``kind`` with ``config``.
+
+    Parameters
+    ----------
+    kind : FeatureKind
+    config : FeatureConfig
+
+    Returns
+    -------
+    str
+        :func:`scorelens.config.settings_digest` of :func:`kind_record` without the package
+        version (a new scorelens release alone does not invalidate stored features).
+    """
     record = kind_record(kind, config)
     record.pop("scorelens")
     # Settings may hold paths (a model folder): digest their text.
@@ -201,7 +253,17 @@ def kind_key(kind: FeatureKind, config: FeatureConfig) -> str:
 
 
 def write_feature_table(df: pd.DataFrame, path: str | os.PathLike, meta: dict) -> None:
-    """Write a feature table as Parquet with ``meta`` as its ``scorelens`` metadata (JSON)."""
+    """Write a feature table as Parquet with ``meta`` as its ``scorelens`` metadata (JSON).
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        The table (its index is not written).
+    path : str or path-like
+        The Parquet file to write.
+    meta : dict
+        JSON-serialisable metadata (values that are not are written as their ``str``).
+    """
     table = pa.Table.from_pandas(df, preserve_index=False)
     merged = dict(table.schema.metadata or {})
     merged[_META_KEY] = json.dumps(meta, sort_keys=True, default=str).encode()
@@ -209,7 +271,22 @@ def write_feature_table(df: pd.DataFrame, path: str | os.PathLike, meta: dict) -
 
 
 def read_feature_metadata(path: str | os.PathLike) -> dict:
-    """The ``scorelens`` metadata of a feature table (kind, version, settings, pipeline settings)."""
+    """The ``scorelens`` metadata of a feature table (kind, version, settings, pipeline settings).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A Parquet file written by :func:`write_feature_table`.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FeatureError
+        For a file that is not readable Parquet or holds no scorelens metadata.
+    """
     path = Path(path)
     try:
         meta = pq.read_schema(path).metadata or {}
@@ -233,9 +310,11 @@ def compute_film(kind: FeatureKind, cues: pd.DataFrame, *, config: FeatureConfig
     Parameters
     ----------
     kind : FeatureKind
+        The kind to compute.
     cues : pd.DataFrame
         The film's cue table (:func:`read_cues`).
     config : FeatureConfig, optional
+        Pipeline settings (audio source, shortest cue, grid method); the defaults if not given.
     film_path : path, optional
         The film file (for ``config.audio == "film"``).
     previous : pd.DataFrame, optional
@@ -249,7 +328,18 @@ def compute_film(kind: FeatureKind, cues: pd.DataFrame, *, config: FeatureConfig
     Returns
     -------
     pd.DataFrame
-        Columns ``film_id, cue_id, time_s``, the kind's columns (float32), ``unit, rel_time_s``.
+        Columns ``film_id, cue_id, time_s``, the kind's columns (float32), ``unit, rel_time_s``;
+        one row per grid frame. Cues shorter than ``config.min_cue_s`` (or whose file ends
+        before that much audio) are skipped with a ``FeatureWarning``.
+
+    Raises
+    ------
+    ParameterError
+        For ``config.audio == "film"`` without ``film_path``.
+    MediaError
+        When a cue's audio cannot be decoded.
+    FeatureError
+        From :func:`cue_frames` (non-finite audio or features, wrong columns).
     """
     config = config or FeatureConfig()
     report = report if report is not None else FilmReport(film_id=str(cues["film_id"].iloc[0]) if len(cues) else "")
@@ -346,5 +436,14 @@ def cue_level(frames: pd.DataFrame) -> pd.DataFrame:
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:
-    """The feature columns (``group/feature/statistic``) of a feature table, in order."""
+    """The feature columns (``group/feature/statistic``) of a feature table, in order.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+
+    Returns
+    -------
+    list of str
+    """
     return [c for c in table.columns if is_feature_column(c)]

@@ -30,6 +30,13 @@ def texture_windows(duration_s: float, *, window_s: float = 5.0, hop_s: float = 
     Returns
     -------
     starts, ends : np.ndarray [shape=(n_windows,)]
+        Window bounds (s); the last window ends at ``duration_s``, and a span no longer than
+        ``window_s`` has the one window ``[0, duration_s]``.
+
+    Raises
+    ------
+    ParameterError
+        If ``duration_s``, ``window_s`` or ``hop_s`` is not > 0.
     """
     if not duration_s > 0:
         raise ParameterError(f"duration_s={duration_s} must be > 0")
@@ -60,11 +67,18 @@ def texture_stats(times: np.ndarray, values: np.ndarray, starts: np.ndarray,
     times : np.ndarray [shape=(n_frames,)]
         Frame centres (s), increasing.
     values : np.ndarray [shape=(n_frames, n_features)]
+        Frame values (NaN where undefined).
     starts, ends : np.ndarray [shape=(n_windows,)]
+        Window bounds (s), as from :func:`texture_windows`.
 
     Returns
     -------
     mean, std : np.ndarray [shape=(n_windows, n_features), dtype=float64]
+
+    Raises
+    ------
+    ParameterError
+        If ``values`` is not 2-D with one row per frame, or there are no frames.
     """
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)

@@ -157,6 +157,7 @@ def crc32c(data, *, lane: int = 1 << 14) -> int:
     Parameters
     ----------
     data : bytes-like
+        The bytes to check.
     lane : int
         Lane length in bytes (a multiple of 4) of the vectorised computation used for
         long buffers.
@@ -165,6 +166,11 @@ def crc32c(data, *, lane: int = 1 << 14) -> int:
     -------
     int
         The unmasked CRC (``crc32c(b"123456789") == 0xE3069283``).
+
+    Raises
+    ------
+    ValueError
+        If ``lane`` is not a positive multiple of 4 (a programming error, not bad input).
     """
     if lane % 4 or lane <= 0:
         raise ValueError(f"lane={lane} must be a positive multiple of 4")
@@ -215,12 +221,34 @@ def crc32c(data, *, lane: int = 1 << 14) -> int:
 
 
 def mask_crc(crc: int) -> int:
-    """LevelDB/TensorFlow's masked CRC (stored in block trailers and bundle entries)."""
+    """LevelDB/TensorFlow's masked CRC (stored in block trailers and bundle entries).
+
+    Parameters
+    ----------
+    crc : int
+        An unmasked 32-bit CRC (:func:`crc32c`).
+
+    Returns
+    -------
+    int
+        The CRC rotated right by 15 bits plus ``0xA282EAD8``, modulo 2**32.
+    """
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
 def unmask_crc(masked: int) -> int:
-    """Inverse of :func:`mask_crc`."""
+    """Inverse of :func:`mask_crc`.
+
+    Parameters
+    ----------
+    masked : int
+        A masked 32-bit CRC as stored in a checkpoint.
+
+    Returns
+    -------
+    int
+        The unmasked CRC, comparable with :func:`crc32c`.
+    """
     rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
     return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
@@ -489,20 +517,62 @@ class TFCheckpoint:
         self._loader = loader
 
     def names(self) -> list[str]:
-        """Names of every tensor, sorted."""
+        """Names of every tensor, sorted.
+
+        Returns
+        -------
+        list of str
+        """
         return sorted(self._infos)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        """``name -> shape`` of every tensor."""
+        """``name -> shape`` of every tensor.
+
+        Returns
+        -------
+        dict of str -> tuple of int
+            In name order.
+        """
         return {name: info.shape for name, info in sorted(self._infos.items())}
 
     def __contains__(self, name: str) -> bool:
         return name in self._infos
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """The shape of tensor ``name``.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        tuple of int
+
+        Raises
+        ------
+        FeatureError
+            For an unknown name (listing a few known ones).
+        """
         return self._info(name).shape
 
     def dtype(self, name: str) -> np.dtype:
+        """The NumPy dtype of tensor ``name``.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        np.dtype
+            From :data:`TF_DTYPES`.
+
+        Raises
+        ------
+        FeatureError
+            For an unknown name, or a TensorFlow dtype scorelens cannot read.
+        """
         enum = self._info(name).dtype_enum
         if enum not in TF_DTYPES:
             raise FeatureError(f"{self.path}: tensor {name!r} has TensorFlow dtype {enum}, which scorelens cannot read")
@@ -510,6 +580,14 @@ class TFCheckpoint:
 
     def read(self, name: str) -> np.ndarray:
         """The tensor ``name`` as a new array of its shape and dtype.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        np.ndarray [shape=self.shape(name), dtype=self.dtype(name)]
 
         Raises
         ------

@@ -109,10 +109,26 @@ def vggish_mel_matrix(*, num_mel_bins: int = NUM_MEL_BINS, num_spectrogram_bins:
                       upper_edge_hz: float = MEL_MAX_HZ) -> np.ndarray:
     """VGGish's mel weight matrix (triangles linear in HTK mel, DC bin zeroed).
 
+    Parameters
+    ----------
+    num_mel_bins : int
+        Mel bands (64).
+    num_spectrogram_bins : int
+        Bins of the magnitude spectrum (``FFT_LENGTH // 2 + 1`` = 257).
+    sample_rate : int
+        Sample rate (Hz).
+    lower_edge_hz, upper_edge_hz : float
+        Lower edge of the lowest band and upper edge of the highest band (Hz).
+
     Returns
     -------
     np.ndarray [shape=(num_spectrogram_bins, num_mel_bins), dtype=float64]
         Post-multiplies magnitude spectra: ``mel = spectrum @ matrix``.
+
+    Raises
+    ------
+    ParameterError
+        Unless ``0 <= lower_edge_hz < upper_edge_hz <= sample_rate / 2``.
     """
     nyquist = sample_rate / 2.0
     if not 0.0 <= lower_edge_hz < upper_edge_hz <= nyquist:
@@ -211,7 +227,18 @@ class VGGish(nn.Module):
         self.final_relu = final_relu
 
     def forward(self, examples: torch.Tensor) -> torch.Tensor:
-        """Raw 128-d embeddings of log-mel examples [shape=(batch, 96, 64)] -> [shape=(batch, 128)]."""
+        """Raw 128-d embeddings of log-mel examples.
+
+        Parameters
+        ----------
+        examples : torch.Tensor [shape=(batch, 96, 64)]
+            Log-mel examples (:func:`vggish_examples`), float32.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, 128)]
+            The 128-d layer (after a ReLU with ``final_relu``), before post-processing.
+        """
         # channels-last (NHWC) memory runs oneDNN's convolutions ~1.4x faster on CPU, and is
         # TensorFlow's layout, so the flatten below is free
         x = examples[:, None].contiguous(memory_format=torch.channels_last)  # (batch, 1, 96, 64)
@@ -424,6 +451,11 @@ def load_vggish(weights: VGGishWeights | str | os.PathLike, *, final_relu: bool 
     final_relu : bool
         See :class:`VGGish`.
 
+    Returns
+    -------
+    VGGish
+        In eval mode, in channels-last memory format.
+
     Raises
     ------
     FeatureError
@@ -458,6 +490,11 @@ def load_vggish(weights: VGGishWeights | str | os.PathLike, *, final_relu: bool 
 
 def load_pca_params(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read VGGish's PCA parameters from ``vggish_pca_params.npz`` or torchvggish's ``.pth``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; ``pca_eigen_vectors`` and ``pca_means`` are read from it.
 
     Returns
     -------
@@ -552,9 +589,24 @@ class VGGishKind(FeatureKind):
         self.pca = load_pca_params(self.weights.pca_params) if self.postprocess else None
 
     def column_names(self) -> list[str]:
+        """Names of the feature columns, ``group/feature/statistic``.
+
+        Returns
+        -------
+        list of str [length 128]
+            ``embedding/vggish_000/mean`` … ``embedding/vggish_127/mean``.
+        """
         return [f"embedding/vggish_{i:03d}/mean" for i in range(EMBEDDING_SIZE)]
 
     def settings(self) -> dict:
+        """Settings that change the output (recorded with stored features, part of their key).
+
+        Returns
+        -------
+        dict
+            ``final_relu``, ``postprocess`` and the identity (name and content digest) of the
+            checkpoint and, when post-processing, of the PCA parameters.
+        """
         settings = {"final_relu": self.final_relu, "postprocess": self.postprocess,
                     "checkpoint": _file_identity(self.weights.checkpoint)}
         if self.weights.pca_params is not None and self.postprocess:
@@ -564,9 +616,16 @@ class VGGishKind(FeatureKind):
     def embed(self, audio: np.ndarray) -> np.ndarray:
         """Raw or post-processed embeddings of every complete example of ``audio`` (16 kHz).
 
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n,), dtype=float32]
+            Mono samples at 16 kHz, already checked (as by :meth:`compute`).
+
         Returns
         -------
         np.ndarray [shape=(n_examples, 128), dtype=float32]
+            :func:`vggish_postprocess` of the 128-d layer with ``postprocess``, else the layer
+            itself; no rows for audio shorter than one example (0.975 s).
         """
         n_examples = 0 if audio.size < EXAMPLE_SAMPLES else 1 + (audio.size - EXAMPLE_SAMPLES) // (
             EXAMPLE_HOP_FRAMES * HOP_LENGTH)
@@ -582,7 +641,14 @@ class VGGishKind(FeatureKind):
         return out
 
     def compute(self, audio: np.ndarray, sr: int) -> FrameFeatures:
-        """Frames of ``audio`` [shape=(n,), mono at 16 kHz], one per 0.96 s example.
+        """Frames of ``audio``, one per 0.96 s example.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n,)]
+            Mono samples at 16 kHz.
+        sr : int
+            Their rate (Hz); must be 16000.
 
         Returns
         -------

@@ -64,10 +64,16 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     rgb : np.ndarray [shape=(height, width, 3), dtype=uint8]
+        An RGB frame.
 
     Returns
     -------
     np.ndarray [shape=(height, width), dtype=float32]
+
+    Raises
+    ------
+    ValueError
+        If ``rgb`` is not (height, width, 3).
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -81,6 +87,12 @@ def brightness(rgb: np.ndarray) -> float:
     Parameters
     ----------
     rgb : np.ndarray [shape=(height, width, 3), dtype=uint8]
+        An RGB frame.
+
+    Returns
+    -------
+    float
+        In [0, 1]; the mean of :func:`luma`.
     """
     return float(luma(rgb).mean())
 
@@ -114,6 +126,7 @@ def contrast(rgb: np.ndarray, *, levels: int = 256) -> float:
     Parameters
     ----------
     rgb : np.ndarray [shape=(height, width, 3), dtype=uint8]
+        An RGB frame.
     levels : int
         Histogram bins for Otsu's threshold.
 
