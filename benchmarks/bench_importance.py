@@ -40,8 +40,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
     from bench_table4 import study_corpus
+
     from scorelens.analysis import importance as imp
     from scorelens.analysis.data import CorpusBags
     from scorelens.config import ModelConfig

@@ -286,7 +286,8 @@ def main() -> None:
                     "rhythm/pulse_clarity": "MaxAutocor on librosa onsets, own",
                     "rhythm/tempo": "(see below)"}.get(n, "librosa" if n.split("/")[0] in (
                         "mfcc", "delta_mfcc", "delta2_mfcc", "pitch", "dynamics") or n in (
-                        "timbre/centroid", "timbre/spread", "timbre/flatness", "timbre/zcr") else "own, from definition")
+                        "timbre/centroid", "timbre/spread", "timbre/flatness", "timbre/zcr")
+            else "own, from definition")
         if n.startswith("delta"):
             ref_name += " (window SD)"
         figures[n] = {"rank_r": float(r), "gain_-6": row[-6.0], "gain_-20": row[-20.0]}

@@ -40,7 +40,7 @@ LEVELS = (0.0, -5.0, -10.0, -15.0)
 def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: float, seed: int) -> None:
     """Write the soundtrack, the film and the truth table (skipped when already there)."""
     from scorelens.demo import synth
-    from scorelens.demo.films import CueSpec, FilmSpec, GENRE_STYLES, render_film_audio
+    from scorelens.demo.films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
     from scorelens.demo.media import write_audio, write_film
 
     if (root / "truth.csv").exists():

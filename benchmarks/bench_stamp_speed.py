@@ -57,7 +57,7 @@ def _at_speed(excerpt: np.ndarray, factor: float, pitched: bool) -> np.ndarray:
 def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: float, seed: int) -> None:
     """Soundtrack, one film per (factor, transfer) and their truth tables (skipped when there)."""
     from scorelens.demo import synth
-    from scorelens.demo.films import CueSpec, FilmSpec, GENRE_STYLES, render_film_audio
+    from scorelens.demo.films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
     from scorelens.demo.media import write_audio, write_film
 
     if (root / "done").exists():

@@ -285,7 +285,8 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "wall_s": wall, "network_tflop": flops / 1e12,
-                       "gemm_gflops_per_core": rate / 1e9, "network_floor_s": floor, "extrapolated_total_s": extrapolated_total,
+                       "gemm_gflops_per_core": rate / 1e9, "network_floor_s": floor,
+                       "extrapolated_total_s": extrapolated_total,
                        "extrapolated_total_cpu_s": cpu_total, "loadavg": os.getloadavg(),
                        "rows": [{"features": r[0], "model": r[1], "measured_s": r[2], "extrapolated_s": r[3],
                                  "measured_cpu_s": r[4], "extrapolated_cpu_s": r[5]} for r in rows],

@@ -178,7 +178,8 @@ class StamperConfig:
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be > 0")
         if self.hop_s > self.window_s:
-            raise ParameterError(f"hop_s={self.hop_s} must not exceed window_s={self.window_s} (windows would leave gaps)")
+            raise ParameterError(f"hop_s={self.hop_s} must not exceed window_s={self.window_s} "
+                                 "(windows would leave gaps)")
         if self.max_gap_windows < 0 or self.offset_tolerance_frames < 0 or self.min_vote_ratio < 0:
             raise ParameterError("max_gap_windows, offset_tolerance_frames and min_vote_ratio must be >= 0")
         if self.speed != "auto":
@@ -234,7 +235,8 @@ class MIRConfig:
     n_mels: int = 40
     """Mel bands under the MFCCs (MIRtoolbox's ``mirmfcc`` uses 40)."""
     n_mfcc: int = 13
-    """MFCC coefficients kept, 1..n_mfcc (coefficient 0, the energy, is left out as in MIRtoolbox's default ``Rank`` 1:13)."""
+    """MFCC coefficients kept, 1..n_mfcc (coefficient 0, the energy, is left out as in MIRtoolbox's default
+    ``Rank`` 1:13)."""
     delta_width: int = 5
     """Frames of the regression behind Δ and ΔΔ MFCCs (MIRtoolbox's default radius 2)."""
     brightness_cutoff_hz: float = 1500.0
@@ -771,7 +773,10 @@ def _coerce(value, current, where: str):
 
 
 def parse_assignments(items, *, source: str = "--set") -> dict:
-    """``["model.epochs=50", "run.kinds=mir,musicnn"]`` as ``{"model.epochs": 50, …}`` (values read as JSON when they parse)."""
+    """``["model.epochs=50", "run.kinds=mir,musicnn"]`` as ``{"model.epochs": 50, …}``.
+
+    Values are read as JSON when they parse (numbers, lists, true/false), else kept as text.
+    """
     out = {}
     for item in items or []:
         key, sep, raw = str(item).partition("=")

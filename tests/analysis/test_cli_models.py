@@ -78,7 +78,8 @@ def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
 
     caplog.set_level(logging.WARNING)   # an earlier `-q` command may have raised the root level to ERROR
     from scorelens.analysis.data import CorpusBags
-    from scorelens.stages.bags import LARGE_CORPUS_INSTANCES, warn_if_large as _warn_if_large
+    from scorelens.stages.bags import LARGE_CORPUS_INSTANCES
+    from scorelens.stages.bags import warn_if_large as _warn_if_large
 
     def corpus(n):
         return CorpusBags(["a", "b"], [np.zeros((n, 2), np.float32)] * 2, np.ones((2, 1)), ("A",),

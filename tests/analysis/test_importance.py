@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.evaluation import evaluate
 from scorelens.analysis.importance import group_importance, permuted_variants
-from scorelens.mil.crossval import cross_validate
 from scorelens.cli.main import _register, app
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
+from scorelens.mil.crossval import cross_validate
 from scorelens.mil.training import cross_val_network
 
 GENRES = ("Action", "Comedy", "Horror")

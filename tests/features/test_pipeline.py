@@ -11,7 +11,14 @@ from scorelens.demo.media import write_audio, write_film
 from scorelens.exceptions import AnnotationError, FeatureError, MediaError, ParameterError
 from scorelens.features import pipeline
 from scorelens.features.base import FeatureKind, FrameFeatures, get_kind, register_kind
-from scorelens.features.pipeline import FeatureWarning, compute_film, cue_frames, cue_level, read_cues, read_feature_metadata
+from scorelens.features.pipeline import (
+    FeatureWarning,
+    compute_film,
+    cue_frames,
+    cue_level,
+    read_cues,
+    read_feature_metadata,
+)
 from scorelens.stages.features import FilmSource, load_features, run_features
 from scorelens.workspace import Workspace
 

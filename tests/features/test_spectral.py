@@ -4,9 +4,16 @@ import librosa
 import numpy as np
 import pytest
 
-from scorelens.features.spectral import (acf_pitch, inharmonicity, spectral_brightness, spectral_crest,
-                                         spectral_entropy, spectral_flatness, spectral_moments,
-                                         spectral_roughness)
+from scorelens.features.spectral import (
+    acf_pitch,
+    inharmonicity,
+    spectral_brightness,
+    spectral_crest,
+    spectral_entropy,
+    spectral_flatness,
+    spectral_moments,
+    spectral_roughness,
+)
 
 SR, N_FFT = 22050, 2048
 FREQS = librosa.fft_frequencies(sr=SR, n_fft=N_FFT)

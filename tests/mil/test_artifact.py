@@ -84,7 +84,8 @@ def test_foreign_and_future_files_are_refused(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a scorelens model artifact"):
         load_artifact(tmp_path / "x.pt")
-    future = {"format": "scorelens-genre-model", "version": 99, "header": {}, "payload": torch.zeros(1, dtype=torch.uint8)}
+    future = {"format": "scorelens-genre-model", "version": 99, "header": {},
+              "payload": torch.zeros(1, dtype=torch.uint8)}
     torch.save(future, tmp_path / "y.pt")
     with pytest.raises(ModelError, match="format version 99"):
         load_artifact(tmp_path / "y.pt")

@@ -4,8 +4,14 @@ import torch
 
 from scorelens.exceptions import ParameterError
 from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork, fast_bfloat16
-from scorelens.mil.training import (cross_val_network, fit_scalers, fold_stacks, loss_weights, make_plan,
-                                    single_threaded_kernels)
+from scorelens.mil.training import (
+    cross_val_network,
+    fit_scalers,
+    fold_stacks,
+    loss_weights,
+    make_plan,
+    single_threaded_kernels,
+)
 
 
 @pytest.fixture

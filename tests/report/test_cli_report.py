@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 GENRES = ["Action", "Comedy", "Drama"]
 RUNS = [("none", "random"), ("vggish", "network:attention"), ("vggish", "network:average"),
         ("mir", "network:average"), ("mir", "simple_mi:svm")]

@@ -6,8 +6,14 @@ import pytest
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from scorelens.exceptions import ParameterError
-from scorelens.report.figures import (average_precisions, cue_timeline, film_scatter, per_film_scores, pr_curves,
-                                      save_figure)
+from scorelens.report.figures import (
+    average_precisions,
+    cue_timeline,
+    film_scatter,
+    per_film_scores,
+    pr_curves,
+    save_figure,
+)
 
 GENRES = ["Action", "Comedy", "Drama"]
 

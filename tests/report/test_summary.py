@@ -139,7 +139,8 @@ def test_markdown_holds_table4(project, written):
                                      for r in report["table4"]]
     assert [r[2:5] for r in rows] == [[format_score(r[k]) for k in ("precision", "recall", "f1")]
                                       for r in report["table4"]]
-    assert [r[1] for r in rows] == ["Random Guess", "Plurality Label", "Single Attn (4 units)", "Avg. Pooling (4 units)"]
+    assert [r[1] for r in rows] == ["Random Guess", "Plurality Label", "Single Attn (4 units)",
+                                    "Avg. Pooling (4 units)"]
     assert "8 films, leave-one-out cross-validation, cue-level instances, seed 3" in markdown
     assert "`epochs=5`" in markdown and "`hidden=4`" in markdown
     assert "Films without cues, left out: later, silent." in markdown

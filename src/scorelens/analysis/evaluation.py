@@ -37,7 +37,8 @@ from scorelens.mil.network import resolve_precision
 from scorelens.mil.training import fold_stacks
 from scorelens.mil.validation import check_bag_labels, check_bags
 
-__all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "fit_and_predict", "evaluate", "write_evaluation",
+__all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "fit_and_predict", "evaluate",
+           "write_evaluation",
            "evaluation_keys", "format_score", "format_p", "inputs_digest", "no_progress"]
 
 log = logging.getLogger(__name__)

@@ -306,7 +306,8 @@ def group_importance(corpus: CorpusBags, key: str = "network:average", config: M
     config = config or ModelConfig()
     progress = progress or no_progress
     if normalise_key(key).split(":")[0] in ("random", "plurality"):
-        raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that reads them")
+        raise ParameterError(f"model {key!r} ignores the features; permutation importance needs a model that "
+                             "reads them")
     if runs < 1:
         raise ParameterError(f"runs={runs} must be at least 1")
     names = list(corpus.feature_names)

@@ -109,9 +109,16 @@ from scorelens.config import MIRConfig
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import FeatureKind, FrameFeatures
 from scorelens.features.rhythm import onset_strength, tempo_frames
-from scorelens.features.spectral import (acf_pitch, inharmonicity, spectral_brightness, spectral_crest,
-                                         spectral_entropy, spectral_flatness, spectral_moments,
-                                         spectral_roughness)
+from scorelens.features.spectral import (
+    acf_pitch,
+    inharmonicity,
+    spectral_brightness,
+    spectral_crest,
+    spectral_entropy,
+    spectral_flatness,
+    spectral_moments,
+    spectral_roughness,
+)
 from scorelens.features.texture import texture_stats, texture_windows
 from scorelens.features.tonal import key_features
 

@@ -112,7 +112,8 @@ def span_tempo(*, onset: np.ndarray, fps: float, min_bpm: float = 40.0, max_bpm:
 def tempo_frames(*, onset: np.ndarray, fps: float, frame_s: float = 3.0, hop_s: float = 0.25,
                  min_bpm: float = 40.0, max_bpm: float = 200.0, prior_bpm: float = 120.0,
                  prior_octaves: float = 1.0,
-                 continuity_octaves: float = 0.2, anchor_octaves: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 continuity_octaves: float = 0.2, anchor_octaves: float = 0.1
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tempo and pulse clarity of consecutive frames of an onset curve.
 
     Each frame's onset curve has its mean removed and its autocorrelation is normalised

@@ -17,8 +17,8 @@ A trained model is saved with :func:`save_artifact` and used on a new film with
 """
 
 from scorelens.mil.artifact import BagPrediction, GenreModel, load_artifact, predict_film, save_artifact
-from scorelens.mil.baselines import PluralityLabel, RandomGuess
 from scorelens.mil.base import BASE_CLASSIFIERS
+from scorelens.mil.baselines import PluralityLabel, RandomGuess
 from scorelens.mil.classifier import MILClassifier
 from scorelens.mil.network import NETWORK_POOLINGS
 from scorelens.mil.simple import SimpleMI

@@ -19,6 +19,7 @@ import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ import torch
 from scorelens import __version__
 from scorelens.exceptions import ModelError, ParameterError
 from scorelens.mil.validation import check_bags
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where tables are read
+    import pandas as pd
 
 __all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "predict_film", "ARTIFACT_FORMAT",
            "ARTIFACT_VERSION"]

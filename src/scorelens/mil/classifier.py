@@ -11,8 +11,15 @@ from scorelens.exceptions import ParameterError
 from scorelens.mil.base import BagClassifier
 from scorelens.mil.network import MILNetwork, check_pooling, resolve_precision
 from scorelens.mil.step import build_store
-from scorelens.mil.training import (fold_seed, fold_standardisation, loss_weights, make_plan, pad_bags,
-                                    predict_stack, train_stack)
+from scorelens.mil.training import (
+    fold_seed,
+    fold_standardisation,
+    loss_weights,
+    make_plan,
+    pad_bags,
+    predict_stack,
+    train_stack,
+)
 
 #: The study's training settings (written once, in scorelens.config): the defaults below.
 STUDY = _StudyModel()

@@ -23,8 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from scorelens.mil.base import (BagClassifier, binary_proba, binary_proba_and_predict, fit_binary,
-                                make_base_classifier)
+from scorelens.mil.base import BagClassifier, binary_proba, binary_proba_and_predict, fit_binary, make_base_classifier
 
 __all__ = ["SimpleMI", "bag_means"]
 

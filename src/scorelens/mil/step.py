@@ -440,7 +440,7 @@ class StackTrainer:
         def sig(t):
             return per_model(torch.sigmoid, t)
 
-        pooling, c = self.net.pooling, self.c
+        pooling = self.net.pooling
         if pooling in ("max", "average", "linear_softmax"):
             pooled = self._pool.pool_last(grid(sig(z["cla"])), mask).pooled             # (M, c, B)
             proba = pooled.transpose(1, 2)
@@ -448,8 +448,8 @@ class StackTrainer:
             pooled = self._pool.pool_last(grid(sig(z["cla"])), mask, grid(sig(z["att"]))).pooled
             proba = pooled.transpose(1, 2)
         elif pooling == "multi_attention":
-            both = [self._pool.pool_last(grid(sig(z[f"cla{l}"])), mask, grid(sig(z[f"att{l}"]))).pooled
-                    for l in (2, 3)]
+            both = [self._pool.pool_last(grid(sig(z[f"cla{k}"])), mask, grid(sig(z[f"att{k}"]))).pooled
+                    for k in (2, 3)]
             both = torch.cat(both, dim=1).transpose(1, 2)                            # (M, B, 2c)
             proba = sig(_linear(both, bag_params["out_w"], bag_params["out_b"]))
         else:
@@ -535,7 +535,8 @@ class StackTrainer:
             m = sl.stop - sl.start
             g_e = {}
             for layer in heads:
-                self._view(self.grad, f"head{layer}")[sl].copy_(torch.bmm(g_z[layer][sl], acts[layer][sl].transpose(1, 2)))
+                self._view(self.grad, f"head{layer}")[sl].copy_(
+                    torch.bmm(g_z[layer][sl], acts[layer][sl].transpose(1, 2)))
                 g_e[layer] = torch.bmm(head_t[layer][sl], g_z[layer][sl], out=take(f"g{layer}", (m, h, R), dt))
             g = g_e[3]
             for layer in (3, 2, 1):
@@ -545,7 +546,8 @@ class StackTrainer:
                 if layer > 1:
                     below = acts[layer - 1][sl]
                     self._view(self.grad, f"emb{layer}")[sl].copy_(torch.bmm(g, below.transpose(1, 2)))
-                    g = torch.bmm(transposed[layer][sl], g, out=take("g_next" if g is not g_e[3] else "g_prev", (m, h, R), dt))
+                    g = torch.bmm(transposed[layer][sl], g,
+                                  out=take("g_next" if g is not g_e[3] else "g_prev", (m, h, R), dt))
                 else:
                     below = take("x", (m, da, R), dt)
                     below.copy_(x1.expand(m, da, R))

@@ -476,7 +476,8 @@ class FoldStack:
 def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
                       pooling: str = "attention", hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
                       learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size, seed: int = 0,
-                      precision: str = "float32", vectorise: bool = True, fold_chunk: int | None = None, n_jobs: int | None = None,
+                      precision: str = "float32", vectorise: bool = True, fold_chunk: int | None = None,
+                      n_jobs: int | None = None,
                       only: Sequence[int] | None = None, keep_models: bool = False,
                       on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
     """Cross-validate a MIL network, training the folds together (or one at a time).

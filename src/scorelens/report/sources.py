@@ -57,7 +57,8 @@ def read_cue_tables(workspace, films: list[str] | None = None) -> pd.DataFrame:
     if films is not None:
         found = {f: found[f] for f in films if f in found}
     if not found:
-        raise WorkspaceError(f"{_layout(workspace).cues_dir}: no cue tables{' for the manifest’s films' if films else ''}; "
+        which = " for the manifest’s films" if films else ""
+        raise WorkspaceError(f"{_layout(workspace).cues_dir}: no cue tables{which}; "
                              "run `scorelens stamp` first")
     return pd.concat([read_cue_table(p, film_id=f, annotation=True) for f, p in found.items()], ignore_index=True)
 

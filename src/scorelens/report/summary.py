@@ -414,7 +414,8 @@ def _figure_blocks(inp: _Inputs) -> list:
     where = f", {level}-level evaluation" if level else ""
     pr = inp.image(inp.layout.figures_dir / "pr_curves", caption=f"Precision-recall curves per genre, out of fold"
                    f"{where} (the study's S2).")
-    scatter = inp.image(inp.layout.figures_dir / "per_film_scatter", caption="Each film's precision and recall over its "
+    scatter = inp.image(inp.layout.figures_dir / "per_film_scatter",
+                        caption="Each film's precision and recall over its "
                         f"genres, out of fold{where} (the study's S3).")
     ap_path = inp.layout.figures_dir / "average_precision.csv"
     if ap_path.is_file():
@@ -440,7 +441,8 @@ def _prediction_section(inp: _Inputs, evaluations: list[_Evaluation]) -> Section
     for ev in evaluations:
         blocks += [Heading(f"{ev.level.capitalize()}-level instances"), _table4(ev)]
         if ev.report is None:
-            blocks.append(Text(f"Settings: not recorded (`{inp.rel(inp.layout.table4(ev.level, 'json'))}` is missing)."))
+            missing = inp.rel(inp.layout.table4(ev.level, "json"))
+            blocks.append(Text(f"Settings: not recorded (`{missing}` is missing)."))
             continue
         missing = ev.report.get("films_without_cues") or []
         if missing:
