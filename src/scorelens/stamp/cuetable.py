@@ -33,8 +33,10 @@ def write_cue_table(cues: pd.DataFrame, parquet_path: str | os.PathLike, csv_pat
     ----------
     cues : pd.DataFrame
         A cue table (:data:`CUE_COLUMNS`).
-    parquet_path : path
-    csv_path : path, optional
+    parquet_path : str or path-like
+        Parquet file to write (without the frame's index).
+    csv_path : str or path-like, optional
+        CSV copy for people: times to the millisecond, ``speed`` to 1e-5.
     """
     cues.to_parquet(parquet_path, index=False)
     if csv_path is not None:

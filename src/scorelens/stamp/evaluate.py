@@ -91,6 +91,19 @@ def evaluate_cues(truth: pd.DataFrame, predicted: pd.DataFrame, *, resolution_s:
 
 
 def summarise(per_film: pd.DataFrame) -> pd.DataFrame:
-    """Mean and SD over films of each measure (the study reports precision 0.94, SD .012; recall 0.47, SD .086)."""
+    """Mean and SD over films of each measure (the study reports precision 0.94, SD .012; recall 0.47, SD .086).
+
+    Parameters
+    ----------
+    per_film : pd.DataFrame
+        Output of :func:`evaluate_cues`.
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by ``measure`` (``second_precision, second_recall, second_f1, cue_precision,
+        cue_recall``), columns ``mean`` and ``sd`` (sample SD, ddof=1; NaN with one film).
+        NaN measures of a film are left out of its mean and SD.
+    """
     measures = ["second_precision", "second_recall", "second_f1", "cue_precision", "cue_recall"]
     return pd.DataFrame({"mean": per_film[measures].mean(), "sd": per_film[measures].std(ddof=1)}).rename_axis("measure")

@@ -29,13 +29,17 @@ def landmarks_to_hashes(f1: np.ndarray, df: np.ndarray, dt: np.ndarray) -> np.nd
 
     Parameters
     ----------
-    f1 : np.ndarray [shape=(n,)], anchor bins in [0, 1024)
-    df : np.ndarray [shape=(n,)], bin differences in [-64, 64)
-    dt : np.ndarray [shape=(n,)], frame differences in [1, 64)
+    f1 : np.ndarray [shape=(n,)]
+        Anchor bins in [0, 1024).
+    df : np.ndarray [shape=(n,)]
+        Bin differences ``f2 - f1`` in [-64, 64).
+    dt : np.ndarray [shape=(n,)]
+        Frame differences ``t2 - t1`` in [1, 64).
 
     Returns
     -------
-    np.ndarray [shape=(n,), dtype=uint32]
+    hashes : np.ndarray [shape=(n,), dtype=uint32]
+        Values out of range are not checked: each is wrapped into its bit field.
     """
     f1 = np.asarray(f1, dtype=np.int64)
     df = np.asarray(df, dtype=np.int64)
@@ -45,7 +49,17 @@ def landmarks_to_hashes(f1: np.ndarray, df: np.ndarray, dt: np.ndarray) -> np.nd
 
 
 def hashes_to_landmarks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unpack hashes into ``(f1, df, dt)``; the inverse of :func:`landmarks_to_hashes`."""
+    """Unpack hashes into ``(f1, df, dt)``; the inverse of :func:`landmarks_to_hashes`.
+
+    Parameters
+    ----------
+    hashes : np.ndarray [shape=(n,), dtype=uint32]
+
+    Returns
+    -------
+    f1, df, dt : np.ndarray [shape=(n,), dtype=int32]
+        Anchor bin in [0, 1024), bin difference in [-64, 64), frame difference in [0, 64).
+    """
     h = np.asarray(hashes, dtype=np.int64)
     dt = h & _DT_MASK
     df = ((h >> DT_BITS) & _DF_MASK) - _DF_BIAS

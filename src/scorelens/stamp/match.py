@@ -63,7 +63,19 @@ class HashIndex:
         np.cumsum(np.bincount(self.hashes, minlength=1 << HASH_BITS), out=self.starts[1:])
 
     def runs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """First and one-past-last position of each hash's postings in the sorted arrays."""
+        """First and one-past-last position of each hash's postings in the sorted arrays.
+
+        Parameters
+        ----------
+        hashes : np.ndarray [shape=(n,)]
+            Hashes in [0, 2**HASH_BITS).
+
+        Returns
+        -------
+        lo, hi : np.ndarray [shape=(n,), dtype=int64]
+            Hash ``hashes[i]`` is at positions ``lo[i]:hi[i]`` of ``self.hashes``, ``self.tracks``
+            and ``self.frames`` (empty when it is not indexed).
+        """
         hashes = np.asarray(hashes, dtype=np.int64)
         return self.starts[hashes].astype(np.int64), self.starts[hashes + 1].astype(np.int64)
 
@@ -95,13 +107,33 @@ class Matches:
     """Unique id of each (film hash, posting) pair, to merge matches found in overlapping chunks."""
 
     def take(self, mask) -> "Matches":
-        """The rows selected by a boolean mask or index array."""
+        """The rows selected by a boolean mask or index array.
+
+        Parameters
+        ----------
+        mask : np.ndarray [shape=(m,), dtype=bool] or np.ndarray [shape=(k,), dtype=int]
+
+        Returns
+        -------
+        Matches
+        """
         return Matches(self.film_frames[mask], self.tracks[mask], self.offsets[mask], self.dts[mask],
                        None if self.ids is None else self.ids[mask])
 
     @staticmethod
     def concat(parts: list["Matches"]) -> "Matches":
-        """Rows of several Matches, each (film hash, posting) pair once."""
+        """Rows of several Matches, each (film hash, posting) pair once.
+
+        Parameters
+        ----------
+        parts : list of Matches
+            Each with ``ids`` (as :func:`lookup` gives them).
+
+        Returns
+        -------
+        Matches
+            Rows ordered by ``ids``; an empty Matches when ``parts`` is empty.
+        """
         if not parts:
             empty = np.zeros(0, np.int64)
             return Matches(empty.astype(np.int32), empty.astype(np.int32), empty, empty.astype(np.int32), empty)
@@ -116,8 +148,20 @@ class Matches:
 def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
     """All index postings of every film hash (hashes more common than ``_MAX_POSTINGS`` skipped).
 
-    ``first`` is the position of ``query``'s first hash in the whole film's fingerprint
-    when ``query`` is a slice of it (it makes the rows' ``ids`` global).
+    Parameters
+    ----------
+    query : Fingerprint
+        The film's hashes and anchor frames (and ``track_frames`` when hashed at another speed).
+    index : HashIndex
+    first : int
+        Position of ``query``'s first hash in the whole film's fingerprint when ``query`` is a
+        slice of it (it makes the rows' ``ids`` global).
+
+    Returns
+    -------
+    Matches
+        One row per (film hash, posting), with ``ids``; ``offsets`` are on the track's time
+        scale (from ``track_frames`` when given).
     """
     lo, hi = index.runs(query.hashes)
     # At another speed the film hashes carry their anchor on the track's time scale too.
@@ -151,6 +195,17 @@ def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n
     chunks of ``chunk_windows`` windows (with one window of context either side, so the
     votes and the kept postings are the same as in one pass) keep memory flat whatever the
     film's length.
+
+    Parameters
+    ----------
+    query : Fingerprint
+        The film's fingerprint, anchor frames ascending.
+    index : HashIndex
+    config : StamperConfig
+    n_windows : int
+        Windows in the film.
+    chunk_windows : int
+        Windows voted per chunk.
 
     Returns
     -------
@@ -190,6 +245,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     Parameters
     ----------
     matches : Matches
+        The film's index postings (:func:`lookup`).
     query : Fingerprint
         The film's fingerprint (for the number of hashes per window).
     config : StamperConfig

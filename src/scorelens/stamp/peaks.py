@@ -146,7 +146,15 @@ class PeakFinder:
         return np.log(np.maximum(mag, _FLOOR)).astype(np.float32)
 
     def feed(self, block: np.ndarray) -> None:
-        """Add the next block of mono samples at ``config.sample_rate``."""
+        """Add the next block of mono samples at ``config.sample_rate``.
+
+        Peaks are picked as soon as enough frames follow them; blocks may have any length.
+
+        Parameters
+        ----------
+        block : np.ndarray [shape=(n,)]
+            Mono samples (converted to float32).
+        """
         buf = np.concatenate([self._carry, np.asarray(block, dtype=np.float32)])
         n = 0 if buf.size < self.cfg.n_fft else 1 + (buf.size - self.cfg.n_fft) // self.cfg.hop_length
         if n:
@@ -156,7 +164,14 @@ class PeakFinder:
         self._process(final=False)
 
     def finish(self) -> Peaks:
-        """Flush the tail (padded with half a window of silence) and return all peaks."""
+        """Flush the tail (padded with half a window of silence) and return all peaks.
+
+        Returns
+        -------
+        Peaks
+            All peaks of the blocks fed, sorted by frame then bin, with ``frame_frac`` and
+            ``bin_frac``.
+        """
         pad = np.zeros(self.cfg.n_fft // 2, dtype=np.float32)
         tail = np.concatenate([self._carry, pad])
         n = 0 if tail.size < self.cfg.n_fft else 1 + (tail.size - self.cfg.n_fft) // self.cfg.hop_length
@@ -230,10 +245,12 @@ def find_peaks(blocks: Iterable[np.ndarray] | np.ndarray, config: StamperConfig,
         Mono samples at ``config.sample_rate``.
     config : StamperConfig
     peaks_per_second : float
+        Density to keep (the strongest peaks of each ~1 s stretch of frames).
 
     Returns
     -------
     Peaks
+        Sorted by frame then bin, with sub-frame and sub-bin positions.
     """
     finder = PeakFinder(config, peaks_per_second)
     if isinstance(blocks, np.ndarray):

@@ -152,6 +152,13 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     StampResult
         Its ``speed`` and ``speed_note`` sum up the speed the cues agree on; a film in which
         no track plays at any speed has an empty cue table and says so in the note.
+
+    Raises
+    ------
+    MediaError
+        The film is missing, not media, has no audio stream, or its audio decodes to nothing.
+    StoreError
+        The database holds no tracks, or a ``track_ids`` entry is not in it.
     """
     film = Path(film)
     info = probe_audio(film)  # fails early and clearly on a file with no audio

@@ -67,7 +67,13 @@ class SpeedHypothesis:
 
     @property
     def semitones(self) -> float:
-        """Pitch shift of the music in the film (0 when pitch-corrected)."""
+        """Pitch shift of the music in the film (0 when pitch-corrected).
+
+        Returns
+        -------
+        float
+            ``12 * log2(factor)`` semitones for a pitched hypothesis, else 0.0.
+        """
         return 12 * math.log2(self.factor) if self.pitched else 0.0
 
 
@@ -160,6 +166,17 @@ class _Probe:
                                                     max_df=int(np.ceil(config.max_df * hi)))
 
     def hashes(self, hyp: SpeedHypothesis) -> Fingerprint:
+        """The sample's pairs hashed under ``hyp``: those that fall in the track-side target zone.
+
+        Parameters
+        ----------
+        hyp : SpeedHypothesis
+
+        Returns
+        -------
+        Fingerprint
+            ``frames`` in film frames, ``track_frames`` on the track's scale.
+        """
         p, i, j = self.peaks, self.anchors, self.targets
         mapped = _map_peaks(p, hyp, sort=False)
         dt = mapped.frames[j] - mapped.frames[i]
@@ -170,7 +187,20 @@ class _Probe:
                            track_frames=mapped.frames[i[ok]])
 
     def votes(self, hyp: SpeedHypothesis, index: HashIndex, window_s: float, n_windows: int) -> np.ndarray:
-        """Best pooled votes of each window [shape=(n_windows,)], 0 where the window does not match."""
+        """Best pooled votes of each window, 0 where the window does not match.
+
+        Parameters
+        ----------
+        hyp : SpeedHypothesis
+        index : HashIndex
+        window_s : float
+            Length of the probe's (non-overlapping) windows.
+        n_windows : int
+
+        Returns
+        -------
+        votes : np.ndarray [shape=(n_windows,), dtype=int64]
+        """
         return self.best(hyp, index, window_s, n_windows)[0]
 
     def best(self, hyp: SpeedHypothesis, index: HashIndex, window_s: float,
@@ -179,6 +209,22 @@ class _Probe:
 
         The window criteria of :func:`~scorelens.stamp.match.vote_windows` except the spread
         (the probe then demands more than one window, or more votes).
+
+        Parameters
+        ----------
+        hyp : SpeedHypothesis
+        index : HashIndex
+        window_s : float
+            Length of the probe's (non-overlapping) windows.
+        n_windows : int
+
+        Returns
+        -------
+        votes : np.ndarray [shape=(n_windows,), dtype=int64]
+        track : np.ndarray [shape=(n_windows,), dtype=int64]
+            Position in the index's ``track_ids``; -1 where no match.
+        offset : np.ndarray [shape=(n_windows,), dtype=int64]
+            Track frame minus film frame; 0 where no match.
         """
         cfg = self.cfg
         m = lookup(self.hashes(hyp), index)
@@ -356,6 +402,13 @@ def merge_passes(passes: list[SpeedPass], n_tracks: int) -> tuple[pd.DataFrame, 
     votes for its candidate). Pass ``p`` lists track ``k`` as
     ``p * n_tracks + k``, so offsets measured on different speed scales are never mixed.
 
+    Parameters
+    ----------
+    passes : list of SpeedPass
+        The passes of one film (the same windows in each), ties going to the earlier pass.
+    n_tracks : int
+        Tracks in the index the passes were matched against.
+
     Returns
     -------
     windows : pd.DataFrame
@@ -388,7 +441,21 @@ def merge_passes(passes: list[SpeedPass], n_tracks: int) -> tuple[pd.DataFrame, 
 
 
 def refined_factor(cues: pd.DataFrame, hyp: SpeedHypothesis) -> float:
-    """The factor a pass's cues measure (duration-weighted median of their ``speed``), or ``hyp``'s own."""
+    """The factor a pass's cues measure (duration-weighted median of their ``speed``), or ``hyp``'s own.
+
+    Parameters
+    ----------
+    cues : pd.DataFrame
+        Cues built from the pass (:func:`~scorelens.stamp.cues.build_cues`), with ``speed`` and
+        ``pitch_shift_semitones``.
+    hyp : SpeedHypothesis
+        The pass's hypothesis; only cues whose pitch shift is within 0.05 semitone of its own count.
+
+    Returns
+    -------
+    float
+        ``hyp.factor`` when no cue counts.
+    """
     mine = cues[np.isclose(cues["pitch_shift_semitones"], hyp.semitones, atol=0.05)] if len(cues) else cues
     if len(mine) == 0:
         return hyp.factor

@@ -40,13 +40,35 @@ TrackRecord = dict  # id, content_digest, file_digest, title, path, duration_s, 
 
 
 def pack_fingerprint(hashes: np.ndarray, frames: np.ndarray) -> tuple[bytes, bytes]:
-    """Compress a track's (hashes, anchor frames) into two blobs."""
+    """Compress a track's (hashes, anchor frames) into two blobs.
+
+    Parameters
+    ----------
+    hashes : np.ndarray [shape=(n,), dtype=uint32]
+    frames : np.ndarray [shape=(n,)]
+        Anchor frames, ascending (they are stored as unsigned deltas).
+
+    Returns
+    -------
+    hash_blob, frame_blob : bytes
+        zlib-compressed little-endian uint32 hashes and frame deltas.
+    """
     deltas = np.diff(frames.astype(np.int64), prepend=0).astype("<u4")
     return zlib.compress(hashes.astype("<u4").tobytes(), 6), zlib.compress(deltas.tobytes(), 6)
 
 
 def unpack_fingerprint(hash_blob: bytes, frame_blob: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`pack_fingerprint`."""
+    """Inverse of :func:`pack_fingerprint`.
+
+    Parameters
+    ----------
+    hash_blob, frame_blob : bytes
+
+    Returns
+    -------
+    hashes : np.ndarray [shape=(n,), dtype=uint32]
+    frames : np.ndarray [shape=(n,), dtype=int32]
+    """
     hashes = np.frombuffer(zlib.decompress(hash_blob), dtype="<u4").astype(np.uint32)
     frames = np.cumsum(np.frombuffer(zlib.decompress(frame_blob), dtype="<u4").astype(np.int64)).astype(np.int32)
     return hashes, frames
@@ -114,7 +136,7 @@ class FingerprintStore(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; returns None."""
 
     # --- schema ------------------------------------------------------------------
     def _check_or_init(self, config: StamperConfig, create: bool) -> None:
@@ -173,12 +195,36 @@ class FingerprintStore(abc.ABC):
         self.close()
 
     def tracks(self) -> pd.DataFrame:
-        """All tracks: columns ``id, content_digest, file_digest, title, path, duration_s, n_hashes, added``."""
+        """All tracks, ordered by id.
+
+        Returns
+        -------
+        pd.DataFrame
+            Columns ``id, content_digest, file_digest, title, path, duration_s, n_hashes, added``.
+
+        Raises
+        ------
+        StoreError
+            The database cannot be read.
+        """
         rows = self._execute(f"SELECT {', '.join(_TRACK_COLUMNS)} FROM tracks ORDER BY id")
         return pd.DataFrame(rows, columns=_TRACK_COLUMNS)
 
     def find(self, *, content_digest: str | None = None, file_digest: str | None = None) -> TrackRecord | None:
-        """The track with this decoded-content digest or file digest, or None."""
+        """The track with this decoded-content digest or file digest, or None.
+
+        Parameters
+        ----------
+        content_digest : str, optional
+            Digest of the decoded audio; used when given.
+        file_digest : str, optional
+            Digest of the file's bytes; used when ``content_digest`` is not given.
+
+        Returns
+        -------
+        dict or None
+            The track's row (keys as the columns of :meth:`tracks`), None when not stored.
+        """
         column, value = ("content_digest", content_digest) if content_digest else ("file_digest", file_digest)
         rows = self._execute(f"SELECT {', '.join(_TRACK_COLUMNS)} FROM tracks WHERE {column} = %s", (value,))
         return dict(zip(_TRACK_COLUMNS, rows[0])) if rows else None
@@ -188,6 +234,30 @@ class FingerprintStore(abc.ABC):
         """Store a track and its fingerprint in one transaction; return its id.
 
         A track whose decoded content is already stored is not stored again: the existing id is returned.
+
+        Parameters
+        ----------
+        title : str
+        path : str
+            Where the track's file was read.
+        content_digest : str
+            Digest of the decoded audio (the track's identity).
+        file_digest : str
+            Digest of the file's bytes.
+        duration_s : float
+        hashes : np.ndarray [shape=(n,), dtype=uint32]
+        frames : np.ndarray [shape=(n,)]
+            Anchor frames, ascending.
+
+        Returns
+        -------
+        int
+            The track's id.
+
+        Raises
+        ------
+        StoreError
+            The database refuses the insert.
         """
         existing = self.find(content_digest=content_digest)
         if existing:
@@ -199,12 +269,33 @@ class FingerprintStore(abc.ABC):
         return self._insert_track(record, hash_blob, frame_blob)
 
     def remove_track(self, track_id: int) -> None:
-        """Delete a track and its fingerprint (one transaction)."""
+        """Delete a track and its fingerprint (one transaction).
+
+        Parameters
+        ----------
+        track_id : int
+            A track id; an unknown id deletes nothing.
+        """
         self._execute_all([("DELETE FROM fingerprints WHERE track_id = %s", (int(track_id),)),
                            ("DELETE FROM tracks WHERE id = %s", (int(track_id),))])
 
     def fingerprints(self, track_ids) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(hashes, frames) of each track id, in the order given."""
+        """(hashes, frames) of each track id, in the order given.
+
+        Parameters
+        ----------
+        track_ids : iterable of int
+
+        Returns
+        -------
+        list of (np.ndarray [shape=(n,), dtype=uint32], np.ndarray [shape=(n,), dtype=int32])
+            Hashes and anchor frames per track.
+
+        Raises
+        ------
+        StoreError
+            A track id has no fingerprint in the database.
+        """
         ids = [int(i) for i in track_ids]
         if not ids:
             return []
@@ -329,10 +420,12 @@ class SQLiteStore(FingerprintStore):
             raise StoreError(f"{self.path}: cannot store track {record['title']!r} ({exc})") from exc
 
     def size_bytes(self) -> int:
+        """Size of the database file in bytes, after folding the write-ahead log into it."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return self.path.stat().st_size
 
     def close(self) -> None:
+        """Close the connection; returns None."""
         self.conn.close()
 
 
@@ -415,11 +508,13 @@ class PostgresStore(FingerprintStore):
             raise StoreError(f"{self.url}: cannot store track {record['title']!r} ({str(exc).strip()})") from exc
 
     def size_bytes(self) -> int:
+        """Total size in bytes of the tables (with indexes) in the current schema."""
         rows = self._execute("SELECT COALESCE(SUM(pg_total_relation_size(quote_ident(table_name))), 0) FROM "
                              "information_schema.tables WHERE table_schema = current_schema()")
         return int(rows[0][0])
 
     def close(self) -> None:
+        """Close the connection; returns None."""
         self.conn.close()
 
 
@@ -449,6 +544,14 @@ def open_store(url: str, config: StamperConfig, *, create: bool = True) -> Finge
     Returns
     -------
     FingerprintStore
+        A :class:`SQLiteStore` or a :class:`PostgresStore`.
+
+    Raises
+    ------
+    StoreError
+        Unsupported URL; no database there and ``create`` false; a file that is not a
+        scorelens database, is locked or a folder; an unreachable server; another schema
+        version or other analysis settings.
     """
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresStore(url, config, create=create)
