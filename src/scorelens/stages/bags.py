@@ -24,6 +24,17 @@ LARGE_CORPUS_INSTANCES = 50_000
 def music_kinds(workspace: Workspace, features=None) -> list[str]:
     """The feature kinds to model: ``features`` when given, else every music kind in the workspace.
 
+    Parameters
+    ----------
+    workspace : Workspace
+    features : sequence of str, optional
+        Kind names or Parquet paths, returned as given (unchecked) when not empty.
+
+    Returns
+    -------
+    list of str
+        The workspace's feature kinds other than :data:`MUSIC_EXCLUDED` when ``features`` is empty.
+
     Raises
     ------
     FeatureError
@@ -43,6 +54,13 @@ def feature_table(workspace: Workspace, features: str, level: str) -> tuple[Path
 
     A kind ``K`` means its cue-level table at cue level (falling back to the frame-level
     table, averaged per cue) and its frame-level table at frame level.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    features : str
+        A Parquet file (a ``.parquet`` name or an existing file) or a feature kind name.
+    level : {"cue", "frame"}
 
     Returns
     -------
@@ -71,7 +89,32 @@ def feature_table(workspace: Workspace, features: str, level: str) -> tuple[Path
 
 
 def load_bags(workspace: Workspace, corpus, features, level: str = "cue", max_instances: int = 0) -> list:
-    """Each feature kind's bags of the corpus' films (:class:`~scorelens.analysis.data.CorpusBags`)."""
+    """Each feature kind's bags of the corpus' films (:class:`~scorelens.analysis.data.CorpusBags`).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    corpus : Corpus
+        The films, their order and their labels.
+    features : sequence of str
+        Kind names or Parquet paths (see :func:`feature_table`).
+    level : {"cue", "frame"}
+    max_instances : int
+        At most this many evenly spaced instances per film (0: all).
+
+    Returns
+    -------
+    list of CorpusBags
+        One per entry of ``features``, in order.
+
+    Raises
+    ------
+    FeatureError
+        A table is missing or malformed (see :func:`feature_table` and
+        :func:`~scorelens.analysis.data.bags_from_table`).
+    ParameterError
+        Unknown ``level``, or a frame level asked of a cue-level table.
+    """
     from scorelens.analysis.data import bags_from_table, load_feature_table
 
     sets = []
@@ -83,7 +126,14 @@ def load_bags(workspace: Workspace, corpus, features, level: str = "cue", max_in
 
 
 def warn_if_large(sets) -> None:
-    """Warn before a sweep whose instances would take hours (frame-level bags of a large corpus)."""
+    """Warn before a sweep whose instances would take hours (frame-level bags of a large corpus).
+
+    Logs a warning for each set with more than :data:`LARGE_CORPUS_INSTANCES` instances.
+
+    Parameters
+    ----------
+    sets : iterable of CorpusBags
+    """
     for fs in sets:
         n = sum(len(b) for b in fs.bags)
         if n > LARGE_CORPUS_INSTANCES:

@@ -28,6 +28,17 @@ class CrossModalReport:
 def read_clips(workspace: Workspace) -> tuple[pd.DataFrame, Path]:
     """The visual stage's per-cue medians (the clips of Table 5).
 
+    Parameters
+    ----------
+    workspace : Workspace
+
+    Returns
+    -------
+    clips : pd.DataFrame
+        The visual stage's cue-level table.
+    path : Path
+        The file it was read from.
+
     Raises
     ------
     FeatureError

@@ -33,7 +33,18 @@ Progress = Callable[[str, float | None], Callable[..., None]]
 
 
 def no_progress(description: str, total: float | None = None) -> Callable[..., None]:
-    """A progress hook that shows nothing."""
+    """A progress hook that shows nothing.
+
+    Parameters
+    ----------
+    description : str
+    total : float, optional
+
+    Returns
+    -------
+    callable
+        ``advance(n=1, item=None)``, which does nothing.
+    """
     return lambda n=1, item=None: None
 
 
@@ -67,7 +78,27 @@ class Executor(abc.ABC):
         """
 
     def run_all(self, fn: Callable[..., Any], items: Sequence[tuple], *, name: str = "task") -> list:
-        """``[fn(*item) for item in items]`` on the executor's workers; the first failure raises."""
+        """``[fn(*item) for item in items]`` on the executor's workers; the first failure raises.
+
+        Parameters
+        ----------
+        fn : callable
+            A picklable task.
+        items : sequence of tuple
+            Arguments of each call.
+        name : str
+            Prefix of the tasks' names (``<name>-<i>``).
+
+        Returns
+        -------
+        list
+            The results, in the order of ``items``.
+
+        Raises
+        ------
+        ScorelensError
+            The first a task raised (a :class:`TaskFailure` when its worker died).
+        """
         out: list = [None] * len(items)
         for position, result in self.map(fn, items, names=[f"{name}-{i}" for i in range(len(items))]):
             if isinstance(result, BaseException):
@@ -76,7 +107,13 @@ class Executor(abc.ABC):
         return out
 
     def joblib_backend(self):
-        """A context in which joblib's parallel loops run on this executor's workers."""
+        """A context in which joblib's parallel loops run on this executor's workers.
+
+        Returns
+        -------
+        context manager
+            A no-op context here; Dask's joblib backend for :class:`DaskExecutor`.
+        """
         import contextlib
 
         return contextlib.nullcontext()
@@ -95,6 +132,7 @@ class LocalExecutor(Executor):
     """Runs tasks one after another in this process."""
 
     def map(self, fn, items, *, names):
+        """Run the tasks in order in this process; yields ``(position, result or ScorelensError)``."""
         for position, item in enumerate(items):
             try:
                 result = fn(*item)
@@ -154,6 +192,7 @@ class DaskExecutor(Executor):
             self.workers = workers
 
     def map(self, fn, items, *, names):
+        """Submit every task to the cluster; yields ``(position, result or ScorelensError)`` as each finishes."""
         from distributed import as_completed
 
         futures = {}
@@ -175,12 +214,14 @@ class DaskExecutor(Executor):
                 self.client.cancel(list(futures))
 
     def joblib_backend(self):
+        """Returns joblib's ``parallel_config`` context for the Dask backend."""
         import joblib
 
         # Simple MI and IMV folds (joblib loops) go to the cluster too.
         return joblib.parallel_config(backend="dask")
 
     def close(self) -> None:
+        """Close the client and any local cluster this executor started; returns None."""
         try:
             self.client.close()
         finally:
@@ -201,7 +242,26 @@ def _quiet_dask_logs() -> None:
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """The executor a run asked for: local without ``workers``/``scheduler``, else Dask."""
+    """The executor a run asked for: local without ``workers``/``scheduler``, else Dask.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes of a local Dask cluster.
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+
+    Returns
+    -------
+    Executor
+        A :class:`LocalExecutor` when neither is given, else a :class:`DaskExecutor`.
+
+    Raises
+    ------
+    ParameterError
+        Both given, ``workers`` not a positive integer, an unreachable scheduler, or Dask
+        distributed not installed.
+    """
     if workers is None and scheduler is None:
         return LocalExecutor()
     if workers is not None and scheduler is not None:

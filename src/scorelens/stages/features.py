@@ -76,15 +76,31 @@ class FeaturesReport:
 
     @property
     def failures(self) -> list[FilmReport]:
+        """The films' reports that hold an error."""
         return [f for f in self.films if f.error is not None]
 
     @property
     def failed(self) -> dict[str, str]:
+        """Film id -> error of each film that failed."""
         return {f.film_id: f.error for f in self.films if f.error is not None}
 
 
 def film_sources(workspace: Workspace, corpus=None, films: Sequence[str] | None = None) -> list[FilmSource]:
     """The films of a features run: a corpus' films (in its order), or every cue table in the workspace.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    corpus : Corpus, optional
+        Its films, with their film files; without it, the films of the workspace's cue tables.
+    films : sequence of str, optional
+        Film ids to keep (default: all).
+
+    Returns
+    -------
+    list of FilmSource
+        Each with the film's cue table in the workspace (Parquet, or CSV when only that exists);
+        ``film`` is None without a corpus.
 
     Raises
     ------
@@ -151,7 +167,7 @@ def feature_film_task(kind_name: str | FeatureKind, kind_options: dict, cues: pd
 
 @contextlib.contextmanager
 def single_threaded():
-    """Numerical libraries on one thread while a film's features are computed.
+    """Numerical libraries on one thread while a film's features are computed (a context manager).
 
     Multi-threaded BLAS and PyTorch kernels sum in an order that depends on the thread
     count, which moved float32 features by an ulp between this process and a Dask worker.

@@ -29,6 +29,7 @@ class PredictReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
+        """The report as a JSON-ready dict: film, model, probabilities per genre, predicted genres, drivers."""
         p = self.prediction
         return {"film": str(self.film), "model": str(self.model_path), "model_key": self.artifact.key,
                 "features": self.artifact.kind, "cues": len(self.cues), "from_prior": p.from_prior,

@@ -68,13 +68,16 @@ class RunReport:
 
     @property
     def failures(self) -> list[dict]:
+        """Every stage's per-film failures, in stage order."""
         return [f for s in self.stages for f in s.failures]
 
     @property
     def exit_code(self) -> int:
+        """3 (``EXIT_FAILURES``) when a film or a stage failed, else 0."""
         return EXIT_FAILURES if self.failures or any(s.status == "failed" for s in self.stages) else 0
 
     def to_json(self) -> dict:
+        """The record written to ``results/run.json`` (exit code 1 after a fatal error)."""
         return {"scorelens": __version__, "workspace": self.workspace, "manifest": self.manifest,
                 "executor": self.executor, "started": self.started, "finished": self.finished,
                 "seconds": round(self.seconds, 3), "exit_code": 1 if self.fatal else self.exit_code,
@@ -83,7 +86,22 @@ class RunReport:
 
 
 def manifest_settings(manifest: str | os.PathLike) -> dict:
-    """The ``[settings]`` table of a TOML manifest (empty for CSV manifests or none)."""
+    """The ``[settings]`` table of a TOML manifest (empty for CSV manifests or none).
+
+    Parameters
+    ----------
+    manifest : str or path-like
+
+    Returns
+    -------
+    dict
+        Empty when ``manifest`` is not an existing ``.toml`` file or has no ``[settings]``.
+
+    Raises
+    ------
+    ManifestError
+        Not valid TOML, or ``settings`` is not a table.
+    """
     path = Path(manifest)
     if path.suffix.lower() != ".toml" or not path.is_file():
         return {}
@@ -460,7 +478,17 @@ def run(manifest: str | os.PathLike, *, workspace: str | os.PathLike = "scorelen
 
 
 def read_run_record(workspace: str | os.PathLike) -> dict | None:
-    """The last run's record (``results/run.json``), or None."""
+    """The last run's record (``results/run.json``), or None.
+
+    Parameters
+    ----------
+    workspace : str, path-like or Workspace
+
+    Returns
+    -------
+    dict or None
+        The parsed record; None when it is missing or unreadable.
+    """
     path = Workspace(workspace).layout.run_record() if not isinstance(workspace, Workspace) \
         else workspace.layout.run_record()
     try:

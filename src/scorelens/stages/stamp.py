@@ -38,7 +38,19 @@ log = logging.getLogger(__name__)
 
 
 def database_url(workspace: Workspace, db: str | None) -> str:
-    """The fingerprint database: ``db`` when given, else the workspace's SQLite file."""
+    """The fingerprint database: ``db`` when given, else the workspace's SQLite file.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    db : str, optional
+        SQLite path or ``postgresql://`` URL.
+
+    Returns
+    -------
+    str
+        A URL for :func:`~scorelens.stamp.store.open_store`.
+    """
     return db or workspace.default_db
 
 
@@ -51,10 +63,12 @@ class IndexReport:
     total_tracks: int = 0
 
     def count(self, status: str) -> int:
+        """Number of tracks with this ``status`` (``added``, ``known`` or ``failed``)."""
         return sum(o.status == status for o in self.outcomes)
 
     @property
     def failures(self) -> dict[str, str]:
+        """Path -> reason of each track that could not be indexed."""
         return {str(o.path): o.message for o in self.outcomes if o.status == "failed"}
 
 
@@ -113,6 +127,7 @@ class StampReport:
 
     @property
     def skipped(self) -> list[str]:  # the name the CLI used before the stages layer
+        """Same as ``reused``: the films whose cue table was already there."""
         return self.reused
 
 
@@ -123,12 +138,31 @@ def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperCo
     Opens its own (read-only) connection to the database, so it runs in any process that
     sees the database: this one, a local Dask worker, or a cluster node (PostgreSQL).
 
+    Parameters
+    ----------
+    film_path : str
+        Film file.
+    film_id : str
+        Name of the film in the cue table.
+    db_url : str
+        SQLite path or ``postgresql://`` URL of an existing database.
+    config : StamperConfig
+    track_ids : list of int
+        Candidate tracks (the film's soundtrack).
+
     Returns
     -------
     cues : pd.DataFrame
         The film's cue table.
     duration_s : float
         Seconds of film audio decoded.
+
+    Raises
+    ------
+    StoreError
+        No database at ``db_url``, other settings, or an unknown track id.
+    MediaError
+        The film cannot be read or has no audio.
     """
     with open_store(db_url, config, create=False) as store:
         result = stamp_film(film_path, store, config, film_id=film_id, track_ids=track_ids)
@@ -245,7 +279,24 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
 
 def commit_cue_table(workspace: Workspace, film_id: str, cues: pd.DataFrame, key: str, *,
                      meta: dict | None = None) -> Path:
-    """Commit a film's cue table to the workspace (Parquet, recorded under ``key``, plus a CSV copy)."""
+    """Commit a film's cue table to the workspace (Parquet, recorded under ``key``, plus a CSV copy).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    film_id : str
+    cues : pd.DataFrame
+        The film's cue table.
+    key : str
+        Digest of the inputs and settings the table was made from (what reuse checks).
+    meta : dict, optional
+        More facts recorded beside the table (its number of cues always is).
+
+    Returns
+    -------
+    Path
+        The Parquet cue table (``cues/<film>.parquet``).
+    """
     out = workspace.layout.cue_table(film_id)
     csv_path = workspace.layout.cue_table(film_id, "csv")
 
@@ -361,10 +412,26 @@ def annotated_truth(workspace: Workspace, corpus: Corpus, films: Sequence[str] |
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hand annotations of a corpus' annotated films and the workspace's cue tables of the same films.
 
+    Parameters
+    ----------
+    workspace : Workspace
+    corpus : Corpus
+    films : sequence of str, optional
+        Film ids to keep (default: every annotated film).
+
+    Returns
+    -------
+    truth : pd.DataFrame
+        The hand annotations (:func:`~scorelens.stamp.cuetable.read_cue_table` with ``annotation=True``).
+    predicted : pd.DataFrame
+        The stamped cue tables of the same films.
+
     Raises
     ------
     ParameterError
         No film is annotated, or an annotated film has no cue table yet.
+    AnnotationError
+        An annotation or a cue table is malformed.
     """
     annotated = [f for f in corpus.films if f.cues is not None and (films is None or f.id in films)]
     if not annotated:

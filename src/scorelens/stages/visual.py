@@ -56,11 +56,29 @@ class VisualReport:
 
     @property
     def failed(self) -> dict[str, str]:
+        """Film id -> reason of each film that failed (the same dict as ``failures``)."""
         return self.failures
 
 
 def visual_sources(workspace: Workspace, corpus, films: Sequence[str] | None = None) -> list[VisualSource]:
-    """The corpus' films (in its order, or only ``films``) with their cue tables in the workspace."""
+    """The corpus' films (in its order, or only ``films``) with their cue tables in the workspace.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    corpus : Corpus
+    films : sequence of str, optional
+        Film ids to keep (default: all).
+
+    Returns
+    -------
+    list of VisualSource
+
+    Raises
+    ------
+    ParameterError
+        ``films`` names a film that is not in the corpus.
+    """
     from scorelens.exceptions import ParameterError
 
     ids = [f.id for f in corpus.films]
@@ -74,7 +92,25 @@ def visual_sources(workspace: Workspace, corpus, films: Sequence[str] | None = N
 
 
 def visual_film_task(film: str, film_id: str, config: VisualConfig) -> pd.DataFrame:
-    """Brightness and contrast of one film at the grid times: the pure per-film task."""
+    """Brightness and contrast of one film at the grid times: the pure per-film task.
+
+    Parameters
+    ----------
+    film : str
+        Film file.
+    film_id : str
+    config : VisualConfig
+
+    Returns
+    -------
+    pd.DataFrame
+        :func:`~scorelens.features.visual.visual_frames`'s table with a leading ``film_id`` column.
+
+    Raises
+    ------
+    MediaError
+        The film cannot be read or has no readable video frame.
+    """
     frames = visual_frames(film, config=config)
     frames.insert(0, "film_id", film_id)
     return frames
