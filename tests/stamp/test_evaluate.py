@@ -29,7 +29,8 @@ def test_wrong_track_counts_against_both():
 
 
 def test_no_prediction_gives_undefined_precision_and_zero_recall():
-    row = evaluate_cues(_cues([("A", 0, 10)]), _cues([], film="f").reindex(columns=["film_id", "track", "start_s", "end_s"])).iloc[0]
+    empty = _cues([], film="f").reindex(columns=["film_id", "track", "start_s", "end_s"])
+    row = evaluate_cues(_cues([("A", 0, 10)]), empty).iloc[0]
     assert np.isnan(row["second_precision"]) and row["second_recall"] == 0
 
 

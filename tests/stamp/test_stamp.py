@@ -3,7 +3,6 @@
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from scorelens.demo.media import write_audio
@@ -67,7 +66,8 @@ def test_unrefined_cues_sit_on_window_boundaries(tmp_path, soundtrack, film, con
     with open_store(str(tmp_path / "fp.sqlite"), coarse) as store:
         index_tracks([p for p, _ in soundtrack.values()], store, coarse)
         cues = stamp_film(film[0], store, coarse).cues
-    assert np.all(np.isclose(cues["start_s"] % 5, 0)) and np.all(np.isclose(cues["end_s"] % 5, 0) | (cues["end_s"] == cues["end_s"].max()))
+    assert np.all(np.isclose(cues["start_s"] % 5, 0))
+    assert np.all(np.isclose(cues["end_s"] % 5, 0) | (cues["end_s"] == cues["end_s"].max()))
 
 
 def test_whole_index_finds_music_from_another_film(tmp_path, soundtrack, film, config):
@@ -105,9 +105,9 @@ def test_silent_and_short_tracks_are_rejected(tmp_path, config):
     ("avi", "libmp3lame", 32000, 128_000, 2),  # an odd rate
 ])
 def test_codecs_rates_and_fades(tmp_path, soundtrack, speech, config, container, codec, film_sr, bitrate, channels):
+    from scorelens.demo import synth
     from scorelens.demo.films import CueSpec, FilmSpec, render_film_audio
     from scorelens.demo.media import write_film
-    from scorelens.demo import synth
 
     tracks = {t: s for t, (_, s) in soundtrack.items()}
     spec = FilmSpec(duration_s=40.0, cues=[CueSpec("track3_scifi", 3.0, 14.2, 15.0, -5.0, fade_s=2.0),

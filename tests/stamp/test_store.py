@@ -9,7 +9,6 @@ import threading
 import numpy as np
 import pytest
 
-from scorelens.config import StamperConfig
 from scorelens.exceptions import StoreError
 from scorelens.stamp.fingerprint import fingerprint_file
 from scorelens.stamp.pipeline import index_tracks

@@ -54,8 +54,9 @@ def _lookalike(hit: pd.Series, windows: pd.DataFrame, config: StamperConfig) -> 
     for n in (w - 1, w + 1):
         if 0 <= n < len(windows):
             other = windows.iloc[n]
+            jump_s = abs(other["offset_frames"] - hit["offset_frames"]) * config.frame_seconds
             if (int(other["candidate"]) == int(hit["track"]) and other["votes"] >= config.min_votes
-                    and abs(other["offset_frames"] - hit["offset_frames"]) * config.frame_seconds > config.offset_jump_s):
+                    and jump_s > config.offset_jump_s):
                 return True
     return False
 

@@ -26,7 +26,8 @@ REQUIRED_COLUMNS = ("film_id", "cue_id", "track_id", "track_path", "start_s", "e
 ANNOTATION_COLUMNS = ("track", "start_s", "end_s")
 
 
-def write_cue_table(cues: pd.DataFrame, parquet_path: str | os.PathLike, csv_path: str | os.PathLike | None = None) -> None:
+def write_cue_table(cues: pd.DataFrame, parquet_path: str | os.PathLike,
+                    csv_path: str | os.PathLike | None = None) -> None:
     """Write a cue table as Parquet (and CSV, times to the millisecond, when ``csv_path`` is given).
 
     Parameters

@@ -40,7 +40,8 @@ def _covered(intervals: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
     out = np.zeros(len(intervals))
     for i, (start, end, key) in enumerate(zip(intervals["start_s"], intervals["end_s"], intervals["key"])):
         same = others[others["key"] == key]
-        spans = sorted((max(s, start), min(e, end)) for s, e in zip(same["start_s"], same["end_s"]) if e > start and s < end)
+        spans = sorted((max(s, start), min(e, end)) for s, e in zip(same["start_s"], same["end_s"])
+                       if e > start and s < end)
         total, reach = 0.0, start
         for s, e in spans:
             s = max(s, reach)
@@ -106,4 +107,5 @@ def summarise(per_film: pd.DataFrame) -> pd.DataFrame:
         NaN measures of a film are left out of its mean and SD.
     """
     measures = ["second_precision", "second_recall", "second_f1", "cue_precision", "cue_recall"]
-    return pd.DataFrame({"mean": per_film[measures].mean(), "sd": per_film[measures].std(ddof=1)}).rename_axis("measure")
+    table = pd.DataFrame({"mean": per_film[measures].mean(), "sd": per_film[measures].std(ddof=1)})
+    return table.rename_axis("measure")

@@ -265,7 +265,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     hop_frames = config.hop_s / fs
     copies = int(np.ceil(config.window_s / config.hop_s))
     # Window w covers frames [w*hop, w*hop + window); with overlap a hash belongs to several.
-    keys, win_of = [], []
+    keys = []
     last = n_windows - 1
     for c in range(copies):
         w = np.floor(matches.film_frames / hop_frames).astype(np.int64) - c

@@ -20,8 +20,15 @@ from scorelens.io.audio import file_digest, probe_audio
 from scorelens.stamp.cues import build_cues
 from scorelens.stamp.fingerprint import fingerprint_file
 from scorelens.stamp.match import HashIndex, match_film
-from scorelens.stamp.speed import (SpeedHypothesis, SpeedPass, film_speed, hash_at_speed, merge_passes, probe_speeds,
-                                   refined_factor)
+from scorelens.stamp.speed import (
+    SpeedHypothesis,
+    SpeedPass,
+    film_speed,
+    hash_at_speed,
+    merge_passes,
+    probe_speeds,
+    refined_factor,
+)
 from scorelens.stamp.store import FingerprintStore
 
 __all__ = ["IndexOutcome", "index_tracks", "StampResult", "stamp_film"]
@@ -126,8 +133,9 @@ def _candidate_index(store: FingerprintStore, track_ids: Sequence[int] | None) -
     return index, table
 
 
-def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: StamperConfig, *, film_id: str | None = None,
-               track_ids: Sequence[int] | None = None, on_progress: Callable[[float], None] | None = None) -> StampResult:
+def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: StamperConfig, *,
+               film_id: str | None = None, track_ids: Sequence[int] | None = None,
+               on_progress: Callable[[float], None] | None = None) -> StampResult:
     """Find where indexed tracks play in a film, at the speed ``config.speed`` says.
 
     With ``speed="auto"`` the film is stamped at normal speed, probed for music at other
