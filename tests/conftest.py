@@ -1,5 +1,6 @@
 """Fixtures shared by every test folder: running the ``scorelens`` command in-process."""
 
+import json
 import os
 import shutil
 import socket
@@ -27,6 +28,25 @@ def cli():
         return result
 
     return invoke
+
+
+#: Settings that keep a whole run to seconds: MIR only, tiny networks, few permutation runs.
+FAST = {"run.kinds": ["mir"], "model.epochs": 3, "model.hidden": 8, "model.hidden_sizes": [8],
+        "model.poolings": ["average", "attention"],
+        "model.base_classifiers": ["knn"], "importance.runs": 3, "importance.hidden": 8,
+        "crossmodal.model": "attention"}
+
+
+@pytest.fixture
+def fast_settings():
+    """:data:`FAST` as ``{"section.name": value}`` overrides."""
+    return dict(FAST)
+
+
+@pytest.fixture
+def fast_sets():
+    """:data:`FAST` as ``--set SECTION.NAME=VALUE`` options of ``scorelens run`` / ``demo``."""
+    return [f"--set={k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in FAST.items()]
 
 
 @pytest.fixture

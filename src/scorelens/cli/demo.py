@@ -10,12 +10,13 @@ import typer
 
 from scorelens.cli.common import console, progress, state
 from scorelens.cli.main import app
-from scorelens.cli.run import execute, show_run
+from scorelens.cli.run import SetOpt, execute, show_run
 from scorelens.cli.stamp import print_cues
-from scorelens.config import settings_digest
+from scorelens.config import parse_assignments, settings_digest
 from scorelens.corpus import load_corpus
 from scorelens.demo.films import make_corpus
 from scorelens.exceptions import WorkspaceError
+from scorelens.stages.run import resolve_settings
 from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
@@ -56,6 +57,7 @@ def demo_command(
     corpus_only: Annotated[Optional[Path], typer.Option(
         "--corpus-only", help="Only write the synthetic films and their manifest (corpus.toml) into this folder, "
         "to run the pipeline on yourself (`scorelens run DIR/corpus.toml`).", file_okay=False)] = None,
+    settings: SetOpt = None,
 ) -> None:
     """Run scorelens end to end on synthetic films with known cues and genre-typical music.
 
@@ -73,9 +75,11 @@ def demo_command(
         console.print(f"demo corpus: {manifest} ({films} films); run it with `scorelens run {manifest} -w WORKSPACE`",
                       highlight=False, soft_wrap=True)
         return
+    # Checked before the films are made, so a mistyped setting fails at once.
+    overrides = {**parse_assignments(settings), "model.seed": seed}
+    resolve_settings(overrides=overrides)
     ws = Workspace(workspace)
     manifest = ensure_demo_corpus(ws, films=films, seed=seed, film_duration_s=minutes * 60)
-    overrides = {"model.seed": seed}
     if stamp_only:
         overrides["run.stages"] = ["index", "stamp"]
     report = execute(manifest, ws.root, overrides=overrides)
