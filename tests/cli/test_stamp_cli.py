@@ -118,3 +118,100 @@ def test_speed_outside_the_range_is_a_one_line_error(tmp_path, value):
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "speed=" in lines[0] and "0.90-1.10" in lines[0], r.stderr
+
+
+# --- reliability (issue 10): output folders, the workspace copy, early errors, damaged tracks ---------------
+
+def test_outputs_in_new_folders_and_the_cue_table_in_the_workspace(tmp_path, corpus):
+    root = corpus.parent
+    ws = tmp_path / "ws"
+    out, sheet = tmp_path / "new" / "dir" / "cues.csv", tmp_path / "other" / "new" / "sheet.json"
+    r = scorelens("stamp", root / "films" / "film01.mp4", "-s", root / "soundtracks" / "film01", "--out", out,
+                  "--cue-sheet", sheet, "-w", ws)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and sheet.is_file()
+    # --out is an extra copy: the cue table is in the workspace too, so `features` finds it.
+    in_ws = pd.read_parquet(ws / "cues" / "film01.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(out.with_suffix(".parquet")), in_ws)
+    assert list(in_ws["track"]) == list(pd.read_csv(root / "truth" / "film01.csv")["track"])
+    r = scorelens("features", "-w", ws, "--kind", "mir")
+    assert r.returncode == 0, r.stderr
+    features = pd.read_parquet(ws / "features" / "mir" / "cues.parquet")
+    assert set(features["film_id"]) == {"film01"} and len(features) == len(in_ws)
+    # The other writers create their folders too.
+    r = scorelens("cue-sheet", ws / "cues" / "film01.parquet", "--out", tmp_path / "a" / "b" / "x.csv")
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(tmp_path / "a" / "b" / "x.csv")) == len(in_ws)
+    r = scorelens("stamp-eval", "--truth", root / "truth" / "film01.csv", "--pred", out, "--json",
+                  tmp_path / "c" / "d" / "e.json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "c" / "d" / "e.json").read_text())["mean"]["cue_recall"] == 1.0
+
+
+def test_an_unwritable_output_fails_in_one_line_before_any_work(tmp_path, corpus):
+    root = corpus.parent
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    ws = tmp_path / "ws"
+    for option in ("--out", "--cue-sheet"):
+        target = blocker / "sub" / ("cues.csv" if option == "--out" else "sheet.json")
+        r = scorelens("stamp", root / "films" / "film01.mp4", "-s", root / "soundtracks" / "film01", option, target,
+                      "-w", ws)
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(blocker) in lines[0] and option in lines[0], r.stderr
+        assert not (ws / "cues").exists() or not any((ws / "cues").iterdir())  # nothing was stamped
+    r = scorelens("cue-sheet", root / "truth" / "film01.csv", "--out", blocker / "x.csv")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_quiet_and_verbose_after_the_command_name(tmp_path, corpus):
+    tracks = corpus.parent / "soundtracks" / "film01"
+    loud = scorelens("index", tracks, "-w", tmp_path / "ws1")
+    quiet = scorelens("index", tracks, "-w", tmp_path / "ws2", "-q")
+    assert loud.returncode == quiet.returncode == 0, quiet.stderr
+    assert "track(s) added" in loud.stdout and "track(s) added" not in quiet.stdout
+    verbose = scorelens("index", tracks, "-w", tmp_path / "ws3", "-v")
+    assert verbose.returncode == 0 and "track(s) added" in verbose.stdout, verbose.stderr
+
+
+def test_index_of_a_folder_of_per_film_folders(tmp_path, corpus):
+    # corpus/soundtracks/film01/, film02/, film03/: two tracks each.
+    r = scorelens("index", corpus.parent / "soundtracks", "-w", tmp_path / "ws")
+    assert r.returncode == 0, r.stderr
+    assert "6 track(s) added" in r.stdout
+
+
+def damage_a_track(folder):
+    """Add a truncated copy of one of the folder's tracks (its first 5 kB: a header and a sliver of audio)."""
+    first = sorted(p for p in folder.iterdir() if p.suffix == ".mp3" or p.suffix == ".flac")[0]
+    damaged = folder / f"zz_damaged{first.suffix}"
+    damaged.write_bytes(first.read_bytes()[:5000])
+    return damaged
+
+
+def test_a_damaged_track_is_named_and_the_film_stamped_against_the_others(tmp_path, corpus):
+    root = corpus.parent
+    copy = tmp_path / "corpus"
+    subprocess.run(["cp", "-r", str(root), str(copy)], check=True)
+    damaged = damage_a_track(copy / "soundtracks" / "film01")
+    truth = pd.read_csv(root / "truth" / "film01.csv")
+    r = scorelens("stamp", copy / "films" / "film01.mp4", "-s", copy / "soundtracks" / "film01", "-w", tmp_path / "ws")
+    assert r.returncode == 0, r.stderr
+    assert "warning" in r.stderr and damaged.name in r.stderr
+    cues = pd.read_parquet(tmp_path / "ws" / "cues" / "film01.parquet")
+    assert list(cues["track"]) == list(truth["track"])
+    # The run records the damaged track in run.json, and stamps the film.
+    r = scorelens("-q", "run", copy / "corpus.toml", "-w", tmp_path / "run", "--stage", "index", "--stage", "stamp")
+    assert r.returncode == 0, r.stderr
+    assert damaged.name in r.stderr
+    record = json.loads((tmp_path / "run" / "results" / "run.json").read_text())
+    warned = json.dumps([s["warnings"] for s in record["stages"]])
+    assert damaged.name in warned
+    assert list(pd.read_parquet(tmp_path / "run" / "cues" / "film01.parquet")["track"]) == list(truth["track"])
+
+
+def test_train_defaults_to_musicnn(tmp_path, corpus):
+    # No features in the workspace: the error names the kind train looked for.
+    r = scorelens("train", "-w", tmp_path / "ws", "--manifest", corpus, "--epochs", 1)
+    assert r.returncode == 1 and "'musicnn' features" in r.stderr and "Traceback" not in r.stderr
