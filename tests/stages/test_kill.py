@@ -160,3 +160,13 @@ def test_killed_run_resumes_to_the_same_outputs(small_corpus, tmp_path, fast_set
     record = json.loads((ws / "results" / "run.json").read_text())
     assert record["exit_code"] == 0 and record["failures"] == []
     assert_same_outputs(ws, ref)
+
+
+def test_killed_dask_run_leaves_no_worker_behind(small_corpus, tmp_path, fast_settings):
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([*command(small_corpus, ws, fast_settings), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    # Killed once the cluster works: the first cue table a worker stamped is committed.
+    kids = kill_when(proc, lambda: (ws / "cues").is_dir() and any((ws / "cues").glob("*.parquet")))
+    assert len(kids) >= 2  # the workers (and their nannies) were children of the run
+    assert_no_survivors(kids)
