@@ -184,7 +184,7 @@ def test_index_of_a_folder_of_per_film_folders(tmp_path, corpus):
 
 def damage_a_track(folder):
     """Add a truncated copy of one of the folder's tracks (its first 5 kB: a header and a sliver of audio)."""
-    first = sorted(p for p in folder.iterdir() if p.suffix == ".mp3" or p.suffix == ".flac")[0]
+    first = min(p for p in folder.iterdir() if p.suffix in (".mp3", ".flac"))
     damaged = folder / f"zz_damaged{first.suffix}"
     damaged.write_bytes(first.read_bytes()[:5000])
     return damaged
