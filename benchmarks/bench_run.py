@@ -23,7 +23,7 @@ Measured, each on a fresh workspace unless said otherwise:
 5. a scaling model: T(N) = serial + per-film / N, from the stages' seconds in (1).
 
 Reduced model settings (stated in the output): MIR features only, networks of ``--hidden`` (16)
-units trained ``--epochs`` (10) epochs, kNN as the only base classifier, average and attention
+units (one size) trained ``--epochs`` (10) epochs, kNN as the only base classifier, average and attention
 pooling, 5 permutation runs for Fig 3. The per-film stages (stamp, features, visual) are the
 study's; only the models are reduced.
 
@@ -49,6 +49,7 @@ from pathlib import Path
 
 def settings(args) -> dict:
     return {"run.kinds": ["mir"], "model.epochs": args.epochs, "model.hidden": args.hidden,
+            "model.hidden_sizes": [args.hidden],
             "model.poolings": ["average", "attention"], "model.base_classifiers": ["knn"],
             "importance.runs": 5, "importance.hidden": args.hidden, "crossmodal.model": "attention"}
 
