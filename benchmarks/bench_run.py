@@ -203,7 +203,8 @@ def main() -> None:
     print(f"{'sum of stages':<14}{in_stages:>10.1f}{sum(direct_s.values()):>12.1f}")
     print(f"{'process wall':<14}{wall_run:>10.1f}{wall_direct:>12.1f}")
     print(f"\noverhead of `python -m scorelens run` over a script calling the stages: "
-          f"{100 * (wall_run / wall_direct - 1):+.1f} % of wall time (target < 5 %; fastest of {args.repeats} each on a "
+          f"{100 * (wall_run / wall_direct - 1):+.1f} % of wall time (target < 5 %; fastest of {args.repeats} each "
+          f"on a "
           f"shared machine: noise included)")
     print(f"time outside the stage functions (start-up, imports, settings, records): run "
           f"{wall_run - in_stages:.1f} s, direct script {wall_direct - sum(direct_s.values()):.1f} s")

@@ -7,8 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from scorelens.cli.common import (DEFAULT_WORKSPACE, FilmOpt, ForceOpt, KeepGoingOpt, ManifestOpt, OptionalManifestOpt,
-                                  WorkspaceOpt, console, print_failures, progress, stage_progress, state)
+from scorelens.cli.common import (
+    DEFAULT_WORKSPACE,
+    FilmOpt,
+    ForceOpt,
+    KeepGoingOpt,
+    ManifestOpt,
+    OptionalManifestOpt,
+    WorkspaceOpt,
+    console,
+    print_failures,
+    progress,
+    stage_progress,
+    state,
+)
 from scorelens.cli.main import app
 from scorelens.config import FeatureConfig, VisualConfig, parse_assignments
 from scorelens.corpus import load_corpus

@@ -8,9 +8,25 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from scorelens.cli.common import (DEFAULT_WORKSPACE, BatchOpt, EpochsOpt, ImvBinaryOpt, Level, LevelOpt, LrOpt,
-                                  ManifestOpt, MaxInstOpt, Precision, PrecisionOpt, SeedOpt, WorkspaceOpt, console,
-                                  model_config, progress, stage_progress)
+from scorelens.cli.common import (
+    DEFAULT_WORKSPACE,
+    BatchOpt,
+    EpochsOpt,
+    ImvBinaryOpt,
+    Level,
+    LevelOpt,
+    LrOpt,
+    ManifestOpt,
+    MaxInstOpt,
+    Precision,
+    PrecisionOpt,
+    SeedOpt,
+    WorkspaceOpt,
+    console,
+    model_config,
+    progress,
+    stage_progress,
+)
 from scorelens.cli.main import app
 from scorelens.config import ModelConfig
 from scorelens.corpus import load_corpus

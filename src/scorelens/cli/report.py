@@ -10,7 +10,15 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from scorelens.cli.common import DEFAULT_WORKSPACE, Level, ManifestOpt, OptionalManifestOpt, WorkspaceOpt, console, state
+from scorelens.cli.common import (
+    DEFAULT_WORKSPACE,
+    Level,
+    ManifestOpt,
+    OptionalManifestOpt,
+    WorkspaceOpt,
+    console,
+    state,
+)
 from scorelens.cli.main import app
 from scorelens.config import CrossModalConfig, FigureConfig
 from scorelens.corpus import load_corpus

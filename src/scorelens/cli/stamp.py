@@ -9,8 +9,17 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from scorelens.cli.common import (DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console,
-                                  print_failures, progress, stage_progress, state)
+from scorelens.cli.common import (
+    DEFAULT_WORKSPACE,
+    DbOpt,
+    WorkspaceOpt,
+    console,
+    err_console,
+    print_failures,
+    progress,
+    stage_progress,
+    state,
+)
 from scorelens.cli.main import app
 from scorelens.config import StamperConfig
 from scorelens.corpus import find_audio_files, load_corpus, soundtrack_files
@@ -80,7 +89,8 @@ def index_command(
                                                  "folder of per-film folders works).", exists=True)],
     db: DbOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    keep_going: Annotated[bool, typer.Option("--keep-going", help="Skip tracks that fail; report them at the end.")] = False,
+    keep_going: Annotated[bool, typer.Option("--keep-going",
+                                             help="Skip tracks that fail; report them at the end.")] = False,
 ) -> None:
     """Fingerprint soundtrack tracks into the fingerprint database (idempotent)."""
     paths = expand_tracks(tracks, recursive=True)
@@ -109,15 +119,17 @@ def stamp_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="An extra copy of the cue table (.csv; a .parquet "
                                                 "is written beside it); the workspace always gets one.",
                                                 dir_okay=False)] = None,
-    cue_sheet_path: Annotated[Optional[Path], typer.Option("--cue-sheet", help="Also write a cue sheet (.csv or .json).",
-                                                           dir_okay=False)] = None,
-    whole_index: Annotated[bool, typer.Option("--whole-index", help="Match against every indexed track, "
-                                              "not only the film's soundtrack (finds music reused across films).")] = False,
+    cue_sheet_path: Annotated[Optional[Path], typer.Option(
+        "--cue-sheet", help="Also write a cue sheet (.csv or .json).", dir_okay=False)] = None,
+    whole_index: Annotated[bool, typer.Option(
+        "--whole-index", help="Match against every indexed track, not only the film's soundtrack (finds music "
+        "reused across films).")] = False,
     window_s: Annotated[float, typer.Option(help="Window length in seconds (the study: 5).", min=0.5)] = 5.0,
     hop_s: Annotated[Optional[float], typer.Option(help="Window hop in seconds (default: the window length).")] = None,
     min_votes: Annotated[Optional[int], typer.Option(help="Aligned hashes a window needs to match.", min=1)] = None,
     no_refine: Annotated[bool, typer.Option("--no-refine", help="Keep the study's 5-second cue boundaries.")] = False,
-    keep_going: Annotated[bool, typer.Option("--keep-going", help="With --manifest: go on past failing films.")] = False,
+    keep_going: Annotated[bool, typer.Option("--keep-going",
+                                             help="With --manifest: go on past failing films.")] = False,
     speed: Annotated[str, typer.Option("--speed", help="Speed at which the film plays the soundtrack (track seconds "
                                        "per film second): auto (find it; e.g. 1.0417 for a PAL transfer), 1.0, or a "
                                        "factor in 0.90-1.10.")] = "auto",
@@ -175,7 +187,8 @@ def stamp_command(
 
 @app.command("stamp-eval")
 def stamp_eval_command(
-    truth: Annotated[Optional[list[Path]], typer.Option("--truth", "-t", help="Annotated cue table(s) (CSV/Parquet).")] = None,
+    truth: Annotated[Optional[list[Path]], typer.Option("--truth", "-t",
+                                                        help="Annotated cue table(s) (CSV/Parquet).")] = None,
     pred: Annotated[Optional[list[Path]], typer.Option("--pred", "-p", help="Predicted cue table(s).")] = None,
     manifest: Annotated[Optional[Path], typer.Option("--manifest", "-m", help="Use the manifest's annotated films and "
                                                      "the workspace's cue tables.", dir_okay=False)] = None,
@@ -196,7 +209,8 @@ def stamp_eval_command(
             raise ParameterError("give --truth and --pred cue tables, or --manifest")
         truth_df = pd.concat([read_cue_table(p, annotation=True) for p in truth], ignore_index=True)
         pred_df = pd.concat([read_cue_table(p, annotation=True) for p in pred], ignore_index=True)
-        if len(truth) == 1 and len(pred) == 1 and truth_df["film_id"].nunique() == 1 and pred_df["film_id"].nunique() == 1:
+        single = len(truth) == 1 and len(pred) == 1
+        if single and truth_df["film_id"].nunique() == 1 and pred_df["film_id"].nunique() == 1:
             # One file each without film ids: they describe the same film.
             pred_df["film_id"] = truth_df["film_id"].iloc[0]
     report = run_stamp_eval(ws, truth_df, pred_df, json_out=json_out)

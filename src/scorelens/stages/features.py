@@ -35,8 +35,16 @@ import pandas as pd
 from scorelens.config import FeatureConfig, settings_digest
 from scorelens.exceptions import FeatureError, ParameterError, ScorelensError
 from scorelens.features.base import FeatureKind, get_kind
-from scorelens.features.pipeline import (SHARD_EXTRA_COLUMNS, FilmReport, compute_film, cue_level, kind_key,
-                                         kind_record, read_feature_metadata, write_feature_table)
+from scorelens.features.pipeline import (
+    SHARD_EXTRA_COLUMNS,
+    FilmReport,
+    compute_film,
+    cue_level,
+    kind_key,
+    kind_record,
+    read_feature_metadata,
+    write_feature_table,
+)
 from scorelens.io.audio import file_digest
 from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
 from scorelens.stamp.cuetable import read_cue_table

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-
 from scorelens.config import FigureConfig, settings_digest
 from scorelens.exceptions import ParameterError
 from scorelens.io.audio import file_digest
@@ -87,8 +86,7 @@ def run_figures(workspace: Workspace, config: FigureConfig, corpus=None) -> Figu
     -------
     FiguresReport
     """
-    from scorelens.report.figures import (average_precisions, cue_timeline, film_scatter, per_film_scores,
-                                          pr_curves)
+    from scorelens.report.figures import average_precisions, cue_timeline, film_scatter, per_film_scores, pr_curves
     from scorelens.report.sources import film_durations, read_cue_tables
 
     layout = workspace.layout
