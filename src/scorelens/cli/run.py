@@ -15,7 +15,7 @@ from scorelens.config import parse_assignments
 from scorelens.stages.run import RunReport, run
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A TOML file of settings (same keys as the "
-                                                   "manifest's [settings] table; overrides it).", dir_okay=False,
+                                                   "manifest's \\[settings] table; overrides it).", dir_okay=False,
                                                    exists=True)]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="One setting, SECTION.NAME=VALUE (repeatable; "
                                                      "overrides the manifest and --config), e.g. --set model.epochs=50 "
