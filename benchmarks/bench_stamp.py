@@ -180,7 +180,7 @@ def main() -> None:
     from scorelens.stamp.cuetable import read_cue_table
     from scorelens.stamp.evaluate import evaluate_cues
 
-    truth = read_cue_table(root / "truth.csv")
+    truth = read_cue_table(root / "truth.csv", annotation=True)
     cues = read_cue_table(root / "cues.csv")
     overall = evaluate_cues(truth, cues).iloc[0]
     by_level = {}

@@ -180,7 +180,7 @@ def main() -> None:
     rows = []
     for name in films:
         factor, kind = float(name.split("_")[1]), name.split("_")[2]
-        truth = read_cue_table(root / f"{name}.truth.csv")
+        truth = read_cue_table(root / f"{name}.truth.csv", annotation=True)
         row = {"factor": factor, "transfer": kind}
         for tag in ("baseline", "new"):
             cues = read_cue_table(root / f"{name}.{tag}.cues.csv", film_id=name)
