@@ -97,3 +97,20 @@ def test_bad_settings_and_usage(small_corpus, tmp_path, run_cli):
     assert code == 2
     code, err = run_cli("run", small_corpus, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
     assert code == 1 and "not both" in err
+
+
+def test_missing_weights_stop_the_run_before_any_work(small_corpus, tmp_path, fast_settings, run_cli, monkeypatch):
+    monkeypatch.setenv("SCORELENS_VGGISH_DIR", str(tmp_path / "no-weights"))
+    ws = tmp_path / "ws"
+    sets = [f"--set={k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in fast_settings.items()]
+    code, err = run_cli("run", small_corpus, "-w", ws, *sets)
+    assert code == 1 and "features:vggish:" in err and "no-weights" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (ws / "cues").exists()  # refused before stamping anything
+    assert json.loads((ws / "results" / "run.json").read_text())["fatal"].startswith("features:vggish:")
+    # With --keep-going the kind is recorded as failed and the other kinds carry the study through.
+    code, err = run_cli("-q", "run", small_corpus, "-w", ws, "--keep-going", *sets)
+    record = json.loads((ws / "results" / "run.json").read_text())
+    status = {s["stage"]: s["status"] for s in record["stages"]}
+    assert code == 3 and status["features:vggish"] == "failed"
+    assert status["features:mir"] == "done" and status["evaluate"] == "done" and status["report"] == "done"

@@ -23,7 +23,7 @@ from typing import Any
 from scorelens.exceptions import ParameterError, ScorelensError
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "TaskFailure", "make_executor", "Progress",
-           "no_progress"]
+           "no_progress", "select_films"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,35 @@ def no_progress(description: str, total: float | None = None) -> Callable[..., N
 
 class TaskFailure(ScorelensError):
     """A task that could not finish on the cluster (its worker died more often than Dask retries)."""
+
+
+def select_films(ids: Sequence[str], wanted: Sequence[str] | None, where: str) -> list[str]:
+    """``ids`` in their order, only those in ``wanted`` when given.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        The films there are.
+    wanted : sequence of str or None
+        The films asked for (``--film``).
+    where : str
+        Names the source of ``ids`` in the message.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ParameterError
+        ``wanted`` names a film that is not there.
+    """
+    if not wanted:
+        return list(ids)
+    unknown = [w for w in wanted if w not in ids]
+    if unknown:
+        raise ParameterError(f"{where}: no film(s) {', '.join(unknown)} (known: {', '.join(ids) or 'none'})")
+    return [i for i in ids if i in set(wanted)]
 
 
 def _as_failure(exc: BaseException, name: str) -> BaseException:

@@ -46,7 +46,7 @@ from scorelens.features.pipeline import (
     write_feature_table,
 )
 from scorelens.io.audio import file_digest
-from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
+from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress, select_films
 from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
@@ -124,11 +124,7 @@ def film_sources(workspace: Workspace, corpus=None, films: Sequence[str] | None 
         where = str(layout.cues_dir)
         if not ids:
             raise ParameterError(f"{layout.cues_dir}: no cue tables; run `scorelens stamp` first or give --manifest")
-    if films:
-        unknown = [w for w in films if w not in ids]
-        if unknown:
-            raise ParameterError(f"{where}: no film(s) {', '.join(unknown)} (known: {', '.join(ids) or 'none'})")
-        ids = [i for i in ids if i in set(films)]
+    ids = select_films(ids, films, where)
     return [FilmSource(film_id=i, cues=layout.existing_cue_table(i),
                        film=corpus.film(i).film if corpus is not None else None) for i in ids]
 

@@ -24,7 +24,7 @@ from scorelens.exceptions import ScorelensError
 from scorelens.features.pipeline import write_feature_table
 from scorelens.features.visual import VISUAL_VERSION, cue_summaries, visual_frames
 from scorelens.io.audio import file_digest
-from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
+from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress, select_films
 from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
@@ -79,14 +79,7 @@ def visual_sources(workspace: Workspace, corpus, films: Sequence[str] | None = N
     ParameterError
         ``films`` names a film that is not in the corpus.
     """
-    from scorelens.exceptions import ParameterError
-
-    ids = [f.id for f in corpus.films]
-    if films:
-        unknown = [w for w in films if w not in ids]
-        if unknown:
-            raise ParameterError(f"{corpus.path}: no film(s) {', '.join(unknown)} (known: {', '.join(ids)})")
-        ids = [i for i in ids if i in set(films)]
+    ids = select_films([f.id for f in corpus.films], films, str(corpus.path))
     return [VisualSource(film_id=i, film=corpus.film(i).film, cues=workspace.layout.existing_cue_table(i))
             for i in ids]
 
