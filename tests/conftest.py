@@ -37,6 +37,13 @@ FAST = {"run.kinds": ["mir"], "model.epochs": 3, "model.hidden": 8, "model.hidde
         "crossmodal.model": "attention"}
 
 
+@pytest.fixture(autouse=True)
+def _library_cache(tmp_path_factory, monkeypatch):
+    """Whole-index stamping outside a workspace caches its library index under XDG_CACHE_HOME:
+    keep it in the test's temporary folders, not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def fast_settings():
     """:data:`FAST` as ``{"section.name": value}`` overrides."""

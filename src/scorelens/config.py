@@ -151,10 +151,25 @@ class StamperConfig:
     """Time-stretched films also look up each hash with Δt ± this many frames: a phase vocoder
     jitters peak times, and this nearly doubled the aligned hashes in a trial at 25/24."""
 
+    # --- whole-index stamping against a library of tracks (see scorelens.stamp.library) ---
+    library_sample: int = 8
+    """The library index holds one hash value in this many (the same values for every track and
+    film): the candidate search needs a few aligned hashes per cue, not all of them, and this
+    divides the index's size and the search's cost alike."""
+    library_cap: int = 48
+    """Postings kept per hash value in the library index: a popular hash keeps a fixed random
+    sample of this many (it still votes, less), instead of all of them or none. Its every posting
+    is used again when the candidate tracks are matched in full."""
+    library_chunk_s: float = 30.0
+    """The candidate search counts aligned hashes over film chunks this long."""
+    library_min_votes: int = 4
+    """A track is a candidate when a chunk holds this many of its hashes at one offset (±1 frame)."""
+
     def __post_init__(self) -> None:
         positive = ("sample_rate", "n_fft", "hop_length", "peak_time_radius", "peak_freq_radius",
                     "query_peak_time_radius", "query_peak_freq_radius",
-                    "fan_out", "query_fan_out", "max_dt", "max_df", "min_votes", "min_votes_single")
+                    "fan_out", "query_fan_out", "max_dt", "max_df", "min_votes", "min_votes_single",
+                    "library_sample", "library_cap", "library_min_votes")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -174,7 +189,7 @@ class StamperConfig:
         if self.max_df >= 1 << 6:
             raise ParameterError(f"max_df={self.max_df} must be < 64 (7-bit signed Δf field of the hash)")
         for name in ("index_peaks_per_second", "query_peaks_per_second", "window_s", "hop_s",
-                     "refine_bin_s"):
+                     "refine_bin_s", "library_chunk_s"):
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be > 0")
         if self.hop_s > self.window_s:

@@ -83,6 +83,12 @@ class WorkspaceLayout:
         """The default fingerprint database (SQLite)."""
         return self.root / "fingerprints.sqlite"
 
+    def library_index(self, database_url: str) -> Path:
+        """Folder of the library indexes (whole-index stamping) of one fingerprint database."""
+        from scorelens.stamp.library import library_folder_name
+
+        return self.root / "library" / library_folder_name(database_url)
+
     def settings(self, stage: str) -> Path:
         """Resolved settings of a stage's last run."""
         return self.root / "settings" / f"{stage}.json"

@@ -27,6 +27,7 @@ from scorelens.io.audio import file_digest
 from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
 from scorelens.stamp.cuetable import read_cue_table, write_cue_table
 from scorelens.stamp.evaluate import evaluate_cues, summarise
+from scorelens.stamp.library import open_library_index
 from scorelens.stamp.pipeline import IndexOutcome, index_tracks, stamp_film
 from scorelens.stamp.store import open_store, redact_url
 from scorelens.workspace import Workspace
@@ -132,7 +133,8 @@ class StampReport:
 
 
 def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperConfig,
-                    track_ids: list[int]) -> tuple[pd.DataFrame, float]:
+                    track_ids: list[int] | None, library_dir: str | None = None,
+                    soundtrack_ids: Sequence[int] = ()) -> tuple[pd.DataFrame, float]:
     """Stamp one film against indexed tracks: the pure per-film task an executor runs.
 
     Opens its own (read-only) connection to the database, so it runs in any process that
@@ -147,8 +149,14 @@ def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperCo
     db_url : str
         SQLite path or ``postgresql://`` URL of an existing database.
     config : StamperConfig
-    track_ids : list of int
-        Candidate tracks (the film's soundtrack).
+    track_ids : list of int or None
+        Candidate tracks (the film's soundtrack); None: every track of the database,
+        through the library index in ``library_dir``.
+    library_dir : str, optional
+        Folder of the library index (whole-index stamping; the driver builds it first, so
+        tasks only map it).
+    soundtrack_ids : sequence of int
+        Whole-index stamping: the film's own tracks, always candidates.
 
     Returns
     -------
@@ -165,7 +173,8 @@ def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperCo
         The film cannot be read or has no audio.
     """
     with open_store(db_url, config, create=False) as store:
-        result = stamp_film(film_path, store, config, film_id=film_id, track_ids=track_ids)
+        result = stamp_film(film_path, store, config, film_id=film_id, track_ids=track_ids,
+                            library_dir=library_dir, soundtrack_ids=soundtrack_ids)
     return result.cues, result.duration_s
 
 
@@ -204,7 +213,9 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
         Fingerprint database (default: the workspace's SQLite file). The driver alone
         writes it; tasks on other processes only read it.
     whole_index : bool
-        Match every film against every indexed track instead of its own soundtrack.
+        Match every film against every track of the database instead of its own
+        soundtrack, through the library index (built once here, in the workspace, and
+        memory-mapped by every task; see :mod:`scorelens.stamp.library`).
     keep_going : bool
         Record a failing film and go on (the report lists failures); otherwise the first
         failure raises, after finished films are committed.
@@ -235,16 +246,22 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
                 report.failed[film.id] = str(exc)
             advance(1)
         tracks = store.tracks().set_index("id")
-    all_ids = sorted({i for ids in track_ids.values() for i in ids})
+        library_dir, library = None, None
+        if whole_index and track_ids:
+            library_dir = str(workspace.layout.library_index(url))
+            advance = progress("library index", 1)
+            library = open_library_index(store, library_dir, config).key
+            advance(1)
     todo, keys = [], {}
     for film in selected:
         if film.id in report.failed:
             continue
-        ids = all_ids if whole_index else track_ids[film.id]
+        ids = track_ids[film.id]
         out = workspace.layout.cue_table(film.id)
         try:
             key = settings_digest({"film": file_digest(film.film), "config": settings_digest(config),
-                                   "tracks": sorted(tracks.loc[ids, "content_digest"]), "whole_index": whole_index})
+                                   "tracks": sorted(tracks.loc[ids, "content_digest"]), "whole_index": whole_index,
+                                   **({"library": library} if whole_index else {})})
         except ScorelensError as exc:
             if not keep_going:
                 raise
@@ -257,7 +274,8 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
         todo.append((film, ids))
         keys[film.id] = key
     advance = progress("stamping films", len(todo))
-    items = [(str(film.film), film.id, url, config, ids) for film, ids in todo]
+    items = [(str(film.film), film.id, url, config, None, library_dir, ids) if whole_index
+             else (str(film.film), film.id, url, config, ids) for film, ids in todo]
     first_error = None
     for position, outcome in executor.map(stamp_film_task, items, names=[f"stamp-{f.id}" for f, _ in todo]):
         film = todo[position][0]
@@ -350,8 +368,10 @@ def stamp_single_film(workspace: Workspace, config: StamperConfig, film: str | o
             ids = [o.track_id for o in outcomes if o.track_id is not None]
             if not ids:
                 raise MediaError(f"{film}: none of the {len(outcomes)} soundtrack track(s) could be read")
-        result = stamp_film(film, store, config, film_id=film_id, track_ids=None if whole_index else ids,
-                            on_progress=on_progress)
+        whole = whole_index or ids is None
+        result = stamp_film(film, store, config, film_id=film_id, track_ids=None if whole else ids,
+                            library_dir=workspace.layout.library_index(url) if whole else None,
+                            soundtrack_ids=ids or (), on_progress=on_progress)
         digests = sorted(store.tracks().set_index("id").loc[ids, "content_digest"]) if ids else "whole-index"
     key = settings_digest({"film": file_digest(film), "config": settings_digest(config), "tracks": digests,
                            "whole_index": whole_index or ids is None})

@@ -18,15 +18,18 @@ from scorelens.config import StamperConfig
 from scorelens.exceptions import MediaError, StoreError
 from scorelens.io.audio import file_digest, probe_audio
 from scorelens.stamp.cues import build_cues
-from scorelens.stamp.fingerprint import fingerprint_file
+from scorelens.stamp.fingerprint import Fingerprint, fingerprint_file
+from scorelens.stamp.library import LibraryIndex, open_library_index
 from scorelens.stamp.match import HashIndex, match_film
 from scorelens.stamp.speed import (
+    PAL_FACTOR,
     SpeedHypothesis,
     SpeedPass,
     film_speed,
     hash_at_speed,
     merge_passes,
     probe_speeds,
+    probe_window_peaks,
     refined_factor,
 )
 from scorelens.stamp.store import FingerprintStore
@@ -117,16 +120,13 @@ class StampResult:
     """… said in one sentence ("this transfer runs 4.2 % fast: PAL speed-up …")."""
 
 
-def _candidate_index(store: FingerprintStore, track_ids: Sequence[int] | None) -> tuple[HashIndex, pd.DataFrame]:
+def _candidate_index(store: FingerprintStore, track_ids: Sequence[int]) -> tuple[HashIndex, pd.DataFrame]:
     tracks = store.tracks()
-    if track_ids is not None:
-        wanted = [int(t) for t in track_ids]
-        unknown = sorted(set(wanted) - set(tracks["id"].astype(int)))
-        if unknown:
-            raise StoreError(f"{store.url}: no track with id(s) {unknown}")
-        tracks = tracks.set_index("id").loc[wanted].reset_index()
-    if tracks.empty:
-        raise StoreError(f"{store.url}: the fingerprint database holds no tracks; index the soundtrack first")
+    wanted = [int(t) for t in track_ids]
+    unknown = sorted(set(wanted) - set(tracks["id"].astype(int)))
+    if unknown:
+        raise StoreError(f"{store.url}: no track with id(s) {unknown}")
+    tracks = tracks.set_index("id").loc[wanted].reset_index()
     index = HashIndex(tracks["id"], store.fingerprints(tracks["id"]))
     table = pd.DataFrame({"track_id": tracks["content_digest"].str[:16], "title": tracks["title"],
                           "path": tracks["path"]})
@@ -135,6 +135,7 @@ def _candidate_index(store: FingerprintStore, track_ids: Sequence[int] | None) -
 
 def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: StamperConfig, *,
                film_id: str | None = None, track_ids: Sequence[int] | None = None,
+               library_dir: str | os.PathLike | None = None, soundtrack_ids: Sequence[int] = (),
                on_progress: Callable[[float], None] | None = None) -> StampResult:
     """Find where indexed tracks play in a film, at the speed ``config.speed`` says.
 
@@ -150,8 +151,16 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     film_id : str, optional
         Name of the film in the cue table (default: the file's stem).
     track_ids : sequence of int, optional
-        Candidate tracks (the film's own soundtrack); None matches against the whole index,
-        which also finds music reused across films.
+        Candidate tracks (the film's own soundtrack). None matches against every track of
+        the database, which also finds music reused across films: candidates are searched
+        in the library index (:mod:`scorelens.stamp.library`) and then matched in full.
+    library_dir : path, optional
+        Where the library index is kept when ``track_ids`` is None (default: the user's
+        cache folder, see :func:`~scorelens.stamp.library.default_library_dir`); it is
+        built there when missing or when the database's tracks changed.
+    soundtrack_ids : sequence of int
+        With ``track_ids`` None: tracks that are candidates whatever the search finds (the
+        film's own soundtrack, on which its transfer speed is probed).
     on_progress : callable, optional
         Called with seconds of film audio decoded.
 
@@ -170,20 +179,76 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
     """
     film = Path(film)
     info = probe_audio(film)  # fails early and clearly on a file with no audio
-    index, tracks = _candidate_index(store, track_ids)
+    library = None
+    if track_ids is None:
+        library = open_library_index(store, library_dir, config)
+    else:
+        if not len(track_ids):
+            raise StoreError(f"{store.url}: no candidate tracks given for {film}")
+        index, tracks = _candidate_index(store, track_ids)
     query = fingerprint_file(film, config, query=True, on_progress=on_progress)
     if query.duration_s <= 0:
         raise MediaError(f"{film}: audio stream decodes to nothing")
     n_windows = _window_count(query.duration_s, config)
-    passes, hypotheses = [], []
+    if library is not None:
+        candidates = set(int(t) for t in soundtrack_ids) | set(_nominate(library, query, config, n_windows))
+        index, tracks = _candidate_index(store, sorted(candidates))
+    passes = _match_passes(film, query, index, tracks, config, n_windows)
+    if library is not None and len(passes) > 1:
+        # Music found at another speed: search the library at that speed over the whole film too.
+        more = set()
+        for p in passes[1:]:
+            more.update(library.nominate(hash_at_speed(query.peaks, p.hypothesis, config,
+                                                       fan_out=config.query_fan_out), config).tolist())
+        if more - candidates:
+            candidates |= more
+            index, tracks = _candidate_index(store, sorted(candidates))
+            passes = _match_passes(film, query, index, tracks, config, n_windows,
+                                   hypotheses=[p.hypothesis for p in passes[1:]])
+    windows, matches, speeds, semitones = merge_passes(passes, len(tracks))
+    cues = build_cues(windows, matches, query, config, film_id=film_id or film.stem,
+                      tracks=pd.concat([tracks] * len(passes), ignore_index=True), duration_s=query.duration_s,
+                      speeds=speeds, semitones=semitones)
+    factor, sentence = film_speed(cues)
+    log.info("%s: %d cues from %d matched windows of %d (%s, %.1fs); %d candidate tracks; speeds tried: %s; %s",
+             film, len(cues), int(windows["matched"].sum()), n_windows, info.codec, query.duration_s, len(tracks),
+             ", ".join(f"{p.hypothesis.factor:.4f}{' pitched' if p.hypothesis.pitched else ''}" for p in passes),
+             sentence)
+    return StampResult(cues=cues, windows=windows, duration_s=query.duration_s, speed=factor, speed_note=sentence)
+
+
+def _nominate(library: LibraryIndex, query: Fingerprint, config: StamperConfig, n_windows: int) -> list[int]:
+    """Candidate tracks of a film in the library: at normal speed over the whole film, and at the
+    speeds the film will be matched at (a given factor; with ``auto``, the PAL factors on the probe's windows)."""
+    found = set(library.nominate(query, config).tolist())
+    if config.speed == "auto":
+        # A PAL transfer (either way, pitched or not) is by far the commonest other speed; music at
+        # it may match nothing at 1.0, so its candidates are searched on the probe's windows.
+        sample = probe_window_peaks(query.peaks, config, n_windows=n_windows)
+        hypotheses = [SpeedHypothesis(f, p) for f in (PAL_FACTOR, 1 / PAL_FACTOR) for p in (True, False)]
+    elif float(config.speed) != 1.0:
+        sample = query.peaks
+        hypotheses = [SpeedHypothesis(float(config.speed), p) for p in (True, False)]
+    else:
+        hypotheses = []
+    for hyp in hypotheses:
+        found.update(library.nominate(hash_at_speed(sample, hyp, config, fan_out=config.query_fan_out),
+                                      config).tolist())
+    return sorted(found)
+
+
+def _match_passes(film: Path, query: Fingerprint, index: HashIndex, tracks: pd.DataFrame, config: StamperConfig,
+                  n_windows: int, *, hypotheses: list[SpeedHypothesis] | None = None) -> list[SpeedPass]:
+    """Match the film at 1.0 and at each speed hypothesis (probed when None and ``speed`` is auto)."""
+    passes = []
     if config.speed == "auto" or float(config.speed) == 1.0:
         windows, matches = match_film(query, index, config, n_windows=n_windows)
         passes.append(SpeedPass(SpeedHypothesis(1.0, False), windows, matches))
-        if config.speed == "auto":
+        if hypotheses is None and config.speed == "auto":
             hypotheses = probe_speeds(query.peaks, index, config, n_windows=n_windows)
-    else:  # a given factor: pitched or pitch-corrected is still unknown
+    elif hypotheses is None:  # a given factor: pitched or pitch-corrected is still unknown
         hypotheses = [SpeedHypothesis(float(config.speed), True), SpeedHypothesis(float(config.speed), False)]
-    for hyp in hypotheses:
+    for hyp in hypotheses or []:
         if hyp.pitched:  # undone exactly by resampling the film before peak picking
             at_speed = fingerprint_file(film, config, query=True, speed=hyp.factor)
             hyp = SpeedHypothesis(round(config.sample_rate * hyp.factor) / config.sample_rate, True)
@@ -205,16 +270,7 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
                                          dt_fuzz=config.speed_dt_fuzz)
                 speed_pass = SpeedPass(hyp, *match_film(at_speed, index, config, n_windows=n_windows))
         passes.append(speed_pass)
-    windows, matches, speeds, semitones = merge_passes(passes, len(tracks))
-    cues = build_cues(windows, matches, query, config, film_id=film_id or film.stem,
-                      tracks=pd.concat([tracks] * len(passes), ignore_index=True), duration_s=query.duration_s,
-                      speeds=speeds, semitones=semitones)
-    factor, sentence = film_speed(cues)
-    log.info("%s: %d cues from %d matched windows of %d (%s, %.1fs); speeds tried: %s; %s", film, len(cues),
-             int(windows["matched"].sum()), n_windows, info.codec, query.duration_s,
-             ", ".join(f"{p.hypothesis.factor:.4f}{' pitched' if p.hypothesis.pitched else ''}" for p in passes),
-             sentence)
-    return StampResult(cues=cues, windows=windows, duration_s=query.duration_s, speed=factor, speed_note=sentence)
+    return passes
 
 
 def _window_count(duration_s: float, config: StamperConfig) -> int:

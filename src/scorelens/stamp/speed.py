@@ -34,7 +34,8 @@ from scorelens.stamp.hashes import hashes_to_landmarks, landmark_pairs, landmark
 from scorelens.stamp.match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex, Matches, lookup
 from scorelens.stamp.peaks import Peaks
 
-__all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "probe_speeds", "merge_passes", "refined_factor",
+__all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "probe_speeds", "probe_window_peaks", "PAL_FACTOR",
+           "merge_passes", "refined_factor",
            "film_speed"]
 
 # The PAL speed-up and its inverse, named in the film-level summary when a film runs at them.
@@ -464,3 +465,27 @@ def refined_factor(cues: pd.DataFrame, hyp: SpeedHypothesis) -> float:
     order = np.argsort(speed)
     cum = np.cumsum(weight[order])
     return float(speed[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+#: The PAL speed-up (24 fps film on 25 fps video), the commonest transfer at another speed.
+PAL_FACTOR = _PAL
+
+
+def probe_window_peaks(peaks: Peaks, config: StamperConfig, *, n_windows: int) -> Peaks:
+    """The film's peaks in ``speed_probe_windows`` windows spread evenly over it.
+
+    Parameters
+    ----------
+    peaks : Peaks
+        The whole film's peaks.
+    config : StamperConfig
+    n_windows : int
+        Windows in the film.
+
+    Returns
+    -------
+    Peaks
+        Those inside the sampled windows (film frames kept).
+    """
+    pick = np.unique(np.round(np.linspace(0, n_windows - 1, min(config.speed_probe_windows, n_windows))).astype(int))
+    return _window_peaks(peaks, pick, config)

@@ -109,6 +109,9 @@ _PG_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schem
 #: any fixed 64-bit number no other application uses, here the bytes of "sclnsdb1".
 _PG_SCHEMA_LOCK = int.from_bytes(b"sclnsdb1", "big")
 
+#: Track ids per ``IN (…)`` query (under old SQLite builds' limit of 999 bound parameters).
+_IDS_PER_QUERY = 900
+
 _TRACK_COLUMNS = ["id", "content_digest", "file_digest", "title", "path", "duration_s", "n_hashes", "added"]
 
 
@@ -299,10 +302,15 @@ class FingerprintStore(abc.ABC):
         ids = [int(i) for i in track_ids]
         if not ids:
             return []
-        marks = ", ".join(["%s"] * len(ids))
-        rows = self._execute(f"SELECT track_id, hashes, frames FROM fingerprints WHERE track_id IN ({marks})",
-                             tuple(ids))
-        found = {int(r[0]): unpack_fingerprint(bytes(r[1]), bytes(r[2])) for r in rows}
+        found = {}
+        # Batches of ids: one IN list for a whole library would pass SQLite's bound-parameter
+        # limit (32,766 in current builds, 999 in old ones) at a large corpus.
+        for k in range(0, len(ids), _IDS_PER_QUERY):
+            part = ids[k:k + _IDS_PER_QUERY]
+            marks = ", ".join(["%s"] * len(part))
+            rows = self._execute(f"SELECT track_id, hashes, frames FROM fingerprints WHERE track_id IN ({marks})",
+                                 tuple(part))
+            found.update({int(r[0]): unpack_fingerprint(bytes(r[1]), bytes(r[2])) for r in rows})
         missing = [i for i in ids if i not in found]
         if missing:
             raise StoreError(f"{self.url}: no fingerprint for track id(s) {missing}")
