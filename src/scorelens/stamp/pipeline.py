@@ -118,6 +118,8 @@ class StampResult:
     """The speed the film's cues agree on (see :func:`scorelens.stamp.speed.film_speed`)."""
     speed_note: str = ""
     """… said in one sentence ("this transfer runs 4.2 % fast: PAL speed-up …")."""
+    candidates: int = 0
+    """Tracks the film was matched against (its soundtrack, or those the library search found)."""
 
 
 def _candidate_index(store: FingerprintStore, track_ids: Sequence[int]) -> tuple[HashIndex, pd.DataFrame]:
@@ -214,7 +216,8 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
              film, len(cues), int(windows["matched"].sum()), n_windows, info.codec, query.duration_s, len(tracks),
              ", ".join(f"{p.hypothesis.factor:.4f}{' pitched' if p.hypothesis.pitched else ''}" for p in passes),
              sentence)
-    return StampResult(cues=cues, windows=windows, duration_s=query.duration_s, speed=factor, speed_note=sentence)
+    return StampResult(cues=cues, windows=windows, duration_s=query.duration_s, speed=factor, speed_note=sentence,
+                       candidates=len(tracks))
 
 
 def _nominate(library: LibraryIndex, query: Fingerprint, config: StamperConfig, n_windows: int) -> list[int]:
