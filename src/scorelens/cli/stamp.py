@@ -122,8 +122,8 @@ def stamp_command(
     cue_sheet_path: Annotated[Optional[Path], typer.Option(
         "--cue-sheet", help="Also write a cue sheet (.csv or .json).", dir_okay=False)] = None,
     whole_index: Annotated[bool, typer.Option(
-        "--whole-index", help="Match against every indexed track, not only the film's soundtrack (finds music "
-        "reused across films).")] = False,
+        "--whole-index", help="Match against every track of the database, not only the film's soundtrack (finds "
+        "music reused across films), through a library index built once in WORKSPACE/library/.")] = False,
     window_s: Annotated[float, typer.Option(help="Window length in seconds (the study: 5).", min=0.5)] = 5.0,
     hop_s: Annotated[Optional[float], typer.Option(help="Window hop in seconds (default: the window length).")] = None,
     min_votes: Annotated[Optional[int], typer.Option(help="Aligned hashes a window needs to match.", min=1)] = None,
