@@ -27,7 +27,7 @@ from scorelens.io.audio import file_digest
 from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
 from scorelens.stamp.cuetable import read_cue_table, write_cue_table
 from scorelens.stamp.evaluate import evaluate_cues, summarise
-from scorelens.stamp.library import open_library_index
+from scorelens.stamp.library import library_key, open_library_index
 from scorelens.stamp.pipeline import IndexOutcome, index_tracks, stamp_film
 from scorelens.stamp.store import open_store, redact_url
 from scorelens.workspace import Workspace
@@ -246,12 +246,8 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
                 report.failed[film.id] = str(exc)
             advance(1)
         tracks = store.tracks().set_index("id")
-        library_dir, library = None, None
-        if whole_index and track_ids:
-            library_dir = str(workspace.layout.library_index(url))
-            advance = progress("library index", 1)
-            library = open_library_index(store, library_dir, config).key
-            advance(1)
+        # Whole-index cue tables depend on every track of the database: the library's key says which.
+        library = library_key(store.tracks(), config) if whole_index else None
     todo, keys = [], {}
     for film in selected:
         if film.id in report.failed:
@@ -273,6 +269,13 @@ def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, fi
             continue
         todo.append((film, ids))
         keys[film.id] = key
+    library_dir = str(workspace.layout.library_index(url)) if whole_index else None
+    if whole_index and todo:
+        # Built (or found) here once, so that the tasks only map it.
+        advance = progress("library index", 1)
+        with open_store(url, config, create=False) as store:
+            open_library_index(store, library_dir, config)
+        advance(1)
     advance = progress("stamping films", len(todo))
     items = [(str(film.film), film.id, url, config, None, library_dir, ids) if whole_index
              else (str(film.film), film.id, url, config, ids) for film, ids in todo]
