@@ -154,3 +154,14 @@ def test_damaged_index_is_one_line_naming_it(tmp_path, config):
     with pytest.raises(StoreError, match=r"lib: not a readable library index .*delete it to rebuild") as err:
         LibraryIndex(index.path)
     assert "\n" not in str(err.value)
+
+
+def test_unwritable_library_folder_is_one_line_naming_it(tmp_path, config):
+    rng = np.random.default_rng(6)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with open_store(str(tmp_path / "fp.sqlite"), config) as store:
+        _add_random_tracks(store, rng, 2)
+        with pytest.raises(StoreError, match=r"a-file/lib: cannot write the library index") as err:
+            open_library_index(store, blocker / "lib", config)
+    assert "\n" not in str(err.value)
