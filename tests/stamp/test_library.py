@@ -56,7 +56,7 @@ def test_library_index_holds_every_posting_of_the_sampled_values(tmp_path, confi
     rng = np.random.default_rng(0)
     with open_store(str(tmp_path / "fp.sqlite"), cfg) as store:
         _add_random_tracks(store, rng, 7)
-        index = build_library_index(store, tmp_path / "lib", cfg, batch_tracks=3)
+        index = build_library_index(store, tmp_path / "lib", cfg, batch_postings=2500)
         truth = _brute_force(store)
     got = _postings_by_value(index)
     sampled = {h: p for h, p in truth.items() if in_sample(np.array([h]), 4)[0]}
@@ -73,8 +73,8 @@ def test_popular_values_keep_a_fixed_sample_of_their_postings(tmp_path, config):
     popular = 12345
     with open_store(str(tmp_path / "fp.sqlite"), cfg) as store:
         _add_random_tracks(store, rng, 12, popular=popular, per_track_popular=30)  # 360 postings
-        first = build_library_index(store, tmp_path / "a", cfg, batch_tracks=5)
-        again = build_library_index(store, tmp_path / "b", cfg, batch_tracks=100)
+        first = build_library_index(store, tmp_path / "a", cfg, batch_postings=3000)
+        again = build_library_index(store, tmp_path / "b", cfg, batch_postings=10**7)
         truth = _brute_force(store)
     kept = _postings_by_value(first)[popular]
     assert kept <= truth[popular]

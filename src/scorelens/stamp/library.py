@@ -312,11 +312,12 @@ class LibraryIndex:
 
 
 def build_library_index(store: FingerprintStore, path: str | os.PathLike, config: StamperConfig, *,
-                        tracks: pd.DataFrame | None = None, batch_tracks: int = 256,
+                        tracks: pd.DataFrame | None = None, batch_postings: int = 2_000_000,
                         on_progress: Callable[[int], None] | None = None) -> LibraryIndex:
     """Build the library index of every track in ``store`` into the folder ``path``.
 
-    Three streaming passes over the database in batches of ``batch_tracks`` tracks: count
+    Three streaming passes over the database in batches of tracks of about ``batch_postings``
+    hashes (so memory does not depend on the library's size or its tracks' lengths): count
     each sampled hash value's postings; count those kept under the cap; write them. The
     folder appears complete or not at all (written beside it, then renamed).
 
@@ -328,7 +329,7 @@ def build_library_index(store: FingerprintStore, path: str | os.PathLike, config
     config : StamperConfig
     tracks : pd.DataFrame, optional
         ``store.tracks()`` when already read (the index covers exactly these).
-    batch_tracks : int
+    batch_postings : int
     on_progress : callable, optional
         Called with the number of tracks done in each pass.
 
@@ -347,7 +348,10 @@ def build_library_index(store: FingerprintStore, path: str | os.PathLike, config
     if tracks.empty:
         raise StoreError(f"{store.url}: the fingerprint database holds no tracks; index the soundtracks first")
     ids = tracks["id"].to_numpy(np.int64)
-    batches = [ids[k:k + batch_tracks] for k in range(0, ids.size, batch_tracks)]
+    # Batch boundaries where the running hash count passes a multiple of batch_postings.
+    running = np.cumsum(tracks["n_hashes"].to_numpy(np.int64))
+    cuts = np.unique(np.searchsorted(running, np.arange(batch_postings, running[-1], batch_postings), side="right"))
+    batches = [b for b in np.split(ids, cuts) if b.size]
     n_values = 1 << HASH_BITS
     sample, cap = config.library_sample, config.library_cap
 
