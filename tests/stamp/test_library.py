@@ -165,3 +165,12 @@ def test_unwritable_library_folder_is_one_line_naming_it(tmp_path, config):
         with pytest.raises(StoreError, match=r"a-file/lib: cannot write the library index") as err:
             open_library_index(store, blocker / "lib", config)
     assert "\n" not in str(err.value)
+
+
+def test_film_with_none_of_the_librarys_music_is_an_empty_table_with_a_note(tmp_path, film, config):
+    rng = np.random.default_rng(7)
+    with open_store(str(tmp_path / "fp.sqlite"), config) as store:
+        _add_random_tracks(store, rng, 20)
+        result = stamp_film(film[0], store, config, track_ids=None, library_dir=tmp_path / "lib")
+    assert result.cues.empty and result.candidates == 0
+    assert "no" in result.speed_note.lower()
