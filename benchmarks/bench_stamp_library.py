@@ -19,10 +19,16 @@ How the library is filled (fingerprinting 3,000 hours would take hours here):
    * ``--rekey full``: every hash of copy k XOR-ed with a random non-zero 23-bit mask. This
      spreads real music's popular hash values over the whole table, so postings per value
      grow more evenly than in a real corpus (optimistic for the matching).
-   * ``--rekey local`` (harsher): the mask only touches the low bits of each field (f1's
-     low 4, Δf's low 3, Δt's low 2), so a copy's hashes stay in the same frequency band and
-     landmark length as the real ones and the real popular values stay popular: 511 masks,
-     so every mask is shared by many copies.
+   * ``--rekey local`` (adversarial): the mask only touches the low bits of each field (f1's
+     low 4, Δf's low 3, Δt's low 2), so every copy is a near-copy of one of the *film's own*
+     tracks: its hash values crowd exactly the values the film looks up, and at the film's
+     true offsets near-duplicate landmarks of a copy align too (as an alternate take might).
+     511 masks, each shared by many copies.
+   * ``--rekey crowd`` (the realistic crowd): the copies are of *real recorded music*
+     (``--crowd DIR``, default Debian's ``wesnoth-1.16-music``, fingerprinted into the library
+     as well), hash values unchanged and anchor times shuffled in 2-second blocks. The library
+     then has real music's skew of popular values, grown 3,000 hours' worth, while no copy
+     can align with the film over more than a block of music the film does not contain.
 
 For each N, in child processes pinned to one core (the machine may be shared: indicative):
 
@@ -112,6 +118,19 @@ def _mask(rng: np.random.Generator, rekey: str) -> np.uint32:
             return np.uint32(mask)
 
 
+_CROWD = "/usr/share/games/wesnoth/1.16/data/core/music"
+_BLOCK_FRAMES = 86  # 2 s at 11025 Hz / 256
+
+
+def _shuffled(frames: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """New anchor frames with 2-second blocks in a random order, and the order that sorts them."""
+    block = frames // _BLOCK_FRAMES
+    perm = rng.permutation(int(block.max()) + 1)
+    moved = perm[block] * _BLOCK_FRAMES + frames % _BLOCK_FRAMES
+    order = np.argsort(moved, kind="stable")
+    return moved[order].astype(np.int32), order
+
+
 def fill_library(db: str, soundtrack: Path, hours: float, seed: int, rekey: str) -> dict:
     """Index the real soundtrack into ``db``, then add re-keyed copies up to ``hours`` of music.
 
@@ -129,17 +148,32 @@ def fill_library(db: str, soundtrack: Path, hours: float, seed: int, rekey: str)
     t = time.perf_counter()
     with open_store(db, cfg) as store:
         index_tracks(sorted(soundtrack.iterdir()), store, cfg)
-        real = store.tracks()
-        prints = store.fingerprints(real["id"])
+        if rekey == "crowd":
+            crowd = sorted(Path(_CROWD).glob("*.ogg"))
+            if not crowd:
+                raise SystemExit(f"{_CROWD}: no real music to crowd the library with "
+                                 "(apt-get install wesnoth-1.16-music)")
+            index_tracks(crowd, store, cfg, keep_going=True)  # silence.ogg is refused, as it should be
+            real = store.tracks()
+            source = real[real["path"].str.startswith(_CROWD)].reset_index(drop=True)
+        else:
+            real = store.tracks()
+            source = real
+        prints = store.fingerprints(source["id"])
         music_s = float(real["duration_s"].sum())
         k = 0
         while music_s < hours * 3600:
-            j = k % len(real)
+            j = k % len(source)
             hashes, frames = prints[j]
-            duration = float(real["duration_s"].iloc[j])
-            store.add_track(title=f"copy{k:06d}_{real['title'].iloc[j]}", path=f"/rekeyed/copy{k:06d}",
+            if rekey == "crowd":
+                frames, order = _shuffled(frames, rng)
+                hashes = hashes[order]
+            else:
+                hashes = hashes ^ _mask(rng, rekey)
+            duration = float(source["duration_s"].iloc[j])
+            store.add_track(title=f"copy{k:06d}_{source['title'].iloc[j]}", path=f"/rekeyed/copy{k:06d}",
                             content_digest=f"rekeyed-{rekey}-{seed}-{k:08d}", file_digest=f"rekeyed-{seed}-{k:08d}",
-                            duration_s=duration, hashes=hashes ^ _mask(rng, rekey), frames=frames)
+                            duration_s=duration, hashes=hashes, frames=frames)
             music_s += duration
             k += 1
         size = store.size_bytes()
@@ -243,7 +277,7 @@ def postgres_run(root: Path, film: Path, truth, hours: float, seed: int, rekey: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, nargs="+", default=[10.0, 100.0])
-    parser.add_argument("--rekey", choices=("full", "local"), default="full")
+    parser.add_argument("--rekey", choices=("full", "local", "crowd"), default="full")
     parser.add_argument("--film-minutes", type=float, default=30.0)
     parser.add_argument("--tracks", type=int, default=10, help="real soundtrack tracks (the film's)")
     parser.add_argument("--track-minutes", type=float, default=3.0)
