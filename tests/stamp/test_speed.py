@@ -62,12 +62,14 @@ def test_music_at_another_speed_is_found_in_album_units(tmp_path, soundtrack, sp
     assert list(cues["track"]) == [c[0] for c in CUES], cues
     starts = np.array([c[2] for c in CUES])
     ends = starts + np.array([c[3] for c in CUES])
-    # Within a second -- except, pitch-corrected, the onset of the cue 5 dB under the dialogue:
-    # the phase vocoder smears its first notes and it is found up to 1.1 s late at 0.92 (the
-    # same limit as the masked onset in test_stamp.py).
+    # Within a second -- except, pitch-corrected, the cue 5 dB under the dialogue: the phase
+    # vocoder smears its notes, and at 0.92 its onset is found up to 1.1 s late (the same limit
+    # as the masked onset in test_stamp.py) and its faded end 1.2 s early (its last aligned
+    # anchor is a lone one 1.3 s further on, which the cue no longer reaches: lone chance
+    # anchors as far out had added seconds of film to cues in the speed benchmark).
     tolerance = np.array([1.0, 1.0 if pitched else 1.25, 1.0])
     assert np.all(np.abs(cues["start_s"] - starts) <= tolerance), cues["start_s"].tolist()
-    assert np.all(np.abs(cues["end_s"] - ends) <= 1.0), cues["end_s"].tolist()
+    assert np.all(np.abs(cues["end_s"] - ends) <= tolerance), cues["end_s"].tolist()
     np.testing.assert_allclose(cues["speed"], factor, rtol=0.003)
     semitones = 12 * np.log2(factor) if pitched else 0.0  # 25/24 pitched: +0.707 semitone
     np.testing.assert_allclose(cues["pitch_shift_semitones"], semitones, atol=0.02)
