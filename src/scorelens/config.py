@@ -123,12 +123,14 @@ class StamperConfig:
     refine_bin_s: float = 0.5
     """Time bins used to find the first and last stretch of aligned hashes."""
     refine_min_hits: int = 2
-    """Film anchors whose hashes align with the cue, less than ``refine_bin_s`` apart, form a stretch; the
-    cue runs from the first to the last stretch of more than this many anchors (anchors, not hashes:
-    one film peak on a track peak by chance brings several of its hashes along)."""
+    """A bin belongs to the cue when it holds at least this many aligned hashes. At another speed, film
+    anchors less than ``refine_bin_s`` apart form a stretch, and the cue runs from the first to the last
+    stretch of more than this many anchors (anchors, not hashes: one film peak on a track peak by
+    chance brings several of its hashes along, and passes at other speeds meet such chance more often)."""
     refine_max_gap_bins: int = 3
-    """… and extends to stretches of ``refine_min_hits`` anchors within the voting tolerance across gaps
-    of up to this many ``refine_bin_s`` (fades and masked passages leave aligned hashes sparse)."""
+    """Boundaries extend through bins with any aligned hash across gaps of up to this many empty bins
+    (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare);
+    at another speed only to stretches of ``refine_min_hits`` anchors within the voting tolerance."""
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 

@@ -61,9 +61,38 @@ def _lookalike(hit: pd.Series, windows: pd.DataFrame, config: StamperConfig) -> 
     return False
 
 
+def _span_bins(frames: np.ndarray, lo_s: float, config: StamperConfig) -> tuple[float, float] | None:
+    """First and last aligned anchor (film frames) of a cue at normal speed; None when no bin is good.
+
+    The cue spans the first to the last ``refine_bin_s`` bin holding ``refine_min_hits``
+    aligned hashes, widened through bins with any aligned hash across gaps of up to
+    ``refine_max_gap_bins``: at normal speed a chance hash at exactly the cue's track and
+    offset is rare, and fades and masked onsets leave aligned hashes sparse.
+    """
+    fs = config.frame_seconds
+    bins = np.floor((frames * fs - lo_s) / config.refine_bin_s).astype(int)
+    counts = np.bincount(bins)
+    good = np.nonzero(counts >= config.refine_min_hits)[0]
+    if not good.size:
+        return None
+    first, last = good[0], good[-1]
+    present = np.nonzero(counts)[0]
+    max_step = config.refine_max_gap_bins + 1
+    for b in present[present < first][::-1]:
+        if first - b > max_step:
+            break
+        first = b
+    for b in present[present > last]:
+        if b - last > max_step:
+            break
+        last = b
+    in_run = (bins >= first) & (bins <= last)
+    return frames[in_run].min(), frames[in_run].max()
+
+
 def _span(anchors: np.ndarray, close: np.ndarray, *, min_hits: int, lone_gap: float,
           max_gap: float) -> tuple[float, float] | None:
-    """First and last aligned anchor (film frames, sorted) of a cue; None when no stretch of them is solid.
+    """First and last aligned anchor (film frames, sorted) of a cue at another speed; None when none is solid.
 
     Anchors less than ``lone_gap`` apart form a stretch. The cue runs from the first to the
     last stretch of more than ``min_hits`` anchors, widened through stretches of
@@ -98,10 +127,11 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
             config: StamperConfig, speed: float = 1.0) -> tuple[float, float, int, int, float, float]:
     """Refined (start_s, end_s, aligned hashes, film hashes, speed, track offset at start) of one cue.
 
-    The cue spans the first to the last solid stretch of film anchors whose hashes align
-    with the cue (searched within one window either side of its hits; see :func:`_span`):
-    fades and masked onsets leave aligned hashes sparse, but one or two anchors at this
-    track and offset are often chance. (Matching the track's single
+    The cue spans the film anchors whose hashes align with the cue (searched within one
+    window either side of its hits): at normal speed from the first to the last bin with a
+    few (:func:`_span_bins`), at another speed from the first to the last solid stretch of
+    them (:func:`_span`), since passes at other speeds look hashes up again and lone chance
+    anchors at the cue's offset are more common there. (Matching the track's single
     peaks instead of peak pairs was tried to reach further into fades; chance agreement
     at the film's peak density made it extend cues past their ends, so it was dropped.)
 
@@ -130,12 +160,15 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
     ends = frames + matches.dts[sel] / speed  # landmark lengths are track frames
     start, end = group["start_s"].min(), group["end_s"].max()
     if config.refine and frames.size:
-        # Anchors, not hashes: the hashes of one film peak that happens to sit on a track peak at
-        # the cue's offset often align together, and are one chance coincidence, not several.
-        anchors = np.unique(frames)
-        close = np.unique(frames[np.abs(matches.offsets[sel] - expected[sel]) <= config.offset_tolerance_frames])
-        found = _span(anchors, close, min_hits=config.refine_min_hits, lone_gap=config.refine_bin_s / fs,
-                      max_gap=(config.refine_max_gap_bins + 1) * config.refine_bin_s / fs)
+        if speed == 1.0:
+            found = _span_bins(frames, lo_s, config)
+        else:
+            # Anchors, not hashes: the hashes of one film peak that happens to sit on a track peak
+            # at the cue's offset often align together, and are one chance coincidence, not several.
+            anchors = np.unique(frames)
+            close = np.unique(frames[np.abs(matches.offsets[sel] - expected[sel]) <= config.offset_tolerance_frames])
+            found = _span(anchors, close, min_hits=config.refine_min_hits, lone_gap=config.refine_bin_s / fs,
+                          max_gap=(config.refine_max_gap_bins + 1) * config.refine_bin_s / fs)
         if found is not None:
             first, last = found
             in_run = (frames >= first) & (frames <= last)
