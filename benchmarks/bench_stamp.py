@@ -93,11 +93,14 @@ def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: floa
 
 
 def _child(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter pinned to core 0; it prints one JSON line."""
+    """Run ``code`` in a fresh interpreter pinned to one core; it prints one JSON line.
+
+    Core 0, or ``$BENCH_CORE`` when the other core of a shared machine is the quieter one.
+    """
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, "-c", code]
     if sys.platform.startswith("linux"):
-        cmd = ["taskset", "-c", "0", *cmd]
+        cmd = ["taskset", "-c", os.environ.get("BENCH_CORE", "0"), *cmd]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -123,6 +123,17 @@ def _span(anchors: np.ndarray, close: np.ndarray, *, min_hits: int, lone_gap: fl
     return first_of[lo], last_of[hi]
 
 
+def _frame_range(frames: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
+    """Positions of the first frame >= ``lo`` and the first >= ``hi`` in ascending integer ``frames``.
+
+    The bounds are rounded up to integers of the array's own type: a float bound made NumPy
+    convert the whole array for every search, which was most of the cost of cue building.
+    """
+    bounds = np.ceil([lo, hi]).astype(frames.dtype)
+    a, b = np.searchsorted(frames, bounds)
+    return int(a), int(b)
+
+
 def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, query: Fingerprint,
             config: StamperConfig, speed: float = 1.0) -> tuple[float, float, int, int, float, float]:
     """Refined (start_s, end_s, aligned hashes, film hashes, speed, track offset at start) of one cue.
@@ -153,9 +164,11 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
         line = np.polyfit(centres - centres.mean(), group["offset_frames"].to_numpy(float) - offset, 1,
                           w=np.sqrt(group["votes"].to_numpy(float)))
         line = np.array([line[0], line[1] - line[0] * centres.mean()])
+    # ``matches`` is sorted by film frame (build_cues): only the cue's stretch of film is read.
+    a, b = _frame_range(matches.film_frames, lo_s / fs, hi_s / fs)
+    matches = matches.take(slice(a, b))
     expected = offset + line[1] + line[0] * matches.film_frames
-    sel = ((matches.tracks == track) & (np.abs(matches.offsets - expected) <= tol)
-           & (matches.film_frames >= lo_s / fs) & (matches.film_frames < hi_s / fs))
+    sel = (matches.tracks == track) & (np.abs(matches.offsets - expected) <= tol)
     frames = matches.film_frames[sel]
     ends = frames + matches.dts[sel] / speed  # landmark lengths are track frames
     start, end = group["start_s"].min(), group["end_s"].max()
@@ -175,7 +188,8 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
             start = float(first * fs)
             end = float(ends[in_run].max() * fs)
             end += config.n_fft / 2 / config.sample_rate  # a frame's centre to its end
-    n_film = int(np.count_nonzero((query.frames >= start / fs) & (query.frames < end / fs)))
+    first_hash, end_hash = _frame_range(query.frames, start / fs, end / fs)
+    n_film = int(end_hash - first_hash)
     inside = (frames >= start / fs - 1) & (frames < end / fs)
     n_aligned = int(np.count_nonzero(inside))
     track_at_start = start * speed + offset * fs
@@ -221,6 +235,8 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
     """
     hits = windows[windows["matched"]]
     rows = []
+    # Sorted by film frame once, so that each cue reads only its own stretch of the postings.
+    matches = matches.take(np.argsort(matches.film_frames, kind="stable"))
     if len(hits):
         for group in _group_hits(hits, config):
             track = int(group["track"].iloc[0])
