@@ -120,7 +120,18 @@ def _span(anchors: np.ndarray, close: np.ndarray, *, min_hits: int, lone_gap: fl
         if first_of[k] - last_of[hi] > max_gap:
             break
         hi = k
-    return first_of[lo], last_of[hi]
+    first, last = first_of[lo], last_of[hi]
+    # A lone anchor within the voting tolerance just past an edge (up to two stretch gaps away)
+    # is the fade's last note more often than chance.
+    for a in close[close < first][::-1]:
+        if first - a > 2 * lone_gap:
+            break
+        first = a
+    for a in close[close > last]:
+        if a - last > 2 * lone_gap:
+            break
+        last = a
+    return first, last
 
 
 def _frame_range(frames: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
