@@ -53,7 +53,8 @@ def _film(folder, soundtrack, speech, factor, pitched):
                       audio_bitrate=128_000)
 
 
-@pytest.mark.parametrize("factor,pitched", [(25 / 24, True), (25 / 24, False), (0.96, True), (0.92, False), (0.98, False)],
+@pytest.mark.parametrize("factor,pitched",
+                         [(25 / 24, True), (25 / 24, False), (0.96, True), (0.92, False), (0.98, False)],
                          ids=["pal-pitched", "pal-pitch-corrected", "slow-0.96-pitched", "slow-0.92-pitch-corrected",
                               "slow-0.98-pitch-corrected"])
 def test_music_at_another_speed_is_found_in_album_units(tmp_path, soundtrack, speech, db, config, factor, pitched):
