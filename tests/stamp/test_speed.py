@@ -16,7 +16,7 @@ from scorelens.demo.films import CueSpec, FilmSpec, render_film_audio
 from scorelens.demo.media import write_audio, write_film
 from scorelens.exceptions import ParameterError
 from scorelens.stamp.pipeline import index_tracks, stamp_film
-from scorelens.stamp.speed import film_speed
+from scorelens.stamp.speed import drift_speed, film_speed
 from scorelens.stamp.store import open_store
 
 TRACK_SR, FILM_SR = 44100, 48000  # as in conftest.py
@@ -141,3 +141,22 @@ def test_film_speed_summarises_agreeing_cues_and_reads_old_tables():
     assert film_speed(cues.assign(speed=[1.0, 1.04]))[0] is None  # disagreeing cues
     # A cue table written before speed handling has neither column: normal speed.
     assert film_speed(cues[["start_s", "end_s"]]) == (1.0, "this transfer runs at the soundtrack's speed")
+
+
+def _windows(offsets, votes=60, first=10):
+    """A 1.0 pass's window table: one track matched in consecutive windows at the given offsets."""
+    n = len(offsets)
+    return pd.DataFrame({"window": np.arange(first, first + n), "track": 0, "offset_frames": offsets,
+                         "votes": votes, "matched": True})
+
+
+def test_drift_of_the_offsets_matched_at_1_0_measures_a_mild_stretch(config):
+    # Music stretched to 0.98 of the album's speed: each 5 s window (215.3 frames) slides the best
+    # offset by -0.02 x 215.3 = -4.3 frames.
+    frames_per_window = config.hop_s / config.frame_seconds
+    drifting = np.round(-1000 - 0.02 * frames_per_window * np.arange(5)).astype(int)
+    assert drift_speed(_windows(drifting), config) == pytest.approx(0.98, abs=0.002)
+    # Music at normal speed keeps its offset to a frame: no stretch.
+    assert drift_speed(_windows([-1000, -1001, -1000, -1000, -1001]), config) is None
+    # Two windows are not a run.
+    assert drift_speed(_windows(drifting[:2]), config) is None
