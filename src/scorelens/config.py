@@ -130,7 +130,8 @@ class StamperConfig:
     refine_max_gap_bins: int = 3
     """Boundaries extend through bins with any aligned hash across gaps of up to this many empty bins
     (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare);
-    at another speed only to stretches of ``refine_min_hits`` anchors within the voting tolerance."""
+    at another speed only to stretches of ``refine_min_hits`` anchors within the voting tolerance, across
+    as much time ((this + 2) × ``refine_bin_s``)."""
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 

@@ -96,12 +96,13 @@ def _span(anchors: np.ndarray, close: np.ndarray, *, min_hits: int, lone_gap: fl
 
     Anchors less than ``lone_gap`` apart form a stretch. The cue runs from the first to the
     last stretch of more than ``min_hits`` anchors, widened through stretches of
-    ``min_hits`` anchors within the voting tolerance (``close``) up to ``max_gap`` away:
-    fades and masked passages leave aligned hashes sparse, but a stretch of one or two
-    anchors at the cue's track and offset is as often chance. Counted in hashes, and bridged
-    over 2 s, such chance anchors (one film peak on a track peak brings several of its hashes
-    along) had added up to 3 s of film to a cue in passes at other speeds, which look hashes
-    up again (with Δt fuzz, around a sloped offset line).
+    ``min_hits`` anchors within the voting tolerance (``close``) up to ``max_gap`` away, and
+    through one such anchor up to ``2 * lone_gap`` away: fades and masked passages leave
+    aligned hashes sparse, but a stretch of one or two anchors at the cue's track and offset
+    is as often chance. Counted in hashes, and bridged over 2 s, such chance anchors (one
+    film peak on a track peak brings several of its hashes along) had added up to 3 s of
+    film to a cue in passes at other speeds, which look hashes up again (with Δt fuzz,
+    around a sloped offset line).
     """
     cut = np.flatnonzero(np.diff(anchors) > lone_gap) + 1
     first_of, last_of = anchors[np.r_[0, cut]], anchors[np.r_[cut - 1, anchors.size - 1]]
@@ -192,7 +193,7 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
             anchors = np.unique(frames)
             close = np.unique(frames[np.abs(matches.offsets[sel] - expected[sel]) <= config.offset_tolerance_frames])
             found = _span(anchors, close, min_hits=config.refine_min_hits, lone_gap=config.refine_bin_s / fs,
-                          max_gap=(config.refine_max_gap_bins + 1) * config.refine_bin_s / fs)
+                          max_gap=(config.refine_max_gap_bins + 2) * config.refine_bin_s / fs)
         if found is not None:
             first, last = found
             in_run = (frames >= first) & (frames <= last)
