@@ -143,12 +143,12 @@ print("[]")
 
 
 def _child(code: str, src: Path) -> list:
-    """Run ``code`` with ``src`` first on the path, pinned to core 0; it prints one JSON line."""
+    """Run ``code`` with ``src`` first on the path, pinned to core 0 (or ``$BENCH_CORE``); it prints one JSON line."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=str(src))
     cmd = [sys.executable, "-c", code]
     if sys.platform.startswith("linux"):
-        cmd = ["taskset", "-c", "0", *cmd]
+        cmd = ["taskset", "-c", os.environ.get("BENCH_CORE", "0"), *cmd]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -123,10 +123,15 @@ class StamperConfig:
     refine_bin_s: float = 0.5
     """Time bins used to find the first and last stretch of aligned hashes."""
     refine_min_hits: int = 2
-    """A bin belongs to the cue when it holds at least this many aligned hashes."""
+    """A bin belongs to the cue when it holds at least this many aligned hashes. At another speed, film
+    anchors less than ``refine_bin_s`` apart form a stretch, and the cue runs from the first to the last
+    stretch of more than this many anchors (anchors, not hashes: one film peak on a track peak by
+    chance brings several of its hashes along, and passes at other speeds meet such chance more often)."""
     refine_max_gap_bins: int = 3
     """Boundaries extend through bins with any aligned hash across gaps of up to this many empty bins
-    (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare)."""
+    (fades leave aligned hashes sparse, and chance ones at exactly the cue's track and offset are rare);
+    at another speed only to stretches of ``refine_min_hits`` anchors within the voting tolerance, across
+    as much time ((this + 2) × ``refine_bin_s``)."""
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 
@@ -147,6 +152,10 @@ class StamperConfig:
     speed_stretch_step: float = 0.01
     """Step of the probe's grid of pitch-corrected time-stretches: 0.5 % off drifts a 5 s window by
     one frame and a 63-frame landmark by a third of a frame, within the vote tolerance."""
+    speed_drift_min: float = 0.005
+    """Music matched at 1.0 whose windows' offsets drift by this much per frame or more (over three
+    windows or more) is stamped again at the factor the drift measures: stretches of 1-2 % at
+    constant pitch that the probe's grid leaves to 1.0 (see scorelens.stamp.speed.drift_speed)."""
     speed_dt_fuzz: int = 1
     """Time-stretched films also look up each hash with Δt ± this many frames: a phase vocoder
     jitters peak times, and this nearly doubled the aligned hashes in a trial at 25/24."""
@@ -206,6 +215,8 @@ class StamperConfig:
         if not (0 < self.speed_pitch_step < 0.05 and 0 < self.speed_stretch_step < 0.05):
             raise ParameterError(f"speed_pitch_step={self.speed_pitch_step} and speed_stretch_step="
                                  f"{self.speed_stretch_step} must be in (0, 0.05)")
+        if not 0 < self.speed_drift_min < 0.05:
+            raise ParameterError(f"speed_drift_min={self.speed_drift_min} must be in (0, 0.05)")
 
     # Derived quantities, computed from this one object wherever times are converted.
     @property

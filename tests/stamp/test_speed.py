@@ -1,5 +1,6 @@
 """Films that play the soundtrack at another speed: pitched speed-ups and pitch-corrected stretches."""
 
+import re
 from dataclasses import replace
 from fractions import Fraction
 
@@ -15,7 +16,7 @@ from scorelens.demo.films import CueSpec, FilmSpec, render_film_audio
 from scorelens.demo.media import write_audio, write_film
 from scorelens.exceptions import ParameterError
 from scorelens.stamp.pipeline import index_tracks, stamp_film
-from scorelens.stamp.speed import film_speed
+from scorelens.stamp.speed import drift_speed, film_speed
 from scorelens.stamp.store import open_store
 
 TRACK_SR, FILM_SR = 44100, 48000  # as in conftest.py
@@ -52,8 +53,10 @@ def _film(folder, soundtrack, speech, factor, pitched):
                       audio_bitrate=128_000)
 
 
-@pytest.mark.parametrize("factor,pitched", [(25 / 24, True), (25 / 24, False), (0.96, True), (0.92, False)],
-                         ids=["pal-pitched", "pal-pitch-corrected", "slow-0.96-pitched", "slow-0.92-pitch-corrected"])
+@pytest.mark.parametrize("factor,pitched",
+                         [(25 / 24, True), (25 / 24, False), (0.96, True), (0.92, False), (0.98, False)],
+                         ids=["pal-pitched", "pal-pitch-corrected", "slow-0.96-pitched", "slow-0.92-pitch-corrected",
+                              "slow-0.98-pitch-corrected"])
 def test_music_at_another_speed_is_found_in_album_units(tmp_path, soundtrack, speech, db, config, factor, pitched):
     film = _film(tmp_path, soundtrack, speech, factor, pitched)
     with open_store(db[0], config, create=False) as store:
@@ -62,12 +65,14 @@ def test_music_at_another_speed_is_found_in_album_units(tmp_path, soundtrack, sp
     assert list(cues["track"]) == [c[0] for c in CUES], cues
     starts = np.array([c[2] for c in CUES])
     ends = starts + np.array([c[3] for c in CUES])
-    # Within a second -- except, pitch-corrected, the onset of the cue 5 dB under the dialogue:
-    # the phase vocoder smears its first notes and it is found up to 1.1 s late at 0.92 (the
-    # same limit as the masked onset in test_stamp.py).
+    # Within a second -- except, pitch-corrected, the cue 5 dB under the dialogue: the phase
+    # vocoder smears its notes, and at 0.92 its onset is found up to 1.1 s late (the same limit
+    # as the masked onset in test_stamp.py) and its faded end 1.2 s early (its last aligned
+    # anchor is a lone one 1.3 s further on, which the cue no longer reaches: lone chance
+    # anchors as far out had added seconds of film to cues in the speed benchmark).
     tolerance = np.array([1.0, 1.0 if pitched else 1.25, 1.0])
     assert np.all(np.abs(cues["start_s"] - starts) <= tolerance), cues["start_s"].tolist()
-    assert np.all(np.abs(cues["end_s"] - ends) <= 1.0), cues["end_s"].tolist()
+    assert np.all(np.abs(cues["end_s"] - ends) <= tolerance), cues["end_s"].tolist()
     np.testing.assert_allclose(cues["speed"], factor, rtol=0.003)
     semitones = 12 * np.log2(factor) if pitched else 0.0  # 25/24 pitched: +0.707 semitone
     np.testing.assert_allclose(cues["pitch_shift_semitones"], semitones, atol=0.02)
@@ -76,7 +81,9 @@ def test_music_at_another_speed_is_found_in_album_units(tmp_path, soundtrack, sp
     album = np.array([c[1] for c in CUES]) + (cues["start_s"].to_numpy() - starts) * factor
     np.testing.assert_allclose(cues["track_offset_s"], album, atol=0.2)
     assert result.speed == pytest.approx(factor, rel=0.003)
-    assert f"{abs(factor - 1) * 100:.1f} % {'fast' if factor > 1 else 'slow'}" in result.speed_note
+    said = re.search(r"runs (\d+\.\d) % (fast|slow)", result.speed_note)
+    assert said and said[2] == ("fast" if factor > 1 else "slow"), result.speed_note
+    assert float(said[1]) == pytest.approx(abs(factor - 1) * 100, abs=0.15)  # 0.3 % of the factor, rounded
 
 
 def test_a_given_factor_is_stamped_alone_and_1_0_is_the_old_stamper(tmp_path, soundtrack, speech, db, config):
@@ -134,3 +141,22 @@ def test_film_speed_summarises_agreeing_cues_and_reads_old_tables():
     assert film_speed(cues.assign(speed=[1.0, 1.04]))[0] is None  # disagreeing cues
     # A cue table written before speed handling has neither column: normal speed.
     assert film_speed(cues[["start_s", "end_s"]]) == (1.0, "this transfer runs at the soundtrack's speed")
+
+
+def _windows(offsets, votes=60, first=10):
+    """A 1.0 pass's window table: one track matched in consecutive windows at the given offsets."""
+    n = len(offsets)
+    return pd.DataFrame({"window": np.arange(first, first + n), "track": 0, "offset_frames": offsets,
+                         "votes": votes, "matched": True})
+
+
+def test_drift_of_the_offsets_matched_at_1_0_measures_a_mild_stretch(config):
+    # Music stretched to 0.98 of the album's speed: each 5 s window (215.3 frames) slides the best
+    # offset by -0.02 x 215.3 = -4.3 frames.
+    frames_per_window = config.hop_s / config.frame_seconds
+    drifting = np.round(-1000 - 0.02 * frames_per_window * np.arange(5)).astype(int)
+    assert drift_speed(_windows(drifting), config) == pytest.approx(0.98, abs=0.002)
+    # Music at normal speed keeps its offset to a frame: no stretch.
+    assert drift_speed(_windows([-1000, -1001, -1000, -1000, -1001]), config) is None
+    # Two windows are not a run.
+    assert drift_speed(_windows(drifting[:2]), config) is None

@@ -61,28 +61,100 @@ def _lookalike(hit: pd.Series, windows: pd.DataFrame, config: StamperConfig) -> 
     return False
 
 
-def _extend(first: int, last: int, present: np.ndarray, max_step: int) -> tuple[int, int]:
-    """Widen the bin run [first, last] through ``present`` bins separated by gaps < ``max_step``."""
+def _span_bins(frames: np.ndarray, lo_s: float, config: StamperConfig) -> tuple[float, float] | None:
+    """First and last aligned anchor (film frames) of a cue at normal speed; None when no bin is good.
+
+    The cue spans the first to the last ``refine_bin_s`` bin holding ``refine_min_hits``
+    aligned hashes, widened through bins with any aligned hash across gaps of up to
+    ``refine_max_gap_bins``: at normal speed a chance hash at exactly the cue's track and
+    offset is rare, and fades and masked onsets leave aligned hashes sparse.
+    """
+    fs = config.frame_seconds
+    bins = np.floor((frames * fs - lo_s) / config.refine_bin_s).astype(int)
+    counts = np.bincount(bins)
+    good = np.nonzero(counts >= config.refine_min_hits)[0]
+    if not good.size:
+        return None
+    first, last = good[0], good[-1]
+    present = np.nonzero(counts)[0]
+    max_step = config.refine_max_gap_bins + 1
     for b in present[present < first][::-1]:
         if first - b > max_step:
             break
-        first = int(b)
+        first = b
     for b in present[present > last]:
         if b - last > max_step:
             break
-        last = int(b)
+        last = b
+    in_run = (bins >= first) & (bins <= last)
+    return frames[in_run].min(), frames[in_run].max()
+
+
+def _span(anchors: np.ndarray, close: np.ndarray, *, min_hits: int, lone_gap: float,
+          max_gap: float) -> tuple[float, float] | None:
+    """First and last aligned anchor (film frames, sorted) of a cue at another speed; None when none is solid.
+
+    Anchors less than ``lone_gap`` apart form a stretch. The cue runs from the first to the
+    last stretch of more than ``min_hits`` anchors, widened through stretches of
+    ``min_hits`` anchors within the voting tolerance (``close``) up to ``max_gap`` away, and
+    through one such anchor up to ``2 * lone_gap`` away: fades and masked passages leave
+    aligned hashes sparse, but a stretch of one or two anchors at the cue's track and offset
+    is as often chance. Counted in hashes, and bridged over 2 s, such chance anchors (one
+    film peak on a track peak brings several of its hashes along) had added up to 3 s of
+    film to a cue in passes at other speeds, which look hashes up again (with Δt fuzz,
+    around a sloped offset line).
+    """
+    cut = np.flatnonzero(np.diff(anchors) > lone_gap) + 1
+    first_of, last_of = anchors[np.r_[0, cut]], anchors[np.r_[cut - 1, anchors.size - 1]]
+    n = np.diff(np.r_[0, cut, anchors.size])
+    n_close = np.diff(np.searchsorted(close, np.r_[first_of, np.inf]))
+    solid = np.flatnonzero(n > min_hits)
+    if solid.size == 0:
+        return None
+    lo, hi = solid[0], solid[-1]
+    near = np.flatnonzero((n > min_hits) | (n_close >= min_hits))
+    for k in near[near < lo][::-1]:
+        if first_of[lo] - last_of[k] > max_gap:
+            break
+        lo = k
+    for k in near[near > hi]:
+        if first_of[k] - last_of[hi] > max_gap:
+            break
+        hi = k
+    first, last = first_of[lo], last_of[hi]
+    # A lone anchor within the voting tolerance just past an edge (up to two stretch gaps away)
+    # is the fade's last note more often than chance.
+    for a in close[close < first][::-1]:
+        if first - a > 2 * lone_gap:
+            break
+        first = a
+    for a in close[close > last]:
+        if a - last > 2 * lone_gap:
+            break
+        last = a
     return first, last
+
+
+def _frame_range(frames: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
+    """Positions of the first frame >= ``lo`` and the first >= ``hi`` in ascending integer ``frames``.
+
+    The bounds are rounded up to integers of the array's own type: a float bound made NumPy
+    convert the whole array for every search, which was most of the cost of cue building.
+    """
+    bounds = np.ceil([lo, hi]).astype(frames.dtype)
+    a, b = np.searchsorted(frames, bounds)
+    return int(a), int(b)
 
 
 def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, query: Fingerprint,
             config: StamperConfig, speed: float = 1.0) -> tuple[float, float, int, int, float, float]:
     """Refined (start_s, end_s, aligned hashes, film hashes, speed, track offset at start) of one cue.
 
-    The cue spans the first to the last ``refine_bin_s`` bin holding ``refine_min_hits``
-    hashes aligned with the cue (searched within one window either side of its hits),
-    widened through bins with any aligned hash across gaps of up to
-    ``refine_max_gap_bins``: fades and masked onsets leave aligned hashes sparse, and a
-    chance hash at exactly this track and offset is rare. (Matching the track's single
+    The cue spans the film anchors whose hashes align with the cue (searched within one
+    window either side of its hits): at normal speed from the first to the last bin with a
+    few (:func:`_span_bins`), at another speed from the first to the last solid stretch of
+    them (:func:`_span`), since passes at other speeds look hashes up again and lone chance
+    anchors at the cue's offset are more common there. (Matching the track's single
     peaks instead of peak pairs was tried to reach further into fades; chance agreement
     at the film's peak density made it extend cues past their ends, so it was dropped.)
 
@@ -104,24 +176,32 @@ def _refine(group: pd.DataFrame, offset: int, track: int, matches: Matches, quer
         line = np.polyfit(centres - centres.mean(), group["offset_frames"].to_numpy(float) - offset, 1,
                           w=np.sqrt(group["votes"].to_numpy(float)))
         line = np.array([line[0], line[1] - line[0] * centres.mean()])
+    # ``matches`` is sorted by film frame (build_cues): only the cue's stretch of film is read.
+    a, b = _frame_range(matches.film_frames, lo_s / fs, hi_s / fs)
+    matches = matches.take(slice(a, b))
     expected = offset + line[1] + line[0] * matches.film_frames
-    sel = ((matches.tracks == track) & (np.abs(matches.offsets - expected) <= tol)
-           & (matches.film_frames >= lo_s / fs) & (matches.film_frames < hi_s / fs))
+    sel = (matches.tracks == track) & (np.abs(matches.offsets - expected) <= tol)
     frames = matches.film_frames[sel]
     ends = frames + matches.dts[sel] / speed  # landmark lengths are track frames
     start, end = group["start_s"].min(), group["end_s"].max()
     if config.refine and frames.size:
-        bins = np.floor((frames * fs - lo_s) / config.refine_bin_s).astype(int)
-        counts = np.bincount(bins)
-        good = np.nonzero(counts >= config.refine_min_hits)[0]
-        if good.size:
-            max_step = config.refine_max_gap_bins + 1
-            first_bin, last_bin = _extend(good[0], good[-1], np.nonzero(counts)[0], max_step)
-            in_run = (bins >= first_bin) & (bins <= last_bin)
-            start = float(frames[in_run].min() * fs)
+        if speed == 1.0:
+            found = _span_bins(frames, lo_s, config)
+        else:
+            # Anchors, not hashes: the hashes of one film peak that happens to sit on a track peak
+            # at the cue's offset often align together, and are one chance coincidence, not several.
+            anchors = np.unique(frames)
+            close = np.unique(frames[np.abs(matches.offsets[sel] - expected[sel]) <= config.offset_tolerance_frames])
+            found = _span(anchors, close, min_hits=config.refine_min_hits, lone_gap=config.refine_bin_s / fs,
+                          max_gap=(config.refine_max_gap_bins + 2) * config.refine_bin_s / fs)
+        if found is not None:
+            first, last = found
+            in_run = (frames >= first) & (frames <= last)
+            start = float(first * fs)
             end = float(ends[in_run].max() * fs)
             end += config.n_fft / 2 / config.sample_rate  # a frame's centre to its end
-    n_film = int(np.count_nonzero((query.frames >= start / fs) & (query.frames < end / fs)))
+    first_hash, end_hash = _frame_range(query.frames, start / fs, end / fs)
+    n_film = int(end_hash - first_hash)
     inside = (frames >= start / fs - 1) & (frames < end / fs)
     n_aligned = int(np.count_nonzero(inside))
     track_at_start = start * speed + offset * fs
@@ -167,10 +247,16 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
     """
     hits = windows[windows["matched"]]
     rows = []
+    # Sorted by film frame once, so that each cue reads only its own stretch of the postings.
+    matches = matches.take(np.argsort(matches.film_frames, kind="stable"))
     if len(hits):
         for group in _group_hits(hits, config):
             track = int(group["track"].iloc[0])
-            if len(group) == 1 and (int(group["votes"].iloc[0]) < config.min_votes_single
+            # A pitch-corrected pass looks each hash up 2 * speed_dt_fuzz + 1 times, and chance
+            # votes grow as much: a lone window of look-alike music at 1.10 had 27 votes there.
+            stretched = speeds is not None and speeds[track] != 1.0 and (semitones is None or semitones[track] == 0)
+            single = config.min_votes_single * (1 + 2 * config.speed_dt_fuzz if stretched else 1)
+            if len(group) == 1 and (int(group["votes"].iloc[0]) < single
                                     or _lookalike(group.iloc[0], windows, config)):
                 continue
             # The offset most windows agree on, weighted by their votes.
@@ -191,9 +277,37 @@ def build_cues(windows: pd.DataFrame, matches: Matches, query: Fingerprint, conf
                          "votes": int(group["votes"].sum()), "confidence": round(n_aligned / max(n_film, 1), 4),
                          "speed": round(speed, 5), "pitch_shift_semitones": round(float(semis), 3)})
     cues = pd.DataFrame(rows, columns=[c for c in CUE_COLUMNS if c != "cue_id"])
-    cues = _resolve_overlaps(cues.sort_values("start_s", kind="stable").reset_index(drop=True))
+    cues = _join_continuations(cues.sort_values("start_s", kind="stable").reset_index(drop=True), config)
+    cues = _resolve_overlaps(cues)
     cues.insert(1, "cue_id", np.arange(len(cues), dtype=np.int64))
     return cues
+
+
+def _join_continuations(cues: pd.DataFrame, config: StamperConfig) -> pd.DataFrame:
+    """Join a cue to the previous one when it continues it: same track, touching, at the album position due.
+
+    Passes at different speeds can split one use of a track: at the faded end of music
+    stretched by 2 %, the 1.0 pass out-voted the 0.98 pass in the last window, which became a
+    cue of its own. The joined cue keeps the speed of its longer part.
+    """
+    if len(cues) < 2:
+        return cues
+    rows = [cues.iloc[0].to_dict()]
+    for _, cue in cues.iloc[1:].iterrows():
+        prev = rows[-1]
+        due = prev["track_offset_s"] + (cue["start_s"] - prev["start_s"]) * prev["speed"]
+        if (cue["track_id"] == prev["track_id"] and cue["start_s"] - prev["end_s"] <= config.hop_s / 2
+                and abs(cue["track_offset_s"] - due) <= config.offset_jump_s / 2):
+            longer = prev if prev["end_s"] - prev["start_s"] >= cue["end_s"] - cue["start_s"] else cue
+            span = (prev["end_s"] - prev["start_s"], cue["end_s"] - cue["start_s"])
+            prev.update(end_s=max(prev["end_s"], cue["end_s"]), windows=prev["windows"] + cue["windows"],
+                        votes=prev["votes"] + cue["votes"], speed=longer["speed"],
+                        pitch_shift_semitones=longer["pitch_shift_semitones"],
+                        confidence=round((prev["confidence"] * span[0] + cue["confidence"] * span[1])
+                                         / max(span[0] + span[1], 1e-9), 4))
+        else:
+            rows.append(cue.to_dict())
+    return pd.DataFrame(rows, columns=cues.columns).astype(cues.dtypes.to_dict())
 
 
 def _resolve_overlaps(cues: pd.DataFrame) -> pd.DataFrame:

@@ -248,7 +248,7 @@ def _match_passes(film: Path, query: Fingerprint, index: HashIndex, tracks: pd.D
         windows, matches = match_film(query, index, config, n_windows=n_windows)
         passes.append(SpeedPass(SpeedHypothesis(1.0, False), windows, matches))
         if hypotheses is None and config.speed == "auto":
-            hypotheses = probe_speeds(query.peaks, index, config, n_windows=n_windows)
+            hypotheses = probe_speeds(query.peaks, index, config, n_windows=n_windows, windows=windows)
     elif hypotheses is None:  # a given factor: pitched or pitch-corrected is still unknown
         hypotheses = [SpeedHypothesis(float(config.speed), True), SpeedHypothesis(float(config.speed), False)]
     for hyp in hypotheses or []:

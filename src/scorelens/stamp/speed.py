@@ -34,9 +34,8 @@ from scorelens.stamp.hashes import hashes_to_landmarks, landmark_pairs, landmark
 from scorelens.stamp.match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex, Matches, lookup
 from scorelens.stamp.peaks import Peaks
 
-__all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "probe_speeds", "probe_window_peaks", "PAL_FACTOR",
-           "merge_passes", "refined_factor",
-           "film_speed"]
+__all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "drift_speed", "probe_speeds", "probe_window_peaks",
+           "PAL_FACTOR", "merge_passes", "refined_factor", "film_speed"]
 
 # The PAL speed-up and its inverse, named in the film-level summary when a film runs at them.
 _PAL = 25 / 24
@@ -266,7 +265,63 @@ class _Probe:
         return out, track_of, offset_of
 
 
-def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_windows: int) -> list[SpeedHypothesis]:
+def drift_speed(windows: pd.DataFrame, config: StamperConfig) -> float | None:
+    """The factor at which music matched at 1.0 really plays, from the drift of its windows' offsets.
+
+    Music stretched by 1-2 % at constant pitch still matches at 1.0 in part (a phase vocoder
+    blurs its peaks, so the probe's grid point next to 1.0 hardly beats 1.0 itself), but its
+    best offset (track frame minus film frame) slides by ``(factor - 1)`` frames per film
+    frame: 4 frames per 5 s window at 0.98. Runs of three or more matched windows of one
+    track (gaps of ``max_gap_windows``, offset steps within ``offset_jump_s``) whose offsets
+    lie on a line, drifting ``speed_drift_min`` or more per frame and at least
+    ``2 * offset_tolerance_frames + 1`` frames over the run, measure the factor as one plus
+    the line's slope; music at normal speed keeps its offset to a frame.
+
+    Parameters
+    ----------
+    windows : pd.DataFrame
+        The 1.0 pass's window table (:func:`~scorelens.stamp.match.vote_windows`).
+    config : StamperConfig
+
+    Returns
+    -------
+    float or None
+        The vote-weighted median factor of the drifting runs (None when there is none, or
+        when runs drifting in opposite directions outweigh each other).
+    """
+    hits = windows[windows["matched"]].sort_values(["track", "window"])
+    fs = config.frame_seconds
+    factors, weights = [], []
+    for _, rows in hits.groupby("track", sort=False):
+        w, off = rows["window"].to_numpy(), rows["offset_frames"].to_numpy(float)
+        votes = rows["votes"].to_numpy(float)
+        breaks = np.flatnonzero((np.diff(w) > config.max_gap_windows + 1)
+                                | (np.abs(np.diff(off)) * fs > config.offset_jump_s)) + 1
+        for run in np.split(np.arange(w.size), breaks):
+            if run.size < 3:
+                continue
+            centre = (w[run] * config.hop_s + config.window_s / 2) / fs
+            slope, intercept = np.polyfit(centre, off[run], 1, w=np.sqrt(votes[run]))
+            residual = off[run] - (slope * centre + intercept)
+            drift = abs(slope) * np.ptp(centre)
+            if (abs(slope) >= config.speed_drift_min and drift >= 2 * config.offset_tolerance_frames + 1
+                    and np.abs(residual).max() <= config.offset_tolerance_frames + 1):
+                factors.append(1.0 + slope)
+                weights.append(votes[run].sum())
+    if not factors:
+        return None
+    factors, weights = np.array(factors), np.array(weights)
+    if weights[factors > 1].sum() > 0 and weights[factors < 1].sum() > 0:
+        minority = min(weights[factors > 1].sum(), weights[factors < 1].sum())
+        if minority > weights.sum() / 4:
+            return None
+    order = np.argsort(factors)
+    cum = np.cumsum(weights[order])
+    return float(factors[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_windows: int,
+                 windows: pd.DataFrame | None = None) -> list[SpeedHypothesis]:
     """Speeds other than 1.0 at which the film plays indexed music, found on a sample of it.
 
     ``speed_probe_windows`` windows spread evenly over the film are hashed under a grid of
@@ -280,7 +335,8 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
     30-minute benchmark film, and look-alike music at another tempo 12-23 votes in two
     windows of a 6-minute one.) Its factor is then refined on those windows on a grid ten
     times finer (pitched), or later from the drift of the cues found at it (pitch-corrected;
-    see :func:`refined_factor`).
+    see :func:`refined_factor`). Mild pitch-corrected stretches, which the grid leaves to
+    1.0, are read from the drift of the 1.0 pass's ``windows`` (:func:`drift_speed`).
 
     Parameters
     ----------
@@ -290,11 +346,13 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
     config : StamperConfig
     n_windows : int
         Windows in the film.
+    windows : pd.DataFrame, optional
+        The film's window table at 1.0, for :func:`drift_speed`.
 
     Returns
     -------
     list of SpeedHypothesis
-        At most one per pitch mode, none within a grid step of 1.0; empty when the
+        At most one per pitch mode, none within ``speed_drift_min`` of 1.0; empty when the
         sampled windows match at no other speed.
     """
     if len(peaks) < 2:
@@ -340,6 +398,11 @@ def probe_speeds(peaks: Peaks, index: HashIndex, config: StamperConfig, *, n_win
                     factor += 0.5 * (a - c) / (a - 2 * b + c) * (fine[1] - fine[0])
         if abs(factor - 1.0) > step:
             found.append(SpeedHypothesis(round(factor, 5), pitched))
+    drift = None if windows is None else drift_speed(windows, config)
+    # The grid's own pitch-corrected find wins; a pitched one at the drift's factor explains it too.
+    if drift is not None and not any(not h.pitched or abs(h.factor - drift) < config.speed_stretch_step / 2
+                                     for h in found):
+        found.append(SpeedHypothesis(round(drift, 5), False))
     return found
 
 
