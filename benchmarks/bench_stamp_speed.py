@@ -54,8 +54,33 @@ def _at_speed(excerpt: np.ndarray, factor: float, pitched: bool) -> np.ndarray:
     return librosa.effects.time_stretch(excerpt, rate=factor).astype(np.float32)
 
 
-def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: float, seed: int) -> None:
-    """Soundtrack, one film per (factor, transfer) and their truth tables (skipped when there)."""
+def _real_tracks(folder: Path, n_tracks: int, track_minutes: float) -> tuple[dict, list]:
+    """Real recordings at least ``track_minutes`` long: ``n_tracks`` for the soundtrack, the rest
+    as music on no soundtrack (each as mono float32 at TRACK_SR)."""
+    from scorelens.io.audio import load_audio
+
+    tracks, others = {}, []
+    for path in sorted(folder.glob("*.ogg")):
+        samples = load_audio(path, sample_rate=TRACK_SR)
+        if samples.size < track_minutes * 60 * TRACK_SR or np.abs(samples).max() < 1e-3:
+            continue
+        samples = samples[: int(track_minutes * 60 * TRACK_SR)].astype(np.float32)
+        if len(tracks) < n_tracks:
+            tracks[f"real{len(tracks) + 1:02d}_{path.stem}"] = samples
+        else:
+            others.append(samples)
+    if len(tracks) < n_tracks or not others:
+        raise SystemExit(f"{folder}: fewer than {n_tracks + 1} recordings of {track_minutes:g} min or more")
+    return tracks, others
+
+
+def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: float, seed: int,
+          real: Path | None = None) -> None:
+    """Soundtrack, one film per (factor, transfer) and their truth tables (skipped when there).
+
+    With ``real``, the soundtrack is real recordings from that folder (OGG) and the music on no
+    soundtrack is other recordings from it, rather than the synthetic demo styles.
+    """
     from scorelens.demo import synth
     from scorelens.demo.films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
     from scorelens.demo.media import write_audio, write_film
@@ -64,11 +89,16 @@ def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: floa
         return
     root.mkdir(parents=True, exist_ok=True)
     styles = list(GENRE_STYLES.values())
-    tracks = {}
+    tracks, others = {}, []
+    if real is not None:
+        tracks, others = _real_tracks(real, n_tracks, track_minutes)
     for k in range(n_tracks):
-        title = f"cue{k + 1:02d}_{styles[k % len(styles)]}"
-        tracks[title] = synth.synth_track(styles[k % len(styles)], duration_s=track_minutes * 60, sr=TRACK_SR,
-                                          seed=seed * 1000 + k)
+        if real is None:
+            title = f"cue{k + 1:02d}_{styles[k % len(styles)]}"
+            tracks[title] = synth.synth_track(styles[k % len(styles)], duration_s=track_minutes * 60, sr=TRACK_SR,
+                                              seed=seed * 1000 + k)
+        else:
+            title = list(tracks)[k]
         write_audio(root / "soundtrack" / f"{title}.flac", tracks[title], TRACK_SR)
     speech = synth.speech_pool(FILM_SR, n=12, seed=seed)
     for factor in FACTORS:
@@ -80,7 +110,11 @@ def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: floa
             chunks, truths = [], []
             for s in range(n_segments):
                 excerpts, cues, foreign = {}, [], []
-                if s % 5 == 2:  # music on no soundtrack
+                if s % 5 == 2 and real is not None:  # a real recording on no soundtrack, at normal speed
+                    other = others[s % len(others)]
+                    excerpts["other"] = other[int(20 * TRACK_SR):int(52 * TRACK_SR)]
+                    cues = [CueSpec("other", 10.0, 0.0, 30.0, 0.0)]
+                elif s % 5 == 2:  # music on no soundtrack
                     foreign = [(10.0, 30.0, styles[s % len(styles)], 900_000_000 + seed * 77 + s)]
                 else:
                     title = titles[int(rng.integers(len(titles)))]
@@ -94,7 +128,7 @@ def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: floa
                 spec = FilmSpec(duration_s=60.0, cues=cues, foreign_music=foreign, seed=seed * 10000 + s)
                 audio, truth = render_film_audio(spec, excerpts, track_sr=TRACK_SR, film_sr=FILM_SR, channels=2,
                                                  speech=speech)
-                if cues:
+                if cues and "other" not in excerpts:
                     truth = truth.assign(track=title, track_offset_s=album, level_db=cues[0].level_db)
                     truth[["start_s", "end_s"]] += s * 60.0
                     truths.append(truth)
@@ -161,12 +195,16 @@ def main() -> None:
     parser.add_argument("--track-minutes", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--real", type=Path, nargs="?", const=Path("/usr/share/games/wesnoth/1.16/data/core/music"),
+                        help="real recordings (OGG) as the soundtrack and as music on no soundtrack (default: "
+                             "Debian's wesnoth-1.16-music)")
     args = parser.parse_args()
     here = Path(__file__).resolve().parents[1] / "src"
-    root = OUT / f"film{args.film_minutes:g}min_{args.tracks}x{args.track_minutes:g}min_seed{args.seed}"
+    root = OUT / (f"{'real_' if args.real else ''}film{args.film_minutes:g}min_{args.tracks}x"
+                  f"{args.track_minutes:g}min_seed{args.seed}")
     t = time.perf_counter()
     build(root, film_minutes=args.film_minutes, n_tracks=args.tracks, track_minutes=args.track_minutes,
-          seed=args.seed)
+          seed=args.seed, real=args.real)
     print(f"benchmark media in {root} (built/reused in {time.perf_counter() - t:.0f} s); the machine may be shared: "
           "compare the two stampers' figures, measured in the same run")
     films = sorted(p.name.removesuffix(".mp4") for p in root.glob("film_*.mp4"))

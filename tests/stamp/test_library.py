@@ -174,3 +174,13 @@ def test_film_with_none_of_the_librarys_music_is_an_empty_table_with_a_note(tmp_
         result = stamp_film(film[0], store, config, track_ids=None, library_dir=tmp_path / "lib")
     assert result.cues.empty and result.candidates == 0
     assert "no" in result.speed_note.lower()
+
+
+def test_pool_votes_adds_the_neighbouring_offsets_by_hand():
+    from scorelens.stamp.match import pool_votes
+
+    keys = np.array([10, 11, 13, 20, 21, 22], dtype=np.int64)
+    counts = np.array([1, 2, 3, 4, 5, 6])
+    assert pool_votes(keys, counts, 1).tolist() == [3, 3, 3, 9, 15, 11]
+    assert pool_votes(keys, counts, 2).tolist() == [3, 6, 5, 15, 15, 15]
+    assert pool_votes(keys, counts, 0).tolist() == counts.tolist()

@@ -53,6 +53,7 @@ from scorelens.config import StamperConfig
 from scorelens.exceptions import StoreError
 from scorelens.stamp.fingerprint import Fingerprint
 from scorelens.stamp.hashes import HASH_BITS
+from scorelens.stamp.match import pool_votes
 from scorelens.stamp.store import FingerprintStore
 
 __all__ = ["LibraryIndex", "build_library_index", "open_library_index", "library_key", "in_sample",
@@ -298,13 +299,7 @@ class LibraryIndex:
         offset = line - track_frames[which]
         key = (chunk[which] << _OFFSET_BITS) | (offset + (1 << (_OFFSET_BITS - 1)))
         uniq, votes = np.unique(key, return_counts=True)
-        pooled = votes.copy()
-        for d in range(1, config.offset_tolerance_frames + 1):
-            for sign in (-1, 1):
-                pos = np.minimum(np.searchsorted(uniq, uniq + sign * d), uniq.size - 1)
-                hit = uniq[pos] == uniq + sign * d
-                pooled[hit] += votes[pos[hit]]
-        winners = uniq[pooled >= config.library_min_votes]
+        winners = uniq[pool_votes(uniq, votes, config.offset_tolerance_frames) >= config.library_min_votes]
         if winners.size == 0:
             return np.zeros(0, np.int64)
         pos = np.minimum(np.searchsorted(winners, key), winners.size - 1)

@@ -20,7 +20,7 @@ from scorelens.config import StamperConfig
 from scorelens.stamp.fingerprint import Fingerprint
 from scorelens.stamp.hashes import HASH_BITS
 
-__all__ = ["HashIndex", "Matches", "lookup", "vote_windows", "match_film"]
+__all__ = ["HashIndex", "Matches", "lookup", "vote_windows", "pool_votes", "match_film"]
 
 # A hash that occurs more often than this in the index carries no identity (silence, hum).
 _MAX_POSTINGS = 64
@@ -238,6 +238,37 @@ def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n
     return pd.concat(tables, ignore_index=True), Matches.concat(kept)
 
 
+def pool_votes(keys: np.ndarray, counts: np.ndarray, tolerance: int) -> np.ndarray:
+    """Votes of each key plus those of the keys within ``tolerance`` of it.
+
+    The keys pack an offset in their lowest bits, so key ± d is the same (window, track) at
+    offset ± d: film and track frame grids are not aligned, and one alignment's votes fall
+    on neighbouring offsets.
+
+    Parameters
+    ----------
+    keys : np.ndarray [shape=(n,), dtype=int64]
+        Sorted, unique.
+    counts : np.ndarray [shape=(n,)]
+        Votes of each key.
+    tolerance : int
+        Offsets pooled either side.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    pooled = counts.copy()
+    if keys.size == 0:
+        return pooled
+    for d in range(1, tolerance + 1):
+        for sign in (-1, 1):
+            pos = np.minimum(np.searchsorted(keys, keys + sign * d), keys.size - 1)
+            hit = keys[pos] == keys + sign * d
+            pooled[hit] += counts[pos[hit]]
+    return pooled
+
+
 def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
                  n_windows: int) -> pd.DataFrame:
     """Best (track, offset) of each film window.
@@ -274,13 +305,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
                     | (matches.offsets[ok] + _OFFSET_BIAS))
     key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
     uniq, counts = np.unique(key, return_counts=True)
-    pooled = counts.copy()
-    for d in range(1, config.offset_tolerance_frames + 1):
-        for sign in (-1, 1):
-            pos = np.searchsorted(uniq, uniq + sign * d)
-            pos = np.minimum(pos, uniq.size - 1)
-            hit = uniq[pos] == uniq + sign * d
-            pooled[hit] += counts[pos[hit]]
+    pooled = pool_votes(uniq, counts, config.offset_tolerance_frames)
     windows = uniq >> _WINDOW_SHIFT
     tracks = (uniq >> _TRACK_SHIFT) & ((1 << (_WINDOW_SHIFT - _TRACK_SHIFT)) - 1)
     offsets = (uniq & ((1 << _TRACK_SHIFT) - 1)) - _OFFSET_BIAS

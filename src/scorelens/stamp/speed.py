@@ -31,7 +31,7 @@ import pandas as pd
 from scorelens.config import SPEED_RANGE, StamperConfig
 from scorelens.stamp.fingerprint import Fingerprint
 from scorelens.stamp.hashes import hashes_to_landmarks, landmark_pairs, landmarks_to_hashes, peaks_to_hashes
-from scorelens.stamp.match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex, Matches, lookup
+from scorelens.stamp.match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex, Matches, lookup, pool_votes
 from scorelens.stamp.peaks import Peaks
 
 __all__ = ["SpeedHypothesis", "SpeedPass", "hash_at_speed", "drift_speed", "probe_speeds", "probe_window_peaks",
@@ -235,12 +235,7 @@ class _Probe:
         track_of, offset_of = np.full(n_windows, -1, dtype=np.int64), np.zeros(n_windows, dtype=np.int64)
         if uniq.size == 0:
             return out, track_of, offset_of
-        pooled = counts.copy()
-        for d in range(1, cfg.offset_tolerance_frames + 1):
-            for sign in (-1, 1):
-                pos = np.minimum(np.searchsorted(uniq, uniq + sign * d), uniq.size - 1)
-                hit = uniq[pos] == uniq + sign * d
-                pooled[hit] += counts[pos[hit]]
+        pooled = pool_votes(uniq, counts, cfg.offset_tolerance_frames)
         # Best offset of each (window, track), then the best and second-best track of each window.
         group = uniq >> _TRACK_SHIFT
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
