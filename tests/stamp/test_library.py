@@ -115,9 +115,11 @@ def test_index_is_reused_rebuilt_when_tracks_change_and_stale_ones_removed(tmp_p
         first = open_library_index(store, folder, config)
         assert open_library_index(store, folder, config) is first  # mapped once per process
         _add_random_tracks(store, rng, 1)
+        (folder / f".build-{first.key}-99999").mkdir()  # what a build killed mid-way leaves
         second = open_library_index(store, folder, config)
     assert second.key != first.key and second.track_ids.size == 4
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [second.key]
+    assert first.postings.shape[0] > 0 and np.asarray(first.postings).sum() > 0  # a mapped old index still reads
 
 
 def _open_in_child(db: str, folder: str, queue) -> None:
