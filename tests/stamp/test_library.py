@@ -186,3 +186,53 @@ def test_pool_votes_adds_the_neighbouring_offsets_by_hand():
     assert pool_votes(keys, counts, 1).tolist() == [3, 3, 3, 9, 15, 11]
     assert pool_votes(keys, counts, 2).tolist() == [3, 6, 5, 15, 15, 15]
     assert pool_votes(keys, counts, 0).tolist() == counts.tolist()
+
+
+def test_another_release_of_the_same_music_does_not_hide_its_cues(tmp_path, soundtrack, film, config):
+    # The same song in another encoding (FLAC at 48 kHz beside the MP3), as when two films'
+    # soundtracks both hold it: its windows tie, and before, the 2x runner-up rule lost the cues.
+    from scorelens.demo.media import write_audio
+
+    paths = [p for p, _ in soundtrack.values()]
+    samples = soundtrack["track1_action"][1]
+    other = write_audio(tmp_path / "track1_action_other_release.flac", samples, 44100)
+    with open_store(str(tmp_path / "fp.sqlite"), config) as store:
+        ids = [o.track_id for o in index_tracks(paths, store, config)]
+        own = stamp_film(film[0], store, config, track_ids=ids).cues
+        extra = [o.track_id for o in index_tracks([other], store, config)]
+        both = stamp_film(film[0], store, config, track_ids=ids + extra).cues
+        whole = stamp_film(film[0], store, config, track_ids=None, library_dir=tmp_path / "lib").cues
+    releases = {"track1_action", "track1_action_other_release"}
+    for cues in (both, whole):
+        assert len(cues) == len(own)
+        for mine, ref in zip(cues.sort_values("start_s").itertuples(), own.sort_values("start_s").itertuples()):
+            assert abs(mine.start_s - ref.start_s) <= 0.5 and abs(mine.end_s - ref.end_s) <= 0.5
+            assert mine.track == ref.track or {mine.track, ref.track} <= releases
+
+
+def test_other_folders_and_indexes_of_other_settings_are_kept(tmp_path, config):
+    import scorelens.stamp.library as library
+
+    rng = np.random.default_rng(8)
+    folder = tmp_path / "lib"
+    (folder / "photos").mkdir(parents=True)  # not ours: never touched
+    coarse = dataclasses.replace(config, library_sample=4)
+    with open_store(str(tmp_path / "fp.sqlite"), config) as store:
+        _add_random_tracks(store, rng, 3)
+        a = open_library_index(store, folder, config)
+        built = (Path(a.path) / "meta.json").stat().st_ino
+        b = open_library_index(store, folder, coarse)
+        library._OPEN.clear()  # as a new process would
+        again = open_library_index(store, folder, config)
+        reused = (Path(again.path) / "meta.json").stat().st_ino == built
+        # A folder of the current name without its meta.json (an interrupted copy) is rebuilt.
+        (Path(again.path) / "meta.json").unlink()
+        library._OPEN.clear()
+        rebuilt = open_library_index(store, folder, config)
+    assert a.key != b.key
+    assert reused  # not rebuilt after the other settings' build
+    assert (folder / "photos").is_dir() and (folder / b.key / "meta.json").exists()
+    assert rebuilt.key == a.key and (folder / a.key / "meta.json").exists()
+    with pytest.raises(StoreError, match=r"already exists"):
+        with open_store(str(tmp_path / "fp.sqlite"), config) as store:
+            build_library_index(store, folder / a.key, config)

@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -135,8 +136,7 @@ def library_key(tracks: pd.DataFrame, config: StamperConfig) -> str:
         16 hexadecimal characters.
     """
     h = hashlib.blake2b(digest_size=8)
-    h.update(json.dumps({"format": FORMAT_VERSION, "analysis": config.analysis_settings(),
-                         "sample": config.library_sample, "cap": config.library_cap}, sort_keys=True).encode())
+    h.update(_settings_digest(config).encode())
     for track_id, digest in zip(tracks["id"].astype(int), tracks["content_digest"]):
         h.update(f"{track_id}:{digest};".encode())
     return h.hexdigest()
@@ -339,6 +339,8 @@ def build_library_index(store: FingerprintStore, path: str | os.PathLike, config
     """
     t0 = time.perf_counter()
     path = Path(path)
+    if path.exists():
+        raise StoreError(f"{path}: already exists; build a library index into a new folder")
     tracks = store.tracks() if tracks is None else tracks
     if tracks.empty:
         raise StoreError(f"{store.url}: the fingerprint database holds no tracks; index the soundtracks first")
@@ -400,7 +402,8 @@ def build_library_index(store: FingerprintStore, path: str | os.PathLike, config
         np.save(tmp / "starts.npy", starts)
         np.save(tmp / "track_ids.npy", ids)
         np.save(tmp / "track_starts.npy", track_starts)
-        meta = {"format": FORMAT_VERSION, "key": library_key(tracks, config), "sample": sample, "cap": cap,
+        meta = {"format": FORMAT_VERSION, "key": library_key(tracks, config), "settings": _settings_digest(config),
+                "sample": sample, "cap": cap,
                 "analysis": config.analysis_settings(), "tracks": int(ids.size), "postings": total,
                 "sampled_postings": int(counts.sum()), "music_hours": float(tracks["duration_s"].sum()) / 3600,
                 "database": store.url, "built_by": f"scorelens {__version__}",
@@ -420,15 +423,43 @@ _OPEN: dict[str, LibraryIndex] = {}
 
 
 @contextmanager
-def _folder_lock(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
+def _folder_lock(folder: Path, *, shared: bool = False):
     with open(folder / ".lock", "a+") as handle:
         # flock: the kernel releases it however its holder dies, so a killed build never blocks.
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        # Readers share it while they map an index; a builder holds it alone while it removes
+        # old indexes and writes the new one.
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _settings_digest(config: StamperConfig) -> str:
+    """Digest of what, besides the tracks, defines an index (so that indexes of other settings are kept)."""
+    text = json.dumps({"format": FORMAT_VERSION, "analysis": config.analysis_settings(),
+                       "sample": config.library_sample, "cap": config.library_cap}, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _remove_superseded(folder: Path, keep: str, settings: str) -> None:
+    """Remove killed builds' leftovers and indexes of older track sets with the same settings.
+
+    Only folders this module writes are touched: ``.build-*`` and 16-hex-digit folders whose
+    ``meta.json`` names the same settings (indexes built with other settings stay).
+    """
+    for old in folder.iterdir():
+        if not old.is_dir() or old.name == keep:
+            continue
+        if old.name.startswith(".build-"):
+            shutil.rmtree(old, ignore_errors=True)
+        elif re.fullmatch(r"[0-9a-f]{16}", old.name):
+            try:
+                meta = json.loads((old / _META).read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get("settings") == settings:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def open_library_index(store: FingerprintStore, folder: str | os.PathLike | None, config: StamperConfig, *,
@@ -436,9 +467,10 @@ def open_library_index(store: FingerprintStore, folder: str | os.PathLike | None
     """The library index of the database's current tracks: opened when built, else built first.
 
     Several processes (Dask workers, stampers on one PostgreSQL server) may ask at once:
-    one builds, under a lock on the folder, the others wait and open its result. Indexes
-    of older track sets in the folder are removed (a process still using one keeps its
-    mapping).
+    one builds, under an exclusive lock on the folder, while the others wait and then map
+    its result under a shared one. Building removes indexes of older track sets made with
+    the same settings (a process still using one keeps its mapping); indexes made with
+    other settings stay.
 
     Parameters
     ----------
@@ -456,26 +488,32 @@ def open_library_index(store: FingerprintStore, folder: str | os.PathLike | None
     Raises
     ------
     StoreError
-        The database holds no tracks; the folder cannot be written.
+        The database holds no tracks; the folder cannot be written; an index there is damaged.
     """
     tracks = store.tracks()
     if tracks.empty:
         raise StoreError(f"{store.url}: the fingerprint database holds no tracks; index the soundtracks first")
     folder = Path(folder) if folder is not None else default_library_dir(store.url)
-    key = library_key(tracks, config)
-    target = folder / key
+    target = folder / library_key(tracks, config)
     if str(target) in _OPEN:
         return _OPEN[str(target)]
-    if not (target / _META).exists():
-        try:
+    index = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(folder, shared=True):
+            if (target / _META).exists():
+                index = LibraryIndex(target)
+        if index is None:
             with _folder_lock(folder):
+                # The tracks again: another process may have indexed some, or built, meanwhile.
+                tracks = store.tracks()
+                target = folder / library_key(tracks, config)
                 if not (target / _META).exists():
-                    for old in folder.iterdir():  # a killed build's leftovers, and older track sets
-                        if old.is_dir() and old.name != key:
-                            shutil.rmtree(old, ignore_errors=True)
+                    _remove_superseded(folder, target.name, _settings_digest(config))
+                    shutil.rmtree(target, ignore_errors=True)  # an incomplete folder under this name
                     build_library_index(store, target, config, tracks=tracks, on_progress=on_progress)
-        except OSError as exc:
-            raise StoreError(f"{folder}: cannot write the library index ({exc.strerror or exc})") from exc
-    index = LibraryIndex(target)
+                index = LibraryIndex(target)
+    except OSError as exc:
+        raise StoreError(f"{folder}: cannot write the library index ({exc.strerror or exc})") from exc
     _OPEN[str(target)] = index
     return index

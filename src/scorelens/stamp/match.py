@@ -225,7 +225,8 @@ def match_film(query: Fingerprint, index: HashIndex, config: StamperConfig, *, n
         part = _HashSlice(query.hashes[a:b], query.frames[a:b],
                           None if query.track_frames is None else query.track_frames[a:b])
         matches = lookup(part, index, first=int(a))
-        votes = vote_windows(matches, part, config, n_windows=n_windows).iloc[w0:w1]
+        votes = vote_windows(matches, part, config, n_windows=n_windows,
+                             film_hashes=matches.ids // max(len(index), 1)).iloc[w0:w1]
         tables.append(votes)
         won = votes[votes["matched"]]
         if len(won):
@@ -270,8 +271,16 @@ def pool_votes(keys: np.ndarray, counts: np.ndarray, tolerance: int) -> np.ndarr
 
 
 def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
-                 n_windows: int) -> pd.DataFrame:
+                 n_windows: int, film_hashes: np.ndarray | None = None) -> pd.DataFrame:
     """Best (track, offset) of each film window.
+
+    A window matches when its best (track, offset) has ``min_votes``, ``min_vote_ratio``
+    times the votes of the best other track, and hashes spread over the window. With
+    ``film_hashes``, another track aligned mostly by the *same film hashes* as the best is
+    another release of the same music (the album and a compilation, an MP3 and a FLAC of one
+    song on two films' soundtracks), not a rival: it does not count as the runner-up, and the
+    windows of such a pair are given to the release with more votes over the windows voted
+    here, so that a cue does not alternate between them (see :func:`_releases`).
 
     Parameters
     ----------
@@ -282,6 +291,8 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     config : StamperConfig
     n_windows : int
         Windows in the film.
+    film_hashes : np.ndarray [shape=(m,)], optional
+        Which film hash each match row comes from (its position in the film's fingerprint).
 
     Returns
     -------
@@ -334,11 +345,72 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
         if other.any():
             runner = pd.Series(pooled[other]).groupby(windows[other]).max()
             out.loc[runner.index, "runner_up"] = runner.to_numpy()
+        if film_hashes is not None and config.min_vote_ratio:
+            _releases(out, windows, tracks, offsets, pooled, matches, film_hashes, config, hop_frames,
+                      win_frames)
     out["spread"] = _support_spread(matches, out, config, hop_frames, win_frames)
     ratio_ok = out["votes"] >= config.min_vote_ratio * out["runner_up"] if config.min_vote_ratio else True
     out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok & (out["spread"] >= config.min_spread_bins)
     out.loc[~out["matched"], "track"] = -1
     return out.rename(columns={"track_best": "candidate"})
+
+
+# Another track aligned by at least this share of the same film hashes as the best one is the same music.
+_SAME_MUSIC = 0.8
+
+
+def _releases(out: pd.DataFrame, windows: np.ndarray, tracks: np.ndarray, offsets: np.ndarray,
+              pooled: np.ndarray, matches: Matches, film_hashes: np.ndarray, config: StamperConfig,
+              hop_frames: float, win_frames: float) -> None:
+    """Windows whose runner-up is another release of the best track's music: runner-up discounted, pair unified.
+
+    Only windows that fail the vote ratio are examined (a loop over them: at most the length
+    of the film's music that has a second release in the index; none in most films).
+    """
+    tol = config.offset_tolerance_frames
+    failing = np.flatnonzero((out["votes"].to_numpy() >= config.min_votes)
+                             & (out["votes"].to_numpy() < config.min_vote_ratio * out["runner_up"].to_numpy()))
+    if failing.size == 0:
+        return
+    order = np.argsort(matches.film_frames, kind="stable")
+    frames = matches.film_frames[order]
+
+    def support(lo: int, hi: int, track: int, offset: int) -> np.ndarray:
+        rows = order[lo:hi]
+        rows = rows[(matches.tracks[rows] == track) & (np.abs(matches.offsets[rows] - offset) <= tol)]
+        return np.unique(film_hashes[rows])
+
+    pairs = []
+    for w in failing:
+        lo, hi = np.searchsorted(frames, [w * hop_frames, w * hop_frames + win_frames])
+        a, b = np.searchsorted(windows, [w, w + 1])
+        # Each track's best (votes, offset) in the window, strongest first.
+        rows = a + np.lexsort((-pooled[a:b], tracks[a:b]))
+        firsts = rows[np.r_[True, tracks[rows][1:] != tracks[rows][:-1]]]
+        firsts = firsts[np.argsort(-pooled[firsts], kind="stable")]
+        best_track, best_offset = int(out.at[w, "track_best"]), int(out.at[w, "offset_frames"])
+        best = support(lo, hi, best_track, best_offset)
+        runner, partner = 0, None
+        for k in firsts:
+            if tracks[k] == best_track:
+                continue
+            theirs = support(lo, hi, int(tracks[k]), int(offsets[k]))
+            if theirs.size and np.intersect1d(best, theirs, assume_unique=True).size >= _SAME_MUSIC * theirs.size:
+                partner = partner or (int(tracks[k]), int(offsets[k]), int(pooled[k]))
+                continue
+            runner = int(pooled[k])
+            break
+        out.at[w, "runner_up"] = runner
+        if partner is not None:
+            pairs.append((w, best_track, int(out.at[w, "votes"]), *partner))
+    # Each pair's windows go to the release with more votes over them.
+    total: dict[int, int] = {}
+    for _, t1, v1, t2, _, v2 in pairs:
+        total[t1] = total.get(t1, 0) + v1
+        total[t2] = total.get(t2, 0) + v2
+    for w, t1, _, t2, o2, v2 in pairs:
+        if (total[t2], -t2) > (total[t1], -t1):
+            out.loc[w, ["track", "track_best", "offset_frames", "votes"]] = [t2, t2, o2, v2]
 
 
 def _support_spread(matches: Matches, out: pd.DataFrame, config: StamperConfig, hop_frames: float,

@@ -196,17 +196,17 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
         candidates = set(int(t) for t in soundtrack_ids) | set(_nominate(library, query, config, n_windows))
         index, tracks = _candidate_index(store, sorted(candidates))
     passes = _match_passes(film, query, index, tracks, config, n_windows)
-    if library is not None and len(passes) > 1:
+    other_speeds = [p.hypothesis for p in passes if p.hypothesis != SpeedHypothesis(1.0, False)]
+    if library is not None and other_speeds:
         # Music found at another speed: search the library at that speed over the whole film too.
         more = set()
-        for p in passes[1:]:
-            more.update(library.nominate(hash_at_speed(query.peaks, p.hypothesis, config,
-                                                       fan_out=config.query_fan_out), config).tolist())
+        for hyp in other_speeds:
+            more.update(library.nominate(hash_at_speed(query.peaks, hyp, config, fan_out=config.query_fan_out),
+                                         config).tolist())
         if more - candidates:
             candidates |= more
             index, tracks = _candidate_index(store, sorted(candidates))
-            passes = _match_passes(film, query, index, tracks, config, n_windows,
-                                   hypotheses=[p.hypothesis for p in passes[1:]])
+            passes = _match_passes(film, query, index, tracks, config, n_windows, hypotheses=other_speeds)
     windows, matches, speeds, semitones = merge_passes(passes, len(tracks))
     cues = build_cues(windows, matches, query, config, film_id=film_id or film.stem,
                       tracks=pd.concat([tracks] * len(passes), ignore_index=True), duration_s=query.duration_s,
