@@ -201,8 +201,7 @@ def stamp_film(film: str | os.PathLike, store: FingerprintStore, config: Stamper
         # Music found at another speed: search the library at that speed over the whole film too.
         more = set()
         for hyp in other_speeds:
-            more.update(library.nominate(hash_at_speed(query.peaks, hyp, config, fan_out=config.query_fan_out),
-                                         config).tolist())
+            more.update(library.nominate(_at_speed(query.peaks, hyp, config), config).tolist())
         if more - candidates:
             candidates |= more
             index, tracks = _candidate_index(store, sorted(candidates))
@@ -235,9 +234,14 @@ def _nominate(library: LibraryIndex, query: Fingerprint, config: StamperConfig, 
     else:
         hypotheses = []
     for hyp in hypotheses:
-        found.update(library.nominate(hash_at_speed(sample, hyp, config, fan_out=config.query_fan_out),
-                                      config).tolist())
+        found.update(library.nominate(_at_speed(sample, hyp, config), config).tolist())
     return sorted(found)
+
+
+def _at_speed(peaks, hyp: SpeedHypothesis, config: StamperConfig) -> Fingerprint:
+    """The film's hashes under a speed hypothesis, as the matching makes them (Δt fuzz when pitch-corrected)."""
+    return hash_at_speed(peaks, hyp, config, fan_out=config.query_fan_out,
+                         dt_fuzz=0 if hyp.pitched else config.speed_dt_fuzz)
 
 
 def _match_passes(film: Path, query: Fingerprint, index: HashIndex, tracks: pd.DataFrame, config: StamperConfig,
@@ -256,8 +260,7 @@ def _match_passes(film: Path, query: Fingerprint, index: HashIndex, tracks: pd.D
             at_speed = fingerprint_file(film, config, query=True, speed=hyp.factor)
             hyp = SpeedHypothesis(round(config.sample_rate * hyp.factor) / config.sample_rate, True)
         else:
-            at_speed = hash_at_speed(query.peaks, hyp, config, fan_out=config.query_fan_out,
-                                     dt_fuzz=config.speed_dt_fuzz)
+            at_speed = _at_speed(query.peaks, hyp, config)
         speed_pass = SpeedPass(hyp, *match_film(at_speed, index, config, n_windows=n_windows))
         if not hyp.pitched:
             # The probe's grid leaves a stretch up to half a step off; the cues' drift measures it.
@@ -269,8 +272,7 @@ def _match_passes(film: Path, query: Fingerprint, index: HashIndex, tracks: pd.D
                 continue  # music at 1.0 after all, which the 1.0 pass stamps
             if abs(measured / hyp.factor - 1) > 0.001:
                 hyp = SpeedHypothesis(measured, False)
-                at_speed = hash_at_speed(query.peaks, hyp, config, fan_out=config.query_fan_out,
-                                         dt_fuzz=config.speed_dt_fuzz)
+                at_speed = _at_speed(query.peaks, hyp, config)
                 speed_pass = SpeedPass(hyp, *match_film(at_speed, index, config, n_windows=n_windows))
         passes.append(speed_pass)
     return passes
