@@ -160,3 +160,16 @@ def test_drift_of_the_offsets_matched_at_1_0_measures_a_mild_stretch(config):
     assert drift_speed(_windows([-1000, -1001, -1000, -1000, -1001]), config) is None
     # Two windows are not a run.
     assert drift_speed(_windows(drifting[:2]), config) is None
+
+
+@pytest.mark.parametrize("speed", ["auto", 1.04], ids=["auto", "given-1.04"])
+def test_whole_index_finds_a_pal_transfer_without_its_soundtrack(tmp_path, soundtrack, speech, db, config, speed):
+    # No soundtrack named: the library search itself must find the tracks at the PAL speed
+    # (pitched: nothing of this music matches at 1.0), with auto or a given, slightly-off factor.
+    film = _film(tmp_path, soundtrack, speech, 25 / 24, True)
+    cfg = replace(config, speed=speed)
+    with open_store(db[0], config, create=False) as store:
+        own = stamp_film(film, store, cfg, track_ids=db[1]).cues
+        whole = stamp_film(film, store, cfg, track_ids=None, library_dir=tmp_path / "lib").cues
+    assert list(whole["track"]) == [c[0] for c in CUES]
+    pd.testing.assert_frame_equal(whole, own)
