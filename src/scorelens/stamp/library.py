@@ -54,7 +54,7 @@ from scorelens.config import StamperConfig
 from scorelens.exceptions import StoreError
 from scorelens.stamp.fingerprint import Fingerprint
 from scorelens.stamp.hashes import HASH_BITS
-from scorelens.stamp.match import pool_votes
+from scorelens.stamp.match import hash_runs, pool_votes
 from scorelens.stamp.store import FingerprintStore
 
 __all__ = ["LibraryIndex", "build_library_index", "open_library_index", "library_key", "in_sample",
@@ -231,8 +231,7 @@ class LibraryIndex:
         -------
         lo, hi : np.ndarray [shape=(n,), dtype=int64]
         """
-        hashes = np.asarray(hashes, dtype=np.int64)
-        return self.starts[hashes].astype(np.int64), self.starts[hashes + 1].astype(np.int64)
+        return hash_runs(self.starts, hashes)
 
     def track_of(self, positions: np.ndarray) -> np.ndarray:
         """Database track id of each time-line frame.

@@ -20,7 +20,7 @@ from scorelens.config import StamperConfig
 from scorelens.stamp.fingerprint import Fingerprint
 from scorelens.stamp.hashes import HASH_BITS
 
-__all__ = ["HashIndex", "Matches", "lookup", "vote_windows", "pool_votes", "match_film"]
+__all__ = ["HashIndex", "Matches", "lookup", "vote_windows", "pool_votes", "hash_runs", "match_film"]
 
 # A hash that occurs more often than this in the index carries no identity (silence, hum).
 _MAX_POSTINGS = 64
@@ -76,11 +76,28 @@ class HashIndex:
             Hash ``hashes[i]`` is at positions ``lo[i]:hi[i]`` of ``self.hashes``, ``self.tracks``
             and ``self.frames`` (empty when it is not indexed).
         """
-        hashes = np.asarray(hashes, dtype=np.int64)
-        return self.starts[hashes].astype(np.int64), self.starts[hashes + 1].astype(np.int64)
+        return hash_runs(self.starts, hashes)
 
     def __len__(self) -> int:
         return int(self.hashes.size)
+
+
+def hash_runs(starts: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of hash values in a direct-address table (``starts[h]`` .. ``starts[h + 1]``).
+
+    Parameters
+    ----------
+    starts : np.ndarray [shape=(2**HASH_BITS + 1,)]
+        Cumulative posting counts per hash value (in memory or memory-mapped).
+    hashes : np.ndarray [shape=(n,)]
+        Values in [0, 2**HASH_BITS).
+
+    Returns
+    -------
+    lo, hi : np.ndarray [shape=(n,), dtype=int64]
+    """
+    hashes = np.asarray(hashes, dtype=np.int64)
+    return starts[hashes].astype(np.int64), starts[hashes + 1].astype(np.int64)
 
 
 @dataclass(frozen=True)
