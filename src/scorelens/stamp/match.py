@@ -372,7 +372,7 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
     return out.rename(columns={"track_best": "candidate"})
 
 
-# Another track aligned by at least this share of the same film hashes as the best one is the same music.
+# Two tracks aligned by at least this share of the same film hashes (of the larger support) are the same music.
 _SAME_MUSIC = 0.8
 
 
@@ -412,7 +412,10 @@ def _releases(out: pd.DataFrame, windows: np.ndarray, tracks: np.ndarray, offset
             if tracks[k] == best_track:
                 continue
             theirs = support(lo, hi, int(tracks[k]), int(offsets[k]))
-            if theirs.size and np.intersect1d(best, theirs, assume_unique=True).size >= _SAME_MUSIC * theirs.size:
+            # Both ways: a release explains (nearly) all the best track's hashes and the best all of its;
+            # a rival that merely shares a few hashes (a common sound) explains few of the best's.
+            shared = np.intersect1d(best, theirs, assume_unique=True).size
+            if theirs.size >= config.min_votes and shared >= _SAME_MUSIC * max(best.size, theirs.size):
                 partner = partner or (int(tracks[k]), int(offsets[k]), int(pooled[k]))
                 continue
             runner = int(pooled[k])
