@@ -8,7 +8,7 @@ requirements no longer install and its code fails on current TensorFlow, so scor
 
 * installs the wheel for its data only (``pip install --no-deps musicnn==0.1.0``) and
   finds the checkpoint folder with :func:`importlib.util.find_spec` without importing it;
-* reads the checkpoint with :mod:`scorelens.features.tfcheckpoint` (no TensorFlow);
+* reads the checkpoint with :mod:`scorelens.io.tfcheckpoint` (no TensorFlow);
 * re-implements the network below from ``musicnn/models.py`` and the checkpoint's
   variable names and shapes; it matches the original TensorFlow graph to ~1e-5 (see
   ``tests/features/test_musicnn.py`` and ``benchmarks/make_musicnn_reference.py``).
@@ -48,7 +48,7 @@ from torch import nn
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import GRID_RATE_HZ, FeatureKind, FrameFeatures
 from scorelens.features.embeddings import check_audio
-from scorelens.features.tfcheckpoint import open_checkpoint
+from scorelens.io.tfcheckpoint import open_checkpoint
 
 __all__ = ["MusicnnKind", "MusicnnNet", "MusicnnOutput", "load_musicnn", "musicnn_log_mel",
            "musicnn_weights_dir", "MSD_LABELS", "MTT_LABELS", "MODELS", "SAMPLE_RATE", "PATCH_FRAMES"]
