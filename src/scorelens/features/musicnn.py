@@ -437,14 +437,14 @@ class MusicnnNet(nn.Module):
         front = torch.cat([timbral, *temporal], dim=1)  # (batch, 561, time)
         return self.backend(self.midend(front))
 
-    def embed_spectrogram(self, logmel: torch.Tensor, starts: list[int], *, batch_size: int = 8) -> MusicnnOutput:
+    def embed_spectrogram(self, logmel: torch.Tensor, starts: list[int], *, batch_size: int = 4) -> MusicnnOutput:
         """Run the network on patches of one long spectrogram, sharing what the patches have in common.
 
         Equivalent to ``forward(stack([logmel[s:s + 187] for s in starts]))`` (to float
         rounding, ~1e-6), but the parts of the network that do not depend on the patch
         are computed once per spectrogram frame instead of once per patch and frame, and
-        the timbral filters in the DFT domain (see :mod:`scorelens.features._musicnn_shared`):
-        about 2.4x fewer multiplications. Runs on the device of ``logmel`` (the network's).
+        the timbral filters run in the DFT domain (see :mod:`scorelens.features._musicnn_shared`):
+        about half the multiplications. Runs on the device of ``logmel`` (the network's).
 
         Parameters
         ----------
@@ -647,7 +647,7 @@ class MusicnnKind(FeatureKind):
     weights_dir : path-like, optional
         Folder holding ``<model>/.index`` (default: the installed musicnn wheel).
     batch_size : int
-        Patches per forward pass (memory grows ~10 MB per patch).
+        Patches per pass through the per-patch stages (~1 MB each).
 
     Raises
     ------
