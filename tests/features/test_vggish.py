@@ -193,12 +193,16 @@ def test_released_format_weights_give_128d_frames_every_096s(kind):
     assert len(np.unique(frames.values)) > 20
 
 
-def test_network_matches_a_tensorflow_layout_forward_pass(kind):
+@pytest.mark.parametrize("conv_batch", [32, 2])
+def test_network_matches_a_tensorflow_layout_forward_pass(kind, monkeypatch, conv_batch):
+    # With conv_batch=2 the 5 examples take the convolutions in groups of 2, 2 and 1.
+    monkeypatch.setattr(kind.net, "conv_batch", conv_batch)
     tensors = _released_weights()  # the same seeded values as the released fixture's file
-    examples = vg.vggish_examples(vg.vggish_log_mel(_signal(1.0))).astype(np.float32)  # (1, 96, 64)
+    examples = vg.vggish_examples(vg.vggish_log_mel(_signal(5.2))).astype(np.float32)  # (5, 96, 64)
     expected = _numpy_vggish_nhwc(examples, tensors, final_relu=False)
     with torch.inference_mode():
         ours = kind.net(torch.from_numpy(examples)).numpy()
+    assert ours.shape == (5, 128)
     assert (expected < 0).any()  # the linear 128-d layer has negative values
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
