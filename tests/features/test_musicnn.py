@@ -218,6 +218,16 @@ def test_bad_options():
         get_kind("musicnn", tags="False")
     with pytest.raises(ParameterError, match=r"batch_size=0 must be a positive integer"):
         get_kind("musicnn", batch_size=0)
+    with pytest.raises(ParameterError, match=r"device='gpu0' is not a torch device"):
+        get_kind("musicnn", device="gpu0")
+
+
+def test_device_passed_explicitly(reference, msd_kind):
+    # One code path for every device: here the CPU, named as a caller would name a GPU.
+    audio = _fixture_audio(reference)
+    on_cpu = mn.MusicnnKind(device=torch.device("cpu"))
+    assert on_cpu.device == torch.device("cpu")
+    np.testing.assert_array_equal(on_cpu.compute(audio, SR).values, msd_kind.compute(audio, SR).values)
 
 
 def test_missing_wheel_says_how_to_install(monkeypatch):

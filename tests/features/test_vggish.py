@@ -336,6 +336,15 @@ def test_wrong_pca_params(tmp_path):
         vg.load_pca_params(tmp_path / "text.npz")
 
 
+def test_device_option(released, kind):
+    on_cpu = vg.VGGishKind(weights_dir=released, environ={}, device="cpu")
+    audio = _signal(3.0).astype(np.float32)
+    assert on_cpu.device == torch.device("cpu")
+    np.testing.assert_array_equal(on_cpu.compute(audio, SR).values, kind.compute(audio, SR).values)
+    with pytest.raises(ParameterError, match=r"device='tpu' is not a torch device"):
+        vg.VGGishKind(weights_dir=released, environ={}, device="tpu")
+
+
 def test_bad_audio_is_refused(kind):
     audio = np.zeros(2 * SR, dtype=np.float32)
     audio[SR // 4] = np.inf

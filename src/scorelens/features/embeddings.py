@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from scorelens.exceptions import FeatureError, ParameterError
 
-__all__ = ["check_audio"]
+__all__ = ["check_audio", "check_device"]
 
 
 def check_audio(audio, sr: int, *, expected_sr: int, min_duration_s: float, kind: str) -> np.ndarray:
@@ -49,3 +50,26 @@ def check_audio(audio, sr: int, *, expected_sr: int, min_duration_s: float, kind
     if audio.size < min_duration_s * sr:
         raise FeatureError(f"span too short for {kind}: {audio.size / sr:.3f}s < {min_duration_s:.3f}s")
     return audio
+
+
+def check_device(device) -> torch.device:
+    """The torch device a kind's network runs on, checked.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ParameterError
+        Not a device name torch knows.
+    """
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"device={device!r} is not a torch device ('cpu', 'cuda', 'cuda:1', ...)") from exc

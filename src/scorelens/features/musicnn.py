@@ -49,7 +49,7 @@ from torch import nn
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features._musicnn_shared import embed_patches
 from scorelens.features.base import GRID_RATE_HZ, FeatureKind, FrameFeatures
-from scorelens.features.embeddings import check_audio
+from scorelens.features.embeddings import check_audio, check_device
 from scorelens.io.tfcheckpoint import open_checkpoint
 
 __all__ = ["MusicnnKind", "MusicnnNet", "MusicnnOutput", "load_musicnn", "musicnn_log_mel",
@@ -648,9 +648,13 @@ class MusicnnKind(FeatureKind):
         Folder holding ``<model>/.index`` (default: the installed musicnn wheel).
     batch_size : int
         Patches per pass through the per-patch stages (~1 MB each).
+    device : str or torch.device
+        Where the network runs (the audio's front end stays on the CPU).
 
     Raises
     ------
+    ParameterError
+        A bad option value (model, tags, batch size, device).
     FeatureError
         When the musicnn wheel (its weights) is not installed or the checkpoint is unusable.
     """
@@ -665,7 +669,8 @@ class MusicnnKind(FeatureKind):
     chunk_patches = 600
 
     def __init__(self, *, model: str = "MSD_musicnn", tags: bool = True,
-                 weights_dir: str | os.PathLike | None = None, batch_size: int = 4) -> None:
+                 weights_dir: str | os.PathLike | None = None, batch_size: int = 4,
+                 device: str | torch.device = "cpu") -> None:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
         if not isinstance(tags, bool):  # "False" from a command line must not become True
@@ -673,6 +678,7 @@ class MusicnnKind(FeatureKind):
         self.model = model
         self.tags = tags
         self.batch_size = batch_size
+        self.device = check_device(device)
         if model not in MODELS:
             raise ParameterError(f"model={model!r} must be one of {', '.join(MODELS)}")
         # Missing weights are reported now; the (slow) loading waits for the first cue to compute.
@@ -702,7 +708,7 @@ class MusicnnKind(FeatureKind):
             When the checkpoint cannot be read (see :func:`load_musicnn`).
         """
         if self._net is None:
-            self._net = load_musicnn(self.model, weights_dir=self._weights_dir)
+            self._net = load_musicnn(self.model, weights_dir=self._weights_dir).to(self.device)
         return self._net
 
     def column_names(self) -> list[str]:
@@ -761,11 +767,11 @@ class MusicnnKind(FeatureKind):
         for first in range(0, unique.size, self.chunk_patches):
             chunk = unique[first:first + self.chunk_patches]
             offset = int(chunk[0])
-            spectrogram = torch.from_numpy(logmel[offset:int(chunk[-1]) + PATCH_FRAMES])
+            spectrogram = torch.from_numpy(logmel[offset:int(chunk[-1]) + PATCH_FRAMES]).to(self.device)
             with torch.inference_mode():
                 out = self.net.embed_spectrogram(spectrogram, (chunk - offset).tolist(), batch_size=self.batch_size)
             rows.append(torch.cat([out.penultimate, out.tags], dim=1) if self.tags else out.penultimate)
-        values = torch.cat(rows).numpy()[inverse].astype(np.float32)
+        values = torch.cat(rows).cpu().numpy()[inverse].astype(np.float32)
         if not np.isfinite(values).all():
             raise FeatureError(f"musicnn produced non-finite values for a {audio.size / sr:.3f}s span")
         return FrameFeatures(times=times, values=values, names=self.column_names())

@@ -50,7 +50,7 @@ from torch import nn
 
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import FeatureKind, FrameFeatures
-from scorelens.features.embeddings import check_audio
+from scorelens.features.embeddings import check_audio, check_device
 from scorelens.io.tfcheckpoint import open_checkpoint
 
 __all__ = ["VGGishKind", "VGGish", "VGGishWeights", "vggish_log_mel", "vggish_examples", "vggish_mel_matrix",
@@ -566,9 +566,13 @@ class VGGishKind(FeatureKind):
     batch_size : int
         Examples per forward pass; the convolutions take them :attr:`VGGish.conv_batch` at a
         time, the dense layers all at once (~0.1 MB each).
+    device : str or torch.device
+        Where the network runs (the audio's front end and post-processing stay on the CPU).
 
     Raises
     ------
+    ParameterError
+        A bad option value (batch size, flags, device).
     FeatureError
         When the weights are missing or unusable; the message lists the files needed.
     """
@@ -582,7 +586,8 @@ class VGGishKind(FeatureKind):
 
     def __init__(self, *, weights_dir: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
                  pca_params: str | os.PathLike | None = None, final_relu: bool = False, postprocess: bool = True,
-                 batch_size: int = 128, environ: Mapping[str, str] | None = None) -> None:
+                 batch_size: int = 128, environ: Mapping[str, str] | None = None,
+                 device: str | torch.device = "cpu") -> None:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
         for name, value in (("final_relu", final_relu), ("postprocess", postprocess)):
@@ -591,9 +596,10 @@ class VGGishKind(FeatureKind):
         self.final_relu = final_relu
         self.postprocess = postprocess
         self.batch_size = batch_size
+        self.device = check_device(device)
         self.weights = find_vggish_weights(weights_dir, checkpoint=checkpoint, pca_params=pca_params,
                                            postprocess=self.postprocess, environ=environ)
-        self.net = load_vggish(self.weights, final_relu=self.final_relu)
+        self.net = load_vggish(self.weights, final_relu=self.final_relu).to(self.device)
         self.pca = load_pca_params(self.weights.pca_params) if self.postprocess else None
 
     def column_names(self) -> list[str]:
@@ -644,7 +650,7 @@ class VGGishKind(FeatureKind):
             chunk = audio[first * step:(last - 1) * step + EXAMPLE_SAMPLES]
             examples = vggish_examples(vggish_log_mel(chunk))  # (batch, 96, 64)
             with torch.inference_mode():
-                raw = self.net(torch.from_numpy(examples.astype(np.float32))).numpy()
+                raw = self.net(torch.from_numpy(examples.astype(np.float32)).to(self.device)).cpu().numpy()
             out[first:last] = vggish_postprocess(raw, *self.pca) if self.postprocess else raw
         return out
 
