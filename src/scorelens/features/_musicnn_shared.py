@@ -313,30 +313,32 @@ def embed_patches(net: nn.Module, logmel: torch.Tensor, starts: list[int], *, pa
     start = torch.as_tensor(starts, dtype=torch.long, device=device)
     edges = _edge_timbral(net, weights, spectra, start, patch_frames)  # (408, P, 6)
     edge_frames = [*range(_EDGE), *range(patch_frames - _EDGE, patch_frames)]
-    temporal_global = [block.finish(_temporal_global(t, x), channel_dim=0)
-                       for block, t in zip(net.temporal, weights.temporal)]  # 3 x (51, n)
+    temporal_global = torch.cat([block.finish(_temporal_global(t, x), channel_dim=0)
+                                 for block, t in zip(net.temporal, weights.temporal)])  # (153, n)
     midend_timbral = F.conv1d(F.pad(shared[None], (_EDGE, _EDGE)), weights.midend_timbral)[0]  # (64, n)
     first_conv = net.midend.convs[0]
     context = 2 * _EDGE  # mid-end frames that see a recomputed timbral frame or the patch's padding
 
     outputs = []
     for b in range(0, len(starts), batch_size):
-        batch = start[b:b + batch_size]
-        frames = batch[:, None] + torch.arange(patch_frames, device=device)[None, :]  # (batch, time)
-        timbral = shared[:, frames].permute(1, 0, 2).contiguous()  # (batch, 408, time)
+        batch = starts[b:b + batch_size]
+
+        def windows(features: torch.Tensor, dim: int = 1) -> torch.Tensor:
+            return torch.stack([features.narrow(dim, s, patch_frames) for s in batch], dim=1 - dim)
+
+        timbral = windows(shared)  # (batch, 408, time)
         timbral[:, :, edge_frames] = edges[:, b:b + batch_size].permute(1, 0, 2)
-        patches = x[frames.t()].reshape(patch_frames, -1)  # (time, batch * freq)
-        temporal = []
-        for block, t, whole in zip(net.temporal, weights.temporal, temporal_global):
-            features = whole[:, frames].permute(1, 0, 2).contiguous()  # (batch, 51, time)
-            pooled = x.new_empty(patch_frames, features.shape[1], len(batch))  # (time, 51, batch)
+        patches = windows(x, dim=0).view(patch_frames, -1)  # (time, batch * freq)
+        temporal_front = windows(temporal_global)  # (batch, 153, time), right away from the ends
+        row = 0
+        for block, t in zip(net.temporal, weights.temporal):
+            filters = block.conv.out_channels
+            pooled = x.new_empty(patch_frames, filters, len(batch))  # (time, filters, batch)
             _temporal_edges(t, patches, pooled)
-            after = t.kernel - 1 - t.before
-            for lo, hi in ((0, t.before), (patch_frames - after, patch_frames)):
-                features[:, :, lo:hi] = block.finish(pooled[lo:hi].permute(2, 1, 0), channel_dim=1)
-            temporal.append(features)
-        temporal_front = torch.cat(temporal, dim=1)  # (batch, 153, time)
-        first = midend_timbral[:, frames].permute(1, 0, 2).contiguous()  # (batch, 64, time)
+            for lo, hi in ((0, t.before), (patch_frames - (t.kernel - 1 - t.before), patch_frames)):
+                temporal_front[:, row:row + filters, lo:hi] = block.finish(pooled[lo:hi].permute(2, 1, 0))
+            row += filters
+        first = windows(midend_timbral)  # (batch, 64, time)
         first[:, :, :context] = F.conv1d(F.pad(timbral[:, :, :context + _EDGE], (_EDGE, 0)), weights.midend_timbral)
         first[:, :, -context:] = F.conv1d(F.pad(timbral[:, :, -context - _EDGE:], (0, _EDGE)), weights.midend_timbral)
         first += F.conv1d(F.pad(temporal_front, (_EDGE, _EDGE)), weights.midend_temporal, first_conv.bias)
