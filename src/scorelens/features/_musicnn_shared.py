@@ -17,7 +17,7 @@ plain matrix products on the tensors' device:
   the patch's ends): a frame further than half a kernel from both ends of its patch sees
   no padding, so it takes its value from one pass over the whole spectrogram; the frames
   near the ends are computed per patch from the patch's own frames, by blocks of
-  :data:`_BLOCK` output frames whose Toeplitz matrices skip the padding.
+  a few output frames whose Toeplitz matrices skip the padding.
 * **First mid-end convolution**: its share from the timbral features is computed once per
   frame, except in the 6 frames at each end of a patch, which see the patch's recomputed
   edge frames or its padding.
@@ -35,25 +35,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Output frames per Toeplitz block of the temporal convolutions: few enough that the
-#: blocks' triangles waste little (5-20 %), enough for efficient matrix products.
+#: Output frames per Toeplitz block of the temporal convolutions: few enough that the blocks'
+#: triangles waste little, enough for efficient matrix products (4, 16 and 32 measured slower).
 _BLOCK = 8
 #: Spectrogram frames per pass of the shared timbral stage: its DFT-domain products stay in cache.
 _TIMBRAL_FRAMES = 16
-#: Temporal blocks per pass of the whole-spectrogram temporal stage.
-_TEMPORAL_BLOCKS = 16
+#: Spectrogram frames per pass of the whole-spectrogram temporal stage.
+_TEMPORAL_FRAMES = 128
 _EDGE = 3  # time padding of the 7-frame timbral and mid-end convolutions
 
 
 @dataclass(frozen=True)
 class _Temporal:
-    """One temporal block's filters as a Toeplitz matrix over :data:`_BLOCK` output frames."""
+    """One temporal block's filters as a Toeplitz matrix over ``block`` output frames."""
 
     kernel: int
     before: int
     """Zero frames TensorFlow's 'same' padding puts before the patch, ``(kernel - 1) // 2``."""
+    block: int
     toeplitz: torch.Tensor
-    """[shape=(_BLOCK * filters, _BLOCK + kernel - 1)] rows (output frame, filter), columns input frames."""
+    """[shape=(block * filters, block + kernel - 1)] rows (output frame, filter), columns input frames."""
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,11 @@ def _build_plan(net: nn.Module, key: tuple, n_freq: int) -> _Plan:
     for block in net.temporal:
         w = block.signed_weight()[:, 0, :, 0]  # (filters, kernel)
         k = w.shape[1]
-        toeplitz = w.new_zeros(_BLOCK, w.shape[0], _BLOCK + k - 1)
-        for row in range(_BLOCK):
+        size = _BLOCK
+        toeplitz = w.new_zeros(size, w.shape[0], size + k - 1)
+        for row in range(size):
             toeplitz[row, :, row:row + k] = w
-        temporal.append(_Temporal(k, (k - 1) // 2, toeplitz.reshape(_BLOCK * w.shape[0], _BLOCK + k - 1)))
+        temporal.append(_Temporal(k, (k - 1) // 2, size, toeplitz.reshape(size * w.shape[0], size + k - 1)))
 
     first = net.midend.convs[0].weight  # (64, 561, 7)
     n_timbral = sum(filters)
@@ -238,21 +240,23 @@ def _edge_timbral(net: nn.Module, plan: _Plan, spectra: torch.Tensor, starts: to
 def _temporal_global(temporal: _Temporal, x: torch.Tensor) -> torch.Tensor:
     """[shape=(filters, n)] signed maxima over frequency of a temporal block on the whole spectrogram."""
     n, n_freq = x.shape
-    k, width = temporal.kernel, _BLOCK + temporal.kernel - 1
-    filters = temporal.toeplitz.shape[0] // _BLOCK
-    n_blocks = -(-n // _BLOCK)
-    padded = F.pad(x, (0, 0, temporal.before, k - 1 - temporal.before + n_blocks * _BLOCK - n))
-    pooled = x.new_empty(_BLOCK, filters, n_blocks)
-    product = x.new_empty(_BLOCK * filters * _TEMPORAL_BLOCKS * n_freq)
-    for first in range(0, n_blocks, _TEMPORAL_BLOCKS):
-        count = min(_TEMPORAL_BLOCKS, n_blocks - first)
-        rows = padded[first * _BLOCK:(first + count) * _BLOCK + k - 1]
-        windows = rows.unfold(0, width, _BLOCK)  # (count, freq, width)
+    block = temporal.block
+    k, width = temporal.kernel, block + temporal.kernel - 1
+    filters = temporal.toeplitz.shape[0] // block
+    n_blocks = -(-n // block)
+    padded = F.pad(x, (0, 0, temporal.before, k - 1 - temporal.before + n_blocks * block - n))
+    pooled = x.new_empty(block, filters, n_blocks)
+    per_pass = max(1, _TEMPORAL_FRAMES // block)
+    product = x.new_empty(block * filters * per_pass * n_freq)
+    for first in range(0, n_blocks, per_pass):
+        count = min(per_pass, n_blocks - first)
+        rows = padded[first * block:(first + count) * block + k - 1]
+        windows = rows.unfold(0, width, block)  # (count, freq, width)
         windows = windows.permute(2, 0, 1).reshape(width, count * n_freq)
-        y = product[:_BLOCK * filters * count * n_freq].view(_BLOCK * filters, count * n_freq)
+        y = product[:block * filters * count * n_freq].view(block * filters, count * n_freq)
         torch.mm(temporal.toeplitz, windows, out=y)  # ((frame, filter), (block, freq))
-        pooled[:, :, first:first + count] = y.view(_BLOCK, filters, count, n_freq).amax(dim=3)
-    return pooled.permute(1, 2, 0).reshape(filters, n_blocks * _BLOCK)[:, :n]
+        pooled[:, :, first:first + count] = y.view(block, filters, count, n_freq).amax(dim=3)
+    return pooled.permute(1, 2, 0).reshape(filters, n_blocks * block)[:, :n]
 
 
 def _temporal_edges(temporal: _Temporal, patches: torch.Tensor, out: torch.Tensor) -> None:
@@ -267,13 +271,14 @@ def _temporal_edges(temporal: _Temporal, patches: torch.Tensor, out: torch.Tenso
         Written in frames ``[0, before)`` and ``[patch_frames - after, patch_frames)``.
     """
     length = patches.shape[0]
+    block = temporal.block
     k, before = temporal.kernel, temporal.before
-    filters = temporal.toeplitz.shape[0] // _BLOCK
+    filters = temporal.toeplitz.shape[0] // block
     batch = out.shape[2]
-    product = patches.new_empty(_BLOCK * filters * patches.shape[1])
+    product = patches.new_empty(block * filters * patches.shape[1])
     for start, stop in ((0, before), (length - (k - 1 - before), length)):
-        for first in range(start, stop, _BLOCK):
-            count = min(_BLOCK, stop - first)
+        for first in range(start, stop, block):
+            count = min(block, stop - first)
             shift = first - before  # input frame of the Toeplitz matrix's first column
             lo, hi = max(0, shift), min(length, shift + count + k - 1)  # the rest is the patch's zero padding
             y = product[:count * filters * patches.shape[1]].view(count * filters, patches.shape[1])
