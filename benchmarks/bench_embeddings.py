@@ -226,9 +226,11 @@ def main() -> None:
             speed = seconds / statistics.median(run["cpu"])
             floor = rate * 1e9 / flops[name]
             wall = seconds / statistics.median(run["wall"])
+            gemm_floor = gemm * 1e9 / flops[name]
             print(f"{name:8s}: {speed:6.1f}x real time (CPU time; wall clock {wall:.1f}x); "
                   f"{flops[name] / 1e9:.2f} Gflop per second of audio -> floor {floor:.0f}x, "
-                  f"{100 * speed / floor:.0f} % of it ({targets[name]})")
+                  f"{100 * speed / floor:.0f} % of it ({targets[name]}); at the GEMM's rate "
+                  f"{gemm_floor:.0f}x, {100 * speed / gemm_floor:.0f} %")
             if base is not None:
                 ratio = statistics.median(b / c for b, c in zip(run["base_cpu"], run["cpu"]))
                 base_speed = seconds / statistics.median(run["base_cpu"])
