@@ -54,3 +54,24 @@ def test_licence_and_typed_marker():
     assert project["project"]["license"] == {"text": "MIT"}
     assert (SRC / "py.typed").is_file()
     assert "src/scorelens/py.typed" in project["tool"]["hatch"]["build"]["targets"]["wheel"]["artifacts"]
+
+
+def test_the_package_docstring_examples_run_as_written():
+    import doctest
+
+    import scorelens
+
+    result = doctest.testmod(scorelens, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+def test_the_public_api_is_visible_and_real():
+    import inspect
+
+    import scorelens
+
+    public = {n for n in dir(scorelens) if not n.startswith("_")}
+    assert {"run", "open", "Study", "STAGES", "StudyConfig", "Workspace", "stages"} <= public
+    params = inspect.signature(scorelens.run).parameters
+    assert list(params)[:2] == ["manifest", "workspace"] and "overrides" in params and "workers" in params
+    assert "open" not in scorelens.__all__  # `from scorelens import *` keeps the builtin open

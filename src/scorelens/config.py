@@ -662,21 +662,27 @@ class RunConfig:
     kinds: tuple[str, ...] = ("mir", "musicnn")
     """Music feature kinds computed and evaluated; ``vggish`` is added when its weights are configured
     (``embeddings.vggish_dir`` or ``SCORELENS_VGGISH_DIR``)."""
-    stages: tuple[str, ...] = ("index", "stamp", "features", "visual", "evaluate", "importance", "crossmodal",
-                               "figures", "report")
-    """Stages to run, in this fixed order (a subset skips the others)."""
+    stages: tuple[str, ...] = ()
+    """Stages to run (empty: every stage of :data:`scorelens.stages.STAGES`, in its order; a
+    subset skips the others)."""
     whole_index: bool = False
     """Match every film against every indexed track (finds music reused across films)."""
     db: str | None = None
     """Fingerprint database: None for WORKSPACE/fingerprints.sqlite, a SQLite path, or a postgresql:// URL."""
     keep_going: bool = False
     """Record a film that fails a stage and go on with the others (exit status 3 at the end)."""
+    retry_failed: bool = False
+    """Try again the films that failed before on the same files and settings (otherwise their
+    recorded failure stands, and a re-run with nothing changed does no work)."""
+    force: bool = False
+    """Recompute what the workspace already holds for the same inputs and settings."""
 
     def __post_init__(self) -> None:
-        order = RunConfig.__dataclass_fields__["stages"].default
-        unknown = [s for s in self.stages if s not in order]
+        from scorelens.stages._graph import STAGES  # the one list of stages (light: no stage is imported)
+
+        unknown = [s for s in self.stages if s not in STAGES]
         if unknown:
-            raise ParameterError(f"stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(order)}")
+            raise ParameterError(f"stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
         if not self.kinds:
             raise ParameterError("kinds must name at least one feature kind")
 

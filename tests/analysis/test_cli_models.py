@@ -49,7 +49,7 @@ def test_evaluate_writes_table4(workspace, cli):
     assert list(table["features"]) == ["None", "None", "mir", "mir"]
     report = json.loads((out / "table4.json").read_text())
     assert report["films_without_cues"] == ["f23"] and len(report["films"]) == 23
-    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["seed"] == 5
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["model"]["seed"] == 5
     assert (out / "table4.md.done.json").exists()
 
 
@@ -102,7 +102,7 @@ def test_evaluate_tries_each_hidden_size(workspace, cli):
     assert table.loc[table["model"] == "Random Guess", "hidden"].item() == ""
     runs = json.loads((out / "table4.json").read_text())["runs"]
     assert sorted(r["hidden"] for r in runs if r["key"] == "network:average") == [4, 8]
-    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["hidden_sizes"] == [4, 8]
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["model"]["hidden_sizes"] == [4, 8]
 
 
 @pytest.mark.filterwarnings("ignore:.*without any cue left out")

@@ -7,12 +7,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
 
 from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import cross_val_estimator, evaluate, make_folds, write_evaluation
+from scorelens.analysis.evaluation import cross_val_estimator, evaluate, make_folds
 from scorelens.analysis.metrics import genre_scores
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil import MILClassifier, SimpleMI
 from scorelens.mil.training import cross_val_network
+from scorelens.stages.evaluate import write_evaluation
+from scorelens.workspace import Workspace
 
 GENRES = ("Action", "Comedy", "Drama")
 FAST = dict(hidden_sizes=(8,), epochs=15, learning_rate=1e-2, batch_size=8)
@@ -106,7 +108,7 @@ def test_table4_from_planted_structure(rng, tmp_path):
         assert r["f1"] > random_f1 + 0.2 and r["p_precision"] < 0.01, r
     simple = [run for run in ev.runs if run.features == "mir" and run.family == "simple_mi"]
     assert rows[2]["f1"] == max(run.scores["macro"]["f1"] for run in simple)   # best base kept in the table
-    paths = write_evaluation(ev, tmp_path)
+    paths = write_evaluation(Workspace(tmp_path / "ws"), ev, "test")
     assert paths["markdown"].read_text().count("\n| ") == 11   # header + 10 rows
     report = json.loads(paths["json"].read_text())
     assert len(report["runs"]) == 2 + 2 * (2 + 2 + 2) and report["settings"]["seed"] == 3

@@ -19,13 +19,13 @@ from scorelens.features.pipeline import (
     read_cues,
     read_feature_metadata,
 )
-from scorelens.stages.features import FilmSource, load_features, run_features
+from scorelens.stages.features import FilmSource, compute_features, load_features
 from scorelens.workspace import Workspace
 
 
 def extract_features(ws, kind, films, *, config=None, **kwargs):
     """The features stage with the pipeline's default settings."""
-    return run_features(ws, config or FeatureConfig(), films, kind=kind, **kwargs)
+    return compute_features(ws, config or FeatureConfig(), films, kind=kind, **kwargs)
 
 SR = 22050
 

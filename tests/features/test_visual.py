@@ -11,13 +11,13 @@ from scorelens.config import VisualConfig
 from scorelens.demo.media import write_audio, write_film
 from scorelens.exceptions import MediaError, ParameterError
 from scorelens.features.visual import brightness, contrast, cue_summaries, visual_frames
-from scorelens.stages.visual import VisualSource, run_visual
+from scorelens.stages.visual import VisualSource, compute_visual
 from scorelens.workspace import Workspace
 
 
 def extract_visual(ws, sources, **kwargs):
     """The visual stage with the study's settings."""
-    return run_visual(ws, VisualConfig(), sources, **kwargs)
+    return compute_visual(ws, VisualConfig(), sources, **kwargs)
 
 
 def _img(h=40, w=60, level=0):

@@ -10,7 +10,7 @@ import scorelens
 from scorelens.exceptions import WorkspaceError
 from scorelens.workspace import Workspace
 
-STAGES = ["index", "stamp", "features:mir", "visual", "evaluate", "importance", "crossmodal", "figures", "report"]
+STAGES = ["index", "stamp", "features", "visual", "evaluate", "importance", "crossmodal", "figures", "report"]
 
 
 def statuses(report):
@@ -40,7 +40,7 @@ def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, f
     assert [s["status"] for s in record["stages"]] == ["done"] * len(STAGES)
     assert record["settings"]["model"]["epochs"] == 3 and record["exit_code"] == 0
     # The settings actually used are in the workspace and in the report's provenance.
-    assert json.loads(layout.settings("run").read_text())["ModelConfig"]["epochs"] == 3
+    assert json.loads(layout.settings("run").read_text())["model"]["epochs"] == 3
     assert '"epochs": 3' in layout.report("md").read_text()
     before = outputs(Workspace(ws))
     again = scorelens.run(small_corpus, workspace=ws, overrides=fast_settings)
@@ -54,7 +54,7 @@ def test_one_changed_setting_redoes_what_depends_on_it(small_corpus, tmp_path, f
     changed = scorelens.run(small_corpus, workspace=ws, overrides={**fast_settings, "mir.texture_window_s": 4.0})
     s = statuses(changed)
     assert (s["index"], s["stamp"], s["visual"]) == ("reused", "reused", "reused")
-    assert (s["features:mir"], s["evaluate"], s["importance"]) == ("done", "done", "done")
+    assert (s["features"], s["evaluate"], s["importance"]) == ("done", "done", "done")
     meta = pd.read_parquet(Workspace(ws).layout.features("mir", "cue")).attrs
     assert Workspace(ws).record(Workspace(ws).layout.features("mir", "cue"))["settings"]["settings"][
         "texture_window_s"] == 4.0, meta
@@ -112,5 +112,7 @@ def test_missing_weights_stop_the_run_before_any_work(small_corpus, tmp_path, fa
     code, err = run_cli("-q", "run", small_corpus, "-w", ws, "--keep-going", *sets)
     record = json.loads((ws / "results" / "run.json").read_text())
     status = {s["stage"]: s["status"] for s in record["stages"]}
-    assert code == 3 and status["features:vggish"] == "failed"
-    assert status["features:mir"] == "done" and status["evaluate"] == "done" and status["report"] == "done"
+    assert code == 3 and status["features"] == "done"
+    assert [(f["kind"], f["stage"]) for f in record["failures"]] == [("vggish", "features")]
+    assert "no-weights" in record["failures"][0]["reason"]
+    assert status["evaluate"] == "done" and status["report"] == "done"

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.analysis.predictions import check_predictions, resolve_run, run_predictions
 from scorelens.exceptions import ParameterError
 

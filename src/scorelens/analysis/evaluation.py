@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.metrics import genre_scores, paired_test
 from scorelens.config import ModelConfig
@@ -38,7 +38,7 @@ from scorelens.mil.training import fold_stacks
 from scorelens.mil.validation import check_bag_labels, check_bags
 
 __all__ = ["ModelRun", "Evaluation", "RunCache", "make_folds", "cross_val_estimator", "fit_and_predict", "evaluate",
-           "write_evaluation",
+
            "evaluation_keys", "format_score", "format_p", "inputs_digest", "no_progress"]
 
 log = logging.getLogger(__name__)
@@ -628,54 +628,3 @@ def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, 
                             default=str).encode())
         hash_bags(h, fs.film_ids, fs.bags, fs.Y)
     return h.hexdigest()
-
-
-def write_evaluation(evaluation: Evaluation, folder: str | Path, *, workspace=None,
-                     inputs: Sequence[CorpusBags] = (), key: str | None = None) -> dict[str, Path]:
-    """Write Table 4 (Markdown, CSV, JSON), the per-film predictions and the instance weights.
-
-    Parameters
-    ----------
-    evaluation : Evaluation
-    folder : path
-        Output folder (``WORKSPACE/results/evaluation/<level>`` from the CLI).
-    workspace : Workspace, optional
-        When given, each file is committed through it (atomic, with a record of the
-        settings and inputs digest).
-    inputs : sequence of CorpusBags
-        The evaluated bags, digested into the records.
-    key : str, optional
-        The records' key (default: :func:`inputs_digest` of ``inputs``, the settings and the
-        runs' model keys).
-
-    Returns
-    -------
-    dict of Path
-        ``markdown``, ``csv``, ``json``, ``predictions``, ``weights`` (when any network ran).
-    """
-    from scorelens.io.atomic import atomic_path
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if key is None:
-        key = inputs_digest(inputs, evaluation.config, [r.key for r in evaluation.runs])
-    writers = {
-        "markdown": ("table4.md", lambda p: p.write_text(evaluation.to_markdown(), encoding="utf-8")),
-        "csv": ("table4.csv", lambda p: evaluation.to_frame().to_csv(p, index=False)),
-        "json": ("table4.json", lambda p: p.write_text(json.dumps(evaluation.to_json(), indent=2, default=float)
-                                                       + "\n", encoding="utf-8")),
-        "predictions": ("predictions.parquet", lambda p: evaluation.predictions().to_parquet(p, index=False)),
-    }
-    weights = evaluation.instance_weights()
-    if len(weights):
-        writers["weights"] = ("instance_weights.parquet", lambda p: weights.to_parquet(p, index=False))
-    out = {}
-    for name, (filename, write) in writers.items():
-        target = folder / filename
-        if workspace is not None:
-            workspace.commit(target, key, write, meta={"settings": asdict(evaluation.config)})
-        else:
-            with atomic_path(target) as tmp:
-                write(tmp)
-        out[name] = target
-    return out

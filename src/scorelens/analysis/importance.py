@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.analysis.data import CorpusBags
 from scorelens.analysis.evaluation import no_progress
 from scorelens.config import ModelConfig

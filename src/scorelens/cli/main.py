@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.cli.common import err_console, setup_logging
 from scorelens.exceptions import ScorelensError
 

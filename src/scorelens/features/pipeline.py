@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.config import FeatureConfig, settings_digest
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import GRID_RATE_HZ, FeatureKind, FrameFeatures

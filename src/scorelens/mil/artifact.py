@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.exceptions import ModelError, ParameterError
 from scorelens.mil.validation import check_bags
 

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.analysis.crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
 from scorelens.corpus import Corpus
 from scorelens.exceptions import ParameterError, WorkspaceError
@@ -132,10 +132,15 @@ class _Inputs:
         return _read_table(self.use(path), columns)
 
     def cues(self) -> dict[str, pd.DataFrame]:
-        """Each film's cue table, by film id (read once)."""
+        """Each film's cue table, by film id (read once): the corpus' films only, when there is a corpus.
+
+        A film removed from the manifest keeps its cue table in the workspace (a later run may
+        need it again) but is no longer part of the study.
+        """
         if self._cues is None:
+            keep = {f.id for f in self.corpus.films} if self.corpus is not None else None
             self._cues = {f: read_cue_table(self.use(p), film_id=f, annotation=True)
-                           for f, p in cue_table_paths(self.ws).items()}
+                          for f, p in cue_table_paths(self.ws).items() if keep is None or f in keep}
         return self._cues
 
     def image(self, stem: Path, caption: str) -> Image | None:
@@ -410,14 +415,14 @@ def _figure_blocks(inp: _Inputs) -> list:
     settings_path = inp.layout.settings("figures")
     level = None
     if settings_path.is_file():
-        level = inp.json(settings_path).get("FigureConfig", {}).get("level")
+        level = inp.json(settings_path).get("figures", {}).get("level")
     where = f", {level}-level evaluation" if level else ""
     pr = inp.image(inp.layout.figures_dir / "pr_curves", caption=f"Precision-recall curves per genre, out of fold"
                    f"{where} (the study's S2).")
     scatter = inp.image(inp.layout.figures_dir / "per_film_scatter",
                         caption="Each film's precision and recall over its "
                         f"genres, out of fold{where} (the study's S3).")
-    ap_path = inp.layout.figures_dir / "average_precision.csv"
+    ap_path = inp.layout.figure_table("average_precision")
     if ap_path.is_file():
         ap = inp.table(ap_path, ("features", "model", "genre", "average_precision"))
         genres = list(pd.unique(ap["genre"].astype(str)))
@@ -613,9 +618,10 @@ def _drivers_section(inp: _Inputs, evaluations: list[_Evaluation], top: int) -> 
 # --- feature importance ---------------------------------------------------------------------
 
 def _importance_blocks(inp: _Inputs, folder: Path) -> list:
-    summary = inp.table(folder / "pfi_summary.csv", ("group", "genre", "f1_orig", "score", "ci_low", "ci_high",
-                                                     "significant"))
-    info = inp.json(folder / "pfi_summary.json") if (folder / "pfi_summary.json").is_file() else {}
+    summary = inp.table(inp.layout.importance_summary(folder, "csv"),
+                        ("group", "genre", "f1_orig", "score", "ci_low", "ci_high", "significant"))
+    info_path = inp.layout.importance_summary(folder, "json")
+    info = inp.json(info_path) if info_path.is_file() else {}
     head = folder.name
     if info:
         s = info.get("settings", {})
@@ -655,8 +661,7 @@ def _fig3(inp: _Inputs, folder: Path) -> list:
 
 def _importance_section(inp: _Inputs) -> Section:
     title = "Feature importance"
-    base = inp.layout.importance_root
-    folders = sorted(p for p in base.iterdir() if (p / "pfi_summary.csv").is_file()) if base.is_dir() else []
+    folders = sorted(inp.layout.importance_runs_dirs())
     if not folders:
         return Section("importance", title, todo=_todo(inp.cmd("importance", manifest=True)))
     blocks = []

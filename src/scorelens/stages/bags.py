@@ -8,13 +8,10 @@ from pathlib import Path
 from scorelens.exceptions import FeatureError
 from scorelens.workspace import Workspace
 
-__all__ = ["MUSIC_EXCLUDED", "music_kinds", "feature_table", "load_bags", "LARGE_CORPUS_INSTANCES",
+__all__ = ["music_kinds", "feature_table", "load_bags", "LARGE_CORPUS_INSTANCES",
            "warn_if_large"]
 
 log = logging.getLogger(__name__)
-
-#: Feature folders that do not describe the music.
-MUSIC_EXCLUDED = frozenset({"visual"})
 
 #: Instances per feature kind above which evaluate warns: IMV trains on every instance and
 #: the networks' cost grows with them (the study-shaped cue-level corpus has ~4,400).
@@ -22,7 +19,7 @@ LARGE_CORPUS_INSTANCES = 50_000
 
 
 def music_kinds(workspace: Workspace, features=None) -> list[str]:
-    """The feature kinds to model: ``features`` when given, else every music kind in the workspace.
+    """The feature kinds to model: ``features`` when given, else the study's kinds that the workspace holds.
 
     Parameters
     ----------
@@ -33,18 +30,24 @@ def music_kinds(workspace: Workspace, features=None) -> list[str]:
     Returns
     -------
     list of str
-        The workspace's feature kinds other than :data:`MUSIC_EXCLUDED` when ``features`` is empty.
+        Without ``features``: the default study's music kinds
+        (:func:`~scorelens.stages.features.feature_kinds`) with a table in the workspace.
 
     Raises
     ------
     FeatureError
-        The workspace holds no music features.
+        The workspace holds none of them.
     """
     if features:
         return list(features)
-    found = [k for k in workspace.layout.feature_kinds() if k not in MUSIC_EXCLUDED]
+    from scorelens.config import StudyConfig
+    from scorelens.stages.features import feature_kinds
+
+    layout = workspace.layout
+    found = [k for k in feature_kinds(StudyConfig()) if layout.features(k, "cue").is_file()
+             or layout.features(k, "frame").is_file()]
     if not found:
-        raise FeatureError(f"{workspace.layout.features_dir}: no features in the workspace; run `scorelens features "
+        raise FeatureError(f"{layout.features_dir}: no music features in the workspace; run `scorelens features "
                            "--kind mir` (and --kind musicnn) first, or pass --features FILE.parquet")
     return found
 

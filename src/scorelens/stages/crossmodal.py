@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from scorelens.config import CrossModalConfig, settings_digest
+from scorelens.config import CrossModalConfig, StudyConfig, settings_digest
 from scorelens.exceptions import FeatureError
 from scorelens.io.audio import file_digest
+from scorelens.stages._contract import StageReport, timed
 from scorelens.workspace import Workspace
 
-__all__ = ["CrossModalReport", "run_crossmodal", "read_clips"]
+__all__ = ["CrossModalReport", "run_crossmodal", "table5_of", "read_clips"]
 
 
 @dataclass
@@ -58,8 +59,49 @@ def read_clips(workspace: Workspace) -> tuple[pd.DataFrame, Path]:
     return clips, path
 
 
-def run_crossmodal(workspace: Workspace, config: CrossModalConfig, corpus) -> CrossModalReport:
+def run_crossmodal(workspace: Workspace, config: StudyConfig, corpus, *, executor=None, progress=None) -> StageReport:
+    """The ``crossmodal`` stage: Table 5 from the evaluation's predictions and the visual cue summaries.
+
+    Without ``crossmodal.features``, the model's feature kind is vggish when it was evaluated,
+    else musicnn, else the first kind evaluated.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``crossmodal``.
+    corpus : Corpus
+    executor, progress :
+        Unused: Table 5 trains nothing.
+
+    Returns
+    -------
+    StageReport
+        ``result``: the :class:`CrossModalReport`.
+    """
+    import time
+
+    from scorelens.analysis.predictions import available_runs, read_predictions
+
+    t0 = time.perf_counter()
+    cm = config.crossmodal
+    if cm.features is None:
+        kinds = list(dict.fromkeys(k for k, _ in available_runs(read_predictions(
+            workspace.layout.predictions(cm.level))) if k != "none"))
+        if kinds:
+            cm = dataclasses.replace(cm, features=next((k for k in ("vggish", "musicnn") if k in kinds), kinds[0]))
+    rep = table5_of(workspace, cm, corpus)
+    report = StageReport("crossmodal", status="reused" if rep.reused else "done", outputs=list(rep.paths),
+                         result=rep, detail=f"Table 5 ({rep.result.features}, {rep.result.model}): {rep.paths[0]}")
+    if rep.reused:
+        report.reused = [str(p) for p in rep.paths]
+    return timed(report, t0)
+
+
+def table5_of(workspace: Workspace, config: CrossModalConfig, corpus) -> CrossModalReport:
     """Table 5 from the evaluation's out-of-fold predictions and the visual cue summaries.
+
+    The work behind the ``crossmodal`` stage (:func:`run_crossmodal`).
 
     Trains nothing: reads ``evaluate``'s predictions and ``visual``'s per-cue medians, and
     writes ``results/crossmodal/table5.{md,csv,json}``.

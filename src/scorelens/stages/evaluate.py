@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scorelens.config import ModelConfig
+from scorelens.config import ModelConfig, StudyConfig
 from scorelens.exceptions import ParameterError
+from scorelens.stages._contract import StageReport, StageSkipped, timed
 from scorelens.stages.bags import load_bags, music_kinds, warn_if_large
 from scorelens.stages.executor import Executor, Progress, no_progress
 from scorelens.workspace import Workspace
 
-__all__ = ["EvaluateReport", "run_evaluate", "TrainReport", "run_train"]
+__all__ = ["EvaluateReport", "run_evaluate", "evaluate_models", "write_evaluation", "check_enough_films", "TrainReport",
+           "run_train"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +47,87 @@ class EvaluateReport:
     config: ModelConfig | None = None
 
 
-def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features: Sequence[str] | None = None,
-                 models: Sequence[str] | None = None, n_jobs: int | None = None, sequential: bool = False,
-                 executor: Executor | None = None, progress: Progress | None = None) -> EvaluateReport:
+def run_evaluate(workspace: Workspace, config: StudyConfig, corpus, *, executor: Executor | None = None,
+                 progress: Progress | None = None) -> StageReport:
+    """The ``evaluate`` stage: Table 4, the out-of-fold predictions and the instance weights of every model.
+
+    Runs on the study's music feature kinds (:func:`~scorelens.stages.features.feature_kinds`)
+    whose tables the workspace holds; a kind without features is a warning (missing VGGish
+    weights leave MIR and musicnn). Skipped, not failed, when fewer than two films have cues
+    (leave-one-out needs a film to leave out and one to train on).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``model`` (and ``run.kinds``).
+    corpus : Corpus
+    executor : Executor, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    StageReport
+        ``result``: the :class:`EvaluateReport`.
+    """
+    from scorelens.stages.features import feature_kinds
+
+    t0 = time.perf_counter()
+    report = StageReport("evaluate")
+    kinds = [k for k in feature_kinds(config) if workspace.layout.features(k, "cue").is_file()
+             or workspace.layout.features(k, "frame").is_file()]
+    for k in feature_kinds(config):
+        if k not in kinds:
+            report.warn("no features of this kind in the workspace", kind=k)
+    if not kinds:
+        raise ParameterError(f"{workspace.layout.features_dir}: no music features to evaluate "
+                             f"({', '.join(feature_kinds(config))}); run the features stage first")
+    check_enough_films(workspace, corpus, kinds[0], config.model.level)
+    rep = evaluate_models(workspace, config.model, corpus, features=kinds, executor=executor, progress=progress)
+    report.result = rep
+    report.outputs = list(rep.paths.values())
+    report.status = "reused" if rep.reused else "done"
+    if rep.reused:
+        report.reused = [str(p) for p in report.outputs]
+    for film in rep.missing:
+        report.warn("no cues: left out of the models", film=film)
+    report.detail = f"Table 4 of {len(corpus.films) - len(rep.missing)} film(s), {', '.join(kinds)}"
+    return timed(report, t0)
+
+
+def check_enough_films(workspace: Workspace, corpus, kind: str, level: str) -> None:
+    """Raise :class:`StageSkipped` when fewer than two of the corpus' films have instances (no leave-one-out).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    corpus : Corpus
+    kind : str
+        A feature kind whose table the workspace holds.
+    level : {"cue", "frame"}
+
+    Raises
+    ------
+    StageSkipped
+    """
+    import pandas as pd
+
+    from scorelens.stages.bags import feature_table
+
+    path, _ = feature_table(workspace, kind, level)
+    ids = set(pd.read_parquet(path, columns=["film_id"])["film_id"].astype(str))
+    with_cues = [f.id for f in corpus.films if f.id in ids]
+    if len(with_cues) < 2:
+        raise StageSkipped(f"{len(with_cues)} film(s) with cues: the models' leave-one-out needs at least 2")
+
+
+def evaluate_models(workspace: Workspace, config: ModelConfig, corpus, *, features: Sequence[str] | None = None,
+                    models: Sequence[str] | None = None, n_jobs: int | None = None, sequential: bool = False,
+                    executor: Executor | None = None, progress: Progress | None = None) -> EvaluateReport:
     """Cross-validate the genre models and write Table 4, the predictions and instance weights.
+
+    The work behind the ``evaluate`` stage (:func:`run_evaluate`), with the choices the stage
+    leaves at their defaults: which feature tables, which models, how many workers.
 
     Parameters
     ----------
@@ -74,7 +153,7 @@ def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features:
     EvaluateReport
         ``reused`` when every output was already written for the same inputs and settings.
     """
-    from scorelens.analysis.evaluation import RunCache, evaluate, evaluation_keys, inputs_digest, write_evaluation
+    from scorelens.analysis.evaluation import RunCache, evaluate, evaluation_keys, inputs_digest
     from scorelens.mil.network import resolve_precision
 
     progress = progress or no_progress
@@ -82,7 +161,6 @@ def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features:
     sets = load_bags(workspace, corpus, music_kinds(workspace, features), config.level, config.max_instances)
     warn_if_large(sets)
     layout = workspace.layout
-    folder = layout.evaluation_dir(config.level)
     resolved = dataclasses.replace(config, precision=resolve_precision(config.precision))
     missing = sorted(set().union(*[fs.missing for fs in sets]))
     # The outputs' key: the bags, labels, settings and models asked for.
@@ -108,10 +186,42 @@ def run_evaluate(workspace: Workspace, config: ModelConfig, corpus, *, features:
     with context:
         evaluation = evaluate(sets, config, models=models, vectorise=not sequential, n_jobs=n_jobs,
                               progress=progress, cache=cache, fold_map=fold_map, n_chunks=n_chunks or 1)
-    paths = write_evaluation(evaluation, folder, workspace=workspace, inputs=sets, key=key)
+    paths = write_evaluation(workspace, evaluation, key)
     workspace.save_settings("evaluate", evaluation.config)
     return EvaluateReport(evaluation, paths, missing=list(evaluation.missing), config=evaluation.config,
                           seconds=time.perf_counter() - t0)
+
+
+def write_evaluation(workspace: Workspace, evaluation, key: str) -> dict[str, Path]:
+    """Commit Table 4 (Markdown, CSV, JSON), the per-film predictions and the instance weights.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    evaluation : Evaluation
+    key : str
+        The records' key (the inputs' and settings' digest).
+
+    Returns
+    -------
+    dict of Path
+        ``markdown``, ``csv``, ``json``, ``predictions``, ``weights`` (when any network ran).
+    """
+    import json
+
+    layout, level = workspace.layout, evaluation.config.level
+    writers = {
+        "markdown": (layout.table4(level, "md"), lambda p: p.write_text(evaluation.to_markdown(), encoding="utf-8")),
+        "csv": (layout.table4(level, "csv"), lambda p: evaluation.to_frame().to_csv(p, index=False)),
+        "json": (layout.table4(level, "json"), lambda p: p.write_text(
+            json.dumps(evaluation.to_json(), indent=2, default=float) + "\n", encoding="utf-8")),
+        "predictions": (layout.predictions(level), lambda p: evaluation.predictions().to_parquet(p, index=False)),
+    }
+    weights = evaluation.instance_weights()
+    if len(weights):
+        writers["weights"] = (layout.instance_weights(level), lambda p: weights.to_parquet(p, index=False))
+    meta = {"settings": dataclasses.asdict(evaluation.config)}
+    return {name: workspace.commit(target, key, write, meta=meta) for name, (target, write) in writers.items()}
 
 
 @dataclass

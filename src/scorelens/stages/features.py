@@ -26,13 +26,15 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from scorelens.config import FeatureConfig, settings_digest
+from scorelens.config import FeatureConfig, StudyConfig, settings_digest
+from scorelens.corpus import Corpus
 from scorelens.exceptions import FeatureError, ParameterError, ScorelensError
 from scorelens.features.base import FeatureKind, get_kind
 from scorelens.features.pipeline import (
@@ -46,11 +48,13 @@ from scorelens.features.pipeline import (
     write_feature_table,
 )
 from scorelens.io.audio import file_digest
-from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress, select_films
+from scorelens.stages._contract import FilmTask, StageReport, map_films, timed
+from scorelens.stages.executor import Executor, Progress, select_films
 from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
-__all__ = ["FilmSource", "FeaturesReport", "run_features", "feature_film_task", "load_features", "film_sources"]
+__all__ = ["FilmSource", "FeaturesReport", "run_features", "compute_features", "feature_film_task", "load_features",
+           "film_sources", "feature_kinds", "kind_options", "unusable_kinds", "check_features"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,8 @@ class FeaturesReport:
     films: list[FilmReport] = field(default_factory=list)
     frames_path: Path | None = None
     cues_path: Path | None = None
+    attempted: int = 0
+    """Films that failed in this run (not replayed from an earlier run's record)."""
 
     @property
     def failures(self) -> list[FilmReport]:
@@ -207,11 +213,14 @@ def _feature_film(kind_name, kind_options, cues, config, film_path, previous_pat
     return frames, report
 
 
-def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[FilmSource], *,
-                 kind: str | FeatureKind = "mir",
-                 kind_options: dict | None = None, keep_going: bool = False, force: bool = False,
-                 executor: Executor | None = None, progress: Progress | None = None) -> FeaturesReport:
-    """Compute (or reuse) a kind's features for films and write the frame- and cue-level tables.
+def compute_features(workspace: Workspace, config: FeatureConfig, films: Sequence[FilmSource], *,
+                     kind: str | FeatureKind = "mir", kind_options: dict | None = None, keep_going: bool = False,
+                     force: bool = False, retry_failed: bool = False, executor: Executor | None = None,
+                     progress: Progress | None = None) -> FeaturesReport:
+    """Compute (or reuse) one kind's features for films and write the frame- and cue-level tables.
+
+    The work behind the ``features`` stage (:func:`run_features`), for one kind and any films
+    with cue tables (a manifest's, or the workspace's own).
 
     Parameters
     ----------
@@ -229,6 +238,8 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
         after the finished films are committed.
     force : bool
         Recompute shards even when their record says they are done.
+    retry_failed : bool
+        Try again films that failed before on the same inputs and settings.
     executor : Executor, optional
         Where the per-film work runs (default: this process).
     progress : callable, optional
@@ -238,8 +249,6 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
     FeaturesReport
     """
     kind_options = dict(kind_options or {})
-    progress = progress or no_progress
-    executor = executor or LocalExecutor()
     if not films:
         raise ParameterError("no films to compute features for")
     feature_kind = _resolve_kind(kind, kind_options)
@@ -249,71 +258,216 @@ def run_features(workspace: Workspace, config: FeatureConfig, films: Sequence[Fi
     layout = workspace.layout
     key_of_kind = kind_key(feature_kind, config)
     record = kind_record(feature_kind, config)
-    workspace.save_settings(f"features-{kind}", config, {"kind": kind, "version": feature_kind.version,
-                                                         "settings": feature_kind.settings()})
+    workspace.save_settings(f"features-{kind}", config, kind={"name": kind, "version": feature_kind.version,
+                                                              "settings": feature_kind.settings()})
     report = FeaturesReport(kind=kind)
+    stage = StageReport(f"features:{kind}")
     reports: dict[str, FilmReport] = {}
-    keys: dict[str, str] = {}
-    todo = []
-    finished: set[str] = set()  # films whose shard is in the workspace for this run's key
+    tasks: list[FilmTask] = []
     first_error = None
     for source in films:
-        fr = FilmReport(film_id=source.film_id)
-        reports[source.film_id] = fr
+        reports[source.film_id] = FilmReport(film_id=source.film_id)
         try:
             cues = read_cue_table(source.cues, film_id=source.film_id)
             spans = cues[["cue_id", "track_id", "start_s", "end_s", "track_offset_s", "speed"]].round(4)
             film_digest = file_digest(source.film) if config.audio == "film" and source.film else None
             key = settings_digest({"kind": key_of_kind, "film": source.film_id, "film_digest": film_digest,
                                    "cues": spans.astype(str).values.tolist()})
-            shard = layout.feature_shard(kind, source.film_id)
-            keys[source.film_id] = key
-            if not force and workspace.is_done(shard, key):
-                done = workspace.record(shard) or {}
-                finished.add(source.film_id)
-                fr.cached, fr.n_cues = True, len(cues)
-                fr.n_frames = int(done.get("frames", 0))
-                fr.skipped = [tuple(x) for x in done.get("skipped", [])]
-                continue
-            previous = None
-            if not force:
-                old = workspace.record(shard)
-                if old and old.get("kind_key") == key_of_kind:
-                    previous = str(shard)
-            film = str(source.film) if source.film is not None else None
-            todo.append((source.film_id, (task_kind, kind_options, cues, config, film, previous, source.film_id)))
         except ScorelensError as exc:
-            fr.error = str(exc)
+            reports[source.film_id].error = str(exc)
             first_error = first_error or exc
             log.error("%s: %s", source.film_id, exc)
-    advance = progress(f"{kind} features", len(films))
-    advance(len(films) - len(todo) - sum(r.error is not None for r in reports.values()))
-    items = [item for _, item in todo]
-    for position, outcome in executor.map(feature_film_task, items, names=[f"{kind}-{f}" for f, _ in todo]):
-        film_id = todo[position][0]
-        advance(1, film_id)
-        if isinstance(outcome, BaseException):
-            reports[film_id].error = str(outcome)
-            first_error = first_error or outcome
-            log.error("%s: %s", film_id, outcome)
-            if not keep_going:
-                break  # fail fast: finished films stay committed, the rest waits for the re-run
             continue
-        frames, fr = outcome
-        reports[film_id] = fr
-        finished.add(film_id)
-        meta = {**record, "film_id": film_id}
-        workspace.commit(layout.feature_shard(kind, film_id), keys[film_id],
-                         lambda p, df=frames, m=meta: write_feature_table(df, p, m),
-                         meta={"kind_key": key_of_kind, "film_id": film_id, "cues": fr.n_cues, "frames": fr.n_frames,
-                               "computed": fr.computed, "reused": fr.reused, "skipped": fr.skipped})
-    report.films = [reports[s.film_id] for s in films]
-    done = [(s.film_id, keys[s.film_id]) for s in films if s.film_id in finished]
-    if done:
-        _assemble(workspace, kind, done, record, key_of_kind, report)
+        shard = layout.feature_shard(kind, source.film_id)
+        old = None if force else workspace.record(shard)
+        previous = str(shard) if old and old.get("kind_key") == key_of_kind else None
+        film = str(source.film) if source.film is not None else None
+        tasks.append(FilmTask(source.film_id, shard, key,
+                              (task_kind, kind_options, cues, config, film, previous, source.film_id)))
     if first_error is not None and not keep_going:
         raise first_error
+
+    def commit(task: FilmTask, outcome) -> None:
+        frames, fr = outcome
+        reports[task.film_id] = fr
+        meta = {**record, "film_id": task.film_id}
+        workspace.commit(task.output, task.key, lambda p: write_feature_table(frames, p, meta),
+                         meta={"kind_key": key_of_kind, "film_id": task.film_id, "cues": fr.n_cues,
+                               "frames": fr.n_frames, "computed": fr.computed, "reused": fr.reused,
+                               "skipped": fr.skipped})
+
+    try:
+        done = map_films(workspace, stage, tasks, feature_film_task, commit, executor=executor, progress=progress,
+                         description=f"{kind} features", keep_going=keep_going, retry_failed=retry_failed,
+                         force=force)
+    finally:
+        for f in stage.failures:
+            reports[f["film"]].error = f["reason"]
+        report.attempted = stage.attempted
+    for film_id in stage.reused:
+        fr, task = reports[film_id], next(t for t in tasks if t.film_id == film_id)
+        done_record = workspace.record(task.output) or {}
+        fr.cached, fr.n_cues = True, len(task.args[2])
+        fr.n_frames = int(done_record.get("frames", 0))
+        fr.skipped = [tuple(x) for x in done_record.get("skipped", [])]
+    report.films = [reports[s.film_id] for s in films]
+    if done:
+        _assemble(workspace, kind, [(t.film_id, t.key) for t in done], record, key_of_kind, report)
     return report
+
+
+def run_features(workspace: Workspace, config: StudyConfig, corpus: Corpus, *, executor: Executor | None = None,
+                 progress: Progress | None = None) -> StageReport:
+    """The ``features`` stage: every configured music kind's frame- and cue-level tables for the corpus' films.
+
+    The kinds are ``run.kinds`` (``mir`` and ``musicnn`` by default), with ``vggish`` added
+    when its weights are configured. A kind that cannot be built here (VGGish weights missing)
+    is a failure of that kind named before any work; the other kinds still run.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``features``, ``mir``, ``embeddings``, and ``run``'s ``kinds``, ``keep_going``,
+        ``retry_failed`` and ``force``.
+    corpus : Corpus
+        Its films' cue tables are read from the workspace.
+    executor : Executor, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    StageReport
+        ``result``: kind -> :class:`FeaturesReport` for each kind that ran.
+    """
+    t0 = time.perf_counter()
+    report = StageReport("features")
+    kinds = feature_kinds(config)
+    unusable = unusable_kinds(config, kinds)
+    if not config.run.keep_going:
+        check_features(config)
+    sources = film_sources(workspace, corpus)
+    results: dict[str, FeaturesReport] = {}
+    computed = 0
+    for kind in kinds:
+        if kind in unusable:
+            report.fail(unusable[kind], kind=kind)
+            continue
+        try:
+            rep = compute_features(workspace, config.features, sources, kind=kind,
+                                   kind_options=kind_options(config, kind), keep_going=config.run.keep_going,
+                                   force=config.run.force, retry_failed=config.run.retry_failed,
+                                   executor=executor, progress=progress)
+        except ScorelensError as exc:
+            if not config.run.keep_going:
+                raise
+            report.fail(str(exc), kind=kind)
+            continue
+        results[kind] = rep
+        for f in rep.films:
+            if f.error is not None:
+                report.failures.append({"film": f.film_id, "kind": kind, "stage": "features", "reason": f.error})
+            elif f.cached:
+                report.reused.append(f"{kind}:{f.film_id}")
+            computed += int(f.error is None and not f.cached)
+        report.outputs += [p for p in (rep.frames_path, rep.cues_path) if p is not None]
+    report.result = results
+    ok = [k for k, r in results.items() if r.cues_path is not None]
+    attempted = computed or sum(r.attempted for r in results.values())
+    report.status = "failed" if not ok else "done" if attempted else "reused"
+    report.detail = "; ".join(
+        f"{k}: {sum(f.error is None for f in r.films)} film(s), "
+        f"{sum(f.computed for f in r.films if f.error is None and not f.cached)} cue(s) computed, "
+        f"{len(r.failures)} failed" for k, r in results.items()) or "no kind ran"
+    return timed(report, t0)
+
+
+def feature_kinds(config: StudyConfig) -> list[str]:
+    """The music feature kinds a study computes: ``run.kinds``, with ``vggish`` first when its weights are configured.
+
+    Parameters
+    ----------
+    config : StudyConfig
+
+    Returns
+    -------
+    list of str
+    """
+    kinds = list(config.run.kinds)
+    if "vggish" not in kinds and (config.embeddings.vggish_dir or os.environ.get("SCORELENS_VGGISH_DIR")):
+        kinds.insert(0, "vggish")
+    return kinds
+
+
+def kind_options(config: StudyConfig, kind: str) -> dict:
+    """A kind's options from the settings: MIR's changed fields, the embeddings' own options.
+
+    Parameters
+    ----------
+    config : StudyConfig
+    kind : str
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`~scorelens.features.base.get_kind`.
+    """
+    if kind == "mir":
+        from dataclasses import fields
+
+        from scorelens.config import MIRConfig
+
+        default = MIRConfig()
+        return {f.name: getattr(config.mir, f.name) for f in fields(MIRConfig)
+                if getattr(config.mir, f.name) != getattr(default, f.name)}
+    return config.embeddings.kind_options(kind)
+
+
+def check_features(config: StudyConfig, corpus: Corpus | None = None) -> None:
+    """The features stage's check before any work: every kind can be built here (its weights found).
+
+    Parameters
+    ----------
+    config : StudyConfig
+    corpus : Corpus, optional
+        Unused.
+
+    Raises
+    ------
+    ParameterError
+        ``features:<kind>: <reason>`` for the first kind that cannot be built.
+    """
+    unusable = unusable_kinds(config, feature_kinds(config))
+    if unusable:
+        kind, reason = next(iter(unusable.items()))
+        raise ParameterError(f"features:{kind}: {reason}")
+
+
+def unusable_kinds(config: StudyConfig, kinds: Sequence[str]) -> dict[str, str]:
+    """The kinds that cannot be built here, with the reason (what can be known before any work).
+
+    Parameters
+    ----------
+    config : StudyConfig
+    kinds : sequence of str
+
+    Returns
+    -------
+    dict
+        Kind -> reason (an unknown kind, missing weights).
+    """
+    from scorelens.features.base import available_kinds
+
+    problems = {}
+    for kind in kinds:
+        if kind not in available_kinds():
+            problems[kind] = f"unknown feature kind {kind!r}; known kinds: {', '.join(available_kinds())}"
+            continue
+        try:
+            _resolve_kind(kind, kind_options(config, kind))
+        except ScorelensError as exc:
+            problems[kind] = str(exc)
+    return problems
 
 
 def _assemble(workspace: Workspace, kind: str, shard_keys: list[tuple[str, str]], record: dict,

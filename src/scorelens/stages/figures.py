@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from scorelens.config import FigureConfig, settings_digest
+from scorelens.config import FigureConfig, StudyConfig, settings_digest
 from scorelens.exceptions import ParameterError
 from scorelens.io.audio import file_digest
+from scorelens.stages._contract import StageReport, StageSkipped, timed
 from scorelens.workspace import Workspace
 
-__all__ = ["FiguresReport", "run_figures"]
+__all__ = ["FiguresReport", "run_figures", "draw_figures"]
 
 
 @dataclass
@@ -26,9 +27,9 @@ class FiguresReport:
 
 def _outputs(layout, config: FigureConfig) -> list[Path]:
     names = {"pr": ["pr_curves"], "scatter": ["per_film_scatter"], "timeline": ["cue_timeline"]}
-    tables = {"pr": "average_precision.csv", "scatter": "per_film_scores.csv"}
+    tables = {"pr": "average_precision", "scatter": "per_film_scores"}
     out = [layout.figure(n, ext) for f in config.figures for n in names[f] for ext in config.formats]
-    return out + [layout.figures_dir / tables[f] for f in config.figures if f in tables]
+    return out + [layout.figure_table(tables[f]) for f in config.figures if f in tables]
 
 
 def _inputs_key(workspace: Workspace, config: FigureConfig, corpus) -> str:
@@ -72,8 +73,53 @@ def _runs(predictions: pd.DataFrame, kinds: list[str], models, default: str | No
             for kind in kinds]
 
 
-def run_figures(workspace: Workspace, config: FigureConfig, corpus=None) -> FiguresReport:
+def run_figures(workspace: Workspace, config: StudyConfig, corpus, *, executor=None, progress=None) -> StageReport:
+    """The ``figures`` stage: PR curves, the per-film scatter and the cue timeline.
+
+    Without the evaluation's predictions (evaluate skipped on a one-film corpus) only the
+    timeline is drawn, with a warning.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``figures``.
+    corpus : Corpus
+    executor, progress :
+        Unused.
+
+    Returns
+    -------
+    StageReport
+        ``result``: the :class:`FiguresReport`.
+    """
+    import dataclasses
+    import time
+
+    t0 = time.perf_counter()
+    fc = config.figures
+    report = StageReport("figures")
+    if not workspace.layout.predictions(fc.level).is_file():
+        wanted = tuple(f for f in fc.figures if f == "timeline")
+        for f in fc.figures:
+            if f != "timeline":
+                report.warn("no evaluation predictions in the workspace", figure=f)
+        if not wanted:
+            raise StageSkipped("no evaluation predictions to draw")
+        fc = dataclasses.replace(fc, figures=wanted)
+    rep = draw_figures(workspace, fc, corpus)
+    report.status = "reused" if rep.reused else "done"
+    report.outputs, report.result = list(rep.written), rep
+    if rep.reused:
+        report.reused = [str(p) for p in rep.written]
+    report.detail = f"{len(rep.written)} file(s) in {workspace.layout.figures_dir}"
+    return timed(report, t0)
+
+
+def draw_figures(workspace: Workspace, config: FigureConfig, corpus=None) -> FiguresReport:
     """Draw the figures into ``results/figures/`` from what ``evaluate`` and ``stamp`` wrote.
+
+    The work behind the ``figures`` stage (:func:`run_figures`).
 
     Parameters
     ----------
@@ -103,24 +149,24 @@ def run_figures(workspace: Workspace, config: FigureConfig, corpus=None) -> Figu
         kinds = _kinds(predictions, config.features)
         if "pr" in config.figures:
             runs = _runs(predictions, kinds, config.models)
-            tables["average_precision.csv"] = average_precisions(predictions, runs)
+            tables["average_precision"] = average_precisions(predictions, runs)
             jobs.append(("pr_curves", pr_curves(predictions, runs)))
         if "scatter" in config.figures:
             runs = _runs(predictions, kinds, config.models, default="network:average")
-            tables["per_film_scores.csv"] = per_film_scores(predictions, runs)
+            tables["per_film_scores"] = per_film_scores(predictions, runs)
             jobs.append(("per_film_scatter", film_scatter(predictions, runs)))
     if "timeline" in config.figures:
         films = [f.id for f in corpus.films] if corpus is not None else None
         cues = read_cue_tables(workspace, films)
         jobs.append(("cue_timeline", cue_timeline(cues, film_durations(workspace, corpus), films=films)))
-    report = FiguresReport(average_precision=tables.get("average_precision.csv"))
+    report = FiguresReport(average_precision=tables.get("average_precision"))
     for name, fig in jobs:
         for ext in config.formats:
             target = layout.figure(name, ext)
             report.written.append(workspace.commit(target, key, lambda p, f=fig, e=ext: f.savefig(
                 p, format=e, dpi=config.dpi)))
     for name, df in tables.items():
-        target = layout.figures_dir / name
+        target = layout.figure_table(name)
         report.written.append(workspace.commit(target, key, lambda p, d=df: d.to_csv(p, index=False,
                                                                                       float_format="%.6g")))
     workspace.save_settings("figures", config)

@@ -9,15 +9,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scorelens.config import ImportanceConfig, ModelConfig
+from scorelens.config import ImportanceConfig, ModelConfig, StudyConfig
+from scorelens.stages._contract import StageReport, StageSkipped, timed
 from scorelens.stages.bags import load_bags
 from scorelens.stages.executor import Executor, Progress, no_progress
 from scorelens.workspace import Workspace
 
-__all__ = ["ImportanceReport", "run_importance"]
+__all__ = ["ImportanceReport", "run_importance", "group_importance_of"]
 
-#: The files of one importance run, in the order they are written.
-OUTPUTS = ("pfi_summary.md", "pfi_summary.csv", "pfi_summary.json", "pfi_runs.parquet", "fig3.png")
+
+
+def _outputs(layout, folder: Path) -> dict[str, Path]:
+    """The files of one importance run, in the order they are written."""
+    return {"md": layout.importance_summary(folder, "md"), "csv": layout.importance_summary(folder, "csv"),
+            "json": layout.importance_summary(folder, "json"), "runs": layout.importance_runs(folder),
+            "figure": layout.importance_figure(folder)}
 
 
 @dataclass
@@ -36,10 +42,52 @@ class ImportanceReport:
     seconds: float = 0.0
 
 
-def run_importance(workspace: Workspace, config: ModelConfig, importance: ImportanceConfig, corpus, *,
-                   n_jobs: int | None = None, executor: Executor | None = None,
-                   progress: Progress | None = None) -> ImportanceReport:
+def run_importance(workspace: Workspace, config: StudyConfig, corpus, *, executor: Executor | None = None,
+                   progress: Progress | None = None) -> StageReport:
+    """The ``importance`` stage: permutation feature importance by feature group (Fig 3).
+
+    Skipped, not failed, when fewer than two films have cues, or when its feature kind
+    (``importance.features``) is not among the study's kinds.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``model`` and ``importance``.
+    corpus : Corpus
+    executor : Executor, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    StageReport
+        ``result``: the :class:`ImportanceReport`.
+    """
+    from scorelens.stages.evaluate import check_enough_films
+    from scorelens.stages.features import feature_kinds
+
+    t0 = time.perf_counter()
+    kind = config.importance.features
+    if kind not in feature_kinds(config):
+        raise StageSkipped(f"its feature kind {kind!r} is not among the study's kinds "
+                           f"({', '.join(feature_kinds(config))})")
+    check_enough_films(workspace, corpus, kind, config.model.level)
+    rep = group_importance_of(workspace, config.model, config.importance, corpus, executor=executor,
+                              progress=progress)
+    report = StageReport("importance", status="reused" if rep.reused else "done", result=rep,
+                         outputs=list(_outputs(workspace.layout, rep.folder).values()), detail=str(rep.folder))
+    if rep.reused:
+        report.reused = [str(p) for p in report.outputs]
+    return timed(report, t0)
+
+
+def group_importance_of(workspace: Workspace, config: ModelConfig, importance: ImportanceConfig, corpus, *,
+                        n_jobs: int | None = None, executor: Executor | None = None,
+                        progress: Progress | None = None) -> ImportanceReport:
     """Score how much each feature group matters to a model's genre predictions (Fig 3).
+
+    The work behind the ``importance`` stage (:func:`run_importance`), with the number of
+    workers as a choice.
 
     Parameters
     ----------
@@ -75,10 +123,10 @@ def run_importance(workspace: Workspace, config: ModelConfig, importance: Import
     folder = workspace.layout.importance_dir(fs.kind, key, importance.hidden, config.level)
     # "pfi-v2": the permutations are seeded by group name (v1 by position); v1 results are recomputed.
     digest = inputs_digest([fs], config, [key, f"runs={importance.runs}", "pfi-v2"])
-    outputs = {name: folder / name for name in OUTPUTS}
+    outputs = _outputs(workspace.layout, folder)
     workspace.save_settings("importance", config, importance)
     if all(workspace.is_done(p, digest) for p in outputs.values()):
-        return ImportanceReport(folder, outputs["pfi_summary.md"].read_text(encoding="utf-8"), reused=True,
+        return ImportanceReport(folder, outputs["md"].read_text(encoding="utf-8"), reused=True,
                                 missing=list(fs.missing), seconds=time.perf_counter() - t0)
     fold_map, n_chunks, context = None, 1, contextlib.nullcontext()
     if executor is not None and executor.distributed:
@@ -95,12 +143,12 @@ def run_importance(workspace: Workspace, config: ModelConfig, importance: Import
 
     markdown = result.to_markdown()
     writers = {
-        "pfi_summary.md": lambda p: p.write_text(markdown, encoding="utf-8"),
-        "pfi_summary.csv": lambda p: summary.to_csv(p, index=False),
-        "pfi_summary.json": lambda p: p.write_text(json.dumps(result.to_json(), indent=2, default=float) + "\n",
-                                                   encoding="utf-8"),
-        "pfi_runs.parquet": lambda p: result.runs_frame().to_parquet(p, index=False),
-        "fig3.png": save_figure,
+        "md": lambda p: p.write_text(markdown, encoding="utf-8"),
+        "csv": lambda p: summary.to_csv(p, index=False),
+        "json": lambda p: p.write_text(json.dumps(result.to_json(), indent=2, default=float) + "\n",
+                                       encoding="utf-8"),
+        "runs": lambda p: result.runs_frame().to_parquet(p, index=False),
+        "figure": save_figure,
     }
     for name, write in writers.items():
         workspace.commit(outputs[name], digest, write, meta={"settings": dataclasses.asdict(config), "model": key,

@@ -6,11 +6,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scorelens.config import ReportConfig, settings_digest
+from scorelens.config import ReportConfig, StudyConfig, settings_digest
 from scorelens.exceptions import WorkspaceError
+from scorelens.stages._contract import StageReport
 from scorelens.workspace import Workspace
 
-__all__ = ["ReportReport", "run_report"]
+__all__ = ["ReportReport", "run_report", "write_report"]
 
 
 @dataclass
@@ -29,7 +30,7 @@ def _body(markdown: str) -> str:
     return "\n".join(line for line in markdown.splitlines() if not line.startswith(GENERATED_PREFIX))
 
 
-def run_report(workspace: Workspace, config: ReportConfig, corpus=None) -> ReportReport:
+def write_report(workspace: Workspace, config: ReportConfig, corpus=None) -> ReportReport:
     """Write ``results/report/report.md`` and ``report.html`` from whatever the workspace holds.
 
     Trains nothing. A section whose inputs are missing is one line naming the command to run.
@@ -79,3 +80,30 @@ def run_report(workspace: Workspace, config: ReportConfig, corpus=None) -> Repor
                                             meta={"manifest": str(corpus.path) if corpus is not None else None,
                                                   "top": config.top}))
     return out
+
+
+def run_report(workspace: Workspace, config: StudyConfig, corpus, *, executor=None, progress=None) -> StageReport:
+    """The ``report`` stage: one page of everything the workspace holds for the corpus (:func:`write_report`).
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``report``.
+    corpus : Corpus
+    executor, progress :
+        Unused.
+
+    Returns
+    -------
+    StageReport
+        ``result``: the :class:`ReportReport`.
+    """
+    t0 = time.perf_counter()
+    rep = write_report(workspace, config.report, corpus)
+    report = StageReport("report", status="reused" if rep.reused else "done", outputs=list(rep.written), result=rep,
+                         detail=", ".join(str(p) for p in rep.written))
+    if rep.reused:
+        report.reused = [str(p) for p in rep.written]
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -1,11 +1,10 @@
 """The whole study in one call: every stage in order, resumable, recorded in ``results/run.json``.
 
-Stages, in order: ``index`` (fingerprint every soundtrack), ``stamp`` (every film),
-``features`` (each configured music kind: ``mir`` and ``musicnn`` by default, ``vggish``
-too when its weights are configured), ``visual``, ``evaluate`` (Table 4), ``importance``
-(Fig 3), ``crossmodal`` (Table 5), ``figures`` and ``report``. Each stage reuses what the
+The stages and their order are :data:`scorelens.stages.STAGES`. Each stage reuses what the
 workspace already holds for the same inputs and settings, so a second run with nothing
-changed does no work, and a run killed at any moment completes when started again.
+changed does no work, and a run killed at any moment completes when started again. A stage
+that cannot run on the corpus (one film: no leave-one-out) is skipped with its reason, and
+so are the stages that need it; the run still ends 0.
 
 Failures: a film that fails a per-film stage (stamp, features, visual) is, with
 ``keep_going``, recorded and left out of the later stages while every other film is fully
@@ -15,20 +14,23 @@ processed; without it the run stops with the error (after writing ``run.json``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.config import StudyConfig
 from scorelens.corpus import Corpus, load_corpus
 from scorelens.exceptions import ManifestError, ParameterError, ScorelensError
 from scorelens.io.atomic import write_json_atomic
+from scorelens.stages._contract import StageReport, StageSkipped
+from scorelens.stages._graph import check_stages, plan_stages, stage_function
 from scorelens.stages.executor import Executor, LocalExecutor, Progress, make_executor, no_progress
 from scorelens.workspace import Workspace
 
@@ -40,16 +42,8 @@ log = logging.getLogger(__name__)
 EXIT_FAILURES = 3
 
 
-@dataclass
-class StageRecord:
-    """One stage of a run: ``status`` is ``done``, ``reused``, ``failed`` or ``skipped``."""
-
-    stage: str
-    status: str
-    seconds: float = 0.0
-    detail: str = ""
-    failures: list[dict] = field(default_factory=list)
-    warnings: list[dict] = field(default_factory=list)
+#: A stage's record in ``results/run.json`` (the same type every stage returns).
+StageRecord = StageReport
 
 
 @dataclass
@@ -58,7 +52,7 @@ class RunReport:
 
     workspace: str
     manifest: str
-    stages: list[StageRecord] = field(default_factory=list)
+    stages: list[StageReport] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     executor: str = "local"
     started: str = ""
@@ -68,20 +62,33 @@ class RunReport:
 
     @property
     def failures(self) -> list[dict]:
-        """Every stage's per-film failures, in stage order."""
+        """Every stage's per-film (or per-kind) failures, in stage order."""
         return [f for s in self.stages for f in s.failures]
 
     @property
     def exit_code(self) -> int:
-        """3 (``EXIT_FAILURES``) when a film or a stage failed, else 0."""
+        """3 (``EXIT_FAILURES``) when a film or a stage failed, else 0 (skipped stages are not failures)."""
         return EXIT_FAILURES if self.failures or any(s.status == "failed" for s in self.stages) else 0
+
+    def stage(self, name: str) -> StageReport:
+        """The report of one stage of this run.
+
+        Raises
+        ------
+        KeyError
+            The stage did not run.
+        """
+        for s in self.stages:
+            if s.stage == name:
+                return s
+        raise KeyError(name)
 
     def to_json(self) -> dict:
         """The record written to ``results/run.json`` (exit code 1 after a fatal error)."""
         return {"scorelens": __version__, "workspace": self.workspace, "manifest": self.manifest,
                 "executor": self.executor, "started": self.started, "finished": self.finished,
                 "seconds": round(self.seconds, 3), "exit_code": 1 if self.fatal else self.exit_code,
-                "fatal": self.fatal, "stages": [asdict(s) for s in self.stages], "failures": self.failures,
+                "fatal": self.fatal, "stages": [s.to_json() for s in self.stages], "failures": self.failures,
                 "settings": self.settings}
 
 
@@ -151,256 +158,56 @@ def resolve_settings(manifest: str | os.PathLike | None = None, config_file: str
     return config
 
 
-def _kinds(config: StudyConfig) -> list[str]:
-    kinds = list(config.run.kinds)
-    if "vggish" not in kinds and (config.embeddings.vggish_dir or os.environ.get("SCORELENS_VGGISH_DIR")):
-        kinds.insert(0, "vggish")
-    return kinds
+def _run_stages(ws: Workspace, corpus: Corpus, config: StudyConfig, executor: Executor, progress: Progress,
+                report: RunReport, save: Callable[[], None], on_stage: Callable[[str, str], None] | None) -> None:
+    """Run the planned stages of :data:`~scorelens.stages.STAGES` in order, recording each in ``report``.
 
-
-class _Runner:
-    def __init__(self, ws: Workspace, corpus: Corpus, config: StudyConfig, executor: Executor,
-                 progress: Progress, report: RunReport, on_stage: Callable[[str, str], None] | None):
-        self.ws, self.corpus, self.config = ws, corpus, config
-        self.executor, self.progress, self.report = executor, progress, report
-        self.on_stage = on_stage
-        self.failed_films: dict[str, str] = {}
-        self.failed_stages: set[str] = set()
-
-    # --- bookkeeping
-    def films(self) -> list[str]:
-        return [f.id for f in self.corpus.films if f.id not in self.failed_films]
-
-    def save(self) -> None:
-        self.report.seconds = time.perf_counter() - self._t0
-        write_json_atomic(self.ws.layout.run_record(), self.report.to_json())
-
-    def stage(self, name: str, fn: Callable[[StageRecord], None], *, needs: tuple[str, ...] = ()) -> None:
-        record = StageRecord(name, "done")
-        self.report.stages.append(record)
-        if self.on_stage:
-            self.on_stage(name, "start")
-        blocked = [n for n in needs if n in self.failed_stages]
+    A stage whose needed stage failed or was skipped is skipped. A film that failed a stage is
+    left out of the later stages. Without ``run.keep_going`` the first failure is fatal.
+    """
+    plan = plan_stages(config.run.stages)
+    if not config.run.keep_going:
+        try:
+            check_stages(plan, config, corpus)
+        except ScorelensError as exc:
+            report.fatal = str(exc)
+            raise
+    failed_films: dict[str, str] = {}
+    not_done: set[str] = set()
+    advance = progress("scorelens run", len(plan))
+    for stage in plan:
+        if on_stage:
+            on_stage(stage.name, "start")
+        blocked = [n for n in stage.needs if n in not_done]
+        keep = [f for f in corpus.films if f.id not in failed_films]
+        t0 = time.perf_counter()
         if blocked:
-            record.status, record.detail = "skipped", f"{', '.join(blocked)} failed"
-            self.failed_stages.add(name)
+            record = StageReport(stage.name, "skipped", detail=f"needs {', '.join(blocked)}, which did not finish")
         else:
-            t0 = time.perf_counter()
+            if stage.name == "report":
+                save()  # the report lists this run's failures from run.json
             try:
-                fn(record)
+                record = stage_function(stage)(ws, config, dataclasses.replace(corpus, films=tuple(keep)),
+                                               executor=executor, progress=progress)
+            except StageSkipped as exc:
+                record = StageReport(stage.name, "skipped", detail=str(exc))
             except ScorelensError as exc:
-                record.status, record.detail = "failed", str(exc)
-                record.seconds = time.perf_counter() - t0
-                self.failed_stages.add(name)
-                if not self.config.run.keep_going:
-                    self.report.fatal = f"{name}: {exc}"
-                    self.save()
+                record = StageReport(stage.name, "failed", detail=str(exc), seconds=time.perf_counter() - t0)
+                if not config.run.keep_going:
+                    report.stages.append(record)
+                    report.fatal = str(exc) if str(exc).startswith(f"{stage.name}:") else f"{stage.name}: {exc}"
+                    save()
                     raise
-            record.seconds = time.perf_counter() - t0
-        if self.on_stage:
-            self.on_stage(name, record.status)
-        self.save()
-
-    def film_failures(self, record: StageRecord, failed: dict[str, str]) -> None:
-        for film_id, reason in failed.items():
-            record.failures.append({"film": film_id, "stage": record.stage, "reason": reason})
-            self.failed_films.setdefault(film_id, f"{record.stage}: {reason}")
-        if failed:
-            record.status = "failed" if not self.films() else "done"
-            if not self.config.run.keep_going:
-                film_id, reason = next(iter(failed.items()))
-                raise ScorelensError(f"{film_id}: {reason}")
-
-    # --- stages
-    def index(self, record: StageRecord) -> None:
-        from scorelens.stages.stamp import run_index
-
-        tracks = list(dict.fromkeys(t for f in self.corpus.films for t in f.tracks))
-        rep = run_index(self.ws, self.config.stamp, tracks, db=self.config.run.db, keep_going=True,
-                        progress=self.progress)
-        record.warnings += [{"track": path, "reason": msg} for path, msg in rep.failures.items()]
-        record.status = "done" if rep.count("added") else "reused"
-        record.detail = (f"{rep.count('added')} added, {rep.count('known')} known, {rep.count('failed')} unreadable; "
-                         f"{rep.total_tracks} in the database")
-
-    def stamp(self, record: StageRecord) -> None:
-        from scorelens.stages.stamp import run_stamp
-
-        rep = run_stamp(self.ws, self.config.stamp, self.corpus, films=self.films(), db=self.config.run.db,
-                        whole_index=self.config.run.whole_index, keep_going=True, executor=self.executor,
-                        progress=self.progress)
-        record.warnings += [{"film": f, "reason": w} for f, ws in rep.warnings.items() for w in ws]
-        record.status = "done" if rep.stamped else "reused"
-        record.detail = f"{len(rep.stamped)} stamped, {len(rep.reused)} reused, {len(rep.failed)} failed"
-        self.film_failures(record, rep.failed)
-        annotated = [f.id for f in self.corpus.films if f.cues is not None and f.id in rep.cue_tables]
-        if annotated:
-            # Hand-annotated films: the stamper's scores against them, for the report.
-            from scorelens.stages.stamp import annotated_truth, run_stamp_eval
-
-            truth, predicted = annotated_truth(self.ws, self.corpus, annotated)
-            scores = run_stamp_eval(self.ws, truth, predicted).summary["mean"]
-            record.detail += (f"; against {len(annotated)} annotated film(s): precision "
-                              f"{scores['second_precision']:.3f}, recall {scores['second_recall']:.3f}")
-
-    def features(self, kind: str) -> Callable[[StageRecord], None]:
-        def stage(record: StageRecord) -> None:
-            from scorelens.stages.features import film_sources, run_features
-
-            sources = film_sources(self.ws, self.corpus, self.films())
-            rep = run_features(self.ws, self.config.features, sources, kind=kind,
-                               kind_options=_kind_options(self.config, kind), keep_going=True,
-                               executor=self.executor, progress=self.progress)
-            computed = sum(f.computed for f in rep.films if f.error is None)
-            record.status = "done" if computed or any(not f.cached for f in rep.films if f.error is None) \
-                else "reused"
-            record.detail = (f"{len(rep.films) - len(rep.failures)} film(s), {computed} cue(s) computed, "
-                             f"{len(rep.failures)} failed")
-            self.film_failures(record, rep.failed)
-        return stage
-
-    def visual(self, record: StageRecord) -> None:
-        from scorelens.stages.visual import run_visual, visual_sources
-
-        rep = run_visual(self.ws, self.config.visual, visual_sources(self.ws, self.corpus, self.films()),
-                         keep_going=True, executor=self.executor, progress=self.progress)
-        record.status = "reused" if len(rep.cached) == len(rep.films) and not rep.failures else "done"
-        record.detail = f"{len(rep.films)} film(s), {len(rep.cached)} reused, {len(rep.failures)} failed"
-        self.film_failures(record, rep.failures)
-
-    def evaluate(self, record: StageRecord) -> None:
-        from scorelens.stages.evaluate import run_evaluate
-
-        kinds = self.kinds_ok()
-        if not kinds:
-            raise ScorelensError(f"no music features to evaluate: every kind failed ({', '.join(self.kinds)})")
-        rep = run_evaluate(self.ws, self.config.model, self._ok_corpus(), features=kinds,
-                           executor=self.executor, progress=self.progress)
-        record.status = "reused" if rep.reused else "done"
-        record.detail = f"Table 4 of {len(self.films()) - len(rep.missing)} film(s): {rep.paths.get('markdown')}"
-
-    def importance(self, record: StageRecord) -> None:
-        from scorelens.stages.importance import run_importance
-
-        rep = run_importance(self.ws, self.config.model, self.config.importance, self._ok_corpus(),
-                             executor=self.executor, progress=self.progress)
-        record.status = "reused" if rep.reused else "done"
-        record.detail = str(rep.folder)
-
-    def crossmodal(self, record: StageRecord) -> None:
-        from dataclasses import replace
-
-        from scorelens.stages.crossmodal import run_crossmodal
-
-        config = self.config.crossmodal
-        if config.features is None:
-            kinds = self.kinds_ok() or self.kinds
-            choice = next((k for k in ("vggish", "musicnn") if k in kinds), kinds[0])
-            config = replace(config, features=choice)
-        rep = run_crossmodal(self.ws, config, self._ok_corpus())
-        record.status = "reused" if rep.reused else "done"
-        record.detail = f"Table 5: {rep.paths[0]}"
-
-    def figures(self, record: StageRecord) -> None:
-        from scorelens.stages.figures import run_figures
-
-        rep = run_figures(self.ws, self.config.figures, self._ok_corpus())
-        record.status = "reused" if rep.reused else "done"
-        record.detail = f"{len(rep.written)} file(s) in {self.ws.layout.figures_dir}"
-
-    def final_report(self, record: StageRecord) -> None:
-        from scorelens.stages.report import run_report
-
-        self.save()  # the report lists this run's failures from run.json
-        rep = run_report(self.ws, self.config.report, self.corpus)
-        record.status = "reused" if rep.reused else "done"
-        record.detail = ", ".join(str(p) for p in rep.written)
-
-    @staticmethod
-    def _unusable(reason: str) -> Callable[[StageRecord], None]:
-        def stage(record: StageRecord) -> None:
-            raise ParameterError(reason)
-        return stage
-
-    def kinds_ok(self) -> list[str]:
-        """The feature kinds whose stage did not fail (a kind without its weights leaves the others)."""
-        return [k for k in self.kinds if f"features:{k}" not in self.failed_stages]
-
-    def _ok_corpus(self) -> Corpus:
-        """The corpus without the films that failed an earlier stage."""
-        from dataclasses import replace
-
-        keep = set(self.films())
-        return replace(self.corpus, films=tuple(f for f in self.corpus.films if f.id in keep))
-
-    def preflight(self) -> dict[str, str]:
-        """Problems that can be known before any work: each feature kind is built once (its weights found)."""
-        from scorelens.features.base import available_kinds, get_kind
-
-        problems = {}
-        for kind in self.kinds:
-            if kind not in available_kinds():
-                problems[kind] = f"unknown feature kind {kind!r}; known kinds: {', '.join(available_kinds())}"
-                continue
-            try:
-                get_kind(kind, **_kind_options(self.config, kind))
-            except ScorelensError as exc:
-                problems[kind] = str(exc)
-        return problems
-
-    def run(self) -> None:
-        self._t0 = time.perf_counter()
-        cfg = self.config.run
-        self.kinds = _kinds(self.config)
-        unusable = self.preflight() if "features" in cfg.stages else {}
-        if unusable and not cfg.keep_going:
-            kind, reason = next(iter(unusable.items()))
-            raise ParameterError(f"features:{kind}: {reason}")
-        plan: list[tuple[str, Callable, tuple]] = []
-        want = set(cfg.stages)
-        if "index" in want:
-            plan.append(("index", self.index, ()))
-        if "stamp" in want:
-            plan.append(("stamp", self.stamp, ()))
-        if "features" in want:
-            for k in self.kinds:
-                plan.append((f"features:{k}", self._unusable(unusable[k]) if k in unusable else self.features(k),
-                             ("stamp",)))
-        if "visual" in want:
-            plan.append(("visual", self.visual, ("stamp",)))
-        if "evaluate" in want:
-            # Runs on the kinds whose features succeeded (missing VGGish weights leave MIR and musicnn).
-            plan.append(("evaluate", self.evaluate, ("stamp",)))
-        if "importance" in want:
-            if self.config.importance.features in self.kinds:
-                plan.append(("importance", self.importance, (f"features:{self.config.importance.features}",)))
-            else:
-                log.info("importance skipped: its feature kind %r is not among %s", self.config.importance.features,
-                         self.kinds)
-        if "crossmodal" in want:
-            plan.append(("crossmodal", self.crossmodal, ("evaluate", "visual")))
-        if "figures" in want:
-            plan.append(("figures", self.figures, ("evaluate",)))
-        if "report" in want:
-            plan.append(("report", self.final_report, ()))
-        self.plan = plan
-        advance = self.progress("scorelens run", len(plan))
-        for name, fn, needs in plan:
-            self.stage(name, fn, needs=needs)
-            advance(1)
-
-
-def _kind_options(config: StudyConfig, kind: str) -> dict:
-    """A kind's options from the settings: MIR's changed fields, the embeddings' own options."""
-    if kind == "mir":
-        from dataclasses import fields
-
-        from scorelens.config import MIRConfig
-
-        default = MIRConfig()
-        return {f.name: getattr(config.mir, f.name) for f in fields(MIRConfig)
-                if getattr(config.mir, f.name) != getattr(default, f.name)}
-    return config.embeddings.kind_options(kind)
+        record.seconds = record.seconds or time.perf_counter() - t0
+        report.stages.append(record)
+        for film_id, reason in record.failed.items():
+            failed_films.setdefault(film_id, f"{stage.name}: {reason}")
+        if record.status in ("failed", "skipped"):
+            not_done.add(stage.name)
+        if on_stage:
+            on_stage(stage.name, record.status)
+        save()
+        advance(1)
 
 
 def run(manifest: str | os.PathLike, *, workspace: str | os.PathLike = "scorelens-work",
@@ -451,6 +258,7 @@ def run(manifest: str | os.PathLike, *, workspace: str | os.PathLike = "scorelen
     >>> [(s.stage, s.status) for s in report.stages]  # doctest: +SKIP
     """
     config = resolve_settings(manifest, config_file, overrides, base=config)
+    plan_stages(config.run.stages)  # an unknown stage is a usage error before any work
     corpus = load_corpus(manifest)
     ws = Workspace(workspace)
     progress = progress or no_progress
@@ -462,18 +270,24 @@ def run(manifest: str | os.PathLike, *, workspace: str | os.PathLike = "scorelen
         if executor.distributed and config.run.db is None:
             log.info("fingerprints in %s: written by this process only, read by the workers", ws.default_db)
         ws.save_settings("run", *(getattr(config, s) for s in config.to_dict()))
-        runner = _Runner(ws, corpus, config, executor, progress, report, on_stage)
+        t0 = time.perf_counter()
+
+        def save() -> None:
+            report.seconds = time.perf_counter() - t0
+            write_json_atomic(ws.layout.run_record(), report.to_json())
+
         try:
-            runner.run()
+            _run_stages(ws, corpus, config, executor, progress, report, save, on_stage)
         except ScorelensError as exc:
             report.fatal = report.fatal or str(exc)
             raise
         finally:
             report.finished = time.strftime("%Y-%m-%dT%H:%M:%S")
-            if own:
-                executor.close()
-            if hasattr(runner, "_t0"):
-                runner.save()
+            try:
+                if own:
+                    executor.close()
+            finally:
+                save()
     return report
 
 

@@ -13,27 +13,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from scorelens.config import StamperConfig, settings_digest
+from scorelens.config import StamperConfig, StudyConfig, settings_digest
 from scorelens.corpus import Corpus, Film
 from scorelens.exceptions import MediaError, ParameterError, ScorelensError
 from scorelens.io.atomic import atomic_path, check_writable_target
 from scorelens.io.audio import file_digest
-from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress
+from scorelens.stages._contract import FilmTask, StageReport, map_films, timed
+from scorelens.stages.executor import Executor, Progress, no_progress
 from scorelens.stamp.cuetable import read_cue_table, write_cue_table
 from scorelens.stamp.evaluate import evaluate_cues, summarise
 from scorelens.stamp.library import library_key, open_library_index
-from scorelens.stamp.pipeline import IndexOutcome, index_tracks, stamp_film
+from scorelens.stamp.pipeline import index_tracks, stamp_film
 from scorelens.stamp.store import open_store, redact_url
 from scorelens.workspace import Workspace
 
-__all__ = ["IndexReport", "StampReport", "StampEvalReport", "run_index", "run_stamp", "stamp_single_film",
-           "run_stamp_eval", "stamp_film_task", "database_url"]
+__all__ = ["StampEvalReport", "run_index", "run_stamp", "stamp_single_film", "run_stamp_eval", "stamp_film_task",
+           "database_url", "commit_cue_table", "annotated_truth"]
 
 log = logging.getLogger(__name__)
 
@@ -55,81 +57,48 @@ def database_url(workspace: Workspace, db: str | None) -> str:
     return db or workspace.default_db
 
 
-@dataclass
-class IndexReport:
-    """Outcome of indexing: per track, ``added``, ``known`` or ``failed`` (with the reason)."""
+def run_index(workspace: Workspace, config: StudyConfig, corpus: Corpus, *, executor: Executor | None = None,
+              progress: Progress | None = None) -> StageReport:
+    """Fingerprint every soundtrack track of the corpus into the database (known tracks are skipped).
 
-    outcomes: list[IndexOutcome] = field(default_factory=list)
-    database: str = ""
-    total_tracks: int = 0
-
-    def count(self, status: str) -> int:
-        """Number of tracks with this ``status`` (``added``, ``known`` or ``failed``)."""
-        return sum(o.status == status for o in self.outcomes)
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Path -> reason of each track that could not be indexed."""
-        return {str(o.path): o.message for o in self.outcomes if o.status == "failed"}
-
-
-def run_index(workspace: Workspace, config: StamperConfig, tracks: Sequence[str | os.PathLike], *,
-              db: str | None = None, keep_going: bool = False, progress: Progress | None = None) -> IndexReport:
-    """Fingerprint audio files into the database (idempotent: known tracks are skipped).
+    A track that cannot be read is a warning, not a failure: its film is stamped against
+    the tracks that could be read (the stamp stage fails a film none of whose tracks can).
 
     Parameters
     ----------
     workspace : Workspace
-    config : StamperConfig
-    tracks : sequence of path
-        Audio files.
-    db : str, optional
-        SQLite path or ``postgresql://`` URL (default: the workspace's SQLite file).
-    keep_going : bool
-        Record a track that cannot be read and go on (otherwise the first one raises).
+    config : StudyConfig
+        ``stamp`` (the fingerprint settings) and ``run.db`` (default: the workspace's SQLite file).
+    corpus : Corpus
+    executor : Executor, optional
+        Unused: the database has one writer, this process.
     progress : callable, optional
 
     Returns
     -------
-    IndexReport
+    StageReport
+        ``reused``: the tracks already in the database; ``warnings``: unreadable tracks.
     """
+    t0 = time.perf_counter()
     progress = progress or no_progress
-    url = database_url(workspace, db)
-    report = IndexReport(database=url)
+    url = database_url(workspace, config.run.db)
+    report = StageReport("index")
+    tracks = list(dict.fromkeys(t for f in corpus.films for t in f.tracks))
     advance = progress("indexing", len(tracks))
-    with open_store(url, config, create=True) as store:
-        report.outcomes = index_tracks(tracks, store, config, keep_going=keep_going,
-                                       on_track=lambda _: advance(1))
-        report.total_tracks = len(store.tracks())
-    return report
-
-
-@dataclass
-class StampReport:
-    """Outcome of stamping a corpus.
-
-    Attributes
-    ----------
-    stamped, reused : list of str
-        Films stamped now, and films whose cue table was already there for the same inputs.
-    failed : dict
-        Film id -> reason.
-    warnings : dict
-        Film id -> messages (damaged soundtrack tracks left out).
-    cue_tables : dict
-        Film id -> its cue table in the workspace.
-    """
-
-    stamped: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)
-    cue_tables: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def skipped(self) -> list[str]:  # the name the CLI used before the stages layer
-        """Same as ``reused``: the films whose cue table was already there."""
-        return self.reused
+    with open_store(url, config.stamp, create=True) as store:
+        outcomes = index_tracks(tracks, store, config.stamp, keep_going=True, on_track=lambda _: advance(1))
+        total = len(store.tracks())
+    for o in outcomes:
+        if o.status == "failed":
+            report.warn(o.message, track=str(o.path))
+        elif o.status == "known":
+            report.reused.append(str(o.path))
+    added = sum(o.status == "added" for o in outcomes)
+    report.status = "done" if added else "reused"
+    report.outputs = [Path(url)] if "://" not in url else []
+    report.detail = (f"{added} added, {len(report.reused)} known, {len(report.warnings)} unreadable; "
+                     f"{total} in the database")
+    return timed(report, t0)
 
 
 def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperConfig,
@@ -178,14 +147,14 @@ def stamp_film_task(film_path: str, film_id: str, db_url: str, config: StamperCo
     return result.cues, result.duration_s
 
 
-def _index_film(film: Film, store, config: StamperConfig, report: StampReport) -> list[int]:
+def _index_film(film: Film, store, config: StamperConfig, report: StageReport) -> list[int]:
     """Index a film's soundtrack; damaged tracks are left out with a warning."""
     outcomes = index_tracks(film.tracks, store, config, keep_going=True)
     for o in outcomes:
         if o.status == "failed":
             message = f"track left out: {o.message}"
             log.warning("%s: %s", film.id, message)
-            report.warnings.setdefault(film.id, []).append(message)
+            report.warn(message, film=film.id)
     ids = [o.track_id for o in outcomes if o.track_id is not None]
     if not ids:
         raise MediaError(f"{film.id}: none of the soundtrack's {len(film.tracks)} track(s) could be read "
@@ -193,109 +162,106 @@ def _index_film(film: Film, store, config: StamperConfig, report: StampReport) -
     return ids
 
 
-def run_stamp(workspace: Workspace, config: StamperConfig, corpus: Corpus, *, films: Sequence[str] | None = None,
-              db: str | None = None, whole_index: bool = False, keep_going: bool = False,
-              executor: Executor | None = None, progress: Progress | None = None) -> StampReport:
-    """Index every film's soundtrack and stamp every film, reusing finished cue tables.
+def run_stamp(workspace: Workspace, config: StudyConfig, corpus: Corpus, *, executor: Executor | None = None,
+              progress: Progress | None = None) -> StageReport:
+    """Stamp every film of the corpus against its soundtrack (or the whole index), reusing finished cue tables.
 
-    A film's cue table is reused when it exists for the same film file, the same
-    soundtrack content and the same settings. Each cue table is committed atomically
-    (``cues/<film>.parquet`` and a ``.csv`` copy).
+    Each film's soundtrack is indexed first (idempotent), so the stage also runs on its own.
+    A film's cue table is reused when it exists for the same film file, the same soundtrack
+    content and the same settings; it is committed atomically (``cues/<film>.parquet`` and a
+    ``.csv`` copy). Films with hand annotations are scored against them on the way
+    (``results/stamp_eval.json``).
 
     Parameters
     ----------
     workspace : Workspace
-    config : StamperConfig
+    config : StudyConfig
+        ``stamp``, and ``run``'s ``db``, ``whole_index`` (match every film against every
+        track of the database through the library index, built once here and memory-mapped
+        by every task; see :mod:`scorelens.stamp.library`), ``keep_going``, ``retry_failed``
+        and ``force``.
     corpus : Corpus
-    films : sequence of str, optional
-        Only these films (default: all of the corpus).
-    db : str, optional
-        Fingerprint database (default: the workspace's SQLite file). The driver alone
-        writes it; tasks on other processes only read it.
-    whole_index : bool
-        Match every film against every track of the database instead of its own
-        soundtrack, through the library index (built once here, in the workspace, and
-        memory-mapped by every task; see :mod:`scorelens.stamp.library`).
-    keep_going : bool
-        Record a failing film and go on (the report lists failures); otherwise the first
-        failure raises, after finished films are committed.
     executor : Executor, optional
-        Where the per-film stamping runs (default: this process).
+        Where the per-film stamping runs (default: this process). The driver alone writes
+        the database; tasks on other processes only read it.
     progress : callable, optional
 
     Returns
     -------
-    StampReport
+    StageReport
+        ``result``: film id -> its cue table's path, for every film that has one.
     """
+    t0 = time.perf_counter()
     progress = progress or no_progress
-    executor = executor or LocalExecutor()
-    selected = [f for f in corpus.films if films is None or f.id in set(films)]
-    url = database_url(workspace, db)
-    report = StampReport()
-    workspace.save_settings("stamp", config, {"whole_index": whole_index, "database": redact_url(url)})
+    stamp_config, run = config.stamp, config.run
+    whole_index = run.whole_index
+    url = database_url(workspace, run.db)
+    report = StageReport("stamp")
+    workspace.save_settings("stamp", stamp_config, run={"whole_index": whole_index, "database": redact_url(url)})
     track_ids: dict[str, list[int]] = {}
-    advance = progress("indexing soundtracks", len(selected))
-    with open_store(url, config, create=True) as store:
+    advance = progress("indexing soundtracks", len(corpus.films))
+    with open_store(url, stamp_config, create=True) as store:
         # Every soundtrack first, so that whole-index matching sees all of them.
-        for film in selected:
+        for film in corpus.films:
             try:
-                track_ids[film.id] = _index_film(film, store, config, report)
+                track_ids[film.id] = _index_film(film, store, stamp_config, report)
             except ScorelensError as exc:
-                if not keep_going:
+                if not run.keep_going:
                     raise
-                report.failed[film.id] = str(exc)
+                report.fail(str(exc), film=film.id)
             advance(1)
         tracks = store.tracks().set_index("id")
         # Whole-index cue tables depend on every track of the database: the library's key says which.
-        library = library_key(store.tracks(), config) if whole_index else None
-    todo, keys = [], {}
-    for film in selected:
-        if film.id in report.failed:
+        library = library_key(store.tracks(), stamp_config) if whole_index else None
+    library_dir = str(workspace.layout.library_index(url)) if whole_index else None
+    tasks = []
+    for film in corpus.films:
+        if film.id not in track_ids:
             continue
         ids = track_ids[film.id]
-        out = workspace.layout.cue_table(film.id)
         try:
-            key = settings_digest({"film": file_digest(film.film), "config": settings_digest(config),
+            key = settings_digest({"film": file_digest(film.film), "config": settings_digest(stamp_config),
                                    "tracks": sorted(tracks.loc[ids, "content_digest"]), "whole_index": whole_index,
                                    **({"library": library} if whole_index else {})})
         except ScorelensError as exc:
-            if not keep_going:
+            if not run.keep_going:
                 raise
-            report.failed[film.id] = str(exc)
+            report.fail(str(exc), film=film.id)
             continue
-        if workspace.is_done(out, key):
-            report.reused.append(film.id)
-            report.cue_tables[film.id] = out
-            continue
-        todo.append((film, ids))
-        keys[film.id] = key
-    library_dir = str(workspace.layout.library_index(url)) if whole_index else None
-    if whole_index and todo:
+        args = ((str(film.film), film.id, url, stamp_config, None, library_dir, ids) if whole_index
+                else (str(film.film), film.id, url, stamp_config, ids))
+        tasks.append(FilmTask(film.id, workspace.layout.cue_table(film.id), key, args))
+    if whole_index and any(not workspace.is_done(t.output, t.key) for t in tasks):
         # Built (or found) here once, so that the tasks only map it.
         advance = progress("library index", 1)
-        with open_store(url, config, create=False) as store:
-            open_library_index(store, library_dir, config)
+        with open_store(url, stamp_config, create=False) as store:
+            open_library_index(store, library_dir, stamp_config)
         advance(1)
-    advance = progress("stamping films", len(todo))
-    items = [(str(film.film), film.id, url, config, None, library_dir, ids) if whole_index
-             else (str(film.film), film.id, url, config, ids) for film, ids in todo]
-    first_error = None
-    for position, outcome in executor.map(stamp_film_task, items, names=[f"stamp-{f.id}" for f, _ in todo]):
-        film = todo[position][0]
-        advance(1, film.id)
-        if isinstance(outcome, BaseException):
-            report.failed[film.id] = str(outcome)
-            first_error = first_error or outcome
-            if not keep_going:
-                break  # fail fast: finished films stay committed, the rest waits for the re-run
-            continue
+
+    def commit(task: FilmTask, outcome) -> None:
         cues, duration_s = outcome
-        report.cue_tables[film.id] = commit_cue_table(workspace, film.id, cues, keys[film.id],
-                                                      meta={"film": str(film.film), "duration_s": round(duration_s, 3)})
-        report.stamped.append(film.id)
-    if first_error is not None and not keep_going:
-        raise first_error
-    return report
+        commit_cue_table(workspace, task.film_id, cues, task.key,
+                         meta={"film": task.args[0], "duration_s": round(duration_s, 3)})
+
+    done = map_films(workspace, report, tasks, stamp_film_task, commit, executor=executor, progress=progress,
+                     description="stamping films", keep_going=run.keep_going, retry_failed=run.retry_failed,
+                     force=run.force)
+    report.result = {t.film_id: t.output for t in done}
+    report.outputs = list(report.result.values())
+    stamped = len(done) - len(report.reused)
+    report.status = ("failed" if report.failures and not done else "done" if stamped or report.attempted
+                     else "reused")
+    report.detail = f"{stamped} stamped, {len(report.reused)} reused, {len(report.failed)} failed"
+    annotated = [f.id for f in corpus.films if f.cues is not None and f.id in report.result]
+    if annotated:
+        # Hand-annotated films: the stamper's scores against them, for the report.
+        truth, predicted = annotated_truth(workspace, corpus, annotated)
+        scored = run_stamp_eval(workspace, truth, predicted)
+        scores = scored.summary["mean"]
+        report.outputs.append(scored.path)
+        report.detail += (f"; against {len(annotated)} annotated film(s): precision "
+                          f"{scores['second_precision']:.3f}, recall {scores['second_recall']:.3f}")
+    return timed(report, t0)
 
 
 def commit_cue_table(workspace: Workspace, film_id: str, cues: pd.DataFrame, key: str, *,

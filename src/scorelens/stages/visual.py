@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from scorelens import __version__
-from scorelens.config import VisualConfig, settings_digest
+from scorelens._version import __version__
+from scorelens.config import StudyConfig, VisualConfig, settings_digest
 from scorelens.exceptions import ScorelensError
 from scorelens.features.pipeline import write_feature_table
 from scorelens.features.visual import VISUAL_VERSION, cue_summaries, visual_frames
 from scorelens.io.audio import file_digest
-from scorelens.stages.executor import Executor, LocalExecutor, Progress, no_progress, select_films
+from scorelens.stages._contract import FilmTask, StageReport, map_films, timed
+from scorelens.stages.executor import Executor, Progress, select_films
 from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
-__all__ = ["VisualSource", "VisualReport", "run_visual", "visual_film_task", "visual_sources"]
+__all__ = ["VisualSource", "VisualReport", "run_visual", "compute_visual", "visual_film_task", "visual_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class VisualReport:
     films: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    recorded: list[str] = field(default_factory=list)
     frames_path: Path | None = None
     cues_path: Path | None = None
 
@@ -109,10 +112,12 @@ def visual_film_task(film: str, film_id: str, config: VisualConfig) -> pd.DataFr
     return frames
 
 
-def run_visual(workspace: Workspace, config: VisualConfig, films: Sequence[VisualSource], *,
-               keep_going: bool = False, force: bool = False, executor: Executor | None = None,
-               progress: Progress | None = None) -> VisualReport:
+def compute_visual(workspace: Workspace, config: VisualConfig, films: Sequence[VisualSource], *,
+                   keep_going: bool = False, force: bool = False, retry_failed: bool = False,
+                   executor: Executor | None = None, progress: Progress | None = None) -> VisualReport:
     """Brightness and contrast of whole films at 1 Hz, cached per film, plus per-cue medians.
+
+    The work behind the ``visual`` stage (:func:`run_visual`).
 
     Parameters
     ----------
@@ -123,6 +128,8 @@ def run_visual(workspace: Workspace, config: VisualConfig, films: Sequence[Visua
         Record a failing film and continue (otherwise raise after committing the others).
     force : bool
         Recompute cached films.
+    retry_failed : bool
+        Try again films that failed before on the same file and settings.
     executor : Executor, optional
     progress : callable, optional
 
@@ -130,53 +137,47 @@ def run_visual(workspace: Workspace, config: VisualConfig, films: Sequence[Visua
     -------
     VisualReport
     """
-    progress = progress or no_progress
-    executor = executor or LocalExecutor()
     layout = workspace.layout
     workspace.save_settings("visual", config)
     record = {"kind": KIND, "version": VISUAL_VERSION, "settings": dataclasses.asdict(config),
               "scorelens": __version__}
     settings_key = settings_digest({k: v for k, v in record.items() if k != "scorelens"})
     report = VisualReport()
-    frames_of: dict[str, pd.DataFrame] = {}
-    keys: dict[str, str] = {}
-    todo = []
-    first_error = None
+    stage = StageReport("visual")
+    tasks = []
     for source in films:
         try:
-            shard = layout.feature_shard(KIND, source.film_id)
-            keys[source.film_id] = settings_digest({"settings": settings_key, "film": file_digest(source.film)})
-            if not force and workspace.is_done(shard, keys[source.film_id]):
-                frames_of[source.film_id] = pd.read_parquet(shard)
-                report.cached.append(source.film_id)
-            else:
-                todo.append(source)
+            key = settings_digest({"settings": settings_key, "film": file_digest(source.film)})
         except ScorelensError as exc:
-            report.failures[source.film_id] = str(exc)
-            first_error = first_error or exc
-    advance = progress("visual features", len(films))
-    advance(len(report.cached))
-    items = [(str(s.film), s.film_id, config) for s in todo]
-    for position, outcome in executor.map(visual_film_task, items, names=[f"visual-{s.film_id}" for s in todo]):
-        source = todo[position]
-        advance(1, source.film_id)
-        if isinstance(outcome, BaseException):
-            report.failures[source.film_id] = str(outcome)
-            first_error = first_error or outcome
-            log.error("%s: %s", source.film_id, outcome)
             if not keep_going:
-                break  # fail fast: finished films stay committed, the rest waits for the re-run
+                raise
+            report.failures[source.film_id] = str(exc)
             continue
-        frames_of[source.film_id] = outcome
-        workspace.commit(layout.feature_shard(KIND, source.film_id), keys[source.film_id],
-                         lambda p, df=outcome, f=source.film_id: write_feature_table(df, p, {**record, "film_id": f}),
-                         meta={**record, "film": str(source.film), "frames": len(outcome)})
+        tasks.append(FilmTask(source.film_id, layout.feature_shard(KIND, source.film_id), key,
+                              (str(source.film), source.film_id, config)))
+    frames_of: dict[str, pd.DataFrame] = {}
+
+    def commit(task: FilmTask, frames: pd.DataFrame) -> None:
+        frames_of[task.film_id] = frames
+        workspace.commit(task.output, task.key, lambda p: write_feature_table(frames, p, {**record,
+                                                                                          "film_id": task.film_id}),
+                         meta={**record, "film": task.args[0], "frames": len(frames)})
+
+    try:
+        done = map_films(workspace, stage, tasks, visual_film_task, commit, executor=executor, progress=progress,
+                         description="visual features", keep_going=keep_going, retry_failed=retry_failed,
+                         force=force)
+    finally:
+        report.failures.update(stage.failed)
+        report.recorded = [f["film"] for f in stage.failures if f.get("recorded")]
+    report.cached = list(stage.reused)
+    keys = {t.film_id: t.key for t in tasks}
+    sources = {s.film_id: s for s in films}
     frames_all, cues_all, inputs = [], [], []
-    for source in films:
-        if source.film_id not in frames_of:
-            continue
+    for task in done:
+        source = sources[task.film_id]
         try:
-            frames = frames_of[source.film_id]
+            frames = frames_of[task.film_id] if task.film_id in frames_of else pd.read_parquet(task.output)
             part = [(source.film_id, keys[source.film_id])]
             if source.cues is not None and Path(source.cues).exists():
                 cues = read_cue_table(source.cues, film_id=source.film_id)
@@ -185,8 +186,9 @@ def run_visual(workspace: Workspace, config: VisualConfig, films: Sequence[Visua
             else:
                 log.warning("%s: no cue table; visual frames only", source.film_id)
         except ScorelensError as exc:
+            if not keep_going:
+                raise
             report.failures[source.film_id] = str(exc)
-            first_error = first_error or exc
             continue
         inputs += part
         frames_all.append(frames)
@@ -204,6 +206,38 @@ def run_visual(workspace: Workspace, config: VisualConfig, films: Sequence[Visua
                              meta={**meta, "rows": len(frames)})
             workspace.commit(cues_path, key, lambda p: write_feature_table(cues, p, {**meta, "level": "cue"}),
                              meta={**meta, "rows": len(cues)})
-    if first_error is not None and not keep_going:
-        raise first_error
     return report
+
+
+def run_visual(workspace: Workspace, config: StudyConfig, corpus, *, executor: Executor | None = None,
+               progress: Progress | None = None) -> StageReport:
+    """The ``visual`` stage: brightness and contrast of the corpus' films at 1 Hz, and their medians over each cue.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    config : StudyConfig
+        ``visual``, and ``run``'s ``keep_going``, ``retry_failed`` and ``force``.
+    corpus : Corpus
+    executor : Executor, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    StageReport
+        ``result``: the :class:`VisualReport`.
+    """
+    t0 = time.perf_counter()
+    report = StageReport("visual")
+    rep = compute_visual(workspace, config.visual, visual_sources(workspace, corpus), keep_going=config.run.keep_going,
+                         force=config.run.force, retry_failed=config.run.retry_failed, executor=executor,
+                         progress=progress)
+    for film_id, reason in rep.failures.items():
+        report.fail(reason, film=film_id, **({"recorded": True} if film_id in rep.recorded else {}))
+    report.reused = list(rep.cached)
+    report.outputs = [p for p in (rep.frames_path, rep.cues_path) if p is not None]
+    report.result = rep
+    report.status = ("failed" if not rep.films else "reused" if len(rep.cached) == len(rep.films)
+                     and not report.attempted else "done")
+    report.detail = f"{len(rep.films)} film(s), {len(rep.cached)} reused, {len(rep.failures)} failed"
+    return timed(report, t0)

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.config import StamperConfig
 from scorelens.exceptions import StoreError
 from scorelens.stamp.fingerprint import Fingerprint
