@@ -296,6 +296,20 @@ def test_mirtoolbox_preset_uses_mirtoolbox_frames():
         MIRConfig.preset("matlab")
 
 
+def test_roughness_of_a_dyad_through_the_kind_is_sethares_value():
+    # 1000 and 1060 Hz (5.6 bins of the kind's 2048-point frames apart), amplitudes 0.4 and 0.2:
+    # Sethares' a1 a2 (exp(-3.51 x) - exp(-5.75 x)), x = 0.24 df / (0.0207 f_min + 18.96)
+    # (JASA 94, 1993, with his published constants), raw and over the peaks' energy.
+    f1, f2, a1, a2 = 1000.0, 1060.0, 0.4, 0.2
+    x = 0.24 * (f2 - f1) / (0.0207 * f1 + 18.96)
+    pair = a1 * a2 * (np.exp(-3.51 * x) - np.exp(-5.75 * x))
+    y = (a1 * np.sin(2 * np.pi * f1 * _t(6)) + a2 * np.sin(2 * np.pi * f2 * _t(6) + 0.5)).astype(np.float32)
+    for method, expected in (("normalized", pair / (a1**2 + a2**2)), ("mirtoolbox", pair)):
+        ff = MIRKind(roughness_method=method).compute(y, SR)
+        r = ff.values[:, ff.names.index("timbre/roughness/mean")]
+        np.testing.assert_allclose(r, expected, rtol=0.01, err_msg=method)
+
+
 def test_raw_mirtoolbox_roughness_is_kept_behind_a_setting():
     y = _band_limited_music(seconds=5.0)
     cols = {}

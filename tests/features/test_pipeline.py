@@ -106,7 +106,7 @@ def test_tables_hold_grid_frames_and_cue_means(tmp_path, media):
     np.testing.assert_allclose(cues.iloc[0, 2:].to_numpy(dtype=float),
                                frames[frames.cue_id == 0].iloc[:, 3:].mean().to_numpy(), rtol=1e-5)
     meta = read_feature_metadata(report.cues_path)
-    assert meta["kind"] == "mir" and meta["version"] == "2" and meta["settings"]["texture_window_s"] == 5.0
+    assert meta["kind"] == "mir" and meta["version"] == "3" and meta["settings"]["texture_window_s"] == 5.0
     assert meta["pipeline"]["audio"] == "track" and meta["grid_rate_hz"] == 1.0
     assert ws.record(report.frames_path)["settings"]["kind"] == "mir"
     loaded = load_features(ws, "mir", level="cue")

@@ -392,7 +392,8 @@ class MIRKind(FeatureKind):
     name = "mir"
     # 2: level-free MFCCs and onsets, normalised roughness, octave-consistent tempo within its
     # bounds, inharmonicity without unpitched frames (features of version 1 are recomputed).
-    version = "2"
+    # 3: roughness at Sethares' published constants, with unbiased amplitudes of partials between bins.
+    version = "3"
 
     def __init__(self, config: MIRConfig | None = None, *, preset: str | None = None, **overrides):
         if preset is not None:
