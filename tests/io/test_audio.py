@@ -33,6 +33,35 @@ def test_films_in_many_containers_decode_to_mono_at_the_asked_rate(tmp_path, ext
     assert abs(np.argmax(spectrum) * 11025 / 8192 - 440) < 3
 
 
+@pytest.mark.parametrize("name", ["track.wav", "film.mkv"])
+def test_5_1_downmix_includes_the_centre_and_surrounds_and_drops_the_lfe(tmp_path, name):
+    # A different sine in each channel (FFmpeg's 5.1 order: L, R, C, LFE, Ls, Rs), so each
+    # channel's share of the mono mix can be read off: the documented downmix is
+    # C + (L + R) / sqrt(2) + (Ls + Rs) / 2, the LFE dropped.
+    t = np.arange(2 * SR) / SR
+    freqs = (330.0, 520.0, 710.0, 60.0, 1130.0, 1370.0)
+    amps = (0.10, 0.12, 0.15, 0.20, 0.08, 0.06)
+    channels = np.stack([a * np.sin(2 * np.pi * f * t) for f, a in zip(freqs, amps)], axis=1).astype(np.float32)
+    if name.endswith(".wav"):
+        path = write_audio(tmp_path / name, channels, SR)
+    else:
+        path = write_film(tmp_path / name, channels, SR, audio_codec="flac")
+    assert probe_audio(path).channels == 6
+    y = load_audio(path, sample_rate=SR)
+    weights = np.array([np.sqrt(0.5), np.sqrt(0.5), 1.0, 0.0, 0.5, 0.5])
+    expected = channels.astype(np.float64) @ weights
+    assert y.size == expected.size
+    # 16-bit PCM/FLAC: quantisation of six channels leaves ~5e-5; a missing centre would leave 0.15.
+    np.testing.assert_allclose(y, expected, atol=2e-4)
+    # The LFE's 60 Hz is absent from the mix; every other channel is there at its weight.
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size))) * 4 / y.size  # a sine of amplitude A peaks at A
+    at = {f: spectrum[int(round(f * y.size / SR))] for f in freqs}
+    assert at[60.0] < 1e-3
+    for f, a, w in zip(freqs, amps, weights):
+        if w:
+            assert at[f] == pytest.approx(a * w, rel=0.01), f
+
+
 @pytest.mark.parametrize("ext,sr", [(e, r) for e in ("wav", "flac", "mp3", "m4a") for r in (22050, 44100, 48000)]
                          + [("ogg", 24000), ("ogg", 48000)])  # Opus encodes 8/12/16/24/48 kHz only
 def test_tracks_at_odd_rates_resample_exactly(tmp_path, ext, sr):

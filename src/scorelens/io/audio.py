@@ -108,8 +108,12 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
 def _mono_graph(stream, chunk_samples: int):
     """FFmpeg filter graph: any layout and sample format -> mono float, in frames of ``chunk_samples``.
 
-    Downmixing (FFmpeg's rematrixing, surrounds and centre included, LFE dropped) and
-    re-framing happen in C; Python then sees a few large frames instead of one per packet.
+    Downmixing is FFmpeg's rematrixing at libswresample's defaults (``center_mix_level`` and
+    ``surround_mix_level`` -3 dB, ``lfe_mix_level`` 0, no normalisation into float): for 5.1,
+    ``mono = C + (L + R) / sqrt(2) + (Ls + Rs) / 2`` (the surrounds fold into the front pair at
+    -3 dB, the front pair into the centre at -3 dB) and the LFE is dropped; stereo gives
+    ``(L + R) / sqrt(2)``. Downmixing and re-framing happen in C; Python then sees a few large
+    frames instead of one per packet.
     """
     graph = av.filter.Graph()
     nodes = [graph.add_abuffer(template=stream),
