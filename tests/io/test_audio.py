@@ -148,6 +148,29 @@ def test_truncated_file_is_reported(tmp_path):
         load_audio(cut, sample_rate=11025)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_truncated_wav_is_reported_not_read_as_a_shorter_track(tmp_path, channels):
+    from scorelens.config import StamperConfig
+    from scorelens.stamp.fingerprint import fingerprint_file
+
+    whole = write_audio(tmp_path / "whole.wav", np.repeat(_tone(10.0)[:, None], channels, axis=1), SR)
+    data = whole.read_bytes()
+    # The RIFF header still declares 10 s; FFmpeg alone reads the first 6 s as a 6 s track.
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    assert load_audio(whole, sample_rate=16000).size == 160000
+    with pytest.raises(MediaError, match=r"cut\.wav: truncated: its header declares 10\.000s of audio "
+                                         r"\(\d+ bytes\) but the file holds 6\.000s"):
+        load_audio(cut, sample_rate=16000)
+    with pytest.raises(MediaError, match=r"cut\.wav: truncated"):
+        list(iter_audio_blocks(cut, sample_rate=11025))
+    # Indexing it as a soundtrack track fails, naming the file.
+    with pytest.raises(MediaError, match=r"cut\.wav: truncated"):
+        fingerprint_file(cut, StamperConfig(), query=False)
+    # A span inside what the file holds still decodes (features of a cue read spans).
+    assert load_audio(cut, sample_rate=16000, start_s=1.0, end_s=3.0).size == 32000
+
+
 def test_file_digest_tracks_content(tmp_path):
     a = write_audio(tmp_path / "a.wav", _tone(1.0), SR)
     b = tmp_path / "b.wav"
