@@ -97,6 +97,28 @@ def test_click_train_tempo(kind, bpm):
     assert d["rhythm/pulse_clarity/mean"] > 0.9
 
 
+def test_a_window_half_silent_keeps_the_tempo_of_its_pulsed_half(kind):
+    # 120 BPM clicks for 8 s, then 8 s of silence: windows across the end of the music keep
+    # 120 BPM (their silent tempo frames have no pulse and stay out), windows in the silence
+    # have none (0 BPM, no spread).
+    y = np.zeros(int(16 * SR))
+    click = np.hanning(64) * np.sign(np.sin(np.arange(64)))
+    for start in np.arange(0.1, 7.9, 0.5):
+        i = int(start * SR)
+        y[i:i + 64] += 0.8 * click
+    ff = kind.compute(y.astype(np.float32), SR)
+    d = dict(zip(ff.names, ff.values.T))
+    tempo = d["rhythm/tempo/mean"]
+    pulsed = tempo > 0
+    assert pulsed[0] and not pulsed[-1]
+    np.testing.assert_allclose(tempo[pulsed], 120.0, rtol=0.02)
+    assert np.all(d["rhythm/tempo/std"][~pulsed] == 0)
+    # The window over 6.7-11.7 s is mostly silence: without leaving out its silent frames its
+    # tempo would be a fraction of 120.
+    straddling = (ff.times - 2.5 > 5.0) & (ff.times - 2.5 < 8.0)
+    assert straddling.any() and np.all(pulsed[straddling])
+
+
 def test_major_and_minor_triads_key_mode(kind):
     def triad(midis):
         return sum(0.2 * np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * _t(6)) for m in midis)
