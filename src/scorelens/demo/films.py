@@ -197,7 +197,9 @@ def make_corpus(root: str | os.PathLike, *, n_films: int = 4, film_duration_s: f
     Each film gets 1–2 genres; its soundtrack's tracks are in the styles of those genres;
     each track is used once or twice in the film (two separate uses of one track are two
     cues), from varying track offsets and at levels drawn from ``levels_db``; some films
-    also play music that is not on their soundtrack.
+    also play music that is not on their soundtrack. The dialogue is espeak-ng speech, or,
+    where espeak-ng is not installed, formant babble (:func:`synth.speech_pool` warns); the
+    manifest's first line says which (``# dialogue: …``).
 
     Parameters
     ----------
@@ -224,11 +226,14 @@ def make_corpus(root: str | os.PathLike, *, n_films: int = 4, film_duration_s: f
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
-    speech = synth.speech_pool(film_sr, seed=seed)
+    speech_source = synth.speech_source()
+    speech = synth.speech_pool(film_sr, seed=seed)  # warns when espeak-ng is missing
     genre_sets = _genre_sets(n_films, taxonomy, rng)
     codec_for = {"mp4": ("aac", "libx264"), "mkv": ("ac3", "libx264"), "mov": ("pcm_s16le", "libx264"),
                  "webm": ("libopus", "libvpx"), "avi": ("libmp3lame", "mpeg4")}
-    lines = ["[corpus]", f'name = "synthetic-{seed}"', "genres = [" + ", ".join(f'"{g}"' for g in taxonomy) + "]", ""]
+    # What the dialogue is stays with the corpus: without espeak-ng it is babble, not speech.
+    lines = [f"# dialogue: {speech_source}", "[corpus]", f'name = "synthetic-{seed}"',
+             "genres = [" + ", ".join(f'"{g}"' for g in taxonomy) + "]", ""]
     level_cycle = 0
     for i in range(n_films):
         film_id = f"film{i + 1:02d}"

@@ -10,17 +10,32 @@ have something musical to learn in the demo.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
-__all__ = ["STYLES", "Style", "synth_track", "speech_pool", "dialogue_track", "effects_track",
-           "ambience", "rms", "db_to_gain"]
+from scorelens.exceptions import ParameterError
+
+__all__ = ["STYLES", "Style", "synth_track", "speech_pool", "speech_source", "dialogue_track", "effects_track",
+           "ambience", "rms", "db_to_gain", "SpeechFallbackWarning", "ESPEAK_SPEECH", "BABBLE"]
+
+log = logging.getLogger(__name__)
+
+#: :func:`speech_source` when the utterances are spoken by espeak-ng.
+ESPEAK_SPEECH = "espeak-ng speech"
+#: :func:`speech_source` when they are the formant babble that stands in without espeak-ng.
+BABBLE = "synthetic formant babble"
+
+
+class SpeechFallbackWarning(UserWarning):
+    """espeak-ng is not installed: the synthetic films' dialogue is formant babble, not speech."""
 
 
 @dataclass(frozen=True)
@@ -215,8 +230,34 @@ def _formant_babble(rng: np.random.Generator, sr: int, duration_s: float) -> np.
     return out
 
 
+def _espeak_installed() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def speech_source(espeak: bool | None = None) -> str:
+    """What :func:`speech_pool` speaks with, given the same ``espeak``.
+
+    Parameters
+    ----------
+    espeak : bool, optional
+        As for :func:`speech_pool`.
+
+    Returns
+    -------
+    str
+        :data:`ESPEAK_SPEECH` or :data:`BABBLE`.
+    """
+    return ESPEAK_SPEECH if (_espeak_installed() if espeak is None else espeak) else BABBLE
+
+
 def speech_pool(sr: int, *, n: int = 12, seed: int = 0, espeak: bool | None = None) -> list[np.ndarray]:
-    """Spoken utterances: espeak-ng voices when available, formant babble otherwise.
+    """Spoken utterances: espeak-ng voices, or formant babble where espeak-ng is not installed.
+
+    The babble has speech's pitch and formants but not its words or its spectral changes,
+    so it masks music differently from dialogue (the stamper's scores on the demo films are
+    then not measured against speech). Falling back to it is therefore said loudly: a
+    :class:`SpeechFallbackWarning` and a log record at WARNING. Asking for it
+    (``espeak=False``) is not warned about.
 
     Parameters
     ----------
@@ -226,14 +267,28 @@ def speech_pool(sr: int, *, n: int = 12, seed: int = 0, espeak: bool | None = No
         Number of utterances.
     seed : int
     espeak : bool, optional
-        Force (True) or forbid (False) espeak-ng; default: use it when it is installed.
+        Require (True) or forbid (False) espeak-ng; default: use it when it is installed,
+        and warn when it is not.
 
     Returns
     -------
     list of np.ndarray [shape=(n_samples,), dtype=float32], each at RMS 0.1
+
+    Raises
+    ------
+    ParameterError
+        With ``espeak=True`` when espeak-ng is not installed.
     """
     rng = np.random.default_rng(seed)
-    use_espeak = shutil.which("espeak-ng") is not None if espeak is None else espeak
+    installed = _espeak_installed()
+    if espeak and not installed:
+        raise ParameterError("espeak=True, but espeak-ng is not installed (scripts/setup.sh installs it)")
+    use_espeak = installed if espeak is None else espeak
+    if espeak is None and not use_espeak:
+        message = (f"espeak-ng is not installed: the demo films' dialogue is {BABBLE}, not speech "
+                   "(install espeak-ng, e.g. with scripts/setup.sh, for spoken dialogue)")
+        warnings.warn(message, SpeechFallbackWarning, stacklevel=2)
+        log.warning(message)
     voices = ["en-us", "en+f3", "en+m3", "en-gb", "en+f4", "en+m7"]
     out = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,8 +6,12 @@ one grid: over a span of duration ``D`` there are ``n = floor(D * rate)`` grid f
 frame ``k`` standing for ``[k / rate, (k + 1) / rate)`` and sitting at its centre
 ``(k + 0.5) / rate``. A kind's native frames (each with a centre time) are put on the
 grid by linear interpolation between native frame centres (``nearest`` as an option),
-holding the first and last native values beyond the outermost centres. A span shorter
-than one grid period has no grid frame (the pipeline skips such cues with a warning).
+holding the first and last native values beyond the outermost centres. A column that is
+undefined in some native frames (:data:`~scorelens.features.groups.UNDEFINED_MARKS`: MIR's
+tempo without a pulse) is not interpolated between an undefined and a defined frame: the
+grid frame takes the nearer one's value, so no tempo between 0 and the music's appears at
+the edge of a silence. A span shorter than one grid period has no grid frame (the pipeline
+skips such cues with a warning).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 
 from scorelens.exceptions import ParameterError
 from scorelens.features.base import GRID_RATE_HZ, FrameFeatures
+from scorelens.features.groups import undefined_frames
 
 __all__ = ["grid_times", "to_grid"]
 
@@ -89,4 +94,8 @@ def to_grid(frames: FrameFeatures, duration_s: float, *, rate_hz: float = GRID_R
         if method == "nearest":
             w = (w > 0.5).astype(np.float64)
         values = src[j - 1] * (1 - w)[:, None] + src[j] * w[:, None]
+        nearer = np.where(w > 0.5, j, j - 1)
+        for col, undefined in undefined_frames(frames.names, src).items():
+            mixed = undefined[j - 1] != undefined[j]
+            values[mixed, col] = src[nearer[mixed], col]
     return FrameFeatures(times=t, values=values.astype(np.float32), names=list(frames.names))

@@ -8,11 +8,46 @@ MFCCs, ΔMFCCs and ΔΔMFCCs are split out of Table 2's Timbre type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from scorelens.exceptions import ParameterError
 
-__all__ = ["PFI_GROUPS", "pfi_group", "group_columns", "is_feature_column"]
+__all__ = ["PFI_GROUPS", "UNDEFINED_MARKS", "pfi_group", "group_columns", "is_feature_column", "undefined_frames"]
+
+#: Feature columns that are undefined in some frames, each with the column and value that mark
+#: those frames: the MIR kind's tempo (mean and spread) where a texture window has no pulse,
+#: marked by a tempo of 0 BPM (:data:`scorelens.features.mir.NO_PULSE_TEMPO`). The marked value
+#: stays in frame tables (finite, for models that read frames), but the common grid does not
+#: blend a marked frame with an unmarked neighbour and cue means leave marked frames out.
+UNDEFINED_MARKS: dict[str, tuple[str, float]] = {
+    "rhythm/tempo/mean": ("rhythm/tempo/mean", 0.0),
+    "rhythm/tempo/std": ("rhythm/tempo/mean", 0.0),
+}
+
+
+def undefined_frames(names: Sequence[str], values: np.ndarray) -> dict[int, np.ndarray]:
+    """Where each column of :data:`UNDEFINED_MARKS` is undefined, by column position.
+
+    Parameters
+    ----------
+    names : sequence of str [length n_features]
+        Column names of ``values``.
+    values : np.ndarray [shape=(n_frames, n_features)]
+
+    Returns
+    -------
+    dict of int -> np.ndarray [shape=(n_frames,), dtype=bool]
+        Column position -> True in frames where it is undefined; only columns of
+        :data:`UNDEFINED_MARKS` whose marking column is present.
+    """
+    position = {n: i for i, n in enumerate(names)}
+    out = {}
+    for column, (mark, value) in UNDEFINED_MARKS.items():
+        if column in position and mark in position:
+            out[position[column]] = np.asarray(values)[:, position[mark]] == value
+    return out
 
 #: Column-name prefix -> the study's group label, in Fig 3's order.
 PFI_GROUPS: dict[str, str] = {

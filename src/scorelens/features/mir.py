@@ -92,6 +92,15 @@ Inharmonicity is undefined in a frame without a fundamental (MIRtoolbox's
 statistics, and a texture window in which no frame has a pitch gets
 :data:`UNPITCHED_INHARMONICITY` (0.5, the value of a spectrum unrelated to any fundamental)
 with a standard deviation of 0, so the kind's output stays finite.
+
+Tempo is likewise undefined where there is no pulse: a tempo frame whose onset curve is
+flat (silence, a sustained sound) has none, and is left out of its texture window's tempo
+mean and spread (a window half silent keeps the tempo of its other half, not half of it).
+A window without any pulsed frame gets :data:`NO_PULSE_TEMPO` (0 BPM) with a spread of 0:
+finite for models that read frames, and a mark that no real tempo carries. The grid does
+not blend such a window with a pulsed neighbour, and a cue's tempo mean and spread are
+over its pulsed frames only (0 if it has none; :func:`scorelens.features.pipeline.cue_level`).
+Pulse clarity needs no such care: 0 is its value in silence.
 """
 
 from __future__ import annotations
@@ -123,7 +132,12 @@ from scorelens.features.texture import texture_stats, texture_windows
 from scorelens.features.tonal import key_features
 
 __all__ = ["MIRKind", "ShortTimeFeatures", "short_time_features", "mir_descriptor_names", "chroma_filter",
-           "PITCH_CLASSES", "UNPITCHED_INHARMONICITY"]
+           "PITCH_CLASSES", "UNPITCHED_INHARMONICITY", "NO_PULSE_TEMPO"]
+
+#: Tempo (BPM) of a texture window in which no tempo frame has a pulse (silence, a sustained
+#: sound): 0, which no tempo takes (tempi lie within ``[tempo_min_bpm, tempo_max_bpm]``), so it
+#: marks the window; cue means leave such windows out (:data:`scorelens.features.groups.UNDEFINED_MARKS`).
+NO_PULSE_TEMPO = 0.0
 
 #: Inharmonicity given to a texture window in which no frame has a pitch: 0.5, the
 #: energy-weighted mean of MIRtoolbox's sawtooth ``2|f/f0 - round(f/f0)|`` when the energy is
@@ -392,7 +406,9 @@ class MIRKind(FeatureKind):
     name = "mir"
     # 2: level-free MFCCs and onsets, normalised roughness, octave-consistent tempo within its
     # bounds, inharmonicity without unpitched frames (features of version 1 are recomputed).
-    version = "2"
+    # 3: roughness at Sethares' published constants, with unbiased amplitudes of partials between bins;
+    # tempo frames without a pulse left out of their texture window's tempo.
+    version = "3"
 
     def __init__(self, config: MIRConfig | None = None, *, preset: str | None = None, **overrides):
         if preset is not None:
@@ -473,7 +489,16 @@ class MIRKind(FeatureKind):
         empty = ~np.isfinite(m1[:, col])
         m1[empty, col] = UNPITCHED_INHARMONICITY
         s1[empty, col] = 0.0
-        m2, s2 = texture_stats(st.rhythm_times, st.rhythm_values, starts, ends)
+        # Tempo is undefined in a tempo frame without a pulse (silence, a sustained sound): such
+        # frames are left out of the window's tempo, and a window with no pulsed frame gets
+        # NO_PULSE_TEMPO, with no spread (see the module docstring).
+        rhythm = st.rhythm_values.copy()
+        tempo = st.rhythm_names.index("rhythm/tempo")
+        rhythm[rhythm[:, tempo] <= 0, tempo] = np.nan
+        m2, s2 = texture_stats(st.rhythm_times, rhythm, starts, ends)
+        empty = ~np.isfinite(m2[:, tempo])
+        m2[empty, tempo] = NO_PULSE_TEMPO
+        s2[empty, tempo] = 0.0
         by_name = {}
         for names, mean, std in ((st.names, m1, s1), (st.rhythm_names, m2, s2)):
             for i, n in enumerate(names):

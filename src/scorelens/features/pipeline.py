@@ -50,7 +50,7 @@ from scorelens.config import FeatureConfig, settings_digest
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import GRID_RATE_HZ, FeatureKind, FrameFeatures
 from scorelens.features.grid import to_grid
-from scorelens.features.groups import is_feature_column
+from scorelens.features.groups import is_feature_column, undefined_frames
 from scorelens.io.audio import file_digest, load_audio
 from scorelens.stamp.cuetable import read_cue_table
 
@@ -415,6 +415,11 @@ def compute_film(kind: FeatureKind, cues: pd.DataFrame, *, config: FeatureConfig
 def cue_level(frames: pd.DataFrame) -> pd.DataFrame:
     """Cue-level features: the mean over each cue's frames of every feature column.
 
+    A column undefined in some frames (:data:`~scorelens.features.groups.UNDEFINED_MARKS`:
+    MIR's tempo where a texture window has no pulse, marked 0 BPM) is averaged over the
+    cue's frames where it is defined: a cue with silent stretches has the tempo of its
+    music, not a mean pulled towards 0. A cue defined nowhere keeps the mark (0 BPM: no pulse).
+
     Parameters
     ----------
     frames : pd.DataFrame
@@ -429,7 +434,17 @@ def cue_level(frames: pd.DataFrame) -> pd.DataFrame:
     if not len(frames):
         return pd.DataFrame({"film_id": pd.Series(dtype=str), "cue_id": pd.Series(dtype=np.int64),
                              **{c: pd.Series(dtype=np.float32) for c in cols}})
-    means = frames.groupby(["film_id", "cue_id"], sort=False)[cols].mean().astype(np.float32)
+    keys = ["film_id", "cue_id"]
+    means = frames.groupby(keys, sort=False)[cols].mean()
+    undefined = undefined_frames(cols, frames[cols].to_numpy())
+    if undefined:
+        marked = [cols[i] for i in undefined]
+        defined = frames[keys + marked].copy()
+        for i, col in zip(undefined, marked):
+            defined.loc[undefined[i], col] = np.nan  # left out by the mean
+        over_defined = defined.groupby(keys, sort=False)[marked].mean()
+        means[marked] = over_defined.fillna(means[marked])
+    means = means.astype(np.float32)
     # Keys and features joined in one go: inserting the keys into a wide table (hundreds of
     # columns) made pandas warn about fragmentation on every run.
     return pd.concat([means.index.to_frame(index=False), means.reset_index(drop=True)], axis=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +106,58 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
         )
 
 
+def _check_riff_size(path: Path) -> None:
+    """Raise :class:`MediaError` when a WAV file's data chunk declares more bytes than the file holds.
+
+    FFmpeg's WAV reader takes the duration from what the file holds, so a WAV cut short
+    (a copy that stopped, a full disk) would otherwise read as a shorter, undamaged track.
+    RIFF, RIFX and RF64 (whose ``ds64`` chunk carries the 64-bit size) are read; other files,
+    and WAVs written as a stream (data size 0 or 0xFFFFFFFF: unknown), are left alone.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
+            return
+        order = ">" if head[:4] == b"RIFX" else "<"
+        pos, data64, byte_rate, block = 12, None, 0, 1
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk, length = struct.unpack(order + "4sI", fh.read(8))
+            if chunk == b"ds64":
+                body = fh.read(16)
+                if len(body) == 16:
+                    data64 = struct.unpack(order + "Q", body[8:16])[0]
+            elif chunk == b"fmt ":
+                body = fh.read(14)
+                if len(body) == 14:
+                    byte_rate, block = struct.unpack(order + "IH", body[8:14])
+            elif chunk == b"data":
+                declared = data64 if head[:4] == b"RF64" and length == 0xFFFFFFFF else length
+                if declared in (None, 0, 0xFFFFFFFF):
+                    return
+                held = size - (pos + 8)
+                # Less than one sample frame short is a writer's rounding, not missing audio.
+                if declared - held >= max(block, 1):
+                    if byte_rate:
+                        raise MediaError(f"{path}: truncated: its header declares {declared / byte_rate:.3f}s of "
+                                         f"audio ({declared} bytes) but the file holds {held / byte_rate:.3f}s "
+                                         f"({held} bytes)")
+                    raise MediaError(f"{path}: truncated: its header declares {declared} bytes of audio but the "
+                                     f"file holds {held}")
+                return
+            pos += 8 + length + (length & 1)
+
+
 def _mono_graph(stream, chunk_samples: int):
     """FFmpeg filter graph: any layout and sample format -> mono float, in frames of ``chunk_samples``.
 
-    Downmixing (FFmpeg's rematrixing, surrounds and centre included, LFE dropped) and
-    re-framing happen in C; Python then sees a few large frames instead of one per packet.
+    Downmixing is FFmpeg's rematrixing at libswresample's defaults (``center_mix_level`` and
+    ``surround_mix_level`` -3 dB, ``lfe_mix_level`` 0, no normalisation into float): for 5.1,
+    ``mono = C + (L + R) / sqrt(2) + (Ls + Rs) / 2`` (the surrounds fold into the front pair at
+    -3 dB, the front pair into the centre at -3 dB) and the LFE is dropped; stereo gives
+    ``(L + R) / sqrt(2)``. Downmixing and re-framing happen in C; Python then sees a few large
+    frames instead of one per packet.
     """
     graph = av.filter.Graph()
     nodes = [graph.add_abuffer(template=stream),
@@ -154,7 +202,9 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
     start_s, end_s : float
         Span to decode; the container is seeked to ``start_s`` when it is > 0.
     check_truncation : bool
-        Raise when the whole file decodes to much less than its declared duration.
+        Raise when the whole file decodes to much less than its declared duration, or when a
+        WAV file's header declares more audio than the file holds (FFmpeg reads such a WAV as
+        a shorter track).
 
     Yields
     ------
@@ -172,6 +222,8 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
     last = None if end_s is None else int(round(end_s * sample_rate))
     with open_media(path) as container:
         stream = _audio_stream(container, path)
+        if check_truncation:
+            _check_riff_size(path)
         declared = declared_duration(container, stream)
         native = int(stream.codec_context.sample_rate or 0)
         if native <= 0:
