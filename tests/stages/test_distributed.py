@@ -26,8 +26,9 @@ def _tables(root):
     layout = ws.layout
     out = {f"cues/{f}": pd.read_parquet(p) for f, p in layout.cue_tables().items()}
     for level in ("cue", "frame"):
-        out[f"mir/{level}"] = pd.read_parquet(layout.features("mir", level))
-        out[f"visual/{level}"] = pd.read_parquet(layout.features("visual", level))
+        for kind in ("mir", "musicnn", "visual"):
+            if layout.features(kind, level).is_file():
+                out[f"{kind}/{level}"] = pd.read_parquet(layout.features(kind, level))
     out["table4"] = pd.read_csv(layout.table4("cue", "csv"))
     out["predictions"] = pd.read_parquet(layout.predictions())
     out["weights"] = pd.read_parquet(layout.instance_weights())
@@ -35,7 +36,8 @@ def _tables(root):
     return out
 
 
-def test_dask_run_equals_the_single_process_run(small_corpus, tmp_path, fast_settings, fresh_postgres):
+def test_dask_run_equals_the_single_process_run(small_corpus, tmp_path, default_kinds_settings, fresh_postgres):
+    fast_settings = default_kinds_settings  # the product's kinds: mir and musicnn
     local = scorelens.run(small_corpus, workspace=tmp_path / "local", overrides=fast_settings)
     dist = scorelens.run(small_corpus, workspace=tmp_path / "dask", workers=2,
                          overrides={**fast_settings, "run.db": fresh_postgres})

@@ -129,7 +129,8 @@ def assert_same_outputs(ws: Path, reference: Path) -> None:
             assert other.read_bytes() == path.read_bytes(), name
 
 
-def test_killed_run_resumes_to_the_same_outputs(small_corpus, tmp_path, fast_settings):
+def test_killed_run_resumes_to_the_same_outputs(small_corpus, tmp_path, default_kinds_settings):
+    fast_settings = default_kinds_settings  # the product's kinds: mir and musicnn
     ref = tmp_path / "reference" / "ws"  # the same folder name as the resumed run's: the report names it
     first = start(small_corpus, ref, fast_settings)
     # While it runs (it holds the lock once the lock file names it), a second run is refused.

@@ -26,7 +26,8 @@ def outputs(ws):
             and p.name != "fingerprints.sqlite" and not p.name.startswith(".")}
 
 
-def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, fast_settings):
+def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, default_kinds_settings):
+    fast_settings = default_kinds_settings  # the product's kinds: mir and musicnn
     ws = tmp_path / "ws"
     report = scorelens.run(small_corpus, workspace=ws, overrides=fast_settings)
     assert [s.stage for s in report.stages] == STAGES
@@ -46,6 +47,19 @@ def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, f
     again = scorelens.run(small_corpus, workspace=ws, overrides=fast_settings)
     assert set(statuses(again).values()) == {"reused"}, statuses(again)
     assert outputs(Workspace(ws)) == before
+    # The results in a notebook: DataFrames of what the stages wrote, through one read-only object.
+    study = scorelens.open(ws)
+    films = study.corpus()
+    assert list(films["film_id"]) == ["film01", "film02", "film03", "film04"]
+    assert (films["n_cues"] > 0).all() and films["music_share"].between(0, 1).all()
+    assert set(study.table4()["features"]) >= {"mir", "musicnn"}
+    assert set(study.features("musicnn")["film_id"]) == set(films["film_id"])
+    weights = study.attention()
+    stored = pd.read_parquet(layout.instance_weights())
+    pd.testing.assert_frame_equal(weights, stored)
+    assert len(study.cues()) == int(films["n_cues"].sum()) and len(study.stamp_eval()) == 4
+    assert len(study.importance()) > 0 and len(study.table5()) > 0
+    assert study.run_record()["exit_code"] == 0
 
 
 def test_one_changed_setting_redoes_what_depends_on_it(small_corpus, tmp_path, fast_settings):

@@ -66,6 +66,29 @@ class StageReport:
     detail: str = ""
     result: Any = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def finished(cls, stage: str, *, reused: bool, outputs, result=None, detail: str = "",
+                 seconds: float = 0.0) -> StageReport:
+        """The report of a stage of whole outputs: ``reused`` (every output kept) or ``done``.
+
+        Parameters
+        ----------
+        stage : str
+        reused : bool
+            Every output was already there for the same inputs and settings.
+        outputs : iterable of Path
+        result : object, optional
+        detail : str
+        seconds : float
+
+        Returns
+        -------
+        StageReport
+        """
+        outputs = [Path(p) for p in outputs]
+        return cls(stage, "reused" if reused else "done", outputs=outputs, result=result, detail=detail,
+                   seconds=seconds, reused=[str(p) for p in outputs] if reused else [])
+
     def fail(self, reason: str, **subject) -> None:
         """Record a failed unit (``film=``, ``track=`` or ``kind=``; ``recorded=True`` when replayed from a record)."""
         self.failures.append({**subject, "stage": self.stage, "reason": str(reason)})

@@ -91,11 +91,9 @@ def run_crossmodal(workspace: Workspace, config: StudyConfig, corpus, *, executo
         if kinds:
             cm = dataclasses.replace(cm, features=next((k for k in ("vggish", "musicnn") if k in kinds), kinds[0]))
     rep = table5_of(workspace, cm, corpus)
-    report = StageReport("crossmodal", status="reused" if rep.reused else "done", outputs=list(rep.paths),
-                         result=rep, detail=f"Table 5 ({rep.result.features}, {rep.result.model}): {rep.paths[0]}")
-    if rep.reused:
-        report.reused = [str(p) for p in rep.paths]
-    return timed(report, t0)
+    detail = f"Table 5 ({rep.result.features}, {rep.result.model}): {rep.paths[0]}"
+    return timed(StageReport.finished("crossmodal", reused=rep.reused, outputs=rep.paths, result=rep, detail=detail),
+                 t0)
 
 
 def table5_of(workspace: Workspace, config: CrossModalConfig, corpus) -> CrossModalReport:

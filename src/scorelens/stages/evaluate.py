@@ -84,11 +84,9 @@ def run_evaluate(workspace: Workspace, config: StudyConfig, corpus, *, executor:
                              f"({', '.join(feature_kinds(config))}); run the features stage first")
     check_enough_films(workspace, corpus, kinds[0], config.model.level)
     rep = evaluate_models(workspace, config.model, corpus, features=kinds, executor=executor, progress=progress)
-    report.result = rep
-    report.outputs = list(rep.paths.values())
-    report.status = "reused" if rep.reused else "done"
-    if rep.reused:
-        report.reused = [str(p) for p in report.outputs]
+    done = StageReport.finished("evaluate", reused=rep.reused, outputs=rep.paths.values(), result=rep)
+    done.warnings = report.warnings
+    report = done
     for film in rep.missing:
         report.warn("no cues: left out of the models", film=film)
     report.detail = f"Table 4 of {len(corpus.films) - len(rep.missing)} film(s), {', '.join(kinds)}"

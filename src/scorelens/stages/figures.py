@@ -108,12 +108,10 @@ def run_figures(workspace: Workspace, config: StudyConfig, corpus, *, executor=N
             raise StageSkipped("no evaluation predictions to draw")
         fc = dataclasses.replace(fc, figures=wanted)
     rep = draw_figures(workspace, fc, corpus)
-    report.status = "reused" if rep.reused else "done"
-    report.outputs, report.result = list(rep.written), rep
-    if rep.reused:
-        report.reused = [str(p) for p in rep.written]
-    report.detail = f"{len(rep.written)} file(s) in {workspace.layout.figures_dir}"
-    return timed(report, t0)
+    done = StageReport.finished("figures", reused=rep.reused, outputs=rep.written, result=rep,
+                                detail=f"{len(rep.written)} file(s) in {workspace.layout.figures_dir}")
+    done.warnings = report.warnings
+    return timed(done, t0)
 
 
 def draw_figures(workspace: Workspace, config: FigureConfig, corpus=None) -> FiguresReport:

@@ -74,11 +74,8 @@ def run_importance(workspace: Workspace, config: StudyConfig, corpus, *, executo
     check_enough_films(workspace, corpus, kind, config.model.level)
     rep = group_importance_of(workspace, config.model, config.importance, corpus, executor=executor,
                               progress=progress)
-    report = StageReport("importance", status="reused" if rep.reused else "done", result=rep,
-                         outputs=list(_outputs(workspace.layout, rep.folder).values()), detail=str(rep.folder))
-    if rep.reused:
-        report.reused = [str(p) for p in report.outputs]
-    return timed(report, t0)
+    return timed(StageReport.finished("importance", reused=rep.reused, result=rep, detail=str(rep.folder),
+                                      outputs=_outputs(workspace.layout, rep.folder).values()), t0)
 
 
 def group_importance_of(workspace: Workspace, config: ModelConfig, importance: ImportanceConfig, corpus, *,

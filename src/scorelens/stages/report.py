@@ -101,9 +101,5 @@ def run_report(workspace: Workspace, config: StudyConfig, corpus, *, executor=No
     """
     t0 = time.perf_counter()
     rep = write_report(workspace, config.report, corpus)
-    report = StageReport("report", status="reused" if rep.reused else "done", outputs=list(rep.written), result=rep,
-                         detail=", ".join(str(p) for p in rep.written))
-    if rep.reused:
-        report.reused = [str(p) for p in rep.written]
-    report.seconds = time.perf_counter() - t0
-    return report
+    return StageReport.finished("report", reused=rep.reused, outputs=rep.written, result=rep,
+                                detail=", ".join(str(p) for p in rep.written), seconds=time.perf_counter() - t0)
