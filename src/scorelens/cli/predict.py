@@ -32,15 +32,16 @@ def predict_command(
     top: Annotated[int, typer.Option(help="Cues listed per predicted genre.", min=0)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """Predict a film's genres from its music: find the cues, describe them, apply a trained model."""
+    """Predict a film's genres from its music: find the cues, describe them with the features the model was
+    trained on (its recorded kind and settings), apply the model."""
     from scorelens.mil.artifact import load_artifact
 
-    load_artifact(model)  # a bad artifact is one line before any work
+    artifact = load_artifact(model)  # a bad artifact is one line before any work
     info = probe_audio(film)
     with progress() as bar:
         task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)
         report = run_predict(Workspace(workspace), StamperConfig(), film, soundtrack=expand_tracks(soundtrack),
-                             model=model, db=db, top=top, on_progress=lambda s: bar.advance(task, s))
+                             model=artifact, db=db, top=top, on_progress=lambda s: bar.advance(task, s))
     for w in report.warnings:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     prediction, artifact = report.prediction, report.artifact
