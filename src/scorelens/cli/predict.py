@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -34,9 +35,13 @@ def predict_command(
 ) -> None:
     """Predict a film's genres from its music: find the cues, describe them with the features the model was
     trained on (its recorded kind and settings), apply the model."""
-    from scorelens.mil.artifact import load_artifact
+    from scorelens.mil.artifact import LegacyArtifactWarning, load_artifact
 
-    artifact = load_artifact(model)  # a bad artifact is one line before any work
+    with warnings.catch_warnings():
+        # A format-1 model is refused below in one line that says why; its warning would only repeat it.
+        warnings.simplefilter("ignore", LegacyArtifactWarning)
+        artifact = load_artifact(model)  # a bad artifact is one line before any work
+    artifact.feature_pipeline()  # so is one whose features cannot be computed here (kept for run_predict)
     info = probe_audio(film)
     with progress() as bar:
         task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)

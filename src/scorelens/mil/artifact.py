@@ -168,6 +168,8 @@ class GenreModel:
     scorelens_version: str = __version__
     features: dict | None = None
     path: Path | None = field(default=None, compare=False, repr=False)
+    # Kinds rebuilt by feature_pipeline, by EmbeddingConfig: a checked VGGish is loaded once.
+    _pipelines: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def header(self) -> dict:
         """What the artifact stores beside the estimator (everything but the fitted weights).
@@ -211,7 +213,15 @@ class GenreModel:
             not registered here, weights that cannot be found, another kind version, or
             settings that come out different here (other weights).
         """
-        from scorelens.config import EmbeddingConfig, FeatureConfig
+        from scorelens.config import EmbeddingConfig
+
+        embeddings = embeddings or EmbeddingConfig()
+        if embeddings not in self._pipelines:
+            self._pipelines[embeddings] = self._rebuild(embeddings)
+        return self._pipelines[embeddings]
+
+    def _rebuild(self, embeddings: EmbeddingConfig) -> tuple[FeatureKind, FeatureConfig]:
+        from scorelens.config import FeatureConfig
         from scorelens.exceptions import ScorelensError
         from scorelens.features.base import available_kinds, get_kind
         from scorelens.features.pipeline import kind_record
@@ -233,7 +243,7 @@ class GenreModel:
                              f"understood here ({exc})") from None
         settings = dict(record["settings"])
         wanted = _OPTIONS_IN_SETTINGS.get(name)
-        options = {**(embeddings or EmbeddingConfig()).kind_options(name),
+        options = {**embeddings.kind_options(name),
                    **{k: v for k, v in settings.items() if wanted is None or k in wanted}}
         try:
             kind = get_kind(name, **options)
