@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # annotations only: pandas is imported where tables are read
     from scorelens.features.base import FeatureKind
 
 __all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "predict_film", "read_feature_record",
-           "LegacyArtifactWarning", "ARTIFACT_FORMAT", "ARTIFACT_VERSION"]
+           "rebuild_kind", "LegacyArtifactWarning", "ARTIFACT_FORMAT", "ARTIFACT_VERSION"]
 
 ARTIFACT_FORMAT = "scorelens-genre-model"
 #: 2: the header holds the feature record (``features``). Format 1 is still read (see the module docstring).
@@ -221,50 +221,36 @@ class GenreModel:
         return self._pipelines[embeddings]
 
     def _rebuild(self, embeddings: EmbeddingConfig) -> tuple[FeatureKind, FeatureConfig]:
-        from scorelens.config import FeatureConfig
-        from scorelens.exceptions import ScorelensError
-        from scorelens.features.base import available_kinds, get_kind
-        from scorelens.features.pipeline import kind_record
-
         where = str(self.path) if self.path is not None else f"the {self.kind} model"
-        record = self.features
-        if record is None:
+        if self.features is None:
             raise ModelError(f"{where}: the model does not record how its {self.kind} features were computed (format "
                              "1, or features from a Parquet file without a scorelens record), so they cannot be "
                              "computed again exactly; retrain it with `scorelens train` on workspace features")
-        name = record["kind"]
-        if name not in available_kinds():
-            raise ModelError(f"{where}: the model was trained on {name!r} features, a kind this scorelens does not "
-                             f"have (known: {', '.join(available_kinds())}); register it before predicting")
-        try:
-            config = FeatureConfig(**record["pipeline"])
-        except (TypeError, ScorelensError) as exc:
-            raise ModelError(f"{where}: the model's feature pipeline settings {record['pipeline']} are not "
-                             f"understood here ({exc})") from None
-        settings = dict(record["settings"])
-        wanted = _OPTIONS_IN_SETTINGS.get(name)
-        options = {**embeddings.kind_options(name),
-                   **{k: v for k, v in settings.items() if wanted is None or k in wanted}}
-        try:
-            kind = get_kind(name, **options)
-        except ScorelensError as exc:
-            reason = str(exc).strip().splitlines()[0]
-            raise ModelError(f"{where}: the model's {name} features cannot be computed here: {reason}") from None
-        if str(kind.version) != str(record["version"]):
-            raise ModelError(f"{where}: the model was trained on {name} features version {record['version']}; this "
-                             f"scorelens computes version {kind.version}, whose values differ: retrain the model on "
-                             "features computed now")
-        here = _plain({k: v for k, v in kind_record(kind, config).items() if k in _RECORD_KEYS})
-        diffs = _differences(_plain({k: record.get(k) for k in _RECORD_KEYS}), here)
-        if diffs:
-            hint = _WEIGHTS_HINT.get(name, "compute the features with the settings the model was trained with")
-            raise ModelError(f"{where}: the {name} features computed here would differ from the model's: "
-                             f"{'; '.join(diffs[:4])}{' …' if len(diffs) > 4 else ''}; {hint}")
+        kind, config = rebuild_kind(self.features, embeddings=embeddings, where=where)
         missing = [c for c in self.feature_names if c not in set(kind.column_names())]
         if missing:
-            raise ModelError(f"{where}: the {name} kind rebuilt here lacks {len(missing)} of the model's columns "
+            raise ModelError(f"{where}: the {kind.name} kind rebuilt here lacks {len(missing)} of the model's columns "
                              f"(e.g. {', '.join(missing[:3])})")
         return kind, config
+
+    def feature_differences(self, record: dict | None) -> list[str]:
+        """How features computed as ``record`` says differ from the model's (empty: the same features).
+
+        Parameters
+        ----------
+        record : dict or None
+            A feature table's record (:func:`read_feature_record`).
+
+        Returns
+        -------
+        list of str
+            ``"<key> <model's value> in the model, <value> here"`` per setting that differs;
+            one entry when either record is missing.
+        """
+        if self.features is None or record is None:
+            return ["no record of the feature settings" + (" in the model" if self.features is None else " here")]
+        return _differences(_plain({k: self.features.get(k) for k in _RECORD_KEYS}),
+                            _plain({k: record.get(k) for k in _RECORD_KEYS}))
 
     def standardise(self, X) -> np.ndarray | None:
         """Instances in the model's input space: standardised with the model's own training statistics.
@@ -567,6 +553,68 @@ def read_feature_record(path: str | os.PathLike) -> dict | None:
     if any(k not in meta for k in _RECORD_KEYS):
         return None
     return _plain({k: meta[k] for k in _RECORD_KEYS})
+
+
+def rebuild_kind(record: dict, *, embeddings: EmbeddingConfig | None = None, where: str = "features",
+                 subject: str = "the model was trained on", owner: str = "the model's"
+                 ) -> tuple[FeatureKind, FeatureConfig]:
+    """The feature kind and pipeline settings a feature record describes, built here and checked.
+
+    Parameters
+    ----------
+    record : dict
+        A feature record (:func:`read_feature_record`, :attr:`GenreModel.features`).
+    embeddings : EmbeddingConfig, optional
+        Where the embedding weights are here; the values' settings come from ``record``.
+    where, subject, owner : str
+        Words of the messages: what the record belongs to (a file), ``subject`` before the
+        kind's name, ``owner`` before "features".
+
+    Returns
+    -------
+    kind : FeatureKind
+    config : FeatureConfig
+
+    Raises
+    ------
+    ModelError
+        One line: a kind not registered here, pipeline settings not understood, a kind that
+        cannot be built (weights not found), another kind version, or a record that comes
+        out different here (other weights).
+    """
+    from scorelens.config import EmbeddingConfig, FeatureConfig
+    from scorelens.exceptions import ScorelensError
+    from scorelens.features.base import available_kinds, get_kind
+    from scorelens.features.pipeline import kind_record
+
+    embeddings = embeddings or EmbeddingConfig()
+    name = record["kind"]
+    if name not in available_kinds():
+        raise ModelError(f"{where}: {subject} {name!r} features, a kind this scorelens does not have "
+                         f"(known: {', '.join(available_kinds())}); register it first")
+    try:
+        config = FeatureConfig(**record["pipeline"])
+    except (TypeError, ScorelensError) as exc:
+        raise ModelError(f"{where}: {owner} feature pipeline settings {record['pipeline']} are not understood here "
+                         f"({exc})") from None
+    wanted = _OPTIONS_IN_SETTINGS.get(name)
+    options = {**embeddings.kind_options(name),
+               **{k: v for k, v in record["settings"].items() if wanted is None or k in wanted}}
+    try:
+        kind = get_kind(name, **options)
+    except ScorelensError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ModelError(f"{where}: {owner} {name} features cannot be computed here: {reason}") from None
+    if str(kind.version) != str(record["version"]):
+        raise ModelError(f"{where}: {subject} {name} features version {record['version']}; this scorelens computes "
+                         f"version {kind.version}, whose values differ: recompute them and retrain")
+    here = _plain({k: v for k, v in kind_record(kind, config).items() if k in _RECORD_KEYS})
+    diffs = _differences(_plain({k: record.get(k) for k in _RECORD_KEYS}), here)
+    if diffs:
+        hint = _WEIGHTS_HINT.get(name, "compute the features with the recorded settings")
+        raise ModelError(f"{where}: the {name} features computed here would differ from {owner}: "
+                         f"{'; '.join(diffs[:4])}{' …' if len(diffs) > 4 else ''}; {hint}")
+    return kind, config
 
 
 def _plain(obj):
