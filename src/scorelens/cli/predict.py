@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from scorelens.cli.common import DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console, progress, state
@@ -56,7 +57,7 @@ def predict_command(
     if state.quiet:
         typer.echo(", ".join(prediction.predicted) or "(no genre above threshold)")
         return
-    table_out = Table(title=f"{film.name}: genres from its music ({len(report.cues)} cues, {artifact.key} on "
+    table_out = Table(title=f"{escape(film.name)}: genres from its music ({len(report.cues)} cues, {artifact.key} on "
                             f"{artifact.kind} features)")
     table_out.add_column("genre")
     table_out.add_column("probability", justify="right")
