@@ -15,7 +15,7 @@ The stages live in :mod:`scorelens.stages`, their settings in :mod:`scorelens.co
 
 __version__ = "0.2.0"
 
-__all__ = ["__version__", "run", "stages", "Workspace", "load_corpus", "StudyConfig", "StamperConfig",
+__all__ = ["__version__", "run", "profile", "stages", "Workspace", "load_corpus", "StudyConfig", "StamperConfig",
            "FeatureConfig", "MIRConfig", "EmbeddingConfig", "VisualConfig", "ModelConfig", "ImportanceConfig",
            "CrossModalConfig", "FigureConfig", "ReportConfig", "RunConfig"]
 
@@ -28,6 +28,32 @@ def run(manifest, **kwargs):
     from scorelens.stages.run import run as _run
 
     return _run(manifest, **kwargs)
+
+
+def profile(audio, model, *, workspace=None, manifest=None, config=None, embeddings=None):
+    """What a trained genre model hears in pieces of music (:func:`scorelens.analysis.profile.profile`).
+
+    Parameters
+    ----------
+    audio : path or sequence of path
+        Pieces of music (any format the decoder reads).
+    model : path or GenreModel
+        A model artifact from ``scorelens train``.
+    workspace : path, optional
+        The study the model was trained in (nearest cues, genre distributions).
+    manifest : path, optional
+        The corpus manifest (default: the workspace's).
+    config : ProfileConfig, optional
+    embeddings : EmbeddingConfig, optional
+
+    Returns
+    -------
+    MusicProfile
+        ``to_json()``; :func:`scorelens.report.profile.render_profile_html` makes its page.
+    """
+    from scorelens.analysis.profile import profile as _profile
+
+    return _profile(audio, model, workspace=workspace, manifest=manifest, config=config, embeddings=embeddings)
 
 
 def __getattr__(name: str):
