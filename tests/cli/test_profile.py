@@ -12,6 +12,7 @@ from scorelens.config import ModelConfig
 from scorelens.demo.media import write_audio
 from scorelens.demo.synth import synth_track
 from scorelens.features.base import get_kind
+from scorelens.features.groups import pfi_group
 from scorelens.features.pipeline import cue_frames, read_feature_metadata, write_feature_table
 from scorelens.io.audio import load_audio
 from scorelens.stages.evaluate import run_train
@@ -63,8 +64,12 @@ def test_a_piece_is_heard_as_its_genre_and_placed_among_its_genres_cues(mir_stud
     assert 1 <= len(groups) <= 3 and "Cohen's d" in data["group_ranking"]
 
 
-def test_a_cue_of_the_corpus_comes_back_as_its_own_nearest_cue(mir_study, tmp_path):
+def test_a_cue_of_the_corpus_comes_back_as_its_own_nearest_cue_playable(mir_study, tmp_path, monkeypatch):
+    import shutil
+
+    from scorelens.report.profile import render_profile_html
     from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.workspace import WorkspaceLayout
 
     cues = read_cue_table(mir_study.workspace.layout.cue_table("film04"), film_id="film04")
     cue = cues.iloc[0]
@@ -72,11 +77,20 @@ def test_a_cue_of_the_corpus_comes_back_as_its_own_nearest_cue(mir_study, tmp_pa
     y = load_audio(cue["track_path"], sample_rate=22050, start_s=float(cue["track_offset_s"]),
                    end_s=float(cue["track_offset_s"]) + span)
     piece = write_audio(tmp_path / "excerpt.wav", y, 22050, codec="pcm_f32le")
-    (found,) = scorelens.profile(piece, mir_study.model, workspace=mir_study.workspace.root,
-                                 manifest=mir_study.manifest).pieces
+    # The report stage's clips (its layout method, where this scorelens has it) make a cue playable.
+    ws = shutil.copytree(mir_study.workspace.root, tmp_path / "ws")
+    monkeypatch.setattr(WorkspaceLayout, "report_clip", raising=False,
+                        value=lambda self, film, cue_id, ext: self.report_dir / "clips" / film / f"{cue_id}.{ext}")
+    clip = WorkspaceLayout(ws).report_clip("film04", int(cue["cue_id"]), "ogg")
+    write_audio(clip, 0.1 * np.sin(2 * np.pi * 440 * np.arange(96000) / 48000), 48000)   # Opus in Ogg
+    result = scorelens.profile(piece, mir_study.model, workspace=ws, manifest=mir_study.manifest)
+    (found,) = result.pieces
     first, second = found.neighbours.iloc[0], found.neighbours.iloc[1]
     assert (first["film_id"], first["cue_id"]) == ("film04", int(cue["cue_id"]))
     assert first["distance"] < 0.05 * second["distance"]
+    assert first["clip"] == str(clip) and found.neighbours["clip"].iloc[1:].isna().all()
+    page = render_profile_html(result)
+    assert page.count("<audio ") == 1 and f'src="{clip.resolve().as_uri()}"' in page
 
 
 def test_profile_command_writes_a_page_that_shows_outside_text_as_text(mir_study, pieces, tmp_path, cli):
@@ -141,3 +155,25 @@ def test_a_workspace_of_other_features_or_bad_audio_is_one_line(mir_study, piece
     bad.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\x00" * 64)
     code, err = run_cli("profile", bad, "--model", mir_study.model, "--out", tmp_path / "o")
     assert code == 1 and len(err.strip().splitlines()) == 1 and "broken.mp3" in err
+
+
+def test_the_groups_come_from_the_workspaces_importance_results_when_there_are_some(mir_study, pieces, tmp_path):
+    import shutil
+
+    from scorelens.config import ImportanceConfig
+    from scorelens.stages.importance import run_importance
+    from scorelens.workspace import Workspace
+
+    ws = Workspace(shutil.copytree(mir_study.workspace.root, tmp_path / "ws"))
+    run_importance(ws, ModelConfig(epochs=5, learning_rate=1e-3), ImportanceConfig(hidden=8, runs=3),
+                   mir_study.corpus)
+    (summary,) = ws.layout.importance_root.glob("*/pfi_summary.json")
+    rows = [r for r in json.loads(summary.read_text())["summary"] if r["genre"] == "Horror" and r["score"] is not None]
+    expected = [r["group"] for r in sorted(rows, key=lambda r: -r["score"])[:3]]
+    result = scorelens.profile(pieces[1], mir_study.model, workspace=ws.root, manifest=mir_study.manifest)
+    (piece,) = result.pieces
+    assert piece.leading_genre == "Horror" and [g["group"] for g in piece.groups] == expected
+    assert result.group_source.startswith(f"permutation importance of the workspace ({summary.parent.name})")
+    for g in piece.groups:   # each group's descriptor is one of its own columns, and is placed
+        assert g["descriptor"] is None or (pfi_group(g["descriptor"]) == g["group"]
+                                           and g["descriptor"] in result.descriptor_reasons)

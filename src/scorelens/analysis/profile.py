@@ -8,7 +8,8 @@ model artifact from ``scorelens train``, and answers, per piece:
   :attr:`ProfileConfig.segment_s` seconds (each the mean of its 1 Hz frames, as a cue is the
   mean of its frames), a frame-level model every frame. The features are exactly the ones
   the model was trained on (:meth:`~scorelens.mil.artifact.GenreModel.feature_pipeline`).
-* **Nearest cues.** With a workspace: the corpus cues closest to the piece in the model's
+* **Nearest cues.** With a workspace: the corpus cues (with the report stage's clip of each,
+  where the workspace has one) closest to the piece in the model's
   input space -- the features standardised with the model's own training mean and spread,
   the piece as the mean of its frames (what a cue of it would be), the distance the root
   mean square of the standardised differences. The workspace's features must have been
@@ -56,6 +57,8 @@ DESCRIPTOR_LABELS = {
     "timbre/roughness/mean": "Roughness",
     "dynamics/rms/mean": "Dynamics: RMS level",
 }
+# Extensions of the report stage's cue clips (ReportConfig.clip_format opus -> .ogg, aac -> .m4a).
+_CLIP_EXTENSIONS = ("ogg", "m4a")
 # The permutation-importance summary the importance stage writes in each of its folders
 # (scorelens.stages.importance.OUTPUTS).
 _IMPORTANCE_SUMMARY = "pfi_summary.json"
@@ -101,7 +104,8 @@ class PieceProfile:
     leading_genre : str
         The most probable genre.
     neighbours : pd.DataFrame or None
-        ``film_id, title, genres, cue_id, track, start_s, end_s, distance``, nearest first;
+        ``film_id, title, genres, cue_id, track, start_s, end_s, clip, distance``, nearest
+        first (``clip``: the report stage's excerpt of the cue, None where there is none);
         None without a workspace.
     descriptors : dict of str -> float
         MIR column -> the piece's value (mean over its frames).
@@ -333,6 +337,9 @@ def _open_corpus(workspace, model, manifest) -> _Corpus:
                       on=["film_id", "cue_id"], how="left")
     cues["title"] = cues["film_id"].map(lambda f: films[f].title)
     cues["genres"] = cues["film_id"].map(lambda f: tuple(films[f].genres))
+    # An object Series keeps None (a list of str and None would become NaN where None).
+    cues["clip"] = pd.Series([_clip(layout, f, c) for f, c in zip(cues["film_id"], cues["cue_id"])],
+                             index=cues.index, dtype=object)
     mir, mir_record = None, None
     if kind == "mir":
         mir, mir_record = table, model.features
@@ -361,6 +368,19 @@ def _open_corpus(workspace, model, manifest) -> _Corpus:
                 except (OSError, ValueError):
                     notes.append(f"{summary}: unreadable; left out")
     return _Corpus(features, cues, mir, mir_record, importance, notes)
+
+
+def _clip(layout, film_id: str, cue_id) -> str | None:
+    """The report stage's playable excerpt of a cue, where the workspace has one."""
+    # Clips are the interactive report's (WorkspaceLayout.report_clip); a layout without them has none.
+    clip_of = getattr(layout, "report_clip", None)
+    if clip_of is None:
+        return None
+    for ext in _CLIP_EXTENSIONS:
+        path = clip_of(film_id, int(cue_id), ext)
+        if path.is_file():
+            return str(path)
+    return None
 
 
 # --------------------------------------------------------------------------- one piece
@@ -452,7 +472,7 @@ def _nearest(corp: _Corpus, model, query: np.ndarray, k: int) -> pd.DataFrame:
         Z = (np.vstack([X, query[None, :]]) - mean) / np.where(sd > 0, sd, 1.0)
     distance = np.sqrt(np.mean((Z[:-1] - Z[-1]) ** 2, axis=1))
     order = np.argsort(distance, kind="stable")[:k]
-    out = corp.cues.iloc[order][["film_id", "title", "genres", "cue_id", "track", "start_s", "end_s"]].copy()
+    out = corp.cues.iloc[order][["film_id", "title", "genres", "cue_id", "track", "start_s", "end_s", "clip"]].copy()
     out["distance"] = distance[order]
     return out.reset_index(drop=True)
 

@@ -2,8 +2,9 @@
 
 The page holds its figures as PNG data (one small plot per descriptor: each genre's corpus
 distribution and every piece's value), its style inline and no script, so it opens from the
-file system anywhere. Every text that comes from outside -- file names, film titles, track
-names, genres -- goes through jinja2's autoescaping and into the figures as pixels.
+file system anywhere; a nearest cue with a clip in the workspace gets an audio player. Every
+text that comes from outside -- file names, film titles, track names, genres -- goes through
+jinja2's autoescaping, and into the figures as pixels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -89,6 +91,7 @@ def _template():
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["clock"] = format_clock
+    env.filters["file_uri"] = lambda path: Path(path).resolve().as_uri()   # the page may be opened anywhere
     source = resources.files("scorelens.report").joinpath("templates", "profile.html.j2").read_text(encoding="utf-8")
     return env.from_string(source)
 
