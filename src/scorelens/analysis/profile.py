@@ -443,7 +443,7 @@ def _ranked_groups(corp: _Corpus, genre: str, model, k: int) -> tuple[list[dict]
     ranking, source = [], None
     if corp.importance:
         # The model's own importance run if there is one, else the first in the workspace.
-        prefix = f"mir-{model.key.replace(':', '_')}-"
+        prefix = "mir-" + model.key.replace(":", "_").replace("/", "_") + "-"   # as WorkspaceLayout names it
         name, summary = next(((n, s) for n, s in corp.importance if n.startswith(prefix)), corp.importance[0])
         rows = [r for r in summary.get("summary", []) if r.get("genre") == genre and r.get("score") is not None]
         rows.sort(key=lambda r: -r["score"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -38,11 +39,16 @@ def profile_command(
     piece, and where its descriptors sit among each genre's cues (HTML and JSON in --out)."""
     from scorelens.analysis.profile import profile
     from scorelens.io.atomic import atomic_path, check_writable_target, write_json_atomic
+    from scorelens.mil.artifact import LegacyArtifactWarning, load_artifact
     from scorelens.report.profile import render_profile_html
 
     html_path, json_path = (out / name for name in OUTPUTS)
     check_writable_target(html_path, what="--out")
-    result = profile(audio, model, workspace=workspace, manifest=manifest)
+    with warnings.catch_warnings():
+        # A format-1 model is refused in one line that says why; its warning would only repeat it.
+        warnings.simplefilter("ignore", LegacyArtifactWarning)
+        artifact = load_artifact(model)
+    result = profile(audio, artifact, workspace=workspace, manifest=manifest)
     data = result.to_json()
     page = render_profile_html(result)
     with atomic_path(html_path) as tmp:
