@@ -36,6 +36,7 @@ _EXPORTS = {
     "RunReport": "scorelens.stages.run",
     "open": "scorelens._study",
     "Study": "scorelens._study",
+    "profile": "scorelens.analysis.profile",
     "STAGES": "scorelens.stages._graph",
     "StageReport": "scorelens.stages._contract",
     "Workspace": "scorelens.workspace",

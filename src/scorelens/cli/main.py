@@ -42,7 +42,7 @@ def main(
 
 def _register() -> None:
     # Command groups, in pipeline order. Each module adds its commands to ``app``.
-    from scorelens.cli import demo, features, importance, models, predict, report, run, stamp, summary  # noqa: F401
+    from scorelens.cli import demo, features, importance, models, predict, profile, report, run, stamp, summary  # noqa: F401
 
 
 #: The global options, accepted after the command name too (moved before it).

@@ -5,6 +5,19 @@ The artifact holds the fitted estimator (its scaler inside), the feature specifi
 and the scorelens version. Loading checks the format first and the features second:
 an artifact refuses features that lack any of its columns, naming them.
 
+A model also remembers how its features were computed (format 2): the feature table's
+record (:func:`scorelens.features.pipeline.kind_record`: the kind's name and version, its
+settings, such as a MIR texture window or the digest of the VGGish weights, and the
+pipeline's :class:`~scorelens.config.FeatureConfig`). :meth:`GenreModel.feature_pipeline`
+rebuilds exactly that kind here, or says in one line what is missing (weights, another
+kind version, other weights), so that ``predict`` and ``profile`` never describe new music
+with settings the model was not trained on: the column names alone would still match.
+
+Artifacts of format 1 (before the record) still load, with a :class:`LegacyArtifactWarning`:
+they score features computed by the caller (:func:`predict_film` on a table), but
+:meth:`GenreModel.feature_pipeline` refuses them, since nothing says which settings their
+features had; retrain them with ``scorelens train``.
+
 File format: a ``torch.save`` archive of a dict ``{"format", "version", "header",
 "payload"}``, read with ``weights_only=True``. The header is plain data, checked before
 anything else; the payload is the pickled estimator as a byte tensor, unpickled only
@@ -14,6 +27,7 @@ once the header is accepted. Unpickling runs code: load only artifacts you trust
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import warnings
@@ -31,11 +45,31 @@ from scorelens.mil.validation import check_bags
 if TYPE_CHECKING:  # annotations only: pandas is imported where tables are read
     import pandas as pd
 
-__all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "predict_film", "ARTIFACT_FORMAT",
-           "ARTIFACT_VERSION"]
+    from scorelens.config import EmbeddingConfig, FeatureConfig
+    from scorelens.features.base import FeatureKind
+
+__all__ = ["GenreModel", "BagPrediction", "save_artifact", "load_artifact", "predict_film", "read_feature_record",
+           "rebuild_kind", "LegacyArtifactWarning", "ARTIFACT_FORMAT", "ARTIFACT_VERSION"]
 
 ARTIFACT_FORMAT = "scorelens-genre-model"
-ARTIFACT_VERSION = 1
+#: 2: the header holds the feature record (``features``). Format 1 is still read (see the module docstring).
+ARTIFACT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+
+#: The keys of a feature table's record that say how its values were computed (not which films it holds).
+_RECORD_KEYS = ("kind", "version", "settings", "sample_rate", "native_frame_rate_hz", "grid_rate_hz", "pipeline")
+
+#: Kinds whose recorded settings are not all options of the kind: only these are passed when the kind is
+#: rebuilt; the rest (a weights file's name and digest, a frame rate) follow from the options and the files
+#: found here, and are compared after the kind is built. A kind not listed gets every recorded setting.
+_OPTIONS_IN_SETTINGS = {"vggish": ("final_relu", "postprocess"), "musicnn": ("model", "tags")}
+_WEIGHTS_HINT = {"vggish": "point embeddings.vggish_dir (or SCORELENS_VGGISH_DIR) at the weights the model was "
+                           "trained with",
+                 "musicnn": "install the musicnn wheel the model was trained with"}
+
+
+class LegacyArtifactWarning(UserWarning):
+    """A model artifact of format 1: usable on features computed by the caller, not by ``predict``."""
 
 
 @dataclass
@@ -114,6 +148,12 @@ class GenreModel:
     trained_on : list of str
         Film ids of the training corpus.
     scorelens_version : str
+    features : dict or None
+        How the training features were computed (:func:`read_feature_record`): ``kind,
+        version, settings, sample_rate, native_frame_rate_hz, grid_rate_hz, pipeline``; None
+        for features without a scorelens record (a foreign Parquet file, a format-1 artifact).
+    path : Path or None
+        The file the model was loaded from (names it in messages); not stored.
     """
 
     estimator: object
@@ -126,6 +166,10 @@ class GenreModel:
     settings: dict = field(default_factory=dict)
     trained_on: list = field(default_factory=list)
     scorelens_version: str = __version__
+    features: dict | None = None
+    path: Path | None = field(default=None, compare=False, repr=False)
+    # Kinds rebuilt by feature_pipeline, by EmbeddingConfig: a checked VGGish is loaded once.
+    _pipelines: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def header(self) -> dict:
         """What the artifact stores beside the estimator (everything but the fitted weights).
@@ -134,12 +178,103 @@ class GenreModel:
         -------
         dict
             ``key, taxonomy, feature_names, kind, level, prior, settings, trained_on,
-            scorelens_version``, JSON-compatible.
+            scorelens_version, features``, JSON-compatible.
         """
         return {"key": self.key, "taxonomy": list(self.taxonomy), "feature_names": list(self.feature_names),
                 "kind": self.kind, "level": self.level, "prior": [float(p) for p in self.prior],
                 "settings": self.settings, "trained_on": list(self.trained_on),
-                "scorelens_version": self.scorelens_version}
+                "scorelens_version": self.scorelens_version,
+                "features": None if self.features is None else _plain(self.features)}
+
+    def feature_pipeline(self, *, embeddings: EmbeddingConfig | None = None) -> tuple[FeatureKind, FeatureConfig]:
+        """The feature kind and pipeline settings the model was trained with, rebuilt here.
+
+        The kind is built from the recorded settings (and, for the embeddings, the weights
+        found with ``embeddings``), then its record is compared with the model's: same kind
+        version, same settings (weights digests included), same pipeline settings.
+
+        Parameters
+        ----------
+        embeddings : EmbeddingConfig, optional
+            Where the embedding weights are here (``vggish_dir``); the defaults if not given.
+            Settings that change the values (``musicnn_model``, ``vggish_postprocess`` …)
+            come from the model, not from here.
+
+        Returns
+        -------
+        kind : FeatureKind
+        config : FeatureConfig
+            Ready for :func:`scorelens.features.pipeline.compute_film`.
+
+        Raises
+        ------
+        ModelError
+            One line naming what is missing: no record (format 1, foreign features), a kind
+            not registered here, weights that cannot be found, another kind version, or
+            settings that come out different here (other weights).
+        """
+        from scorelens.config import EmbeddingConfig
+
+        embeddings = embeddings or EmbeddingConfig()
+        if embeddings not in self._pipelines:
+            self._pipelines[embeddings] = self._rebuild(embeddings)
+        return self._pipelines[embeddings]
+
+    def _rebuild(self, embeddings: EmbeddingConfig) -> tuple[FeatureKind, FeatureConfig]:
+        where = str(self.path) if self.path is not None else f"the {self.kind} model"
+        if self.features is None:
+            raise ModelError(f"{where}: the model does not record how its {self.kind} features were computed (format "
+                             "1, or features from a Parquet file without a scorelens record), so they cannot be "
+                             "computed again exactly; retrain it with `scorelens train` on workspace features")
+        kind, config = rebuild_kind(self.features, embeddings=embeddings, where=where)
+        missing = [c for c in self.feature_names if c not in set(kind.column_names())]
+        if missing:
+            raise ModelError(f"{where}: the {kind.name} kind rebuilt here lacks {len(missing)} of the model's columns "
+                             f"(e.g. {', '.join(missing[:3])})")
+        return kind, config
+
+    def feature_differences(self, record: dict | None) -> list[str]:
+        """How features computed as ``record`` says differ from the model's (empty: the same features).
+
+        Parameters
+        ----------
+        record : dict or None
+            A feature table's record (:func:`read_feature_record`).
+
+        Returns
+        -------
+        list of str
+            ``"<key> <model's value> in the model, <value> here"`` per setting that differs;
+            one entry when either record is missing.
+        """
+        if self.features is None or record is None:
+            return ["no record of the feature settings" + (" in the model" if self.features is None else " here")]
+        return _differences(_plain({k: self.features.get(k) for k in _RECORD_KEYS}),
+                            _plain({k: record.get(k) for k in _RECORD_KEYS}))
+
+    def standardise(self, X) -> np.ndarray | None:
+        """Instances in the model's input space: standardised with the model's own training statistics.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, n_features)]
+            Instances in the model's column order.
+
+        Returns
+        -------
+        np.ndarray [shape=(n, n_features), dtype=float64] or None
+            ``(X - mean) / scale`` with the scaler the estimator fitted (Simple MI, IMV,
+            networks); None for an estimator without one (the baselines).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        est = self.estimator
+        scaler = getattr(est, "scaler_", None)
+        if scaler is not None:
+            return scaler.transform(X)
+        if getattr(est, "mean_", None) is not None and getattr(est, "scale_", None) is not None:
+            scale = np.asarray(est.scale_, dtype=np.float64)
+            return (X - np.asarray(est.mean_, dtype=np.float64)) / np.where(scale > 0, scale, 1.0)
+        return None
 
     def column_order(self, names) -> np.ndarray:
         """Positions in ``names`` of this model's features, in training order.
@@ -331,10 +466,15 @@ def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | No
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
         found = data.get("format") if isinstance(data, dict) else None
         raise ModelError(f"{path}: not a scorelens model artifact (format {found!r})")
-    if data.get("version") != ARTIFACT_VERSION:
-        raise ModelError(f"{path}: model format version {data.get('version')!r}, this scorelens reads "
-                         f"version {ARTIFACT_VERSION}; retrain with `scorelens train`")
+    version = data.get("version")
+    if version not in _READABLE_VERSIONS:
+        raise ModelError(f"{path}: model format version {version!r}, this scorelens reads versions "
+                         f"{', '.join(map(str, _READABLE_VERSIONS))}; retrain with `scorelens train`")
     h = data["header"]
+    if version == 1:
+        warnings.warn(f"{path}: a model of format 1, which does not record its feature settings: it scores "
+                      "features you compute, but `scorelens predict` and `profile` refuse it; retrain with "
+                      "`scorelens train`", LegacyArtifactWarning, stacklevel=2)
     if kind is not None and kind != h["kind"]:
         raise ModelError(f"{path}: the model was trained on {h['kind']!r} features, not {kind!r}")
     if level is not None and level != h["level"]:
@@ -345,7 +485,8 @@ def load_artifact(path: str | os.PathLike, *, feature_names=None, kind: str | No
     model = GenreModel(estimator=None, key=h["key"], taxonomy=tuple(h["taxonomy"]),
                        feature_names=list(h["feature_names"]), kind=h["kind"], level=h["level"],
                        prior=np.asarray(h["prior"], dtype=float), settings=h["settings"],
-                       trained_on=list(h["trained_on"]), scorelens_version=h["scorelens_version"])
+                       trained_on=list(h["trained_on"]), scorelens_version=h["scorelens_version"],
+                       features=h.get("features"), path=path)
     if feature_names is not None:
         try:
             model.column_order(feature_names)
@@ -385,3 +526,114 @@ def predict_film(model: GenreModel | str | os.PathLike, table) -> tuple[BagPredi
         names = [c for c in table.columns if isinstance(c, str) and c.count("/") == 2]
         model = load_artifact(model, feature_names=names)
     return model.predict_table(table)
+
+
+def read_feature_record(path: str | os.PathLike) -> dict | None:
+    """How a feature table's values were computed, as a model artifact records it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A feature table (Parquet) written by the feature stage.
+
+    Returns
+    -------
+    dict or None
+        ``kind, version, settings, sample_rate, native_frame_rate_hz, grid_rate_hz, pipeline``
+        from the table's metadata (:func:`scorelens.features.pipeline.read_feature_metadata`);
+        None for a table without a scorelens record (a Parquet file made elsewhere).
+    """
+    from scorelens.exceptions import FeatureError
+    from scorelens.features.pipeline import read_feature_metadata
+
+    try:
+        meta = read_feature_metadata(path)
+    except FeatureError:
+        return None
+    if any(k not in meta for k in _RECORD_KEYS):
+        return None
+    return _plain({k: meta[k] for k in _RECORD_KEYS})
+
+
+def rebuild_kind(record: dict, *, embeddings: EmbeddingConfig | None = None, where: str = "features",
+                 subject: str = "the model was trained on", owner: str = "the model's"
+                 ) -> tuple[FeatureKind, FeatureConfig]:
+    """The feature kind and pipeline settings a feature record describes, built here and checked.
+
+    Parameters
+    ----------
+    record : dict
+        A feature record (:func:`read_feature_record`, :attr:`GenreModel.features`).
+    embeddings : EmbeddingConfig, optional
+        Where the embedding weights are here; the values' settings come from ``record``.
+    where, subject, owner : str
+        Words of the messages: what the record belongs to (a file), ``subject`` before the
+        kind's name, ``owner`` before "features".
+
+    Returns
+    -------
+    kind : FeatureKind
+    config : FeatureConfig
+
+    Raises
+    ------
+    ModelError
+        One line: a kind not registered here, pipeline settings not understood, a kind that
+        cannot be built (weights not found), another kind version, or a record that comes
+        out different here (other weights).
+    """
+    from scorelens.config import EmbeddingConfig, FeatureConfig
+    from scorelens.exceptions import ScorelensError
+    from scorelens.features.base import available_kinds, get_kind
+    from scorelens.features.pipeline import kind_record
+
+    embeddings = embeddings or EmbeddingConfig()
+    name = record["kind"]
+    if name not in available_kinds():
+        raise ModelError(f"{where}: {subject} {name!r} features, a kind this scorelens does not have "
+                         f"(known: {', '.join(available_kinds())}); register it first")
+    try:
+        config = FeatureConfig(**record["pipeline"])
+    except (TypeError, ScorelensError) as exc:
+        raise ModelError(f"{where}: {owner} feature pipeline settings {record['pipeline']} are not understood here "
+                         f"({exc})") from None
+    wanted = _OPTIONS_IN_SETTINGS.get(name)
+    options = {**embeddings.kind_options(name),
+               **{k: v for k, v in record["settings"].items() if wanted is None or k in wanted}}
+    try:
+        kind = get_kind(name, **options)
+    except ScorelensError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ModelError(f"{where}: {owner} {name} features cannot be computed here: {reason}") from None
+    if str(kind.version) != str(record["version"]):
+        raise ModelError(f"{where}: {subject} {name} features version {record['version']}; this scorelens computes "
+                         f"version {kind.version}, whose values differ: recompute them and retrain")
+    here = _plain({k: v for k, v in kind_record(kind, config).items() if k in _RECORD_KEYS})
+    diffs = _differences(_plain({k: record.get(k) for k in _RECORD_KEYS}), here)
+    if diffs:
+        hint = _WEIGHTS_HINT.get(name, "compute the features with the recorded settings")
+        raise ModelError(f"{where}: the {name} features computed here would differ from {owner}: "
+                         f"{'; '.join(diffs[:4])}{' …' if len(diffs) > 4 else ''}; {hint}")
+    return kind, config
+
+
+def _plain(obj):
+    """``obj`` as JSON data (tuples as lists, paths as text): what the artifact's header holds."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _differences(model: dict, here: dict, prefix: str = "") -> list[str]:
+    """``key: model value, here value`` for each leaf where two records differ."""
+    out = []
+    for key in sorted(set(model) | set(here)):
+        a, b = model.get(key), here.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key} {_short(a)} in the model, {_short(b)} here")
+    return out
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 48 else text[:45] + "…"

@@ -13,7 +13,7 @@ from pathlib import Path
 from scorelens.config import ModelConfig, StudyConfig
 from scorelens.exceptions import ParameterError
 from scorelens.stages._contract import StageReport, StageSkipped, timed
-from scorelens.stages.bags import load_bags, music_kinds, warn_if_large
+from scorelens.stages.bags import feature_table, load_bags, music_kinds, warn_if_large
 from scorelens.stages.executor import Executor, Progress, no_progress
 from scorelens.workspace import Workspace
 
@@ -110,7 +110,6 @@ def check_enough_films(workspace: Workspace, corpus, kind: str, level: str) -> N
     """
     import pandas as pd
 
-    from scorelens.stages.bags import feature_table
 
     path, _ = feature_table(workspace, kind, level)
     ids = set(pd.read_parquet(path, columns=["film_id"])["film_id"].astype(str))
@@ -260,7 +259,7 @@ def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: st
     TrainReport
     """
     from scorelens.io.atomic import check_writable_target
-    from scorelens.mil.artifact import GenreModel, save_artifact
+    from scorelens.mil.artifact import GenreModel, read_feature_record, save_artifact
     from scorelens.mil.models import display_name, make_model, normalise_key
 
     progress = progress or no_progress
@@ -277,9 +276,14 @@ def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: st
     advance = progress(f"training {display_name(key)} on {len(fs.film_ids)} films ({fs.kind})", 1)
     est.fit(fs.bags, fs.Y)
     advance(1)
+    # The model keeps how its features were computed, so that predict computes exactly those.
+    record = read_feature_record(feature_table(workspace, features, config.level)[0])
+    if record is None:
+        log.warning("%s: the features carry no scorelens record of their settings; the model will score features "
+                    "you compute, but `scorelens predict` cannot compute them for it", features)
     artifact = GenreModel(est, key, tuple(corpus.taxonomy), list(fs.feature_names), fs.kind, config.level,
                           fs.Y.mean(axis=0), settings={"ModelConfig": dataclasses.asdict(config), "model": key},
-                          trained_on=list(fs.film_ids))
+                          trained_on=list(fs.film_ids), features=record)
     target = Path(out) if out is not None else workspace.layout.model(fs.kind, key)
     save_artifact(artifact, target)
     workspace.save_settings("train", config, {"model": key, "features": fs.kind})

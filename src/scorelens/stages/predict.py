@@ -1,4 +1,9 @@
-"""The predict stage: a trained model's genres for a new film, from its film file and soundtrack."""
+"""The predict stage: a trained model's genres for a new film, from its film file and soundtrack.
+
+The film's cues are described with exactly the features the model was trained on: the kind,
+its settings and the pipeline settings recorded in the model
+(:meth:`~scorelens.mil.artifact.GenreModel.feature_pipeline`), never the defaults.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scorelens.config import FeatureConfig, StamperConfig
+from scorelens.config import EmbeddingConfig, StamperConfig
 from scorelens.stages.stamp import stamp_single_film
 from scorelens.workspace import Workspace
 
@@ -29,19 +34,21 @@ class PredictReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        """The report as a JSON-ready dict: film, model, probabilities per genre, predicted genres, drivers."""
+        """The report as a JSON-ready dict: film, model, the feature settings used, probabilities per genre,
+        predicted genres, drivers."""
         p = self.prediction
         return {"film": str(self.film), "model": str(self.model_path), "model_key": self.artifact.key,
-                "features": self.artifact.kind, "cues": len(self.cues), "from_prior": p.from_prior,
+                "features": self.artifact.kind, "level": self.artifact.level,
+                "feature_settings": self.artifact.features, "cues": len(self.cues), "from_prior": p.from_prior,
                 "probabilities": {g: round(float(v), 4) for g, v in p.probabilities.items()},
                 "predicted": list(p.predicted), "cues_that_weighed_most": self.drivers}
 
 
 def run_predict(workspace: Workspace, config: StamperConfig, film: str | os.PathLike, *,
                 soundtrack: Sequence[str | os.PathLike], model,
-                features: FeatureConfig | None = None, db: str | None = None, top: int = 3,
+                embeddings: EmbeddingConfig | None = None, db: str | None = None, top: int = 3,
                 on_progress=None) -> PredictReport:
-    """Stamp a new film, describe its cues with the model's feature kind and apply the model.
+    """Stamp a new film, describe its cues with the model's recorded features and apply the model.
 
     Parameters
     ----------
@@ -53,7 +60,9 @@ def run_predict(workspace: Workspace, config: StamperConfig, film: str | os.Path
         The film's track files.
     model : path or GenreModel
         A model artifact from ``train`` (or one already loaded).
-    features : FeatureConfig, optional
+    embeddings : EmbeddingConfig, optional
+        Where the embedding weights are on this machine (``vggish_dir``); the feature settings
+        themselves come from the model.
     db : str, optional
         Fingerprint database (default: the workspace's).
     top : int
@@ -64,21 +73,26 @@ def run_predict(workspace: Workspace, config: StamperConfig, film: str | os.Path
     Returns
     -------
     PredictReport
+
+    Raises
+    ------
+    ModelError
+        Before any stamping: an unreadable artifact, or one whose features cannot be computed
+        here exactly as it was trained (no record, missing weights, another kind version).
     """
-    from scorelens.features.base import get_kind
     from scorelens.features.pipeline import SHARD_EXTRA_COLUMNS, compute_film, cue_level
     from scorelens.mil.artifact import load_artifact, predict_film
     from scorelens.stamp.cuetable import read_cue_table
 
-    # A bad artifact fails before any stamping.
+    # A bad artifact, or one whose features cannot be rebuilt here, fails before any stamping.
     artifact = load_artifact(model) if isinstance(model, (str, os.PathLike)) else model
-    model_path = Path(model) if isinstance(model, (str, os.PathLike)) else Path("(in memory)")
-    kind = get_kind(artifact.kind)
+    model_path = Path(model) if isinstance(model, (str, os.PathLike)) else (artifact.path or Path("(in memory)"))
+    kind, feature_config = artifact.feature_pipeline(embeddings=embeddings)
     film = Path(film)
     _, cue_path, warnings_ = stamp_single_film(workspace, config, film, soundtrack=soundtrack, db=db,
                                                on_progress=on_progress)
     cues = read_cue_table(cue_path, film_id=film.stem)
-    frames = compute_film(kind, cues, config=features or FeatureConfig(), film_path=film)
+    frames = compute_film(kind, cues, config=feature_config, film_path=film)
     frames = frames.drop(columns=[c for c in SHARD_EXTRA_COLUMNS if c in frames.columns])
     table = cue_level(frames) if artifact.level == "cue" else frames
     prediction, instances = predict_film(artifact, table)
