@@ -110,7 +110,6 @@ def check_enough_films(workspace: Workspace, corpus, kind: str, level: str) -> N
     """
     import pandas as pd
 
-
     path, _ = feature_table(workspace, kind, level)
     ids = set(pd.read_parquet(path, columns=["film_id"])["film_id"].astype(str))
     with_cues = [f.id for f in corpus.films if f.id in ids]
