@@ -213,8 +213,10 @@ class DaskExecutor(Executor):
             # own threads, and several tasks per process would fight over the GIL. Workers die
             # when they lose the scheduler for death_timeout (the driver was killed), so no
             # worker outlives its run.
+            # dashboard_address=None still binds the scheduler's HTTP server to :8787 and warns
+            # "Port 8787 is already in use" when another cluster holds it; ":0" takes a free port.
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, death_timeout="20s",
+                                         dashboard_address=":0", death_timeout="20s",
                                          env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                                               "OPENBLAS_NUM_THREADS": "1"})
             self.client = Client(self._cluster)
