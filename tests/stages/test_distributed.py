@@ -128,3 +128,15 @@ def _descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
+
+
+def test_a_workers_run_ends_without_warnings(small_corpus, tmp_path):
+    """A `--workers` run ends as quietly as one process: no leaked semaphores, no port warnings."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "scorelens", "-q", "run", str(small_corpus), "-w", str(tmp_path / "ws"),
+                          "--workers", "2", "--stage", "index", "--stage", "stamp"], capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "leaked" not in out.stderr and "warning" not in out.stderr.lower(), out.stderr[-2000:]

@@ -6,7 +6,6 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
-import pandas as pd
 import typer
 
 from scorelens.cli.common import console, err_console, progress, state
@@ -14,12 +13,7 @@ from scorelens.cli.main import app
 from scorelens.cli.run import SetOpt, execute, show_run
 from scorelens.cli.stamp import print_cues
 from scorelens.config import parse_assignments, settings_digest
-from scorelens.corpus import load_corpus
-from scorelens.demo.films import make_corpus
-from scorelens.demo.synth import BABBLE, SpeechFallbackWarning, speech_source
 from scorelens.exceptions import WorkspaceError
-from scorelens.stages.run import resolve_settings
-from scorelens.stamp.cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
 #: The demo corpus: 12 films of 1.5 minutes, 5.1 sound in four containers, music at 0/-5/-10 dB.
@@ -28,6 +22,9 @@ DEMO_FILMS, DEMO_MINUTES = 12, 1.5
 
 def write_demo_corpus(folder: Path, *, films: int, seed: int, film_duration_s: float) -> Path:
     """Write the demo's synthetic films, soundtracks, annotations and manifest into ``folder``."""
+    from scorelens.demo.films import make_corpus
+    from scorelens.demo.synth import SpeechFallbackWarning
+
     with progress() as bar, warnings.catch_warnings():
         # Without espeak-ng the fallback to babble is logged at WARNING as it happens (and the
         # demo says it again at the end): its warnings.warn would only repeat that line here.
@@ -40,6 +37,8 @@ def write_demo_corpus(folder: Path, *, films: int, seed: int, film_duration_s: f
 
 def show_dialogue(speech: str) -> None:
     """Say what the demo films' dialogue is; babble instead of speech as a warning on stderr."""
+    from scorelens.demo.synth import BABBLE
+
     if speech == BABBLE:
         err_console.print(f"[yellow]warning:[/] demo: the films' dialogue is {BABBLE}, not speech, because espeak-ng "
                           "is not installed (scripts/setup.sh installs it): the Score Stamper meets other sound over "
@@ -54,6 +53,8 @@ def ensure_demo_corpus(ws: Workspace, *, films: int, seed: int, film_duration_s:
     Returns the manifest and what the films' dialogue is (:func:`synth.speech_source`), which is
     part of the corpus's key: installing espeak-ng after a demo on babble makes the films again.
     """
+    from scorelens.demo.synth import speech_source
+
     speech = speech_source()
     params = {"films": films, "seed": seed, "film_duration_s": film_duration_s, "version": 2, "speech": speech}
     manifest = ws.layout.corpus_manifest
@@ -88,6 +89,13 @@ def demo_command(
     brightness and contrast, Table 4, Fig 3, Table 5, the figures and the report
     (results/report/report.html).
     """
+    import pandas as pd
+
+    from scorelens.corpus import load_corpus
+    from scorelens.demo.synth import speech_source
+    from scorelens.stages.run import resolve_settings
+    from scorelens.stamp.cuetable import read_cue_table
+
     if corpus_only is not None:
         if corpus_only.exists() and any(corpus_only.iterdir()):
             raise WorkspaceError(f"{corpus_only}: folder is not empty; --corpus-only writes into a new or empty folder")

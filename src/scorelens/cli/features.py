@@ -27,11 +27,7 @@ from scorelens.cli.common import (
     study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.corpus import load_corpus
 from scorelens.exceptions import ParameterError
-from scorelens.stages.features import compute_features, film_sources, kind_options, run_features, unusable_kinds
-from scorelens.stages.visual import run_visual
-from scorelens.workspace import Workspace
 
 
 class AudioSource(str, Enum):
@@ -68,6 +64,10 @@ def features_command(
     Settings as `scorelens run` reads them: the manifest's [settings], --config, then --set
     SECTION.NAME=VALUE (e.g. --set mir.texture_window_s=4 --set embeddings.musicnn_model=MSD_musicnn).
     """
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.features import compute_features, film_sources, kind_options, run_features, unusable_kinds
+    from scorelens.workspace import Workspace
+
     study = study_settings(manifest, config, settings, run__kinds=list(kind) if kind else None,
                            features__audio=audio, features__grid_method=grid, run__keep_going=keep_going or None,
                            run__retry_failed=retry_failed or None, run__force=force or None)
@@ -127,6 +127,10 @@ def visual_command(
     force: ForceOpt = False,
 ) -> None:
     """Screen brightness and contrast at 1 Hz, and their medians over each cue, in WORKSPACE/features/visual/."""
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.visual import run_visual
+    from scorelens.workspace import Workspace
+
     study = study_settings(manifest, config, settings, visual__width=width, visual__rate_hz=rate,
                            run__keep_going=keep_going or None, run__retry_failed=retry_failed or None,
                            run__force=force or None)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
@@ -29,9 +28,6 @@ from scorelens.cli.common import (
 )
 from scorelens.cli.main import app
 from scorelens.cli.models import _model_flags
-from scorelens.corpus import load_corpus
-from scorelens.stages.importance import group_importance_of
-from scorelens.workspace import Workspace
 
 
 @app.command("importance")
@@ -60,6 +56,12 @@ def importance_command(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads / processes.", min=1)] = None,
 ) -> None:
     """Score how much each feature group matters to a model's genre predictions (Fig 3)."""
+    from rich.table import Table
+
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.importance import group_importance_of
+    from scorelens.workspace import Workspace
+
     study = study_settings(manifest, config, settings, importance__features=features, importance__model=model,
                            importance__runs=runs, importance__hidden=hidden, **_model_flags(
                                seed=seed, cv=cv, level=level, max_instances=max_instances, epochs=epochs,

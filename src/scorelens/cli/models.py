@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
@@ -28,9 +27,6 @@ from scorelens.cli.common import (
     study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.corpus import load_corpus
-from scorelens.stages.evaluate import evaluate_models, run_train
-from scorelens.workspace import Workspace
 
 HiddenOpt = Annotated[Optional[int], typer.Option("--hidden", help="Units per embedding layer of the network "
                                                   "(model.hidden).", min=1)]
@@ -38,6 +34,8 @@ HiddenOpt = Annotated[Optional[int], typer.Option("--hidden", help="Units per em
 
 def show_table4(evaluation, title: str) -> None:
     """Table 4 on the console."""
+    from rich.table import Table
+
     table = Table(title=title)
     for col in ("Features", "Model", "Hidden", "Precision", "Recall", "F1", "p (vs random)"):
         table.add_column(col, justify="left" if col in ("Features", "Model") else "right")
@@ -81,7 +79,10 @@ def evaluate_command(
                                              "numbers, slower; for checking).")] = False,
 ) -> None:
     """Cross-validate the genre models and write the study's Table 4 (Markdown, CSV, JSON)."""
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.evaluate import evaluate_models
     from scorelens.stages.features import feature_kinds
+    from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, **_model_flags(
         seed=seed, cv=cv, level=level, max_instances=max_instances,
@@ -139,7 +140,10 @@ def train_command(
                                                 "WORKSPACE/results/models/<kind>-<model>.pt).", dir_okay=False)] = None,
 ) -> None:
     """Fit one genre model on the whole corpus and save it as an artifact for `scorelens predict`."""
+    from scorelens.corpus import load_corpus
     from scorelens.mil.models import display_name
+    from scorelens.stages.evaluate import run_train
+    from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, **_model_flags(
         seed=seed, level=level, max_instances=max_instances, hidden=hidden, epochs=epochs,

@@ -8,17 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from scorelens.cli.common import DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console, progress, state
 from scorelens.cli.main import app
 from scorelens.cli.stamp import expand_tracks
 from scorelens.config import StamperConfig
-from scorelens.io.audio import probe_audio
-from scorelens.report.cuesheet import format_clock
-from scorelens.stages.predict import run_predict
-from scorelens.workspace import Workspace
 
 
 @app.command("predict")
@@ -36,7 +30,14 @@ def predict_command(
 ) -> None:
     """Predict a film's genres from its music: find the cues, describe them with the features the model was
     trained on (its recorded kind and settings), apply the model."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from scorelens.io.audio import probe_audio
     from scorelens.mil.artifact import LegacyArtifactWarning, load_artifact
+    from scorelens.report.cuesheet import format_clock
+    from scorelens.stages.predict import run_predict
+    from scorelens.workspace import Workspace
 
     with warnings.catch_warnings():
         # A format-1 model is refused below in one line that says why; its warning would only repeat it.

@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from scorelens.cli.common import console, state
 from scorelens.cli.main import app
-from scorelens.report.cuesheet import format_clock
 
 #: The files ``profile`` writes in its output folder.
 OUTPUTS = ("profile.html", "profile.json")
@@ -37,9 +34,13 @@ def profile_command(
 ) -> None:
     """What a trained genre model hears in pieces of music: genre probabilities, the corpus cues nearest to each
     piece, and where its descriptors sit among each genre's cues (HTML and JSON in --out)."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from scorelens.analysis.profile import profile
     from scorelens.io.atomic import atomic_path, check_writable_target, write_json_atomic
     from scorelens.mil.artifact import LegacyArtifactWarning, load_artifact
+    from scorelens.report.cuesheet import format_clock
     from scorelens.report.profile import render_profile_html
 
     html_path, json_path = (out / name for name in OUTPUTS)

@@ -6,9 +6,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
@@ -23,10 +21,6 @@ from scorelens.cli.common import (
     study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.corpus import load_corpus
-from scorelens.stages.crossmodal import run_crossmodal
-from scorelens.stages.figures import draw_figures
-from scorelens.workspace import Workspace
 
 LevelOpt = Annotated[Optional[Level], typer.Option("--level", help="Which evaluation's predictions to read: "
                                                    "results/evaluation/<level>/ (SECTION.level).")]
@@ -35,6 +29,8 @@ FeaturesOpt = Annotated[Optional[str], typer.Option(
 
 
 def _show_table5(result) -> None:
+    from rich.table import Table
+
     from scorelens.analysis.crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
 
     for feature in VISUAL_FEATURES:
@@ -71,6 +67,10 @@ def crossmodal_command(
                                                    "corrected Mann-Whitney U tests (crossmodal.alpha).")] = None,
 ) -> None:
     """Table 5: brightness and contrast of the music's clips by actual, predicted and false-positive genre."""
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.crossmodal import run_crossmodal
+    from scorelens.workspace import Workspace
+
     study = study_settings(manifest, config, settings, crossmodal__features=features, crossmodal__model=model,
                            crossmodal__level=level, crossmodal__alpha=alpha)
     stage = run_crossmodal(Workspace(workspace), study, load_corpus(manifest, check_files=False))
@@ -116,6 +116,13 @@ def figures_command(
     dpi: Annotated[Optional[int], typer.Option("--dpi", help="Resolution of PNG files (figures.dpi).", min=30)] = None,
 ) -> None:
     """Figures in WORKSPACE/results/figures/: PR curves (S2), per-film precision/recall (S3), cue timeline."""
+    import pandas as pd
+    from rich.table import Table
+
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.figures import draw_figures
+    from scorelens.workspace import Workspace
+
     study = study_settings(manifest, config, settings, figures__level=level,
                            figures__features=list(features) if features else None,
                            figures__models=list(models) if models else None,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
@@ -22,10 +21,11 @@ from scorelens.cli.common import (
     state,
 )
 from scorelens.cli.main import app
+
+if TYPE_CHECKING:
+    from scorelens.stages.run import RunReport
 from scorelens.config import parse_assignments
 from scorelens.stages._graph import stages_help
-from scorelens.stages.run import RunReport, run
-from scorelens.workspace import WorkspaceLayout
 
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Run the per-film work on a local Dask cluster "
                                                    "of N worker processes.", min=1)]
@@ -54,6 +54,10 @@ def run_options(db, keep_going, kinds, stages, seed, retry_failed=False) -> dict
 
 def show_run(report: RunReport) -> None:
     """The run's stages as a table, and its failures on stderr."""
+    from rich.table import Table
+
+    from scorelens.workspace import WorkspaceLayout
+
     if not state.quiet:
         table = Table(title=f"scorelens run · {report.workspace} · {report.seconds:.1f} s")
         for col in ("stage", "status", "seconds", "detail"):
@@ -80,6 +84,9 @@ def show_run(report: RunReport) -> None:
 
 def execute(manifest: Path, workspace: Path, **kwargs) -> RunReport:
     """Run with one progress display: the run's stages, the current stage's films, elapsed, ETA."""
+    from scorelens.stages.run import run
+
+
     with progress() as bar:
         overall: dict = {}
 

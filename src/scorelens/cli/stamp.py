@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
@@ -26,17 +24,10 @@ from scorelens.cli.common import (
     study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.corpus import find_audio_files, load_corpus, soundtrack_files
+
+if TYPE_CHECKING:
+    import pandas as pd
 from scorelens.exceptions import MediaError, ParameterError
-from scorelens.io.atomic import atomic_path, check_writable_target
-from scorelens.io.audio import AUDIO_EXTENSIONS, probe_audio
-from scorelens.report.cuesheet import cue_sheet, write_cue_sheet
-from scorelens.stages.stamp import annotated_truth, database_url, run_stamp, run_stamp_eval, stamp_single_film
-from scorelens.stamp.cuetable import read_cue_table, write_cue_table
-from scorelens.stamp.pipeline import index_tracks
-from scorelens.stamp.speed import film_speed
-from scorelens.stamp.store import open_store, redact_url
-from scorelens.workspace import Workspace
 
 
 def _parse_speed(value: str) -> str | float:
@@ -51,6 +42,9 @@ def _parse_speed(value: str) -> str | float:
 
 def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
     """Audio files named on the command line: files as given, folders expanded (one level, or all)."""
+    from scorelens.corpus import find_audio_files, soundtrack_files
+    from scorelens.io.audio import AUDIO_EXTENSIONS
+
     paths: list[Path] = []
     for item in items:
         if item.is_dir():
@@ -66,6 +60,10 @@ def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
 
 def print_cues(cues: pd.DataFrame, title: str) -> None:
     """A film's cues as a table on the console (nothing with --quiet)."""
+    from rich.table import Table
+
+    from scorelens.report.cuesheet import cue_sheet
+
     if state.quiet:
         return
     table = Table(title=title)
@@ -91,6 +89,11 @@ def index_command(
                                              help="Skip tracks that fail; report them at the end.")] = False,
 ) -> None:
     """Fingerprint soundtrack tracks into the fingerprint database (idempotent)."""
+    from scorelens.stages.stamp import database_url
+    from scorelens.stamp.pipeline import index_tracks
+    from scorelens.stamp.store import open_store, redact_url
+    from scorelens.workspace import Workspace
+
     study = study_settings(None, config, settings, run__db=db)
     paths = expand_tracks(tracks, recursive=True)
     ws = Workspace(workspace)
@@ -146,6 +149,17 @@ def stamp_command(
                                                  "transfer), 1.0, or a factor in 0.90-1.10 (stamp.speed).")] = None,
 ) -> None:
     """Find where the soundtrack plays in a film (or in every film of a manifest) and write cue tables."""
+    import pandas as pd
+
+    from scorelens.corpus import load_corpus
+    from scorelens.io.atomic import atomic_path, check_writable_target
+    from scorelens.io.audio import probe_audio
+    from scorelens.report.cuesheet import write_cue_sheet
+    from scorelens.stages.stamp import run_stamp, stamp_single_film
+    from scorelens.stamp.cuetable import read_cue_table, write_cue_table
+    from scorelens.stamp.speed import film_speed
+    from scorelens.workspace import Workspace
+
     if (film is None) == (manifest is None):
         raise ParameterError("give either a FILM or --manifest (not both)")
     study = study_settings(manifest, config, settings, run__db=db, run__whole_index=whole_index,
@@ -210,6 +224,14 @@ def stamp_eval_command(
 
     With --manifest the scores also go to WORKSPACE/results/stamp_eval.json (the report's source).
     """
+    import pandas as pd
+    from rich.table import Table
+
+    from scorelens.corpus import load_corpus
+    from scorelens.stages.stamp import annotated_truth, run_stamp_eval
+    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.workspace import Workspace
+
     ws = None
     if manifest is not None:
         ws = Workspace(workspace)
@@ -247,6 +269,12 @@ def cue_sheet_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Cue sheet file: .csv or .json.", dir_okay=False)],
 ) -> None:
     """Write a readable cue sheet (titles, in/out times and durations in mm:ss)."""
+    import pandas as pd
+
+    from scorelens.io.atomic import check_writable_target
+    from scorelens.report.cuesheet import write_cue_sheet
+    from scorelens.stamp.cuetable import read_cue_table
+
     check_writable_target(out, what="--out")
     table = pd.concat([read_cue_table(p) for p in cues], ignore_index=True)
     write_cue_sheet(table, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -19,9 +19,10 @@ from scorelens.cli.common import (
     study_settings,
 )
 from scorelens.cli.main import app
+
+if TYPE_CHECKING:
+    from scorelens.workspace import Workspace
 from scorelens.exceptions import WorkspaceError
-from scorelens.stages.report import write_report
-from scorelens.workspace import Workspace
 
 
 class ReportFormat(str, Enum):
@@ -31,6 +32,8 @@ class ReportFormat(str, Enum):
 
 def _open_workspace(root: Path) -> Workspace:
     """The workspace at ``root``, refusing a missing or empty folder (nothing to report) without creating it."""
+    from scorelens.workspace import Workspace
+
     if not root.is_dir() or not any(root.iterdir()):
         raise WorkspaceError(f"{root}: no workspace here yet, nothing to report; run `scorelens run MANIFEST -w "
                              f"{root}` first (or `scorelens demo -w {root}`)")
@@ -53,6 +56,7 @@ def report_command(
     Without --manifest the workspace's corpus/corpus.toml is used when there is one (the demo's).
     """
     from scorelens.corpus import load_corpus
+    from scorelens.stages.report import write_report
 
     ws = _open_workspace(workspace)
     study = study_settings(manifest, config, settings, report__top=top,
