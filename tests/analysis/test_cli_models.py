@@ -70,7 +70,7 @@ def test_missing_features_is_one_line_error(workspace, tmp_path, run_cli):
     # Through the console-script entry, which turns a ScorelensError into one line on stderr.
     code, err = run_cli("evaluate", "-w", tmp_path / "empty", "-m", workspace / "corpus.toml")
     assert code == 1
-    assert "no features in the workspace" in err and "Traceback" not in err
+    assert "no music features in the workspace" in err and "Traceback" not in err
 
 
 def test_a_large_corpus_is_announced_before_hours_of_work(caplog):

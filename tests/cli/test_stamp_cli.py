@@ -66,14 +66,14 @@ def test_corpus_run_keeps_going_and_resumes(tmp_path, corpus):
     assert (ws / "cues" / "film01.parquet").exists() and not (ws / "cues" / "film03.parquet").exists()
     r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws, "--keep-going")
     assert r.returncode == 1
-    assert "1 film(s) stamped, 1 already done, 1 failed" in r.stdout
+    assert "1 stamped, 1 reused, 1 failed" in r.stdout
     assert "failed: film02" in r.stderr
     assert (ws / "cues" / "film01.parquet").exists() and (ws / "cues" / "film03.parquet").exists()
     # Repair the film: a re-run stamps only what is missing.
     (broken / "films" / "film02.mkv").write_bytes((root / "films" / "film02.mkv").read_bytes())
     r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws, "--keep-going")
     assert r.returncode == 0, r.stderr
-    assert "1 film(s) stamped, 2 already done, 0 failed" in r.stdout
+    assert "1 stamped, 2 reused, 0 failed" in r.stdout
     r = scorelens("stamp-eval", "--manifest", broken / "corpus.toml", "--workspace", ws, "--json", tmp_path / "e.json")
     assert r.returncode == 0, r.stderr
     assert len(json.loads((tmp_path / "e.json").read_text())["per_film"]) == 3
