@@ -172,7 +172,11 @@ class Study:
         """Table 4: macro precision, recall and F1 of every model on every feature kind."""
         import pandas as pd
 
-        return pd.read_csv(self._need(self.layout.table4(level, "csv"), "evaluate"))
+        path = self._need(self.layout.table4(level, "csv"), "evaluate")
+        table = pd.read_csv(path)
+        # The baselines' feature kind is the text "None" (they use no features), not a missing value.
+        table["features"] = pd.read_csv(path, usecols=["features"], keep_default_na=False)["features"]
+        return table
 
     def predictions(self, level: str = "cue") -> pd.DataFrame:
         """Out-of-fold genre probabilities per film, model and feature kind (long format)."""
