@@ -189,6 +189,229 @@ class _ReadAhead:
         return max(0, stop - start)
 
 
+def _configure_decoder(ctx, *, skip_nonref: bool, skip_loop_filter: bool) -> None:
+    # Also measured on the benchmark's 1080p B-frame film (benchmarks/bench_visual.py), and not
+    # used: skip_frame="BIDIR" (dropping the B-frames used as references too) makes the P-frames
+    # that refer to them drift (mean error up to 5/255 within a GOP); flags2 "fast", flags "gray"
+    # (not built into FFmpeg's decoders) and thread settings (one core) change nothing; converting
+    # the sampled frames is 2 % of the time, so reading luma off the Y plane would not pay.
+    if skip_nonref:
+        ctx.skip_frame = "NONREF"
+    if skip_loop_filter:
+        ctx.options = {**ctx.options, "skip_loop_filter": "all"}
+
+
+class _FrameSampler:
+    """One :func:`sample_frames` pass over an open film: where it is in the requested times and the stream.
+
+    ``target`` is the requested time to sample next and ``following`` the one after it (reading
+    ahead looks for keyframes up to it); ``prev`` is the last decoded frame, the one on screen
+    until the next one is shown. Reading the first times may raise :class:`ParameterError`.
+    """
+
+    def __init__(self, path: Path, container, times: Iterator[float], *, width: int, skip_nonref: bool,
+                 skip_loop_filter: bool, skip_to_keyframes: bool):
+        self.path, self.width, self.skip_to_keyframes = path, width, skip_to_keyframes
+        self.container = container
+        self.stream = stream = _video_stream(container, path)
+        self.ctx = stream.codec_context
+        _configure_decoder(self.ctx, skip_nonref=skip_nonref, skip_loop_filter=skip_loop_filter)
+        self.end = declared_duration(container, stream)
+        self.start_offset = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        self.time_base = stream.time_base  # (PyAV builds a new Fraction at each access)
+        self.packets = _ReadAhead(container, stream)
+        self.prev = self.prev_t = None
+        self.last_good_t = 0.0  # for the message when the container cannot be read further
+        self.bad_packets = self.good_frames = self.decoded_packets = self.skipped_packets = self.drains = 0
+        self.sought: list[float] = []
+        self.drain_at = None  # the keyframe packet before which the decoder is drained, see _plan_skips
+        self._times = times
+        self.target = next(self._times, None)
+        self.following = self._next_time(self.target) if self.target is not None else None
+
+    def _next_time(self, current: float) -> float | None:
+        value = next(self._times, None)
+        if value is not None and value < current:
+            raise ParameterError(f"times must increase (t={value:.3f}s after t={current:.3f}s)")
+        return value
+
+    def _advance(self) -> None:
+        """The requested time after ``target`` becomes the one to sample (None: all sampled)."""
+        self.target = self.following
+        self.following = self._next_time(self.target) if self.target is not None else None
+
+    def _packet_time(self, value: int | None) -> float | None:
+        return None if value is None else _seconds(value, self.time_base) - self.start_offset
+
+    def _far_from(self, t: float) -> bool:
+        """Whether to seek to ``target`` rather than decode forward from ``t`` (at most once per time)."""
+        return self.target - t > _SEEK_GAP_S and self.target not in self.sought
+
+    def _seek(self, t: float) -> None:
+        # A seek lands on the keyframe before ``t``, which may be far before it (long GOPs); from
+        # there decoding goes forward.
+        self.sought.append(t)
+        self.container.seek(int((t + self.start_offset) / self.stream.time_base), stream=self.stream,
+                            backward=True, any_frame=False)
+        self.packets.restart()
+        self.prev = self.prev_t = None
+        self._plan_skips()
+
+    def _plan_skips(self) -> None:
+        """Drop the packets ahead that no sampled frame needs; called when ``target`` changes.
+
+        Decoding every packet up to the next requested time would decode, in each GOP, the
+        frames after its last sampled one; with 1 Hz sampling and the 1-2 s keyframe spacing of
+        distributed films that is a third of the frames. The packets ahead are read (not
+        decoded) up to those that decode at ``following`` (``reach``):
+
+        - a keyframe shown at or before ``target``: the packets before it are dropped and the
+          decoder reset, as a seek to it would (the frame on screen at ``target`` is that
+          keyframe or a later frame, and nothing from the keyframe on refers back across it;
+          an open GOP's leading pictures, which do, are shown before it and so never sampled);
+        - else a keyframe shown after ``target``, at or before ``reach``: the packets before it
+          after the last one shown at or before ``target`` are dropped (nothing shown at or
+          before ``target`` depends on a later packet), and when that keyframe comes the
+          decoder is drained (it holds back a few frames to reorder them; waiting for a frame
+          past ``target`` to come out would decode a few more reference frames) and reset
+          (:meth:`_drain`). Not done when a leading picture of that keyframe could be shown at
+          or before ``target``: it would have been the sampled frame.
+
+        Times, not frame counts, decide, so the sampled frames are exactly those decoding every
+        packet gives (tests/io/test_video.py compares them).
+        """
+        self.drain_at = None
+        target, packets = self.target, self.packets
+        if not self.skip_to_keyframes or target is None:
+            return
+        # Far ahead, a seek is cheaper than reading every packet up to there.
+        reach = target if self.following is None else min(self.following, target + _SEEK_GAP_S)
+        last_shown = None  # index of the last packet ahead shown at or before ``target``
+        i = 0
+        while (packet := packets.peek(i)) is not None:
+            pts, dts = self._packet_time(packet.pts), self._packet_time(packet.dts)
+            if pts is None:
+                return  # cannot place it: decode through
+            if packet.is_keyframe and pts <= target:
+                if i:
+                    self.skipped_packets += packets.drop(0, i)
+                    self.ctx.flush_buffers()
+                    i, last_shown = 0, None
+            elif packet.is_keyframe and pts <= reach:
+                if last_shown is None and self.prev is None:
+                    return  # nothing shown at ``target`` yet: it takes the first frame that comes
+                for k in range(i + 1, i + 1 + _MAX_REORDER):
+                    lead = packets.peek(k)
+                    if lead is None or lead.pts is None or self._packet_time(lead.pts) <= target:
+                        return
+                first = 0 if last_shown is None else last_shown + 1
+                self.skipped_packets += packets.drop(first, i)
+                self.drain_at = packet
+                return
+            if pts <= target:
+                last_shown = i
+            # Decode order: no later packet is a keyframe shown at or before ``reach``.
+            if (dts if dts is not None else pts) > reach:
+                return
+            i += 1
+
+    def _decode(self, packet) -> list:
+        """The frames that come out of the decoder for ``packet`` (None: all it holds back)."""
+        self.decoded_packets += packet is not None
+        try:
+            return self.ctx.decode(packet)
+        except av.error.FFmpegError:
+            self.bad_packets += 1
+            return []
+
+    def _take(self, frames) -> Iterator[tuple[float, float, np.ndarray]]:
+        # Sample the requested times these decoded frames pass (the frame before each is on
+        # screen at it); a seek, when the next time is far ahead, ends the batch.
+        for frame in frames:
+            ft = _frame_time(frame, self.stream)
+            if ft is None:
+                continue
+            ft -= self.start_offset
+            self.good_frames += 1
+            self.last_good_t = ft
+            passed = self.target is not None and ft > self.target
+            while self.target is not None and ft > self.target:
+                src, src_t = (self.prev, self.prev_t) if self.prev is not None else (frame, ft)
+                yield self.target, src_t, _to_rgb(src, self.width)
+                self._advance()
+            self.prev, self.prev_t = frame, ft
+            if self.target is None:
+                return
+            if self._far_from(ft):
+                self._seek(self.target)
+                return
+            if passed:
+                self._plan_skips()
+
+    def _drain(self) -> Iterator[tuple[float, float, np.ndarray]]:
+        """At the keyframe :meth:`_plan_skips` chose: the frames the decoder holds back, then a reset."""
+        self.drain_at = None
+        self.drains += 1
+        current = self.target
+        yield from self._take(self._decode(None))  # every frame fed comes out
+        self.ctx.flush_buffers()  # ready for the keyframe (a drained decoder takes no more packets)
+        if self.target == current and self.prev is not None:  # so ``prev`` is the frame on screen at it
+            yield self.target, self.prev_t, _to_rgb(self.prev, self.width)
+            self._advance()
+            if self.target is not None and self._far_from(self.prev_t):
+                self._seek(self.target)
+            else:
+                self._plan_skips()
+
+    def _hold_last_frame(self) -> Iterator[tuple[float, float, np.ndarray]]:
+        # The last frame stays on screen to the end of the stream, unless the stream stops well
+        # before the end the container declares (a truncated or damaged file): holding the last
+        # frame over the missing part would describe pictures that are not there.
+        end, prev_t = self.end, self.prev_t
+        frame_s = 1.0 / float(self.stream.average_rate) if self.stream.average_rate else 0.5
+        if (np.isfinite(end) and self.target is not None and self.target < end
+                and prev_t < end - max(_END_TOLERANCE_S, 2 * frame_s)):
+            raise MediaError(f"{self.path}: the video stream stops at t={prev_t:.3f}s but the container declares "
+                             f"{end:.3f}s (truncated or damaged file)")
+        horizon = end if np.isfinite(end) else prev_t + frame_s
+        while self.target is not None and self.target < horizon:
+            yield self.target, prev_t, _to_rgb(self.prev, self.width)
+            self._advance()
+
+    def samples(self) -> Iterator[tuple[float, float, np.ndarray]]:
+        """``(t, frame_t, rgb)`` for each requested time from ``target`` on (see :func:`sample_frames`)."""
+        if self.target > _SEEK_GAP_S:
+            self._seek(self.target)
+        else:
+            self._plan_skips()
+        while self.target is not None:
+            if self.drain_at is not None and self.packets.peek(0) is self.drain_at:
+                yield from self._drain()
+                continue
+            try:
+                packet = self.packets.pop()
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{self.path}: cannot read the container after t={self.last_good_t:.3f}s "
+                                 f"({exc.strerror or exc})") from exc
+            yield from self._take(self._decode(packet))
+        if self.prev is not None:
+            yield from self._hold_last_frame()
+
+    def finish(self) -> None:
+        """After :meth:`samples`: no readable frame is an error, skipped packets a warning."""
+        log.debug("%s: %d video packets decoded, %d skipped before keyframes, %d drains, %d seeks", self.path,
+                  self.decoded_packets, self.skipped_packets, self.drains, len(self.sought))
+        if self.good_frames == 0:
+            raise MediaError(f"{self.path}: no readable video frame ({self.bad_packets} packet(s) rejected by the "
+                             f"{self.ctx.name} decoder)")
+        if self.bad_packets:
+            # stacklevel: past this method and the sample_frames generator, the line iterating it.
+            warnings.warn(f"{self.path}: skipped {self.bad_packets} unreadable video packet(s); earlier readable "
+                          "frames were sampled instead", VideoWarning, stacklevel=3)
+
+
 def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int = 160,
                   skip_nonref: bool = True, skip_loop_filter: bool = False,
                   skip_to_keyframes: bool = True) -> Iterator[tuple[float, float, np.ndarray]]:
@@ -233,191 +456,9 @@ def sample_frames(path: str | os.PathLike, times: Iterable[float], *, width: int
         raise ParameterError(f"width={width} must be >= 1")
     targets = iter(times)
     with open_media(path) as container:
-        stream = _video_stream(container, path)
-        ctx = stream.codec_context
-        # Also measured on the benchmark's 1080p B-frame film (benchmarks/bench_visual.py), and not
-        # used: skip_frame="BIDIR" (dropping the B-frames used as references too) makes the P-frames
-        # that refer to them drift (mean error up to 5/255 within a GOP); flags2 "fast", flags "gray"
-        # (not built into FFmpeg's decoders) and thread settings (one core) change nothing; converting
-        # the sampled frames (below) is 2 % of the time, so reading luma off the Y plane would not pay.
-        if skip_nonref:
-            ctx.skip_frame = "NONREF"
-        if skip_loop_filter:
-            ctx.options = {**ctx.options, "skip_loop_filter": "all"}
-        end = declared_duration(container, stream)
-        start_offset = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        packets = _ReadAhead(container, stream)
-        prev = prev_t = None
-        last_good_t = 0.0
-        bad_packets = good_frames = decoded_packets = skipped_packets = drains = 0
-        sought: list[float] = []
-        drain_at = None  # the keyframe packet before which the decoder is drained, see read_ahead
-
-        def following_target(current: float) -> float | None:
-            value = next(targets, None)
-            if value is not None and value < current:
-                raise ParameterError(f"times must increase (t={value:.3f}s after t={current:.3f}s)")
-            return value
-
-        # The requested time and the one after it (reading ahead looks for keyframes up to it).
-        target = next(targets, None)
-        if target is None:
-            return
-        following = following_target(target)
-
-        def next_target() -> None:
-            nonlocal target, following
-            target = following
-            following = following_target(target) if target is not None else None
-
-        time_base = stream.time_base  # (PyAV builds a new Fraction at each access)
-
-        def packet_time(value: int | None) -> float | None:
-            return None if value is None else _seconds(value, time_base) - start_offset
-
-        def seek_to(t: float) -> None:
-            # At most one seek per requested time: a seek lands on the keyframe before ``t``,
-            # which may be far before it (long GOPs); from there decoding goes forward.
-            nonlocal prev, prev_t
-            sought.append(t)
-            container.seek(int((t + start_offset) / stream.time_base), stream=stream, backward=True, any_frame=False)
-            packets.restart()
-            prev = prev_t = None
-            read_ahead()
-
-        def read_ahead() -> None:
-            # Called when ``target`` changes. Decoding every packet up to the next requested time
-            # would decode, in each GOP, the frames after its last sampled one; with 1 Hz sampling
-            # and the 1-2 s keyframe spacing of distributed films that is a third of the frames.
-            # The packets ahead are read (not decoded) up to those that decode at ``following``
-            # (``reach``):
-            # - a keyframe shown at or before ``target``: the packets before it are dropped and
-            #   the decoder reset, as a seek to it would (the frame on screen at ``target`` is that
-            #   keyframe or a later frame, and nothing from the keyframe on refers back across it;
-            #   an open GOP's leading pictures, which do, are shown before it and so never sampled);
-            # - else a keyframe shown after ``target``, at or before ``reach``: the packets
-            #   before it after the last one shown at or before ``target`` are dropped (nothing
-            #   shown at or before ``target`` depends on a later packet), and when that keyframe
-            #   comes the decoder is drained (it holds back a few frames to reorder them; waiting
-            #   for a frame past ``target`` to come out would decode a few more reference frames)
-            #   and reset. Not done when a leading picture of that keyframe could be shown at or
-            #   before ``target``: it would have been the sampled frame.
-            # Times, not frame counts, decide, so the sampled frames are exactly those decoding
-            # every packet gives (tests/io/test_video.py compares them).
-            nonlocal drain_at, skipped_packets
-            drain_at = None
-            if not skip_to_keyframes or target is None:
-                return
-            # Far ahead, a seek is cheaper than reading every packet up to there.
-            reach = target if following is None else min(following, target + _SEEK_GAP_S)
-            last_shown = None  # index of the last packet ahead shown at or before ``target``
-            i = 0
-            while (packet := packets.peek(i)) is not None:
-                pts, dts = packet_time(packet.pts), packet_time(packet.dts)
-                if pts is None:
-                    return  # cannot place it: decode through
-                if packet.is_keyframe and pts <= target:
-                    if i:
-                        skipped_packets += packets.drop(0, i)
-                        ctx.flush_buffers()
-                        i, last_shown = 0, None
-                elif packet.is_keyframe and pts <= reach:
-                    if last_shown is None and prev is None:
-                        return  # nothing shown at ``target`` yet: it takes the first frame that comes
-                    for k in range(i + 1, i + 1 + _MAX_REORDER):
-                        lead = packets.peek(k)
-                        if lead is None or lead.pts is None or packet_time(lead.pts) <= target:
-                            return
-                    first = 0 if last_shown is None else last_shown + 1
-                    skipped_packets += packets.drop(first, i)
-                    drain_at = packet
-                    return
-                if pts <= target:
-                    last_shown = i
-                # Decode order: no later packet is a keyframe shown at or before ``reach``.
-                if (dts if dts is not None else pts) > reach:
-                    return
-                i += 1
-
-        def take(frames) -> Iterator[tuple[float, float, np.ndarray]]:
-            # Sample the requested times these decoded frames pass (the frame before each is on
-            # screen at it); a seek, when the next time is far ahead, ends the batch.
-            nonlocal prev, prev_t, good_frames, last_good_t
-            for frame in frames:
-                ft = _frame_time(frame, stream)
-                if ft is None:
-                    continue
-                ft -= start_offset
-                good_frames += 1
-                last_good_t = ft
-                passed = target is not None and ft > target
-                while target is not None and ft > target:
-                    src, src_t = (prev, prev_t) if prev is not None else (frame, ft)
-                    yield target, src_t, _to_rgb(src, width)
-                    next_target()
-                prev, prev_t = frame, ft
-                if target is None:
-                    return
-                if target - ft > _SEEK_GAP_S and target not in sought:
-                    seek_to(target)
-                    return
-                if passed:
-                    read_ahead()
-
-        def decode(packet) -> list:
-            nonlocal bad_packets, decoded_packets
-            decoded_packets += packet is not None
-            try:
-                return ctx.decode(packet)
-            except av.error.FFmpegError:
-                bad_packets += 1
-                return []
-
-        if target > _SEEK_GAP_S:
-            seek_to(target)
-        else:
-            read_ahead()
-        while target is not None:
-            if drain_at is not None and packets.peek(0) is drain_at:
-                drain_at = None
-                drains += 1
-                current = target
-                yield from take(decode(None))  # every frame fed comes out
-                ctx.flush_buffers()  # ready for the keyframe (a drained decoder takes no more packets)
-                if target == current and prev is not None:  # so ``prev`` is the frame on screen at it
-                    yield target, prev_t, _to_rgb(prev, width)
-                    next_target()
-                    if target is not None and target - prev_t > _SEEK_GAP_S and target not in sought:
-                        seek_to(target)
-                    else:
-                        read_ahead()
-                continue
-            try:
-                packet = packets.pop()
-            except StopIteration:
-                break
-            except av.error.FFmpegError as exc:
-                raise MediaError(f"{path}: cannot read the container after t={last_good_t:.3f}s "
-                                 f"({exc.strerror or exc})") from exc
-            yield from take(decode(packet))
-        if prev is not None:
-            # The last frame stays on screen to the end of the stream, unless the stream stops
-            # well before the end the container declares (a truncated or damaged file): holding
-            # the last frame over the missing part would describe pictures that are not there.
-            frame_s = 1.0 / float(stream.average_rate) if stream.average_rate else 0.5
-            if np.isfinite(end) and target is not None and target < end and prev_t < end - max(_END_TOLERANCE_S,
-                                                                                               2 * frame_s):
-                raise MediaError(f"{path}: the video stream stops at t={prev_t:.3f}s but the container declares "
-                                 f"{end:.3f}s (truncated or damaged file)")
-            horizon = end if np.isfinite(end) else prev_t + frame_s
-            while target is not None and target < horizon:
-                yield target, prev_t, _to_rgb(prev, width)
-                next_target()
-        log.debug("%s: %d video packets decoded, %d skipped before keyframes, %d drains, %d seeks", path,
-                  decoded_packets, skipped_packets, drains, len(sought))
-        if good_frames == 0:
-            raise MediaError(f"{path}: no readable video frame ({bad_packets} packet(s) rejected by the "
-                             f"{ctx.name} decoder)")
-        if bad_packets:
-            warnings.warn(f"{path}: skipped {bad_packets} unreadable video packet(s); earlier readable "
-                          "frames were sampled instead", VideoWarning, stacklevel=2)
+        sampler = _FrameSampler(path, container, targets, width=width, skip_nonref=skip_nonref,
+                                skip_loop_filter=skip_loop_filter, skip_to_keyframes=skip_to_keyframes)
+        if sampler.target is None:
+            return  # no times: nothing decoded, nothing to report
+        yield from sampler.samples()
+        sampler.finish()
