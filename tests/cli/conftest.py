@@ -5,11 +5,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from scorelens.config import FeatureConfig, ModelConfig, StamperConfig
+from scorelens.config import FeatureConfig, ModelConfig, StudyConfig
 from scorelens.corpus import load_corpus
 from scorelens.demo.films import make_corpus
 from scorelens.stages.evaluate import run_train
-from scorelens.stages.features import film_sources, run_features
+from scorelens.stages.features import compute_features, film_sources
 from scorelens.stages.stamp import run_stamp
 from scorelens.workspace import Workspace
 
@@ -31,8 +31,8 @@ def mir_study(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: more threads only oversubscribe the shared cores
     try:
-        run_stamp(ws, StamperConfig(), corpus)
-        run_features(ws, FeatureConfig(), film_sources(ws, corpus), kind="mir", kind_options=MIR_OPTIONS)
+        run_stamp(ws, StudyConfig(), corpus)
+        compute_features(ws, FeatureConfig(), film_sources(ws, corpus), kind="mir", kind_options=MIR_OPTIONS)
         run_train(ws, ModelConfig(epochs=100, hidden=16, learning_rate=1e-3, seed=0), corpus, features="mir",
                   model="attention", out=root / "model.pt")
     finally:
