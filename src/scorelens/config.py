@@ -457,7 +457,7 @@ class EmbeddingConfig:
     musicnn_tags: bool = True
     """Also output musicnn's 50 tag probabilities (``tags/musicnn_<tag>/mean``) next to its 200-d embedding."""
     musicnn_batch_size: int = 4
-    """musicnn 3-second patches per forward pass (~10 MB each; small batches run fastest on CPU)."""
+    """musicnn 3-second patches per pass through the per-patch stages (~1 MB each)."""
 
     def __post_init__(self) -> None:
         for name in ("vggish_batch_size", "musicnn_batch_size"):

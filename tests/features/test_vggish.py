@@ -36,7 +36,7 @@ def _load_by_path(name: str, path: Path):
     return module
 
 
-tfwriter = _load_by_path("_scorelens_tfwriter", Path(__file__).with_name("_tfwriter.py"))
+tfwriter = _load_by_path("_scorelens_tfwriter", Path(__file__).parents[1] / "io" / "_tfwriter.py")
 
 # Released variable names and shapes of vggish_model.ckpt (TensorFlow layout).
 VGGISH_SHAPES = {

@@ -8,7 +8,7 @@ requirements no longer install and its code fails on current TensorFlow, so scor
 
 * installs the wheel for its data only (``pip install --no-deps musicnn==0.1.0``) and
   finds the checkpoint folder with :func:`importlib.util.find_spec` without importing it;
-* reads the checkpoint with :mod:`scorelens.features.tfcheckpoint` (no TensorFlow);
+* reads the checkpoint with :mod:`scorelens.io.tfcheckpoint` (no TensorFlow);
 * re-implements the network below from ``musicnn/models.py`` and the checkpoint's
   variable names and shapes; it matches the original TensorFlow graph to ~1e-5 (see
   ``tests/features/test_musicnn.py`` and ``benchmarks/make_musicnn_reference.py``).
@@ -25,11 +25,12 @@ span's two ends (so every second's frame covers that second's audio, and no padd
 silence enters a patch). A span of ``D`` seconds has ``floor(D)`` frames, the common
 grid's count (a span shorter than one second has none: :class:`FeatureError`). Spans
 shorter than a patch are repeated to fill one, as musicnn's training did
-(``pad_short: repeat-pad``). The timbral front-end convolutions,
-whose receptive field is 7 frames, are computed once over the whole spectrogram and
-shared by the overlapping patches (only each patch's three edge frames differ, and are
-recomputed with the patch's own zero padding); the result equals running every patch
-separately.
+(``pad_short: repeat-pad``). Each spectrogram frame lies in three patches; what the
+network computes from a frame independently of its patch (the timbral front end, the
+temporal front end away from the patch's ends, part of the mid-end) is computed once
+and shared by the overlapping patches, and the timbral filters run in the DFT domain
+(:mod:`scorelens.features._musicnn_shared`); the result equals running every patch
+separately, to float rounding.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from scorelens.exceptions import FeatureError, ParameterError
+from scorelens.features._musicnn_shared import embed_patches
 from scorelens.features.base import GRID_RATE_HZ, FeatureKind, FrameFeatures
 from scorelens.features.embeddings import check_audio
-from scorelens.features.tfcheckpoint import open_checkpoint
+from scorelens.io.tfcheckpoint import open_checkpoint
 
 __all__ = ["MusicnnKind", "MusicnnNet", "MusicnnOutput", "load_musicnn", "musicnn_log_mel",
            "musicnn_weights_dir", "MSD_LABELS", "MTT_LABELS", "MODELS", "SAMPLE_RATE", "PATCH_FRAMES"]
@@ -191,6 +193,40 @@ class _FreqPooledConv(nn.Module):
         self.conv = nn.Conv2d(1, filters, kernel_size=kernel)
         self.bn = _bn(filters)
 
+    def signed_weight(self) -> torch.Tensor:
+        """The filters, each negated where its batch norm scale is negative.
+
+        Returns
+        -------
+        torch.Tensor [shape=(filters, 1, kernel_time, kernel_freq)]
+            The maximum over frequency of their responses is what :meth:`finish` expects.
+        """
+        scale, _ = _affine(self.bn)
+        return self.conv.weight * torch.where(scale >= 0, 1.0, -1.0)[:, None, None, None]
+
+    def finish(self, pooled: torch.Tensor, *, channel_dim: int = 1) -> torch.Tensor:
+        """ReLU and batch norm of the frequency maxima of :meth:`signed_weight`'s responses.
+
+        Parameters
+        ----------
+        pooled : torch.Tensor [shape=(..., filters, ...)]
+            Maxima over frequency of the (bias-free) responses to :meth:`signed_weight`.
+        channel_dim : int
+            Axis of ``pooled`` that holds the filters.
+
+        Returns
+        -------
+        torch.Tensor [shape=pooled.shape]
+            The block's output.
+        """
+        scale, shift = _affine(self.bn)
+        shape = [1] * pooled.dim()
+        shape[channel_dim] = -1
+        sign = torch.where(scale >= 0, 1.0, -1.0).view(shape)
+        # sign * max(sign * y) is max(y) or min(y): the extreme the monotone ReLU/BN map to the maximum
+        pooled = torch.relu(pooled * sign + self.conv.bias.view(shape))
+        return pooled * scale.view(shape) + shift.view(shape)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled filter responses of log-mel frames.
 
@@ -203,13 +239,8 @@ class _FreqPooledConv(nn.Module):
         -------
         torch.Tensor [shape=(batch, filters, time_in - kernel_time + 1)]
         """
-        # x: (batch, 1, time_in, 96), already padded in time
-        scale, shift = _affine(self.bn)
-        sign = torch.where(scale >= 0, 1.0, -1.0)  # (filters,)
-        y = F.conv2d(x, self.conv.weight * sign[:, None, None, None])  # (batch, filters, time, freq), signed
-        pooled = y.amax(dim=3) * sign[None, :, None]  # (batch, filters, time): max, or min where sign < 0
-        pooled = torch.relu(pooled + self.conv.bias[None, :, None])
-        return pooled * scale[None, :, None] + shift[None, :, None]  # (batch, filters, time)
+        y = F.conv2d(x, self.signed_weight())  # (batch, filters, time, freq), signed
+        return self.finish(y.amax(dim=3))  # (batch, filters, time)
 
 
 class TimbralBlock(_FreqPooledConv):
@@ -267,14 +298,28 @@ class Midend(nn.Module):
         -------
         torch.Tensor [shape=(batch, 753, time)]
         """
-        # front: (batch, 561, time)
-        outputs = [front]
-        x = front
-        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            y = bn(torch.relu(conv(F.pad(x, (_EDGE, _EDGE)))))  # (batch, 64, time)
-            x = y if i == 0 else y + x
+        first = self.convs[0](F.pad(front, (_EDGE, _EDGE)))  # (batch, 64, time)
+        return torch.cat([front, *self.after_first_conv(first)], dim=1)  # (batch, 753, time)
+
+    def after_first_conv(self, first: torch.Tensor) -> list[torch.Tensor]:
+        """The three mid-end outputs, given the first convolution's output (bias included).
+
+        Parameters
+        ----------
+        first : torch.Tensor [shape=(batch, 64, time)]
+            ``convs[0]`` of the zero-padded front-end features.
+
+        Returns
+        -------
+        list of torch.Tensor [shape=(batch, 64, time)]
+            The outputs of the three layers, the last two with their residual connections.
+        """
+        x = self.bns[0](torch.relu(first))  # (batch, 64, time)
+        outputs = [x]
+        for conv, bn in zip(self.convs[1:], self.bns[1:]):
+            x = bn(torch.relu(conv(F.pad(x, (_EDGE, _EDGE))))) + x  # (batch, 64, time)
             outputs.append(x)
-        return torch.cat(outputs, dim=1)  # (batch, 753, time)
+        return outputs
 
 
 class Backend(nn.Module):
@@ -301,11 +346,22 @@ class Backend(nn.Module):
             ``logits`` and ``tags`` [shape=(batch, n_tags)], ``penultimate`` [shape=(batch, 200)],
             ``mean_pool`` and ``max_pool`` [shape=(batch, 753)].
         """
-        # features: (batch, 753, time)
-        max_pool = features.amax(dim=2)  # (batch, 753)
-        mean_pool = features.mean(dim=2)  # (batch, 753)
+        return self.from_pools(features.amax(dim=2), features.mean(dim=2))
+
+    def from_pools(self, max_pool: torch.Tensor, mean_pool: torch.Tensor) -> MusicnnOutput:
+        """Embedding and tags from the temporal maximum and mean of the mid-end output.
+
+        Parameters
+        ----------
+        max_pool, mean_pool : torch.Tensor [shape=(batch, 753)]
+            Maximum and mean over time of the 753 front- and mid-end features.
+
+        Returns
+        -------
+        MusicnnOutput
+        """
         # TensorFlow concatenates [max, mean] on a trailing axis and flattens: interleaved.
-        pooled = torch.stack([max_pool, mean_pool], dim=2).reshape(features.shape[0], -1)  # (batch, 1506)
+        pooled = torch.stack([max_pool, mean_pool], dim=2).reshape(max_pool.shape[0], -1)  # (batch, 1506)
         penultimate = self.bn_dense(torch.relu(self.dense(self.bn_pool(pooled))))  # (batch, 200)
         logits = self.out(penultimate)  # (batch, n_tags)
         return MusicnnOutput(logits, torch.sigmoid(logits), penultimate, mean_pool, max_pool)
@@ -381,13 +437,14 @@ class MusicnnNet(nn.Module):
         front = torch.cat([timbral, *temporal], dim=1)  # (batch, 561, time)
         return self.backend(self.midend(front))
 
-    def embed_spectrogram(self, logmel: torch.Tensor, starts: list[int], *,
-                          batch_size: int = 4, block_frames: int = 2048) -> MusicnnOutput:
-        """Run the network on patches of one long spectrogram, sharing the timbral front end.
+    def embed_spectrogram(self, logmel: torch.Tensor, starts: list[int], *, batch_size: int = 4) -> MusicnnOutput:
+        """Run the network on patches of one long spectrogram, sharing what the patches have in common.
 
         Equivalent to ``forward(stack([logmel[s:s + 187] for s in starts]))`` (to float
-        rounding), but the 7-frame timbral convolutions are computed once per spectrogram
-        frame instead of once per patch and frame.
+        rounding, ~1e-6), but the parts of the network that do not depend on the patch
+        are computed once per spectrogram frame instead of once per patch and frame, and
+        the timbral filters run in the DFT domain (see :mod:`scorelens.features._musicnn_shared`):
+        about half the multiplications. Runs on the device of ``logmel`` (the network's).
 
         Parameters
         ----------
@@ -396,9 +453,7 @@ class MusicnnNet(nn.Module):
         starts : list of int
             First frame of each patch; ``0 <= s <= n_frames - 187``.
         batch_size : int
-            Patches per pass through the rest of the network.
-        block_frames : int
-            Spectrogram frames per pass of the shared timbral convolutions.
+            Patches per pass through the per-patch stages.
 
         Returns
         -------
@@ -410,32 +465,15 @@ class MusicnnNet(nn.Module):
         Raises
         ------
         ParameterError
-            If a patch would extend outside the spectrogram.
+            If a patch would extend outside the spectrogram, or ``starts`` is empty.
         """
         n_frames = logmel.shape[0]
+        if not len(starts):
+            raise ParameterError("starts must name at least one patch")
         if any(s < 0 or s + PATCH_FRAMES > n_frames for s in starts):
             raise ParameterError(f"patch starts must lie in [0, {n_frames - PATCH_FRAMES}] for "
                                  f"{n_frames} frames; got {min(starts)}..{max(starts)}")
-        x = self.normalise(logmel)  # (n_frames, 96)
-        padded = F.pad(x, (0, 0, _EDGE, _EDGE))  # (n_frames + 6, 96)
-        shared = torch.empty(2 * _TIMBRAL_FILTERS, n_frames)
-        for b in range(0, n_frames, block_frames):
-            e = min(n_frames, b + block_frames)
-            shared[:, b:e] = self.timbral_features(padded[None, b:e + 2 * _EDGE])[0]
-        outputs = []
-        for i in range(0, len(starts), batch_size):
-            batch = starts[i:i + batch_size]
-            patches = torch.stack([x[s:s + PATCH_FRAMES] for s in batch])  # (batch, 187, 96)
-            timbral = torch.stack([shared[:, s:s + PATCH_FRAMES] for s in batch])  # (batch, 408, 187)
-            # Each patch's first and last three frames see its own zero padding.
-            zeros = patches.new_zeros(len(batch), _EDGE, N_MELS)
-            head = torch.cat([zeros, patches[:, :2 * _EDGE]], dim=1)  # (batch, 9, 96)
-            tail = torch.cat([patches[:, -2 * _EDGE:], zeros], dim=1)  # (batch, 9, 96)
-            edges = self.timbral_features(torch.cat([head, tail]))  # (2 * batch, 408, 3)
-            timbral[:, :, :_EDGE] = edges[:len(batch)]
-            timbral[:, :, -_EDGE:] = edges[len(batch):]
-            outputs.append(self._from_timbral(patches, timbral))
-        return MusicnnOutput(*(torch.cat(parts) for parts in zip(*outputs)))
+        return embed_patches(self, logmel, list(starts), patch_frames=PATCH_FRAMES, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------- weights
@@ -609,7 +647,7 @@ class MusicnnKind(FeatureKind):
     weights_dir : path-like, optional
         Folder holding ``<model>/.index`` (default: the installed musicnn wheel).
     batch_size : int
-        Patches per forward pass (memory grows ~10 MB per patch).
+        Patches per pass through the per-patch stages (~1 MB each).
 
     Raises
     ------

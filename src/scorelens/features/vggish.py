@@ -14,7 +14,7 @@ filters are a different matrix and would shift the log-mel input by ~0.01.
 Weights cannot be downloaded by scorelens; it reads the files a user supplies:
 
 * Google's release: ``vggish_model.ckpt`` (a TensorFlow checkpoint; read with NumPy by
-  :mod:`scorelens.features.tfcheckpoint`, both the single-file V1 format of the
+  :mod:`scorelens.io.tfcheckpoint`, both the single-file V1 format of the
   published file and a V2 ``.index``/``.data`` bundle) and ``vggish_pca_params.npz``;
 * the widely used PyTorch conversion (torchvggish): ``vggish-10086976.pth`` (network
   state dict) and ``vggish_pca_params-970ea276.pth`` (PCA parameters).
@@ -51,7 +51,7 @@ from torch import nn
 from scorelens.exceptions import FeatureError, ParameterError
 from scorelens.features.base import FeatureKind, FrameFeatures
 from scorelens.features.embeddings import check_audio
-from scorelens.features.tfcheckpoint import open_checkpoint
+from scorelens.io.tfcheckpoint import open_checkpoint
 
 __all__ = ["VGGishKind", "VGGish", "VGGishWeights", "vggish_log_mel", "vggish_examples", "vggish_mel_matrix",
            "vggish_postprocess", "find_vggish_weights", "load_vggish", "load_pca_params",

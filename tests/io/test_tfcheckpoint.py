@@ -1,4 +1,4 @@
-"""Tests of the NumPy TensorFlow checkpoint reader (scorelens.features.tfcheckpoint)."""
+"""Tests of the NumPy TensorFlow checkpoint reader (scorelens.io.tfcheckpoint)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scorelens.exceptions import FeatureError
-from scorelens.features.tfcheckpoint import crc32c, mask_crc, open_checkpoint, unmask_crc
+from scorelens.io.tfcheckpoint import crc32c, mask_crc, open_checkpoint, unmask_crc
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scorelens.features.tfcheckpoint import crc32c, mask_crc
+from scorelens.io.tfcheckpoint import crc32c, mask_crc
 
 _DTYPE_ENUM = {np.dtype("float32"): 1, np.dtype("float64"): 2, np.dtype("int32"): 3, np.dtype("int64"): 9,
                np.dtype("float16"): 19}
