@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.exceptions import MediaError, ModelError, ParameterError, WorkspaceError
 
 __all__ = ["ProfileConfig", "PieceProfile", "MusicProfile", "profile", "MAIN_DESCRIPTORS", "DESCRIPTOR_LABELS"]

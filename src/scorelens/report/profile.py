@@ -21,7 +21,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from scorelens import __version__
+from scorelens._version import __version__
 
 __all__ = ["descriptor_figure", "render_profile_html"]
 
