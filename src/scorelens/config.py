@@ -519,8 +519,11 @@ class ModelConfig:
     precision: str = "auto"
     """Arithmetic of the networks' instance layers: ``"float32"``, ``"bfloat16"`` (mixed precision:
     float32 weights, optimiser and loss, bfloat16 products; several times faster on CPUs with
-    AMX) or ``"auto"`` (bfloat16 where the CPU has native bfloat16 products). The study does not
-    say; evaluations record the precision they ran with."""
+    AMX) or ``"auto"``: bfloat16 only where the CPU lists a native bfloat16 instruction (AMX,
+    AVX-512 BF16, Arm BF16) and a short GEMM timing at the networks' shapes, cached per machine,
+    finds it at least 1.2 times faster; float32 elsewhere (oneDNN emulates bfloat16 on other CPUs,
+    several times slower than float32). The study does not say; evaluations record the precision
+    they ran with and why (``run_info`` in ``table4.json``)."""
     poolings: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
                                  "feature_attention")
     """Network poolings of Table 3 to evaluate."""
