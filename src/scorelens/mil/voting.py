@@ -64,7 +64,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from scorelens.mil.base import BagClassifier, fit_binary, make_base_classifier
+from scorelens.mil.base import BagClassifier, fit_binary_columns, make_base_classifier
 
 __all__ = ["InstanceMajorityVote"]
 
@@ -188,7 +188,7 @@ class InstanceMajorityVote(BagClassifier):
             # A kernel computed here from validated (finite) bags is finite: each SVC need not
             # scan its n^2 entries again.
             with config_context(assume_finite=self.kernel_X_ is not None or get_config()["assume_finite"]):
-                self.estimators_ = [fit_binary(template, Xs, Yi[:, k]) for k in range(Y.shape[1])]
+                self.estimators_ = fit_binary_columns(template, Xs, Yi)
 
     def instance_votes(self, bags) -> list[np.ndarray]:
         """Each instance's 0/1 vote for each label.
