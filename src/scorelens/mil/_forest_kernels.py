@@ -9,7 +9,6 @@ from numba import njit
 EPS = float(np.finfo(np.float64).eps)
 
 
-
 @njit(cache=True, nogil=True)
 def rand_int(low, high, state):
     # scikit-learn's our_rand_r (32-bit xorshift) and rand_int.
@@ -23,6 +22,7 @@ def rand_int(low, high, state):
     r = np.int64(s % np.uint64(0x80000000))
     return low + r % (high - low)
 
+
 @njit(cache=True, nogil=True)
 def insertion_sort(a, m):
     for i in range(1, m):
@@ -32,6 +32,7 @@ def insertion_sort(a, m):
             a[j + 1] = a[j]
             j -= 1
         a[j + 1] = x
+
 
 @njit(cache=True, nogil=True)
 def radix_sort(a, tmp, m, digit, passes, count):
@@ -54,6 +55,7 @@ def radix_sort(a, tmp, m, digit, passes, count):
         shift += digit
     return src
 
+
 @njit(cache=True, nogil=True)
 def gini(c0, c1, wn):
     sq = 0.0
@@ -62,6 +64,7 @@ def gini(c0, c1, wn):
     g = 0.0
     g += 1.0 - sq / (wn * wn)
     return g / 1.0
+
 
 @njit(cache=True, nogil=True)
 def grow(X, order, rank, value, apart, y, w, max_features, seed, scan_share, small, digit, passes):
@@ -89,10 +92,9 @@ def grow(X, order, rank, value, apart, y, w, max_features, seed, scan_share, sma
     val = np.zeros((cap, 2))
     features = np.arange(d).astype(np.int64)
     constant = np.empty(d, dtype=np.int64)
-    # the builder's stack: start, end, depth, parent, is_left, n_constant; impurity apart
+    # The depth-first builder's stack: start, end, depth, parent, is_left, n_constant (impurity apart).
     st_i = np.empty((cap, 6), dtype=np.int64)
     st_f = np.empty(cap)
-    top = 0
     st_i[0, 0], st_i[0, 1], st_i[0, 2], st_i[0, 3], st_i[0, 4], st_i[0, 5] = 0, m, 0, -1, 0, 0
     st_f[0] = np.inf
     top = 1

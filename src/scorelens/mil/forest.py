@@ -56,8 +56,7 @@ __all__ = ["supports", "fit_binary_forests", "FeatureRanks", "rank_features"]
 
 _RAND_R_MAX = 0x7FFFFFFF            # scikit-learn's RAND_R_MAX
 _FEATURE_THRESHOLD = np.float32(1e-7)
-_EPS = float(np.finfo(np.float64).eps)   # the tree builder's EPSILON
-_LEAF, _UNDEFINED = -1, -2
+_LEAF = -1
 
 #: False has scikit-learn fit every forest (benchmarks compare the two this way).
 ENABLED = True
