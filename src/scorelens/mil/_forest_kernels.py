@@ -67,17 +67,15 @@ def gini(c0, c1, wn):
 
 
 @njit(cache=True, nogil=True)
-def grow(X, order, rank, value, apart, y, w, max_features, seed, scan_share, small, digit, passes):
+def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes):
     n, d = X.shape
     thr = np.float32(1e-7)
     samples = np.empty(n, dtype=np.int64)
-    pos_of = np.full(n, -1, dtype=np.int64)
     m = 0
     wN = 0.0
     for i in range(n):
         if w[i] != 0.0:
             samples[m] = i
-            pos_of[i] = m
             m += 1
         wN += w[i]
     cap = 2 * m + 1
@@ -150,7 +148,6 @@ def grow(X, order, rank, value, apart, y, w, max_features, seed, scan_share, sma
             best_proxy = -np.inf
             bound = -np.inf
             margin = 1e-9 * wn
-            scan = nn >= scan_share * n
             while f_i > n_total and (n_visited < max_features or n_visited <= n_found + n_drawn):
                 n_visited += 1
                 f_j = rand_int(n_drawn, f_i - n_found, state)
@@ -164,26 +161,16 @@ def grow(X, order, rank, value, apart, y, w, max_features, seed, scan_share, sma
                 f = features[f_j]
                 # The node's samples in ascending order of feature f, each as one key:
                 # rank << 32 | bootstrap count << 1 | class.
-                if scan:
-                    k = 0
-                    for q in range(n):
-                        i = order[f, q]
-                        pq = pos_of[i]
-                        if pq >= start and pq < end:
-                            keys[k] = (rank[f, i] << 32) | wy[i]
-                            k += 1
+                k = 0
+                for p in range(start, end):
+                    i = samples[p]
+                    keys[k] = (np.int64(rank[f, i]) << 32) | wy[i]
+                    k += 1
+                if nn <= small:
+                    insertion_sort(keys, nn)
                     ks = keys
                 else:
-                    k = 0
-                    for p in range(start, end):
-                        i = samples[p]
-                        keys[k] = (rank[f, i] << 32) | wy[i]
-                        k += 1
-                    if nn <= small:
-                        insertion_sort(keys, nn)
-                        ks = keys
-                    else:
-                        ks = radix_sort(keys, keys2, nn, digit, passes, count)
+                    ks = radix_sort(keys, keys2, nn, digit, passes, count)
                 if value[f, ks[nn - 1] >> 32] <= value[f, ks[0] >> 32] + thr:
                     tmp = features[f_j]
                     features[f_j] = features[n_total]
@@ -247,15 +234,13 @@ def grow(X, order, rank, value, apart, y, w, max_features, seed, scan_share, sma
                 wl = 0.0
                 l1 = 0.0
                 l0 = 0.0
-                for p in range(start, end):
+                for p in range(start, best_pos):
                     i = samples[p]
-                    pos_of[i] = p
-                    if p < best_pos:
-                        wl += w[i]
-                        if y[i] == 1:
-                            l1 += w[i]
-                        else:
-                            l0 += w[i]
+                    wl += w[i]
+                    if y[i] == 1:
+                        l1 += w[i]
+                    else:
+                        l0 += w[i]
                 wr = wn - wl
                 imp_l = gini(l0, l1, wl)
                 imp_r = gini(t0 - l0, t1 - l1, wr)
