@@ -129,3 +129,14 @@ def test_instance_majority_vote_and_simple_mi_use_the_same_forests(rng):
     proba = np.stack([clone(rf).fit(means, Y[:, k]).predict_proba(means)[:, 1] for k in range(2)]
                      + [np.ones(n_bags)], axis=1)
     assert np.array_equal(SimpleMI(estimator="rf", random_state=9).fit(bags, Y).predict_proba(bags), proba)
+
+
+def test_wide_ranks_of_large_corpora_grow_the_same_trees(rng):
+    # Above 65,536 instances the ranks are int32 rather than uint16; the same builder on int32
+    # ranks of a small problem must give scikit-learn's trees too.
+    X, Y = awkward(rng, n=300, d=8, labels=1)
+    ranks = forest.rank_features(X)
+    assert ranks.rank.dtype == np.uint16
+    ranks.rank = ranks.rank.astype(np.int32)
+    template = RandomForestClassifier(n_estimators=4, random_state=2)
+    assert_same_forest(forest._fit_one(template, ranks, Y[:, 0]), clone(template).fit(X, Y[:, 0]), X)

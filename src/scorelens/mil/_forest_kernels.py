@@ -67,7 +67,7 @@ def gini(c0, c1, wn):
 
 
 @njit(cache=True, nogil=True)
-def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes):
+def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, keys, keys2):
     n, d = X.shape
     thr = np.float32(1e-7)
     samples = np.empty(n, dtype=np.int64)
@@ -98,8 +98,6 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes):
     top = 1
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed)
-    keys = np.empty(m, dtype=np.int64)
-    keys2 = np.empty(m, dtype=np.int64)
     count = np.empty((1 << digit) + 1, dtype=np.int64)
     # The division-free pre-test needs exact integer products: counts of at most 2^17
     # keep (count^2) * count below 2^53.
