@@ -519,8 +519,11 @@ class ModelConfig:
     precision: str = "auto"
     """Arithmetic of the networks' instance layers: ``"float32"``, ``"bfloat16"`` (mixed precision:
     float32 weights, optimiser and loss, bfloat16 products; several times faster on CPUs with
-    AMX) or ``"auto"`` (bfloat16 where the CPU has native bfloat16 products). The study does not
-    say; evaluations record the precision they ran with."""
+    AMX) or ``"auto"``: bfloat16 only where the CPU lists a native bfloat16 instruction (AMX,
+    AVX-512 BF16, Arm BF16) and a short GEMM timing at the networks' shapes, cached per machine,
+    finds it at least 1.2 times faster; float32 elsewhere (oneDNN emulates bfloat16 on other CPUs,
+    several times slower than float32). The study does not say; evaluations record the precision
+    they ran with and why (``run_info`` in ``table4.json``)."""
     poolings: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
                                  "feature_attention")
     """Network poolings of Table 3 to evaluate."""
@@ -528,12 +531,13 @@ class ModelConfig:
     """Base classifiers tried for Simple MI and instance majority voting (the best is reported)."""
     imv_multi_output: bool = False
     """Instance majority voting with a random forest: one binary forest per genre, the study's
-    binary relevance (default), or, with ``True``, one multi-output forest for all genres, about
-    five times faster. The faster form was the default until its Table 4 row proved lower than
-    binary relevance's by more than the forests' seed noise on the study-shaped corpus (macro F1
-    lower in all 6 corpus-seed x feature-kind comparisons, by 0.009 on average against a
-    forest-seed SD of 0.001-0.003; ``benchmarks/bench_imv_rf.py``, figures in
-    :mod:`scorelens.mil.voting`)."""
+    binary relevance (default), or, with ``True``, one multi-output forest for all genres (about
+    two thirds of the binary forests' CPU time since these are grown by ``scorelens.mil.forest``;
+    five times faster than scikit-learn's binary forests). The faster form was the default until
+    its Table 4 row proved lower than binary relevance's by more than the forests' seed noise on
+    the study-shaped corpus (macro F1 lower in all 6 corpus-seed x feature-kind comparisons, by
+    0.009 on average against a forest-seed SD of 0.001-0.003; ``benchmarks/bench_imv_rf.py``,
+    figures in :mod:`scorelens.mil.voting`)."""
 
     def __post_init__(self) -> None:
         for name in ("hidden", "epochs", "batch_size"):

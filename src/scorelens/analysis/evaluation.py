@@ -33,7 +33,7 @@ from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil.crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
 from scorelens.mil.models import display_name, normalise_key
-from scorelens.mil.network import resolve_precision
+from scorelens.mil.network import auto_precision, resolve_precision
 from scorelens.mil.training import fold_stacks
 from scorelens.mil.validation import check_bag_labels, check_bags
 
@@ -116,6 +116,9 @@ class Evaluation:
     missing: list = field(default_factory=list)
     kinds: list = field(default_factory=list)
     instance_keys: dict = field(default_factory=dict)
+    run_info: dict = field(default_factory=dict)
+    """How the run was made where the settings leave it to the machine: the networks' precision
+    and why (``precision="auto"`` decides by the CPU, :func:`scorelens.mil.network.choose_precision`)."""
 
     def table4(self) -> list[dict]:
         """Table 4's rows: baselines, then per feature kind the best Simple MI, the best IMV and each network.
@@ -223,6 +226,7 @@ class Evaluation:
         return {
             "scorelens": __version__,
             "settings": asdict(self.config),
+            "run_info": self.run_info,
             "taxonomy": list(self.taxonomy),
             "films": list(self.film_ids),
             "films_without_cues": list(self.missing),
@@ -518,7 +522,13 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         fit the films, bad bags, or more folds than films.
     """
     config = config or ModelConfig()
-    # Record the arithmetic actually used ("auto" depends on the CPU).
+    # Record the arithmetic actually used ("auto" depends on the CPU), and why.
+    if config.precision == "auto":
+        choice = auto_precision()
+        run_info = {"precision": choice.precision, "precision_reason": "auto: " + choice.reason,
+                    "gemm_gflops_per_core": choice.gflops}
+    else:
+        run_info = {"precision": config.precision, "precision_reason": "set explicitly"}
     config = replace(config, precision=resolve_precision(config.precision))
     progress = progress or no_progress
     if n_jobs is None:
@@ -598,7 +608,7 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         if r is not random_run:
             r.tests = {m: paired_test(Y, r.pred, random_run.pred, metric=m) for m in ("precision", "f1")}
     return Evaluation(film_ids, taxonomy, Y, config, runs, missing, kinds,
-                      {k: fs.instance_keys for k, fs in zip(kinds, sets)})
+                      {k: fs.instance_keys for k, fs in zip(kinds, sets)}, run_info)
 
 
 def inputs_digest(evaluation_inputs: Sequence[CorpusBags], config: ModelConfig, keys: Sequence[str]) -> str:

@@ -30,6 +30,7 @@ stack (see :mod:`scorelens.mil.training`).
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -40,7 +41,8 @@ from scorelens.exceptions import ParameterError
 from scorelens.mil.pooling import make_pooling
 
 __all__ = ["NETWORK_POOLINGS", "PRECISIONS", "NetworkOutput", "MILNetwork", "check_pooling", "per_model",
-           "fast_bfloat16", "resolve_precision"]
+           "fast_bfloat16", "resolve_precision", "PrecisionChoice", "cpu_flags", "choose_precision", "gemm_rates",
+           "cached_gemm_rates", "auto_precision"]
 
 #: The six pooling functions of Table 3, by the names the estimator and CLI accept.
 NETWORK_POOLINGS: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
@@ -170,23 +172,228 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.
 #: float32 parameters and optimiser, bfloat16 products and activations), or ``auto``.
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 
+#: CPU flags (``/proc/cpuinfo``) of instructions that multiply bfloat16 in hardware: x86
+#: AMX tiles and AVX-512 BF16 dot products, Arm's BF16 extension (``Features: bf16``).
+NATIVE_BF16_FLAGS: frozenset[str] = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
+
+#: ``auto`` takes bfloat16 only when its measured GEMM rate is at least this many times
+#: float32's: it rounds every product's inputs to 8 bits of mantissa, which a marginal gain
+#: does not pay for.
+BF16_MIN_SPEEDUP = 1.2
+
+#: Shapes of the timed products: one step's first layer at the study's sizes, feature-major
+#: as :mod:`scorelens.mil.step` multiplies (8 stacked models, 128 hidden units, 140 MIR
+#: features plus the bias row padded to 144, a chunk of 16 bags of ~40 cues).
+_TIMED_SHAPE = {"models": 8, "hidden": 128, "inputs": 144, "rows": 640}
+
+
+class PrecisionChoice(NamedTuple):
+    """What ``precision="auto"`` resolved to on this machine, and why.
+
+    Attributes
+    ----------
+    precision : {"float32", "bfloat16"}
+    reason : str
+        One sentence for the records (the evaluation's ``run_info``).
+    gflops : dict of str -> float
+        Measured single-thread GEMM rate of each precision at the networks' shapes
+        (empty when the CPU flags alone decided).
+    """
+
+    precision: str
+    reason: str
+    gflops: dict
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str] | None:
+    """The instruction-set flags the kernel reports for the first CPU.
+
+    Parameters
+    ----------
+    path : str
+        ``/proc/cpuinfo`` (Linux); elsewhere the file is missing.
+
+    Returns
+    -------
+    frozenset of str or None
+        The ``flags`` (x86) or ``Features`` (Arm) words, lower case; None when the file is
+        missing or has neither line.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, sep, value = line.partition(":")
+                if sep and key.strip().lower() in ("flags", "features"):
+                    return frozenset(value.lower().split())
+    except OSError:
+        return None
+    return None
+
+
+def choose_precision(flags: frozenset[str] | None, measure) -> PrecisionChoice:
+    """Decide ``auto``'s precision from the CPU's flags and, where they allow bfloat16, a timing.
+
+    Without a native bfloat16 instruction (:data:`NATIVE_BF16_FLAGS`) oneDNN still runs
+    bfloat16 products, by converting to float32 in software, several times slower than
+    float32 itself: such a CPU runs float32 without timing anything. Where a native
+    instruction is listed, or the flags are unknown (no ``/proc/cpuinfo``), both precisions
+    are timed at the networks' shapes and bfloat16 is taken only when it is at least
+    :data:`BF16_MIN_SPEEDUP` times faster.
+
+    Parameters
+    ----------
+    flags : frozenset of str or None
+        :func:`cpu_flags`'s answer (None: unknown).
+    measure : callable
+        ``measure() -> {"float32": flop/s, "bfloat16": flop/s}``; called only when the
+        flags do not settle it.
+
+    Returns
+    -------
+    PrecisionChoice
+    """
+    if flags is not None and not flags & NATIVE_BF16_FLAGS:
+        return PrecisionChoice("float32", "the CPU lists no native bfloat16 instruction (amx_bf16, avx512_bf16, "
+                                          "bf16): bfloat16 products would be emulated, slower than float32", {})
+    rates = measure()
+    gflops = {k: round(float(v) / 1e9, 1) for k, v in rates.items()}
+    speedup = rates["bfloat16"] / rates["float32"]
+    native = ", ".join(sorted(flags & NATIVE_BF16_FLAGS)) if flags is not None else "unknown CPU flags"
+    rates_text = f"{gflops['bfloat16']:g} against {gflops['float32']:g} Gflop/s per core"
+    if speedup >= BF16_MIN_SPEEDUP:
+        return PrecisionChoice("bfloat16", f"{native}; bfloat16 GEMM measured {speedup:.2f}x float32's "
+                                           f"({rates_text})", gflops)
+    return PrecisionChoice("float32", f"{native}; bfloat16 GEMM measured only {speedup:.2f}x float32's "
+                                      f"({rates_text}), below {BF16_MIN_SPEEDUP}x", gflops)
+
+
+def gemm_rates(repeats: int = 5) -> dict[str, float]:
+    """Single-thread batched-GEMM throughput of each precision at the networks' shapes.
+
+    Parameters
+    ----------
+    repeats : int
+        Timed rounds per precision (the best counts; each round is 4 products).
+
+    Returns
+    -------
+    dict of str -> float
+        ``{"float32": flop/s, "bfloat16": flop/s}``.
+    """
+    import time
+
+    m, h, d, r = (_TIMED_SHAPE[k] for k in ("models", "hidden", "inputs", "rows"))
+    gen = torch.Generator().manual_seed(0)
+    rates = {}
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+            w = torch.randn((m, h, d), generator=gen).to(dtype)
+            x = torch.randn((m, d, r), generator=gen).to(dtype)
+            out = torch.empty((m, h, r), dtype=dtype)
+            torch.bmm(w, x, out=out)            # oneDNN builds its kernel for the shape here
+            best = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for _ in range(4):
+                    torch.bmm(w, x, out=out)
+                best = min(best, (time.perf_counter() - t) / 4)
+            rates[name] = 2.0 * m * h * d * r / best
+    finally:
+        torch.set_num_threads(saved)
+    return rates
+
+
+def _machine_key(flags: frozenset[str] | None) -> str:
+    import hashlib
+    import platform
+
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            model = next((line.partition(":")[2].strip() for line in fh if line.startswith("model name")), "")
+    except OSError:
+        pass
+    text = "|".join([platform.machine(), model, " ".join(sorted(flags or ())), torch.__version__])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _cache_file():
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "scorelens" / "precision.json"
+
+
+def cached_gemm_rates() -> dict[str, float]:
+    """:func:`gemm_rates`, measured once per machine and kept in ``$XDG_CACHE_HOME/scorelens/precision.json``.
+
+    The entry is keyed by the CPU model, its flags and the PyTorch version; an unreadable
+    or unwritable cache only costs a new measurement (~0.1 s).
+
+    Returns
+    -------
+    dict of str -> float
+    """
+    import json
+
+    key = _machine_key(cpu_flags())
+    path = _cache_file()
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        entries = {}
+    entries = entries if isinstance(entries, dict) else {}
+    try:
+        rates = entries[key]
+        return {"float32": float(rates["float32"]), "bfloat16": float(rates["bfloat16"])}
+    except (KeyError, TypeError, ValueError):
+        pass
+    rates = gemm_rates()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entries[key] = rates
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return rates
+
+
+_AUTO: PrecisionChoice | None = None
+
+
+def auto_precision() -> PrecisionChoice:
+    """What ``auto`` means on this machine: :func:`choose_precision` on its flags and cached timing.
+
+    Returns
+    -------
+    PrecisionChoice
+        Decided once per process.
+    """
+    global _AUTO
+    if _AUTO is None:
+        _AUTO = choose_precision(cpu_flags(), cached_gemm_rates)
+    return _AUTO
+
 
 def fast_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (AMX or AVX-512 BF16).
+    """Whether this CPU lists a native bfloat16 instruction (AMX, AVX-512 BF16, Arm BF16).
 
     Returns
     -------
     bool
-        False where PyTorch cannot tell.
+        False where the flags cannot be read.
     """
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    flags = cpu_flags()
+    return bool(flags and flags & NATIVE_BF16_FLAGS)
 
 
 def resolve_precision(precision: str) -> str:
-    """``"float32"`` or ``"bfloat16"``: ``"auto"`` picks bfloat16 where the CPU computes it natively.
+    """``"float32"`` or ``"bfloat16"``: ``"auto"`` is :func:`auto_precision`'s choice.
 
     Parameters
     ----------
@@ -204,7 +411,7 @@ def resolve_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ParameterError(f"precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "bfloat16" if fast_bfloat16() else "float32"
+        return auto_precision().precision
     return precision
 
 
@@ -227,8 +434,8 @@ class MILNetwork(nn.Module):
         nearly all the work is. ``bfloat16`` keeps float32 parameters, optimiser state,
         pooling, bag-level layers and loss, and runs the instance-level products and
         activations in bfloat16 (mixed precision, as ``torch.autocast`` does); on CPUs with
-        AMX it trains several times faster. ``auto`` picks bfloat16 when the CPU has native
-        bfloat16 products, else float32.
+        AMX it trains several times faster. ``auto`` picks bfloat16 only where the CPU has a
+        native bfloat16 instruction and a timing finds it faster (:func:`choose_precision`).
     """
 
     def __init__(self, n_features: int, n_labels: int, hidden: int, pooling: str, seeds,

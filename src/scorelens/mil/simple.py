@@ -23,7 +23,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from scorelens.mil.base import BagClassifier, binary_proba, binary_proba_and_predict, fit_binary, make_base_classifier
+from scorelens.mil.base import (
+    BagClassifier,
+    binary_proba,
+    binary_proba_and_predict,
+    fit_binary_columns,
+    make_base_classifier,
+)
 
 __all__ = ["SimpleMI", "bag_means"]
 
@@ -80,7 +86,7 @@ class SimpleMI(BagClassifier):
         X = bag_means(bags)
         self.scaler_ = StandardScaler().fit(X)
         X = self.scaler_.transform(X)
-        self.estimators_ = [fit_binary(template, X, Y[:, k]) for k in range(Y.shape[1])]
+        self.estimators_ = fit_binary_columns(template, X, Y)
 
     def _features(self, bags):
         return self.scaler_.transform(bag_means(bags))

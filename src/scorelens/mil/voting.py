@@ -9,11 +9,11 @@ for Simple MI and IMV alike ("Genre prediction model training procedure": indepe
 models for each genre), and so does every base here by default, the random forest
 included: six binary forests. ``multi_output=True`` grows one multi-output forest for all
 genres instead (scikit-learn's native multi-label forest: each split scores the genres'
-summed impurity), which is about five times faster: IMV trains on every cue of the corpus
-(~4,400 in the study's shape), where six binary forests cost about 24 s of CPU per
-leave-one-out fold against 4.2 s for one multi-output forest (about 44 min against 8 min on
-2 cores for the sweep's 220 folds). Either way a film's genre is the majority vote of its
-cues.
+summed impurity). It was about five times faster than scikit-learn's six binary forests
+(IMV trains on every cue of the corpus, ~4,400 in the study's shape: about 24-29 s of CPU
+per leave-one-out fold against 4.2 s for one multi-output forest); now that the binary
+forests are grown by :mod:`scorelens.mil.forest` (6-7 s, the same forests) it saves
+less than half. Either way a film's genre is the majority vote of its cues.
 
 Why binary relevance is the default: the multi-output forest was the default until it
 was compared with the study's form on the study-shaped synthetic corpus
@@ -29,11 +29,17 @@ t-test of per-film F1 per seed did not separate them, p 0.3-0.9.)
 
 Cost, and what was tried (leave-one-out, study-shaped corpus, CPU time per fold):
 
-* Random forest, 4.2 s: all of it scikit-learn's tree building (sorting feature
-  values, Gini updates of six outputs), at 100 fully grown trees on ~2,800 distinct
-  bootstrapped cues. Input is already float32 (what the trees use) and C- or
-  Fortran-ordered input makes no difference; the only faster forests are different
-  forests (fewer trees, ``max_samples``, shallower trees), which the study gives no
+* Random forest, binary relevance (the default): six forests of 100 fully grown trees on
+  ~2,800 distinct bootstrapped cues, about 29 s of CPU per fold when scikit-learn grows
+  them and 6-7 s when :mod:`scorelens.mil.forest` does (the same trees, node for node:
+  the features ranked once per fold for the six genres, a compiled builder that replays
+  scikit-learn's splitter; ``benchmarks/bench_imv_rf.py --speed``, 4 folds on a shared
+  2-core AMD EPYC, probabilities and predictions identical on every fold). What remains is
+  the splitter's own arithmetic: each node orders its samples by each of the ~11 features
+  it tries (about 550,000 sample-feature visits per tree) and evaluates the Gini proxy at
+  every distinct value. The multi-output forest: 4.2 s per fold with scikit-learn. Input
+  is already float32 (what the trees use); the only cheaper forests are different forests
+  (fewer trees, ``max_samples``, shallower or histogram trees), which the study gives no
   ground for, so none is offered. The forest's ``predict_proba`` and ``predict`` for a
   held-out film share one pass.
 * RBF SVM, 1.55-1.65 s alone and 1.85-2.05 s with two folds side by side on a loaded
@@ -64,7 +70,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from scorelens.mil.base import BagClassifier, fit_binary, make_base_classifier
+from scorelens.mil.base import BagClassifier, fit_binary_columns, make_base_classifier
 
 __all__ = ["InstanceMajorityVote"]
 
@@ -137,9 +143,9 @@ class InstanceMajorityVote(BagClassifier):
     random_state : int or None, default=None
     multi_output : bool, default=False
         A random-forest base grows one binary forest per label, the study's binary
-        relevance; ``True`` grows one multi-output forest for all labels instead (about a
-        fifth of the CPU time, and a slightly lower F1 on the study-shaped corpus; see the
-        module docstring). Other bases always use binary relevance.
+        relevance; ``True`` grows one multi-output forest for all labels instead (about
+        two thirds of the CPU time, and a slightly lower F1 on the study-shaped corpus; see
+        the module docstring). Other bases always use binary relevance.
 
     Attributes
     ----------
@@ -188,7 +194,7 @@ class InstanceMajorityVote(BagClassifier):
             # A kernel computed here from validated (finite) bags is finite: each SVC need not
             # scan its n^2 entries again.
             with config_context(assume_finite=self.kernel_X_ is not None or get_config()["assume_finite"]):
-                self.estimators_ = [fit_binary(template, Xs, Yi[:, k]) for k in range(Y.shape[1])]
+                self.estimators_ = fit_binary_columns(template, Xs, Yi)
 
     def instance_votes(self, bags) -> list[np.ndarray]:
         """Each instance's 0/1 vote for each label.
