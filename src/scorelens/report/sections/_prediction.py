@@ -56,7 +56,7 @@ def _is_baseline(row: dict) -> bool:
 
 
 def _table4(ev: _Evaluation) -> Table:
-    from scorelens.analysis.evaluation import format_p, format_score  # imports PyTorch: only when needed
+    from scorelens.analysis._table4_text import format_p, format_score
 
     models = [r for r in ev.rows if not _is_baseline(r)]
     best = max(models, key=lambda r: float(r["f1"])) if models else None
