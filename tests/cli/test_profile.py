@@ -161,12 +161,12 @@ def test_the_groups_come_from_the_workspaces_importance_results_when_there_are_s
     import shutil
 
     from scorelens.config import ImportanceConfig
-    from scorelens.stages.importance import run_importance
+    from scorelens.stages.importance import group_importance_of
     from scorelens.workspace import Workspace
 
     ws = Workspace(shutil.copytree(mir_study.workspace.root, tmp_path / "ws"))
-    run_importance(ws, ModelConfig(epochs=5, learning_rate=1e-3), ImportanceConfig(hidden=8, runs=3),
-                   mir_study.corpus)
+    group_importance_of(ws, ModelConfig(epochs=5, learning_rate=1e-3), ImportanceConfig(hidden=8, runs=3),
+                        mir_study.corpus)
     (summary,) = ws.layout.importance_root.glob("*/pfi_summary.json")
     rows = [r for r in json.loads(summary.read_text())["summary"] if r["genre"] == "Horror" and r["score"] is not None]
     expected = [r["group"] for r in sorted(rows, key=lambda r: -r["score"])[:3]]

@@ -59,11 +59,6 @@ DESCRIPTOR_LABELS = {
 }
 # Extensions of the report stage's cue clips (ReportConfig.clip_format opus -> .ogg, aac -> .m4a).
 _CLIP_EXTENSIONS = ("ogg", "m4a")
-# The permutation-importance summary the importance stage writes in each of its folders
-# (scorelens.stages.importance.OUTPUTS).
-_IMPORTANCE_SUMMARY = "pfi_summary.json"
-
-
 @dataclass(frozen=True)
 class ProfileConfig:
     """Settings of :func:`profile`."""
@@ -361,7 +356,7 @@ def _open_corpus(workspace, model, manifest) -> _Corpus:
     level = model.level
     if layout.importance_root.is_dir():
         for folder in sorted(layout.importance_root.glob(f"mir-*-{level}")):
-            summary = folder / _IMPORTANCE_SUMMARY
+            summary = layout.importance_summary(folder, "json")
             if summary.is_file():
                 try:
                     importance.append((folder.name, json.loads(summary.read_text(encoding="utf-8"))))
