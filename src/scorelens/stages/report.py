@@ -3,6 +3,7 @@ the interactive report (``index.html``, its clips and assets) with per-film cue 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -67,7 +68,8 @@ def run_report(workspace: Workspace, config: ReportConfig, corpus=None) -> Repor
     if corpus is None and layout.corpus_manifest.is_file():
         corpus = load_corpus(layout.corpus_manifest, check_files=False)
     # Saved first: the report's provenance shows every stage's settings, its own included.
-    workspace.save_settings("report", config)
+    # The formats written change no content, so they stay out of the saved settings (which the report shows).
+    workspace.save_settings("report", {k: v for k, v in dataclasses.asdict(config).items() if k != "formats"})
     generated = time.strftime("%Y-%m-%d %H:%M:%S")
     report = gather_report(workspace, corpus, top=config.top, generated=generated)
     if not report.has_results:
