@@ -116,20 +116,27 @@ def _predictions_payload(data: ExplorerData) -> dict:
     return out
 
 
+#: Attention weights travel as whole millionths (``0.025123`` as ``25123``): 40 % of the page's data at the
+#: study's size, and a 1e-6 step is below the 4 decimals the page shows.
+WEIGHT_SCALE = 1_000_000
+
+
 def _weights_payload(data: ExplorerData) -> dict:
-    """Per run and film: one list per genre of the cues' weights, in the film's cue order (None: no weight)."""
+    """Per run and film: one list per genre of the cues' weights in millionths, in the film's cue order
+    (None: no weight)."""
     if data.weights is None:
         return {}
     genres = list(data.genres)
-    order = {f: [int(c) for c in part["cue_id"]] for f, part in data.cues.groupby("film_id", sort=False)}
+    order = data.cues[["film_id", "cue_id"]].astype({"film_id": str, "cue_id": np.int64}).reset_index(drop=True)
+    spans = {f: (int(idx[0]), int(idx[-1]) + 1) for f, idx in order.groupby("film_id", sort=False).indices.items()}
     out: dict = {}
     for run, part in data.weights.groupby("run", sort=False):
-        mine = out.setdefault(run, {})
-        for film_id, w in part.groupby("film_id", sort=False):
-            if film_id not in order:
-                continue
-            w = w.set_index("cue_id").reindex(order[film_id])
-            mine[film_id] = [[_num(v, 7) for v in w[g]] for g in genres]
+        part = part.astype({"film_id": str, "cue_id": np.int64})
+        merged = order.merge(part[["film_id", "cue_id", *genres]], on=["film_id", "cue_id"], how="left")
+        micro = np.rint(merged[genres].to_numpy(float) * WEIGHT_SCALE)
+        present = set(part["film_id"])
+        out[run] = {f: [[None if v != v else int(v) for v in micro[a:b, k]] for k in range(len(genres))]
+                    for f, (a, b) in spans.items() if f in present}
     return out
 
 
@@ -143,7 +150,7 @@ def _film_figures(data: ExplorerData, weights: dict, predictions: dict, attentio
         w = weights.get(attention_run, {}).get(film_id) if attention_run else None
         if w is not None:
             k = _first_genre(predictions.get(attention_run, {}).get(film_id), genres)
-            attention = w[k]
+            attention = [None if v is None else v / WEIGHT_SCALE for v in w[k]]
             title = f"attention · {genres[k]}"
             chosen[film_id] = genres[k]
         figures[film_id] = film_figure(part, length_s=float(lengths.get(film_id, math.nan)), attention=attention,
@@ -240,7 +247,7 @@ def explorer_payload(data: ExplorerData, *, clips: dict | None = None, clip_seco
         "genres": list(data.genres), "films": _films_payload(data, film_notes or {}),
         "cues": _film_payload(data, clips or {}, clip_seconds or {}, clip_notes or {}),
         "runs": runs, "default_run": default_run, "attention_run": attention_run,
-        "predictions": predictions, "weights": weights,
+        "predictions": predictions, "weights": weights, "weight_scale": WEIGHT_SCALE,
         "film_figures": film_figs["figures"], "film_genre": film_figs["genre"],
         "models": _models_payload(data, default_run), "why": dict(data.why),
     }

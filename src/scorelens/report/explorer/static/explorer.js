@@ -210,7 +210,7 @@
   function attentionWeights() {
     var run = $("attention-run").value, k = Number($("attention-genre").value);
     var mine = DATA.weights[run] ? DATA.weights[run][film.id] : null;
-    return mine ? mine[k] : null;
+    return mine ? mine[k].map(function (v) { return v === null ? null : v / DATA.weight_scale; }) : null;
   }
 
   function showFilm(id) {
