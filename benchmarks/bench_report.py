@@ -157,6 +157,48 @@ def build_workspace(root: Path, *, n_films: int, mean_cues: float, clip_films: i
     return manifest, ws, n_cues
 
 
+#: Real recorded music for the clip check (Debian's wesnoth-1.16-music).
+REAL_MUSIC = Path("/usr/share/games/wesnoth/1.16/data/core/music/legends_of_the_north.ogg")
+
+
+def real_music_check(path: Path) -> None:
+    """Clips of a recorded track against the track itself: at speed 1, at 1.04 with the pitch, and pitch kept."""
+    import librosa
+
+    from scorelens.io.audio import load_audio
+    from scorelens.report.explorer import ClipJob, cut_clip, encode_clip
+
+    sr, start = 48_000, 30.0
+    album = load_audio(path, sample_rate=sr, start_s=start, end_s=start + 20.0)
+
+    def clip(**kw):
+        tmp = Path("/tmp") / "bench_report_clip.ogg"
+        encode_clip(cut_clip(ClipJob("f", 0, str(path), start, 10.0, **kw)), tmp)
+        return load_audio(tmp, sample_rate=sr)
+
+    def corr(a, b):
+        """Best normalised correlation of a's seconds 1-9 with b's within ±50 ms, and its lag in ms."""
+        seg, ref = a[sr:9 * sr], b[sr - 2400:9 * sr + 2400]
+        c = np.correlate(seg, ref, "valid")
+        lag = int(np.argmax(c))
+        match = ref[lag:lag + len(seg)]
+        return (lag - 2400) / sr * 1000, float(c[lag] / np.sqrt((seg ** 2).sum() * (match ** 2).sum()))
+
+    same = clip()
+    print(f"real music ({path.name}, album from {start:g} s, 10-s clips, Opus 48 kb/s):")
+    print("  speed 1: lag %.1f ms, correlation with the album %.3f" % corr(same, album))
+    pitched = clip(speed=1.04, keep_pitch=False)
+    back = librosa.resample(pitched, orig_sr=sr, target_sr=sr * 1.04)
+    print("  speed 1.04, pitch moved (PAL): resampled back by 1.04, lag %.1f ms, correlation %.3f" % corr(back, album))
+    kept = clip(speed=1.04, keep_pitch=True)
+    tempo = lambda y: float(librosa.feature.tempo(onset_envelope=librosa.onset.onset_strength(y=y, sr=sr),  # noqa: E731
+                                                  sr=sr)[0])
+    centroid = lambda y: float(np.median(librosa.feature.spectral_centroid(y=y, sr=sr)))  # noqa: E731
+    print(f"  speed 1.04, pitch kept: tempo {tempo(kept):.1f} BPM (album {tempo(album[:int(10.4 * sr)]):.1f} x 1.04 = "
+          f"{1.04 * tempo(album[:int(10.4 * sr)]):.1f}); spectral centroid {centroid(kept):.0f} Hz (album "
+          f"{centroid(album[:10 * sr]):.0f}, pitched {centroid(pitched):.0f})")
+
+
 def _median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -261,10 +303,16 @@ def main(argv=None) -> int:
 
         planned = float(np.sum(planned_bytes(seconds, config.clip_kbps)))
         print(f"  written / planned size: {sizes.sum() / planned:.3f} (the plan's margin: 6 % and 2048 B a file)")
-        per_cue = sizes.sum() / len(clips)
-        print(f"  at this size a clip, the study's {n_cues} cues take {per_cue * n_cues / 1e6:.0f} MB "
-              f"({'within' if per_cue * n_cues <= config.clip_budget_mb * 1e6 else 'over'} the budget, which cuts the "
-              "longest first)")
+        from scorelens.report.explorer import clip_lengths
+
+        cues = pd.concat([pd.read_parquet(p, columns=["start_s", "end_s"]) for p in ws.layout.cue_tables().values()])
+        lengths = clip_lengths((cues["end_s"] - cues["start_s"]).to_numpy(), config.clip_budget_mb * 1e6,
+                               kbps=config.clip_kbps, max_s=config.clip_max_s)
+        whole = np.minimum(cues["end_s"] - cues["start_s"], config.clip_max_s).to_numpy()
+        study = float(np.sum(planned_bytes(lengths[lengths > 0], config.clip_kbps)))
+        print(f"  the study's {n_cues} cues at the {config.clip_budget_mb:g} MB budget: clips of at most "
+              f"{lengths.max():.1f} s (the {int((lengths < whole - 1e-6).sum())} longest cut), {study / 1e6:.0f} MB "
+              f"planned, ~{study * sizes.sum() / planned / 1e6:.0f} MB at the measured rate")
     baseline = args.out / "baseline.html"
     asset = next((ws.layout.report_dir / "assets").glob("plotly-*.min.js"))
     shutil.copy(asset, args.out / asset.name)
@@ -288,6 +336,8 @@ def main(argv=None) -> int:
           "wall time is at most about this)")
     shots = ("view_corpus.png", "view_film.png", "view_models.png")
     print(f"screenshots: {', '.join(str(args.out / n) for n in shots)}")
+    if REAL_MUSIC.is_file():
+        real_music_check(REAL_MUSIC)
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if errors:
         print("console errors:", errors)

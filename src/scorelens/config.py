@@ -657,7 +657,7 @@ class ReportConfig:
     """Bit rate of the clips (mono)."""
     clip_max_s: float = 20.0
     """Longest clip in seconds (film time, from the cue's start); a shorter cue is played whole."""
-    clip_budget_mb: float = 200.0
+    clip_budget_mb: float = 500.0
     """Bound on the clips' total size in MB (10^6 bytes): over it, the longest clips are cut first."""
 
     def __post_init__(self) -> None:

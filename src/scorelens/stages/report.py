@@ -40,9 +40,12 @@ def _body(markdown: str) -> str:
 
 
 def run_report(workspace: Workspace, config: ReportConfig, corpus=None) -> ReportReport:
-    """Write ``results/report/report.md`` and ``report.html`` from whatever the workspace holds.
+    """Write ``results/report/report.md`` and ``report.html`` from whatever the workspace holds, and the
+    interactive report (``index.html``, its Plotly bundle, the cues' clips) with per-film cue sheets.
 
-    Trains nothing. A section whose inputs are missing is one line naming the command to run.
+    Trains nothing. A section whose inputs are missing is one line naming the command to run; so
+    is a view of the interactive report. A cue whose track file has moved since stamping gets
+    no clip and its film a note (:attr:`ReportReport.notes`), not an error.
 
     Parameters
     ----------
@@ -130,7 +133,7 @@ def _interactive(workspace: Workspace, config: ReportConfig, corpus, generated: 
     # The page's record is keyed on everything but the time it was made.
     out.written.append(_commit(workspace, layout.report_explorer(), page.html,
                                key=_digest(page.html.replace(generated, "")) if generated else None)[0])
-    sheets = data.cues.rename(columns={"track_file": "file"})
+    sheets = data.cues
     if len(sheets):
         for fmt in ("csv", "json"):
             out.written.append(_commit(workspace, layout.report_cue_sheet(fmt), format_cue_sheet(sheets, fmt))[0])
@@ -182,6 +185,9 @@ def _clips(workspace: Workspace, config: ReportConfig, data, out: ReportReport):
             clip = stale.with_name(stale.name.removesuffix(".done.json"))
             if stale.is_file() and clip.resolve() not in keep:
                 stale.unlink()
+        for folder in layout.report_clips_dir.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     out.clips, out.clip_bytes = len(paths), int(sum(sizes.values()))
     rel = {cue: Path(os.path.relpath(p, layout.report_dir)).as_posix() for cue, p in paths.items()}
     return rel, {cue: seconds[cue] for cue in rel}, notes, film_notes
