@@ -94,7 +94,7 @@ def build_workspace(root: Path, *, n_films: int, mean_cues: float, clip_films: i
         with_clips = i < clip_films
         pd.DataFrame({
             "film_id": f, "cue_id": np.arange(n), "track_id": [f"t{k}" for k in tracks],
-            "track": [f"{f} · Track {k + 1:02d}" for k in tracks],
+            "track": [f"{f} · Track {k:02d}" for k in tracks],
             "track_path": [str(track_files[k] if with_clips else st / "elsewhere" / f"track{k:02d}.flac")
                            for k in tracks],
             "start_s": starts.round(3), "end_s": (starts + durations).round(3),
