@@ -650,6 +650,19 @@ class ReportConfig:
     formats: tuple[str, ...] = ("md", "html")
     top: int = 5
     """Cues listed per genre among those that drove the best network's predictions."""
+    interactive: bool = True
+    """Also write the interactive report (``results/report/index.html``, :mod:`scorelens.report.explorer`) and
+    the per-film cue sheets (Audacity labels, ELAN tab-delimited)."""
+    clips: bool = True
+    """Cut a playable excerpt of each cue from its soundtrack track, for the interactive report."""
+    clip_format: str = "opus"
+    """``opus`` (Opus in Ogg, ``.ogg``) or ``aac`` (AAC in MPEG-4, ``.m4a``, for browsers without Opus)."""
+    clip_kbps: int = 48
+    """Bit rate of the clips (mono)."""
+    clip_max_s: float = 20.0
+    """Longest clip in seconds (film time, from the cue's start); a shorter cue is played whole."""
+    clip_budget_mb: float = 500.0
+    """Bound on the clips' total size in MB (10^6 bytes): over it, the longest clips are cut first."""
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.formats) - {"md", "html"})
@@ -657,6 +670,14 @@ class ReportConfig:
             raise ParameterError(f"formats={list(self.formats)!r} must be a non-empty subset of md, html")
         if not isinstance(self.top, int) or self.top < 1:
             raise ParameterError(f"top={self.top!r} must be a positive integer")
+        if self.clip_format not in ("opus", "aac"):
+            raise ParameterError(f"clip_format={self.clip_format!r} must be 'opus' or 'aac'")
+        if not isinstance(self.clip_kbps, int) or not 8 <= self.clip_kbps <= 320:
+            raise ParameterError(f"clip_kbps={self.clip_kbps!r} must be an integer from 8 to 320")
+        if not self.clip_max_s > 0:
+            raise ParameterError(f"clip_max_s={self.clip_max_s!r} must be positive")
+        if not self.clip_budget_mb >= 0:
+            raise ParameterError(f"clip_budget_mb={self.clip_budget_mb!r} must be 0 or more")
 
 
 @dataclass(frozen=True)

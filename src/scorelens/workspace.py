@@ -14,7 +14,8 @@ workspace; every stage asks it where to read and write. Layout::
       results/importance/<run>/   Fig 3 (importance)
       results/crossmodal/         Table 5 (crossmodal)
       results/figures/            PR curves, per-film scatter, cue timeline (figures)
-      results/report/             report.md, report.html (report)
+      results/report/             report.md, report.html, index.html (the interactive report), assets/,
+                                  clips/<film>/<cue>.ogg, cue_sheets/ (report)
       results/models/             trained model artifacts (train)
       results/stamp_eval.json     the Score Stamper against annotations (stamp-eval)
       results/run.json            what the last `scorelens run` did, stage by stage
@@ -235,6 +236,31 @@ class WorkspaceLayout:
 
     def report(self, fmt: str = "html") -> Path:
         return self.report_dir / f"report.{fmt}"
+
+    def report_explorer(self) -> Path:
+        """The interactive report, opened from the file system (``results/report/index.html``)."""
+        return self.report_dir / "index.html"
+
+    def report_asset(self, name: str) -> Path:
+        """A script or style the interactive report loads from beside it (no network)."""
+        return self.report_dir / "assets" / _safe(name)
+
+    @property
+    def report_clips_dir(self) -> Path:
+        return self.report_dir / "clips"
+
+    def report_clip(self, film_id: str, cue_id: int, ext: str) -> Path:
+        """The playable excerpt of one cue (``clips/<film>/<cue_id>.<ext>``)."""
+        return self.report_clips_dir / _safe(film_id) / f"{int(cue_id)}.{ext}"
+
+    def report_cue_sheet(self, fmt: str, film_id: str | None = None) -> Path:
+        """A cue sheet: every film's (``csv``, ``json``) or one film's (``audacity``, ``elan``)."""
+        folder = self.report_dir / "cue_sheets"
+        if fmt in ("csv", "json"):
+            return folder / f"cue_sheet.{fmt}"
+        if fmt in ("audacity", "elan") and film_id is not None:
+            return folder / f"{_safe(film_id)}.{fmt}.txt"
+        raise WorkspaceError(f"fmt={fmt!r} must be csv or json, or audacity or elan with a film id")
 
     def run_record(self) -> Path:
         """What the last ``scorelens run`` did, stage by stage (``results/run.json``)."""
