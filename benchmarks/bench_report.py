@@ -148,7 +148,7 @@ def build_workspace(root: Path, *, n_films: int, mean_cues: float, clip_films: i
            for g in GROUPS for genre, s in zip((*genres, "Overall"), rng.uniform(-0.05, 0.3, len(genres) + 1))]
     folder = ws.layout.importance_dir("mir", "network:average", 64)
     folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(imp).to_csv(folder / "pfi_summary.csv", index=False)
+    pd.DataFrame(imp).to_csv(ws.layout.importance_summary(folder, "csv"), index=False)
     t5 = [{"feature": f, "source": s, "genre": g, "difference_x10": rng.normal(0, 0.3), "n_clips": 200,
            "n_clips_other": 4000, "median": 0.3, "median_other": 0.29, "p": 0.02, "p_corrected": 0.12,
            "significant": False, "note": ""}

@@ -112,10 +112,11 @@ def make_workspace(root: Path, *, evaluate_models: bool = True):
     import torch
 
     from scorelens.analysis.data import CorpusBags
-    from scorelens.analysis.evaluation import evaluate, write_evaluation
+    from scorelens.analysis.evaluation import evaluate
     from scorelens.analysis.importance import GroupImportance
     from scorelens.config import ModelConfig
     from scorelens.demo.media import write_audio
+    from scorelens.stages.evaluate import write_evaluation
     from scorelens.workspace import Workspace
 
     root.mkdir(parents=True, exist_ok=True)
@@ -150,15 +151,15 @@ def make_workspace(root: Path, *, evaluate_models: bool = True):
                              "mir")
     torch.set_num_threads(1)
     evaluation = evaluate([corpus_bags], config, models=["baselines", "attention", "average"], n_jobs=1)
-    write_evaluation(evaluation, ws.layout.evaluation_dir("cue"), workspace=ws)
+    write_evaluation(ws, evaluation, "test")
     f1_orig = np.array([0.8, 0.4, 0.6, 0.7])
     f1_perm = np.tile(np.array([[0.8, 0.4, 0.3, 0.5], [0.8, 0.2, 0.6, 0.7]]), (3, 1, 1))
     pfi = GroupImportance("network:average", "mir", GENRES, {"Timbre": ["timbre/x0/mean"], "Rhythm": ["rhythm/y/m"]},
                           f1_orig, f1_perm, config, 3, film_ids=list(FILMS))
     folder = ws.layout.importance_dir("mir", "network:average", 4)
     folder.mkdir(parents=True, exist_ok=True)
-    pfi.summary().to_csv(folder / "pfi_summary.csv", index=False)
-    (folder / "pfi_summary.json").write_text(json.dumps(pfi.to_json(), default=float))
+    pfi.summary().to_csv(ws.layout.importance_summary(folder, "csv"), index=False)
+    ws.layout.importance_summary(folder, "json").write_text(json.dumps(pfi.to_json(), default=float))
     rows = [{"feature": f, "source": s, "genre": g, "difference_x10": 0.1 * k - 0.4, "n_clips": 5 + k,
              "n_clips_other": 9, "median": 0.3, "median_other": 0.25, "p": 0.002 * (k + 1),
              "p_corrected": min(1.0, 0.006 * (k + 1)), "note": "",

@@ -257,12 +257,13 @@ def _evaluations(ws: Workspace, genres: list[str], data: ExplorerData) -> None:
 
 
 def _importance(ws: Workspace, data: ExplorerData) -> None:
-    base = ws.layout.importance_root
-    folders = sorted(p for p in base.iterdir() if (p / "pfi_summary.csv").is_file()) if base.is_dir() else []
+    layout = ws.layout
+    folders = sorted(layout.importance_runs_dirs())
     for folder in folders:
-        summary = _table(folder / "pfi_summary.csv", ("group", "genre", "score", "ci_low", "ci_high", "significant"))
+        summary = _table(layout.importance_summary(folder, "csv"),
+                         ("group", "genre", "score", "ci_low", "ci_high", "significant"))
         title = folder.name
-        info_path = folder / "pfi_summary.json"
+        info_path = layout.importance_summary(folder, "json")
         if info_path.is_file():
             info = _json(info_path)
             s = info.get("settings", {})
