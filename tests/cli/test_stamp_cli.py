@@ -142,6 +142,14 @@ def test_outputs_in_new_folders_and_the_cue_table_in_the_workspace(tmp_path, cor
     r = scorelens("cue-sheet", ws / "cues" / "film01.parquet", "--out", tmp_path / "a" / "b" / "x.csv")
     assert r.returncode == 0, r.stderr
     assert len(pd.read_csv(tmp_path / "a" / "b" / "x.csv")) == len(in_ws)
+    # One film's cues as an Audacity label track: start, end and a label naming the track, per line.
+    r = scorelens("cue-sheet", ws / "cues" / "film01.parquet", "--out", tmp_path / "labels.txt", "--format",
+                  "audacity")
+    assert r.returncode == 0, r.stderr
+    labels = [line.split("\t") for line in (tmp_path / "labels.txt").read_text().splitlines()]
+    assert len(labels) == len(in_ws)
+    assert [round(float(a), 3) for a, _, _ in labels] == [round(x, 3) for x in in_ws["start_s"]]
+    assert all(track in label for (_, _, label), track in zip(labels, in_ws["track"]))
     r = scorelens("stamp-eval", "--truth", root / "truth" / "film01.csv", "--pred", out, "--json",
                   tmp_path / "c" / "d" / "e.json")
     assert r.returncode == 0, r.stderr

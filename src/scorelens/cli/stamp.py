@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -28,6 +29,13 @@ from scorelens.cli.main import app
 if TYPE_CHECKING:
     import pandas as pd
 from scorelens.exceptions import MediaError, ParameterError
+
+
+class CueSheetFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+    audacity = "audacity"
+    elan = "elan"
 
 
 def _parse_speed(value: str) -> str | float:
@@ -266,9 +274,13 @@ def stamp_eval_command(
 @app.command("cue-sheet")
 def cue_sheet_command(
     cues: Annotated[list[Path], typer.Argument(help="Cue tables (CSV/Parquet) from stamp.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Cue sheet file: .csv or .json.", dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Cue sheet file.", dir_okay=False)],
+    fmt: Annotated[Optional[CueSheetFormat], typer.Option(
+        "--format", help="csv or json (every film), audacity (a label track) or elan (tab-delimited, for ELAN's "
+        "import) for one film; default: from the extension (.csv, .json; else csv).")] = None,
 ) -> None:
-    """Write a readable cue sheet (titles, in/out times and durations in mm:ss)."""
+    """Write a readable cue sheet (titles, in/out times and durations in mm:ss), or one film's cues as an
+    Audacity label track or an ELAN tab-delimited file (the track and album position in each label)."""
     import pandas as pd
 
     from scorelens.io.atomic import check_writable_target
@@ -277,6 +289,6 @@ def cue_sheet_command(
 
     check_writable_target(out, what="--out")
     table = pd.concat([read_cue_table(p) for p in cues], ignore_index=True)
-    write_cue_sheet(table, out)
+    write_cue_sheet(table, out, fmt.value if fmt is not None else None)
     if not state.quiet:
         console.print(f"cue sheet: {out} ({len(table)} cues)", highlight=False)
