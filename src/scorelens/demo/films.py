@@ -20,6 +20,7 @@ from scipy import signal
 from scorelens.config import DEFAULT_GENRES
 from scorelens.demo import synth
 from scorelens.demo.media import write_audio, write_film
+from scorelens.exceptions import ParameterError
 
 __all__ = ["CueSpec", "FilmSpec", "render_film_audio", "make_corpus", "GENRE_STYLES"]
 
@@ -191,7 +192,7 @@ def make_corpus(root: str | os.PathLike, *, n_films: int = 4, film_duration_s: f
                 containers: tuple[str, ...] = ("mp4", "mkv"), track_formats: tuple[str, ...] = ("mp3", "flac", "wav"),
                 levels_db: tuple[float, ...] = (0.0, -5.0), channels: int = 2, film_sr: int = 48000,
                 track_sr: int = 44100, foreign_music: bool = True, taxonomy: tuple[str, ...] = DEFAULT_GENRES,
-                progress=None) -> Path:
+                genre_sets: list[list[str]] | None = None, progress=None) -> Path:
     """Write a small corpus of synthetic films, soundtracks, truth annotations and a manifest.
 
     Each film gets 1–2 genres; its soundtrack's tracks are in the styles of those genres;
@@ -216,6 +217,8 @@ def make_corpus(root: str | os.PathLike, *, n_films: int = 4, film_duration_s: f
         Music-to-rest levels of the cues, in turn.
     channels : int
         Film audio channels (2 or 6).
+    genre_sets : list of list of str, optional
+        Each film's genres (``n_films`` lists, from ``taxonomy``); default: 1-2 drawn per film.
     progress : callable, optional
         Called with a message after each film is written.
 
@@ -228,7 +231,10 @@ def make_corpus(root: str | os.PathLike, *, n_films: int = 4, film_duration_s: f
     rng = np.random.default_rng(seed)
     speech_source = synth.speech_source()
     speech = synth.speech_pool(film_sr, seed=seed)  # warns when espeak-ng is missing
-    genre_sets = _genre_sets(n_films, taxonomy, rng)
+    if genre_sets is None:
+        genre_sets = _genre_sets(n_films, taxonomy, rng)
+    elif len(genre_sets) != n_films or any(not g or set(g) - set(taxonomy) for g in genre_sets):
+        raise ParameterError(f"genre_sets must give each of the {n_films} films one or more genres of {taxonomy}")
     codec_for = {"mp4": ("aac", "libx264"), "mkv": ("ac3", "libx264"), "mov": ("pcm_s16le", "libx264"),
                  "webm": ("libopus", "libvpx"), "avi": ("libmp3lame", "mpeg4")}
     # What the dialogue is stays with the corpus: without espeak-ng it is babble, not speech.
