@@ -531,9 +531,9 @@ class ModelConfig:
     """Base classifiers tried for Simple MI and instance majority voting (the best is reported)."""
     imv_multi_output: bool = False
     """Instance majority voting with a random forest: one binary forest per genre, the study's
-    binary relevance (default), or, with ``True``, one multi-output forest for all genres (about
-    two thirds of the binary forests' CPU time since these are grown by ``scorelens.mil.forest``;
-    five times faster than scikit-learn's binary forests). The faster form was the default until
+    binary relevance (default), or, with ``True``, one multi-output forest for all genres (4.2 s
+    of CPU per fold against 4.8 s for the binary forests grown by ``scorelens.mil.forest``, 29 s
+    by scikit-learn). The faster form was the default until
     its Table 4 row proved lower than binary relevance's by more than the forests' seed noise on
     the study-shaped corpus (macro F1 lower in all 6 corpus-seed x feature-kind comparisons, by
     0.009 on average against a forest-seed SD of 0.001-0.003; ``benchmarks/bench_imv_rf.py``,

@@ -123,7 +123,9 @@ class Precision(str, Enum):
 
 
 PrecisionOpt = Annotated[Optional[Precision], typer.Option("--precision", help="Network arithmetic: bfloat16 mixed "
-                                                           "precision, float32, or auto (model.precision).")]
+                                                           "precision, float32, or auto: bfloat16 only on a CPU with "
+                                                           "native bfloat16 products where a timing at the networks' "
+                                                           "shapes finds it faster (model.precision).")]
 ImvBinaryOpt = Annotated[Optional[bool], typer.Option(
     "--imv-binary-relevance/--imv-multi-output", help="Instance majority voting with a random forest: one binary "
     "forest per genre, as the study decomposes it, or one multi-output forest (faster, slightly lower F1) "

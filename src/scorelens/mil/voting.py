@@ -12,8 +12,8 @@ genres instead (scikit-learn's native multi-label forest: each split scores the 
 summed impurity). It was about five times faster than scikit-learn's six binary forests
 (IMV trains on every cue of the corpus, ~4,400 in the study's shape: about 24-29 s of CPU
 per leave-one-out fold against 4.2 s for one multi-output forest); now that the binary
-forests are grown by :mod:`scorelens.mil.forest` (6-7 s, the same forests) it saves
-less than half. Either way a film's genre is the majority vote of its cues.
+forests are grown by :mod:`scorelens.mil.forest` (about 4.8 s, the same forests) it saves
+little. Either way a film's genre is the majority vote of its cues.
 
 Why binary relevance is the default: the multi-output forest was the default until it
 was compared with the study's form on the study-shaped synthetic corpus
@@ -30,11 +30,12 @@ t-test of per-film F1 per seed did not separate them, p 0.3-0.9.)
 Cost, and what was tried (leave-one-out, study-shaped corpus, CPU time per fold):
 
 * Random forest, binary relevance (the default): six forests of 100 fully grown trees on
-  ~2,800 distinct bootstrapped cues, about 29 s of CPU per fold when scikit-learn grows
-  them and 6-7 s when :mod:`scorelens.mil.forest` does (the same trees, node for node:
-  the features ranked once per fold for the six genres, a compiled builder that replays
-  scikit-learn's splitter; ``benchmarks/bench_imv_rf.py --speed``, 4 folds on a shared
-  2-core AMD EPYC, probabilities and predictions identical on every fold). What remains is
+  ~2,800 distinct bootstrapped cues, about 28.7 s of CPU per fold when scikit-learn grows
+  them and 4.8 s (6.0x less) when :mod:`scorelens.mil.forest` does (the same trees, node
+  for node: the features ranked once per fold for the six genres, a compiled builder that
+  replays scikit-learn's splitter; ``benchmarks/bench_imv_rf.py --speed 4``, 8 leave-one-out
+  folds of both kinds on a shared 2-core AMD EPYC, probabilities and predictions identical
+  on every fold). The sweep's 220 folds: about 9 min on 2 cores instead of 52. What remains is
   the splitter's own arithmetic: each node orders its samples by each of the ~11 features
   it tries (about 550,000 sample-feature visits per tree) and evaluates the Gini proxy at
   every distinct value. The multi-output forest: 4.2 s per fold with scikit-learn. Input
@@ -143,8 +144,8 @@ class InstanceMajorityVote(BagClassifier):
     random_state : int or None, default=None
     multi_output : bool, default=False
         A random-forest base grows one binary forest per label, the study's binary
-        relevance; ``True`` grows one multi-output forest for all labels instead (about
-        two thirds of the CPU time, and a slightly lower F1 on the study-shaped corpus; see
+        relevance; ``True`` grows one multi-output forest for all labels instead (a little
+        less CPU time, and a slightly lower F1 on the study-shaped corpus; see
         the module docstring). Other bases always use binary relevance.
 
     Attributes
