@@ -75,3 +75,19 @@ def test_the_public_api_is_visible_and_real():
     params = inspect.signature(scorelens.run).parameters
     assert list(params)[:2] == ["manifest", "workspace"] and "overrides" in params and "workers" in params
     assert "open" not in scorelens.__all__  # `from scorelens import *` keeps the builtin open
+
+
+def test_the_readmes_stage_table_is_the_declared_graph():
+    """The README's table of stages is STAGES, row for row (the docs read the one list)."""
+    import re
+    from pathlib import Path
+
+    from scorelens.stages import STAGES
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \|\s*(.+?)\s*\|\s*(.*?)\s*\|\s*(.+?)\s*\|$", readme, flags=re.M)
+    assert [r[0] for r in rows] == list(STAGES)
+    for name, does, needs, writes in rows:
+        stage = STAGES[name]
+        assert does == stage.help and writes.strip("`") == stage.writes.strip("`"), name
+        assert [n.strip() for n in needs.split(",") if n.strip()] == list(stage.needs), name
