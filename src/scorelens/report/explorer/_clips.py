@@ -280,7 +280,9 @@ def encode_clip(samples: np.ndarray, path: str | os.PathLike, *, fmt: str = "opu
     # keeps the size near the nominal rate, which the budget is planned on (free VBR ran 7-19 %
     # over it on synthetic scores).
     options = {"compression_level": "5", "vbr": "constrained"} if codec == "libopus" else {}
-    with av.open(str(path), "w", format=container) as out:
+    # bitexact: the Ogg stream's serial number (otherwise random) and the muxer's version tag are
+    # fixed, so the same cue gives the same bytes in every run (a resumed run equals an uninterrupted one).
+    with av.open(str(path), "w", format=container, container_options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream(codec, rate=sample_rate, layout="mono", options=options)
         stream.bit_rate = int(kbps) * 1000
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :], format="flt",
