@@ -262,9 +262,12 @@ def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: st
     from scorelens.io.atomic import check_writable_target
     from scorelens.mil.artifact import GenreModel, read_feature_record, save_artifact
     from scorelens.mil.models import display_name, make_model, normalise_key
+    from scorelens.mil.network import resolve_device
 
     progress = progress or no_progress
     key = normalise_key(model)
+    if key.startswith("network:"):
+        resolve_device(config.device)      # a GPU that is not there: said before any work
     if out is not None:
         check_writable_target(out, what="--out")
     (fs,) = load_bags(workspace, corpus, [features], config.level, config.max_instances)
