@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from scorelens.exceptions import ParameterError
@@ -524,6 +525,11 @@ class ModelConfig:
     finds it at least 1.2 times faster; float32 elsewhere (oneDNN emulates bfloat16 on other CPUs,
     several times slower than float32). The study does not say; evaluations record the precision
     they ran with and why (``run_info`` in ``table4.json``)."""
+    device: str = "auto"
+    """Where the networks train and predict (cross-validation, ``train``, the permutation importance's
+    fold models): ``"cpu"``, ``"cuda"`` (the current GPU), ``"cuda:N"``, or ``"auto"``: CUDA when
+    PyTorch sees a GPU, else the CPU. The other models (forests, SVMs, kNN) always run on the CPU.
+    Evaluations record the device they ran on (``run_info`` in ``table4.json``)."""
     poolings: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
                                  "feature_attention")
     """Network poolings of Table 3 to evaluate."""
@@ -557,6 +563,9 @@ class ModelConfig:
             raise ParameterError(f"threshold={self.threshold!r} must be in (0, 1)")
         if self.precision not in ("auto", "float32", "bfloat16"):
             raise ParameterError(f"precision={self.precision!r} must be 'auto', 'float32' or 'bfloat16'")
+        if not (isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")
+                                                  or re.fullmatch(r"cuda:\d+", self.device))):
+            raise ParameterError(f"device={self.device!r} must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
         if self.level not in ("cue", "frame"):
             raise ParameterError(f"level={self.level!r} must be 'cue' or 'frame'")
         self.n_splits  # validates cv

@@ -116,3 +116,25 @@ def test_imv_forest_is_binary_relevance_unless_asked(workspace, cli):
         est = load_artifact(target, feature_names=[f"timbre/x{j}/mean" for j in range(5)], kind="mir").estimator
         assert est.multi_output is multi and est.multi_output_ is multi
         assert len(est.estimators_) == (1 if multi else len(GENRES))
+
+
+def test_device_flag_sets_model_device(workspace, cli, run_cli, monkeypatch):
+    import torch
+
+    ws = workspace / "ws"
+    res = cli("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "average",
+              "--epochs", "2", "--hidden", "4", "--device", "cpu", "-o", workspace / "cpu.pt")
+    assert res.exit_code == 0, res.output
+    model = load_artifact(workspace / "cpu.pt", kind="mir")
+    assert model.settings["ModelConfig"]["device"] == "cpu"
+    if torch.cuda.is_available():
+        return
+    # Through the console-script entry: a CUDA device without a GPU is one line on stderr.
+    code, err = run_cli("train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "average",
+                        "--epochs", "1", "--hidden", "4", "--device", "cuda", "-o", workspace / "cuda.pt")
+    assert code == 1 and "Traceback" not in err
+    (line,) = [t for t in err.splitlines() if "model.device" in t]
+    assert line.startswith("error: device='cuda' (model.device): PyTorch sees no CUDA GPU")
+    code, err = run_cli("evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "average",
+                        "--device", "gpu")
+    assert code == 1 and "device='gpu'" in err and "Traceback" not in err

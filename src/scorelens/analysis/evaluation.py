@@ -30,7 +30,7 @@ from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil.crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
 from scorelens.mil.models import display_name, normalise_key
-from scorelens.mil.network import auto_precision, resolve_precision
+from scorelens.mil.network import auto_precision, resolve_device, resolve_precision
 from scorelens.mil.training import fold_stacks
 from scorelens.mil.validation import check_bag_labels, check_bags
 
@@ -157,7 +157,11 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
                     "gemm_gflops_per_core": choice.gflops}
     else:
         run_info = {"precision": config.precision, "precision_reason": "set explicitly"}
-    config = replace(config, precision=resolve_precision(config.precision))
+    device = resolve_device(config.device)
+    run_info["device"] = str(device)
+    seen = "sees a CUDA GPU" if device.type == "cuda" else "sees no CUDA GPU"
+    run_info["device_reason"] = f"auto: PyTorch {seen}" if config.device == "auto" else "set explicitly"
+    config = replace(config, precision=resolve_precision(config.precision), device=str(device))
     progress = progress or no_progress
     if n_jobs is None:
         import torch

@@ -26,7 +26,7 @@ from scorelens.config import ModelConfig, StudyConfig
 
 __all__ = ["console", "err_console", "progress", "stage_progress", "setup_logging", "state", "DEFAULT_WORKSPACE",
            "WorkspaceOpt", "ManifestOpt", "OptionalManifestOpt", "DbOpt", "KeepGoingOpt", "ForceOpt", "FilmOpt",
-           "Level", "LevelOpt", "SeedOpt", "EpochsOpt", "LrOpt", "BatchOpt", "Precision", "PrecisionOpt",
+           "Level", "LevelOpt", "SeedOpt", "EpochsOpt", "LrOpt", "BatchOpt", "Precision", "PrecisionOpt", "DeviceOpt",
            "ImvBinaryOpt", "MaxInstOpt", "model_config", "print_failures", "ConfigOpt", "SetOpt", "RetryOpt",
            "study_settings", "print_stage"]
 
@@ -126,6 +126,9 @@ PrecisionOpt = Annotated[Optional[Precision], typer.Option("--precision", help="
                                                            "precision, float32, or auto: bfloat16 only on a CPU with "
                                                            "native bfloat16 products where a timing at the networks' "
                                                            "shapes finds it faster (model.precision).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="Where the networks train and predict: cpu, "
+                                                 "cuda, cuda:N, or auto: a CUDA GPU when PyTorch sees one "
+                                                 "(model.device).")]
 ImvBinaryOpt = Annotated[Optional[bool], typer.Option(
     "--imv-binary-relevance/--imv-multi-output", help="Instance majority voting with a random forest: one binary "
     "forest per genre, as the study decomposes it, or one multi-output forest (faster, slightly lower F1) "

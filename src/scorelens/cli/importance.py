@@ -11,6 +11,7 @@ from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
     BatchOpt,
     ConfigOpt,
+    DeviceOpt,
     EpochsOpt,
     ImvBinaryOpt,
     Level,
@@ -51,6 +52,7 @@ def importance_command(
     learning_rate: LrOpt = None,
     batch_size: BatchOpt = None,
     precision: PrecisionOpt = None,
+    device: DeviceOpt = None,
     max_instances: MaxInstOpt = None,
     imv_binary_relevance: ImvBinaryOpt = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads / processes.", min=1)] = None,
@@ -65,7 +67,7 @@ def importance_command(
     study = study_settings(manifest, config, settings, importance__features=features, importance__model=model,
                            importance__runs=runs, importance__hidden=hidden, **_model_flags(
                                seed=seed, cv=cv, level=level, max_instances=max_instances, epochs=epochs,
-                               learning_rate=learning_rate, batch_size=batch_size, precision=precision,
+                               learning_rate=learning_rate, batch_size=batch_size, precision=precision, device=device,
                                imv_binary_relevance=imv_binary_relevance))
     corpus = load_corpus(manifest, check_files=False)
     with progress() as bar:

@@ -11,6 +11,7 @@ from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
     BatchOpt,
     ConfigOpt,
+    DeviceOpt,
     EpochsOpt,
     ImvBinaryOpt,
     Level,
@@ -71,6 +72,7 @@ def evaluate_command(
     learning_rate: LrOpt = None,
     batch_size: BatchOpt = None,
     precision: PrecisionOpt = None,
+    device: DeviceOpt = None,
     max_instances: MaxInstOpt = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker threads (default: "
                                                 "PyTorch's thread count).", min=1)] = None,
@@ -87,7 +89,7 @@ def evaluate_command(
     study = study_settings(manifest, config, settings, **_model_flags(
         seed=seed, cv=cv, level=level, max_instances=max_instances,
         hidden_sizes=list(dict.fromkeys(hidden)) if hidden else None, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, precision=precision, imv_binary_relevance=imv_binary_relevance))
+        batch_size=batch_size, precision=precision, device=device, imv_binary_relevance=imv_binary_relevance))
     corpus = load_corpus(manifest, check_files=False)
     ws = Workspace(workspace)
     if not features:
@@ -134,6 +136,7 @@ def train_command(
     learning_rate: LrOpt = None,
     batch_size: BatchOpt = None,
     precision: PrecisionOpt = None,
+    device: DeviceOpt = None,
     max_instances: MaxInstOpt = None,
     imv_binary_relevance: ImvBinaryOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Artifact path (default: "
@@ -147,7 +150,7 @@ def train_command(
 
     study = study_settings(manifest, config, settings, **_model_flags(
         seed=seed, level=level, max_instances=max_instances, hidden=hidden, epochs=epochs,
-        learning_rate=learning_rate, batch_size=batch_size, precision=precision,
+        learning_rate=learning_rate, batch_size=batch_size, precision=precision, device=device,
         imv_binary_relevance=imv_binary_relevance))
     corpus = load_corpus(manifest, check_files=False)
     with progress() as bar:

@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from scorelens.config import ModelConfig as _StudyModel
 from scorelens.exceptions import ParameterError
 from scorelens.mil.base import BagClassifier
-from scorelens.mil.network import MILNetwork, check_pooling, resolve_precision
+from scorelens.mil.network import MILNetwork, check_pooling, resolve_device, resolve_precision
 from scorelens.mil.step import build_store
 from scorelens.mil.training import (
     fold_seed,
@@ -45,6 +45,10 @@ class MILClassifier(BagClassifier):
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Arithmetic of the instance layers (see :class:`~scorelens.mil.network.MILNetwork`);
         ``auto`` uses bfloat16 mixed precision where the CPU computes it natively.
+    device : {"auto", "cpu", "cuda"} or "cuda:N", default="auto"
+        Where the network trains and predicts (:func:`~scorelens.mil.network.resolve_device`;
+        ``auto``: a CUDA GPU when PyTorch sees one). Resolved in :meth:`fit`; a pickled model
+        holds its weights on the CPU and predicts on the CPU when loaded.
     random_state : int, RandomState or None
         Seed of the initial weights and of the batch order; the same seed gives the same
         numbers.
@@ -52,7 +56,9 @@ class MILClassifier(BagClassifier):
     Attributes
     ----------
     network_ : MILNetwork
-        The trained network (a stack of one).
+        The trained network (a stack of one), on :attr:`device_`.
+    device_ : torch.device
+        Where the network was trained and predicts.
     mean_, scale_ : np.ndarray [shape=(n_features,)]
         Instance standardisation fitted on the training bags.
     loss_curve_ : np.ndarray [shape=(epochs,)]
@@ -70,7 +76,7 @@ class MILClassifier(BagClassifier):
 
     def __init__(self, pooling="attention", hidden=STUDY.hidden, epochs=STUDY.epochs,
                  learning_rate=STUDY.learning_rate, batch_size=STUDY.batch_size,
-                 threshold=0.5, precision="auto", random_state=None):
+                 threshold=0.5, precision="auto", device="auto", random_state=None):
         self.pooling = pooling
         self.hidden = hidden
         self.epochs = epochs
@@ -78,11 +84,13 @@ class MILClassifier(BagClassifier):
         self.batch_size = batch_size
         self.threshold = threshold
         self.precision = precision
+        self.device = device
         self.random_state = random_state
 
     def _check_params(self) -> None:
         check_pooling(self.pooling)
         resolve_precision(self.precision)
+        resolve_device(self.device)
         for name in ("hidden", "epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -101,14 +109,16 @@ class MILClassifier(BagClassifier):
         seed = self._seed()
         train = np.ones((1, len(bags)), dtype=bool)
         precision = resolve_precision(self.precision)
+        device = resolve_device(self.device)
         plan = make_plan(train, epochs=int(self.epochs), batch_size=int(self.batch_size), seed=seed)
-        store = build_store(bags, MILNetwork.dtype_of(precision))
+        store = build_store(bags, MILNetwork.dtype_of(precision), device)
         shift, scale, mean, deviation = fold_standardisation(store, bags, train)
         pos, neg = loss_weights(Y, train)
         net, losses = train_stack(store, Y, plan, train, [fold_seed(seed, 0)], shift, scale, pos, neg,
                                   pooling=self.pooling, hidden=int(self.hidden),
                                   learning_rate=float(self.learning_rate), precision=precision)
         self.network_ = net
+        self.device_ = device
         self.mean_, self.scale_ = mean[0], deviation[0]
         self.loss_curve_ = losses[:, 0]
 
@@ -145,13 +155,15 @@ class MILClassifier(BagClassifier):
 
     def __getstate__(self):
         # Pickle the weights as plain tensors, not the module, so artifacts stay loadable
-        # across scorelens versions that keep the parameter names.
+        # across scorelens versions that keep the parameter names; on the CPU, so that a
+        # model trained on a GPU loads on a machine without one.
         state = self.__dict__.copy()
+        state.pop("device_", None)
         if "network_" in state:
             net = state.pop("network_")
             state["_network_state"] = {"n_features": net.n_features, "n_labels": net.n_labels,
                                        "hidden": net.hidden, "pooling": net.pooling, "precision": net.precision,
-                                       "params": {k: v.detach().clone() for k, v in net.params.items()}}
+                                       "params": {k: v.detach().cpu().clone() for k, v in net.params.items()}}
         return state
 
     def __setstate__(self, state):
@@ -166,3 +178,4 @@ class MILClassifier(BagClassifier):
                     net.params[k].copy_(v)
             net.eval()
             self.network_ = net
+            self.device_ = net.device

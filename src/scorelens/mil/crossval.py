@@ -22,7 +22,7 @@ from sklearn.model_selection import KFold
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil.models import make_model, normalise_key
-from scorelens.mil.network import resolve_precision
+from scorelens.mil.network import resolve_device, resolve_precision
 from scorelens.mil.processes import worker_parallel
 from scorelens.mil.training import cross_val_network, fold_seed, fold_stacks, merge_cv_results
 
@@ -310,7 +310,8 @@ def cross_validate(key: str, bags: Sequence[np.ndarray], Y: np.ndarray, folds: S
     family, _, variant = key.partition(":")
     if family == "network":
         net_kw = dict(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
-                      batch_size=config.batch_size, seed=config.seed, precision=resolve_precision(config.precision))
+                      batch_size=config.batch_size, seed=config.seed, precision=resolve_precision(config.precision),
+                      device=str(resolve_device(config.device)))
         if fold_map is not None:
             res = cross_val_network_chunks(bags, Y, folds, pooling=variant, net_kw=net_kw, fold_map=fold_map,
                                            n_chunks=n_chunks, keep_models=keep_models, advance=advance)

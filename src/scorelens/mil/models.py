@@ -72,7 +72,8 @@ def normalise_key(key: str) -> str:
 
 def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
                learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size,
-               threshold: float = STUDY.threshold, precision: str = STUDY.precision, random_state=None,
+               threshold: float = STUDY.threshold, precision: str = STUDY.precision, device: str = STUDY.device,
+               random_state=None,
                imv_multi_output: bool = STUDY.imv_multi_output):
     """An unfitted estimator for ``key`` (network settings apply to ``network:*`` only;
     ``imv_multi_output`` to ``imv:rf``, see :class:`InstanceMajorityVote`).
@@ -81,7 +82,7 @@ def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epoc
     ----------
     key : str
         Model key (:func:`normalise_key`).
-    hidden, epochs, learning_rate, batch_size, precision
+    hidden, epochs, learning_rate, batch_size, precision, device
         Networks only; see :class:`MILClassifier`.
     threshold : float
         Networks only: probability at which a genre is predicted.
@@ -112,7 +113,8 @@ def make_model(key: str, *, hidden: int = STUDY.hidden, epochs: int = STUDY.epoc
     if family == "imv":
         return InstanceMajorityVote(estimator=variant, random_state=random_state, multi_output=imv_multi_output)
     return MILClassifier(pooling=variant, hidden=hidden, epochs=epochs, learning_rate=learning_rate,
-                         batch_size=batch_size, threshold=threshold, precision=precision, random_state=random_state)
+                         batch_size=batch_size, threshold=threshold, precision=precision, device=device,
+                         random_state=random_state)
 
 
 def display_name(key: str) -> str:

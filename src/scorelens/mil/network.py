@@ -42,7 +42,7 @@ from scorelens.mil.pooling import make_pooling
 
 __all__ = ["NETWORK_POOLINGS", "PRECISIONS", "NetworkOutput", "MILNetwork", "check_pooling", "per_model",
            "fast_bfloat16", "resolve_precision", "PrecisionChoice", "cpu_flags", "choose_precision", "gemm_rates",
-           "cached_gemm_rates", "auto_precision"]
+           "cached_gemm_rates", "auto_precision", "DEVICES", "resolve_device"]
 
 #: The six pooling functions of Table 3, by the names the estimator and CLI accept.
 NETWORK_POOLINGS: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
@@ -151,7 +151,7 @@ class _StackedLinear(torch.autograd.Function):
         grad = grad.contiguous()
         grad_x = torch.bmm(grad, weight.transpose(1, 2)) if ctx.needs_input_grad[0] else None
         grad_w = torch.bmm(x.transpose(1, 2), grad)                      # (M, n_in, n_out)
-        ones = torch.ones((grad.shape[0], 1, grad.shape[1]), dtype=grad.dtype)
+        ones = torch.ones((grad.shape[0], 1, grad.shape[1]), dtype=grad.dtype, device=grad.device)
         grad_b = torch.bmm(ones, grad).squeeze(1)                         # (M, n_out)
         return grad_x, grad_w, grad_b
 
@@ -415,6 +415,44 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+#: Device settings the networks accept (and ``"cuda:N"``).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name="auto") -> torch.device:
+    """The device a ``device`` setting names: ``"auto"`` is CUDA where PyTorch sees a GPU, else the CPU.
+
+    Parameters
+    ----------
+    name : {"auto", "cpu", "cuda"}, "cuda:N" or torch.device
+
+    Returns
+    -------
+    torch.device
+        ``cpu`` or ``cuda:N`` (``"cuda"`` resolves to the current GPU's index).
+
+    Raises
+    ------
+    ParameterError
+        An unknown name, or a CUDA device that PyTorch does not see (no GPU, a CPU-only
+        PyTorch build, or an index past the last GPU).
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    if not isinstance(name, str) or not (name in DEVICES or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise ParameterError(f"device={name!r} is unknown; choose one of auto, cpu, cuda, cuda:N")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ParameterError(f"device={name!r} (model.device): PyTorch sees no CUDA GPU here; use 'cpu' or 'auto'")
+    index = torch.cuda.current_device() if name == "cuda" else int(name[5:])
+    if index >= torch.cuda.device_count():
+        raise ParameterError(f"device={name!r} (model.device): PyTorch sees only {torch.cuda.device_count()} GPU(s)")
+    return torch.device("cuda", index)
+
+
 class MILNetwork(nn.Module):
     """A stack of ``n_models`` independent MIL networks (Fig 2).
 
@@ -436,10 +474,13 @@ class MILNetwork(nn.Module):
         activations in bfloat16 (mixed precision, as ``torch.autocast`` does); on CPUs with
         AMX it trains several times faster. ``auto`` picks bfloat16 only where the CPU has a
         native bfloat16 instruction and a timing finds it faster (:func:`choose_precision`).
+    device : str or torch.device
+        Where the parameters live (:func:`resolve_device`). The initial weights are drawn on
+        the CPU and then moved, so they are the same on every device.
     """
 
     def __init__(self, n_features: int, n_labels: int, hidden: int, pooling: str, seeds,
-                 precision: str = "float32"):
+                 precision: str = "float32", device="cpu"):
         super().__init__()
         self.pooling = check_pooling(pooling)
         self.precision = resolve_precision(precision)
@@ -453,7 +494,8 @@ class MILNetwork(nn.Module):
             per_model.append({name: (_init_uniform(gen, *shape) if name.endswith("_w")
                                      else torch.zeros(shape, dtype=torch.float32))
                               for name, shape in sorted(shapes.items())})
-        self.params = nn.ParameterDict({name: nn.Parameter(torch.stack([p[name] for p in per_model]))
+        device = resolve_device(device)
+        self.params = nn.ParameterDict({name: nn.Parameter(torch.stack([p[name] for p in per_model]).to(device))
                                         for name in sorted(shapes)})
         self._pool = make_pooling("attention" if pooling in ("attention", "multi_attention", "feature_attention")
                                   else pooling)
@@ -477,6 +519,11 @@ class MILNetwork(nn.Module):
     def compute_dtype(self) -> torch.dtype:
         """dtype of the instance-level products and activations."""
         return self.dtype_of(self.precision)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live."""
+        return next(iter(self.params.values())).device
 
     @property
     def n_models(self) -> int:
@@ -571,7 +618,7 @@ class MILNetwork(nn.Module):
         nn.Module.__init__(new)
         new.pooling, new.n_features, new.precision = self.pooling, self.n_features, self.precision
         new.n_labels, new.hidden = self.n_labels, self.hidden
-        index = torch.as_tensor(np.asarray(models, dtype=np.int64))
+        index = torch.as_tensor(np.asarray(models, dtype=np.int64), device=self.device)
         new.params = nn.ParameterDict({k: nn.Parameter(v.detach()[index].clone()) for k, v in self.params.items()})
         new._pool = self._pool
         return new

@@ -110,7 +110,7 @@ def robust_scale(sd: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return sd
 
 
-def build_store(bags, dtype: torch.dtype) -> InstanceStore:
+def build_store(bags, dtype: torch.dtype, device="cpu") -> InstanceStore:
     """Standardise and transpose every instance once (see the module docstring).
 
     Parameters
@@ -118,6 +118,8 @@ def build_store(bags, dtype: torch.dtype) -> InstanceStore:
     bags : list of np.ndarray [shape=(n_instances_i, n_features)]
     dtype : torch.dtype
         Compute dtype of the training step (float32 or bfloat16).
+    device : str or torch.device
+        Where the store lives: the device of the networks it trains.
 
     Returns
     -------
@@ -132,7 +134,7 @@ def build_store(bags, dtype: torch.dtype) -> InstanceStore:
     x[d, :-1] = 1.0
     sizes = np.array([len(b) for b in bags], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    return InstanceStore(x.to(dtype).contiguous(), starts, sizes, mu, sd)
+    return InstanceStore(x.to(device=device, dtype=dtype).contiguous(), starts, sizes, mu, sd)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,21 @@ class ChunkLayout:
     @property
     def n_rows(self) -> int:
         return int(self.columns.shape[0])
+
+    def to(self, device) -> "ChunkLayout":
+        """The layout with its tensors on ``device`` (itself where they already are).
+
+        Parameters
+        ----------
+        device : torch.device
+
+        Returns
+        -------
+        ChunkLayout
+        """
+        if self.columns.device == torch.device(device):
+            return self
+        return ChunkLayout(self.bags, *(t.to(device) for t in (self.columns, self.slots, self.mask, self.members)))
 
 
 def padded_rows(n: int) -> int:
@@ -249,8 +266,9 @@ class Workspace:
     cost more than the matrix products writing them.
     """
 
-    def __init__(self):
+    def __init__(self, device="cpu"):
         self._buffers: dict = {}
+        self.device = torch.device(device)
 
     def take(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """A contiguous tensor of ``shape`` (uninitialised, or as the last step left it).
@@ -270,7 +288,7 @@ class Workspace:
         n = int(np.prod(shape))
         buf = self._buffers.get(name)
         if buf is None or buf.dtype != dtype or buf.numel() < n:
-            buf = torch.empty(max(n, int(1.25 * n) if buf is not None else n), dtype=dtype)
+            buf = torch.empty(max(n, int(1.25 * n) if buf is not None else n), dtype=dtype, device=self.device)
             self._buffers[name] = buf
         return buf[:n].view(shape)
 
@@ -287,30 +305,35 @@ class StackTrainer:
         Each model's standardisation, fitted on its training bags in the store's space.
     pos_weight, neg_weight : np.ndarray [shape=(n_models, n_labels)]
     learning_rate : float
+
+    Every tensor of the step lives on the network's device (:attr:`MILNetwork.device`),
+    as must the store's; the same code runs on the CPU and on a GPU.
     """
 
     def __init__(self, net: MILNetwork, store: InstanceStore, fold_mean: np.ndarray, fold_scale: np.ndarray,
                  pos_weight: np.ndarray, neg_weight: np.ndarray, learning_rate: float):
         self.net, self.store, self.lr = net, store, float(learning_rate)
         self.dtype = net.compute_dtype
+        self.device = dev = net.device
         self.M, self.d, self.h, self.c = net.n_models, net.n_features, net.hidden, net.n_labels
         self.da, self.ha = aligned(self.d), aligned(self.h)
-        self.shift = torch.from_numpy(np.asarray(fold_mean, dtype=np.float32))            # (M, d)
-        self.inv_scale = torch.from_numpy(1.0 / np.asarray(fold_scale, dtype=np.float32))   # (M, d)
-        self.pos = torch.from_numpy(np.asarray(pos_weight, dtype=np.float32))[:, None, :]   # (M, 1, c)
-        self.neg = torch.from_numpy(np.asarray(neg_weight, dtype=np.float32))[:, None, :]
+        self.shift = torch.from_numpy(np.asarray(fold_mean, dtype=np.float32)).to(dev)            # (M, d)
+        self.inv_scale = torch.from_numpy(1.0 / np.asarray(fold_scale, dtype=np.float32)).to(dev)   # (M, d)
+        self.pos = torch.from_numpy(np.asarray(pos_weight, dtype=np.float32))[:, None, :].to(dev)   # (M, 1, c)
+        self.neg = torch.from_numpy(np.asarray(neg_weight, dtype=np.float32))[:, None, :].to(dev)
         self._pool = make_pooling("attention" if net.pooling in ("attention", "multi_attention",
                                                                   "feature_attention") else net.pooling)
         self.shapes = self._segment_shapes()
         sizes = [int(np.prod(s)) for s in self.shapes.values()]
         self.offsets = dict(zip(self.shapes, np.concatenate([[0], np.cumsum(sizes)[:-1]]).tolist()))
         P = int(sum(sizes))
-        self.flat = torch.zeros((self.M, P), dtype=torch.float32)
+        self.flat = torch.zeros((self.M, P), dtype=torch.float32, device=dev)
         self.grad = torch.zeros_like(self.flat)
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
-        self.steps = [torch.tensor(0.0) for _ in range(self.M)]
-        self.work = Workspace()
+        # The fused Adam kernel reads its step counts where the parameters are.
+        self.steps = [torch.tensor(0.0, device=dev) for _ in range(self.M)]
+        self.work = Workspace(dev)
         self.models_per_chunk = MODELS_PER_CHUNK
         self._load(net)
 
@@ -408,7 +431,8 @@ class StackTrainer:
         model's standardisation folded in.
         """
         if not hasattr(self, "_augmented"):
-            self._augmented = {layer: torch.zeros((self.M, self.h, aligned(n_in)), dtype=self.dtype)
+            self._augmented = {layer: torch.zeros((self.M, self.h, aligned(n_in)), dtype=self.dtype,
+                                                  device=self.device)
                                for layer, n_in in ((1, self.d), (2, self.h), (3, self.h))}
         h, d = self.h, self.d
         block = self._view(self.flat, "emb1")
@@ -475,15 +499,17 @@ class StackTrainer:
         ----------
         layout : ChunkLayout
         y : torch.Tensor [shape=(n_bags, n_labels), dtype=float32]
-            Labels of the chunk's bags.
+            Labels of the chunk's bags (on the network's device).
         valid : torch.Tensor [shape=(n_models, n_bags), dtype=bool]
-            Which of the chunk's bags each model trains on.
+            Which of the chunk's bags each model trains on (on the network's device).
 
         Returns
         -------
         torch.Tensor [shape=(n_models,)]
+            On the network's device.
         """
         M, h, R, da, ha = self.M, self.h, layout.n_rows, self.da, self.ha
+        layout = layout.to(self.device)
         take, dt = self.work.take, self.dtype
         x1 = torch.index_select(self.store.x, 1, layout.columns, out=take("x1", (da, R), dt))   # (da, R)
         heads = self._heads()

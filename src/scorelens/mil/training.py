@@ -49,7 +49,7 @@ import torch
 
 from scorelens.config import ModelConfig as _StudyModel
 from scorelens.exceptions import ParameterError
-from scorelens.mil.network import MILNetwork, resolve_precision
+from scorelens.mil.network import MILNetwork, resolve_device, resolve_precision
 from scorelens.mil.step import InstanceStore, StackTrainer, aligned, build_store, chunk_layout, robust_scale
 
 #: The study's training settings (written once, in scorelens.config): the defaults below.
@@ -257,11 +257,11 @@ def _batch(padded, sizes, idx: np.ndarray, length: int, mean: torch.Tensor, scal
 
     Returns x (F, B, L, d), mask (F, B, L) and valid (F, B): slot holds a real bag.
     """
-    idx_t = torch.from_numpy(idx)
+    idx_t = torch.from_numpy(idx).to(padded.device)
     valid = idx_t >= 0
     safe = idx_t.clamp_min(0)
     x = (padded[safe, :length] - mean[:, None, None, :]) / scale[:, None, None, :]   # (F, B, L, d)
-    mask = torch.arange(length)[None, None, :] < sizes[safe][..., None]   # (F, B, L)
+    mask = torch.arange(length, device=padded.device)[None, None, :] < sizes[safe][..., None]   # (F, B, L)
     # An empty slot still gets one (ignored) instance so every pooling stays finite.
     mask[..., 0] |= ~valid
     return x, mask, valid
@@ -296,25 +296,28 @@ def train_stack(store: InstanceStore, Y: np.ndarray, plan: TrainingPlan, train_m
     Returns
     -------
     network : MILNetwork
-        A stack of the trained networks.
+        A stack of the trained networks, on the store's device.
     losses : np.ndarray [shape=(n_epochs, n_stacked)]
         Mean training loss of each epoch.
     """
     train_masks = np.asarray(train_masks, dtype=bool)
     n = train_masks.shape[0]
-    net = MILNetwork(store.n_features, Y.shape[1], hidden, pooling, seeds, precision=precision)
+    device = store.x.device
+    net = MILNetwork(store.n_features, Y.shape[1], hidden, pooling, seeds, precision=precision, device=device)
     trainer = StackTrainer(net, store, shift, scale, pos_weight, neg_weight, learning_rate)
-    Yt = torch.from_numpy(np.asarray(Y, dtype=np.float32))
-    masks_t = torch.from_numpy(train_masks)
-    losses, epoch_loss, epoch_steps, epoch = [], torch.zeros(n), torch.zeros(n), 0
+    Yt = torch.from_numpy(np.asarray(Y, dtype=np.float32)).to(device)
+    masks_t = torch.from_numpy(train_masks).to(device)
+    losses = []
+    epoch_loss, epoch_steps, epoch = torch.zeros(n, device=device), torch.zeros(n, device=device), 0
     for t, bags in enumerate(plan.steps):
-        valid = masks_t[:, torch.from_numpy(bags)]                           # (n, B)
-        per_fold = trainer.step(chunk_layout(bags, store), Yt[torch.from_numpy(bags)], valid)
+        index = torch.from_numpy(bags).to(device)
+        valid = masks_t[:, index]                                            # (n, B)
+        per_fold = trainer.step(chunk_layout(bags, store), Yt[index], valid)
         active = valid.any(dim=1)
         epoch_loss += torch.where(active, per_fold, 0.0)
         epoch_steps += active.to(torch.float32)
         if t == plan.epoch_ends[epoch]:
-            losses.append((epoch_loss / epoch_steps.clamp_min(1)).numpy().copy())
+            losses.append((epoch_loss / epoch_steps.clamp_min(1)).cpu().numpy().copy())
             epoch_loss.zero_()
             epoch_steps.zero_()
             epoch += 1
@@ -328,7 +331,7 @@ def train_stack(store: InstanceStore, Y: np.ndarray, plan: TrainingPlan, train_m
 @torch.no_grad()
 def predict_stack(net: MILNetwork, padded: torch.Tensor, sizes: torch.Tensor, idx: np.ndarray, length: int,
                   mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run every model of a stack on its own bags.
+    """Run every model of a stack on its own bags (on the stack's device; the answers come back as NumPy).
 
     Parameters
     ----------
@@ -342,9 +345,11 @@ def predict_stack(net: MILNetwork, padded: torch.Tensor, sizes: torch.Tensor, id
     proba : np.ndarray [shape=(n_models, n_slots, n_labels)]
     weights : np.ndarray [shape=(n_models, n_slots, length, n_labels)]
     """
-    x, mask, _ = _batch(padded, sizes, idx, length, torch.from_numpy(mean), torch.from_numpy(scale))
+    device = net.device
+    x, mask, _ = _batch(padded.to(device), sizes.to(device), idx, length, torch.from_numpy(mean).to(device),
+                        torch.from_numpy(scale).to(device))
     out = net(x, mask)
-    return out.proba.numpy(), out.weights.numpy()
+    return out.proba.cpu().numpy(), out.weights.cpu().numpy()
 
 
 def fold_stacks(n_folds: int, *, vectorise: bool = True, fold_chunk: int | None = None,
@@ -476,7 +481,8 @@ class FoldStack:
 def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence[np.ndarray], *,
                       pooling: str = "attention", hidden: int = STUDY.hidden, epochs: int = STUDY.epochs,
                       learning_rate: float = STUDY.learning_rate, batch_size: int = STUDY.batch_size, seed: int = 0,
-                      precision: str = "float32", vectorise: bool = True, fold_chunk: int | None = None,
+                      precision: str = "float32", device="cpu", vectorise: bool = True,
+                      fold_chunk: int | None = None,
                       n_jobs: int | None = None,
                       only: Sequence[int] | None = None, keep_models: bool = False,
                       on_epoch: Callable[[int], None] | None = None) -> CVNetworkResult:
@@ -489,9 +495,9 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     Y : np.ndarray [shape=(n_bags, n_labels)]
     folds : sequence of np.ndarray
         Test-bag indices of each fold; a fold trains on every other bag.
-    pooling, hidden, epochs, learning_rate, batch_size, seed, precision
+    pooling, hidden, epochs, learning_rate, batch_size, seed, precision, device
         As :class:`scorelens.mil.MILClassifier`; fold ``f`` is initialised from
-        ``(seed, f)``.
+        ``(seed, f)``. On a GPU the folds train as one stack by default (``n_jobs=1``).
     vectorise : bool
         Train the folds as stacks (fast) or one fold per stack (reference path); both
         give the same numbers.
@@ -501,7 +507,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         (long frame-level bags). Stack sizes never change the numbers.
     n_jobs : int, optional
         Threads training stacks concurrently (each with one intra-op thread); default:
-        ``torch.get_num_threads()``.
+        ``torch.get_num_threads()`` on the CPU, 1 on a GPU.
     only : sequence of int, optional
         Train and predict only these folds (the others' rows of ``proba`` stay NaN); the
         shapes still come from all folds, so the numbers are those of a full run. For
@@ -525,6 +531,7 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     """
     n_bags = len(bags)
     precision = resolve_precision(precision)
+    device = resolve_device(device)
     if epochs < 1 or batch_size < 1 or hidden < 1 or not learning_rate > 0:
         raise ParameterError(f"epochs={epochs}, batch_size={batch_size}, hidden={hidden} must be >= 1 "
                              f"and learning_rate={learning_rate} > 0")
@@ -536,8 +543,9 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
     train_masks = ~test_masks
     padded, sizes = pad_bags(bags)
     sizes_np = sizes.numpy()
+    padded, sizes = padded.to(device), sizes.to(device)    # copied once, not per stack
     plan = make_plan(train_masks, epochs=epochs, batch_size=batch_size, seed=seed)
-    store = build_store(bags, MILNetwork.dtype_of(precision))
+    store = build_store(bags, MILNetwork.dtype_of(precision), device)
     shift, scale, mean, deviation = fold_standardisation(store, bags, train_masks)
     pos_w, neg_w = loss_weights(Y, train_masks)
     # Test batches also share their shape across folds.
@@ -547,7 +555,8 @@ def cross_val_network(bags: Sequence[np.ndarray], Y: np.ndarray, folds: Sequence
         members = np.flatnonzero(test_masks[f])
         test_idx[f, :len(members)] = members
     test_len = int(sizes_np.max())
-    n_jobs = max(1, int(n_jobs or torch.get_num_threads()))
+    # A GPU runs one stack's products across all its cores; threads would only queue on it.
+    n_jobs = max(1, int(n_jobs or (torch.get_num_threads() if device.type == "cpu" else 1)))
     if fold_chunk is None:
         # Bound a stack's activations (about a dozen tensors of a chunk's instances x width
         # floats per fold) to ~1 GB per thread; frame-level bags can be thousands long.

@@ -150,14 +150,16 @@ def evaluate_models(workspace: Workspace, config: ModelConfig, corpus, *, featur
         ``reused`` when every output was already written for the same inputs and settings.
     """
     from scorelens.analysis.evaluation import RunCache, evaluate, evaluation_keys, inputs_digest
-    from scorelens.mil.network import resolve_precision
+    from scorelens.mil.network import resolve_device, resolve_precision
 
     progress = progress or no_progress
     t0 = time.perf_counter()
     sets = load_bags(workspace, corpus, music_kinds(workspace, features), config.level, config.max_instances)
     warn_if_large(sets)
     layout = workspace.layout
-    resolved = dataclasses.replace(config, precision=resolve_precision(config.precision))
+    # Settings as run: "auto" and what it chose on this machine share their outputs.
+    resolved = dataclasses.replace(config, precision=resolve_precision(config.precision),
+                                   device=str(resolve_device(config.device)))
     missing = sorted(set().union(*[fs.missing for fs in sets]))
     # The outputs' key: the bags, labels, settings and models asked for.
     key = inputs_digest(sets, resolved, evaluation_keys(resolved, models))
@@ -260,9 +262,12 @@ def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: st
     from scorelens.io.atomic import check_writable_target
     from scorelens.mil.artifact import GenreModel, read_feature_record, save_artifact
     from scorelens.mil.models import display_name, make_model, normalise_key
+    from scorelens.mil.network import resolve_device
 
     progress = progress or no_progress
     key = normalise_key(model)
+    if key.startswith("network:"):
+        resolve_device(config.device)      # a GPU that is not there: said before any work
     if out is not None:
         check_writable_target(out, what="--out")
     (fs,) = load_bags(workspace, corpus, [features], config.level, config.max_instances)
@@ -270,7 +275,7 @@ def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: st
         raise ParameterError(f"training needs at least 2 films with cues, found {len(fs.film_ids)}")
     est = make_model(key, hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
                      batch_size=config.batch_size, threshold=config.threshold, precision=config.precision,
-                     random_state=config.seed, imv_multi_output=config.imv_multi_output)
+                     device=config.device, random_state=config.seed, imv_multi_output=config.imv_multi_output)
     t0 = time.perf_counter()
     advance = progress(f"training {display_name(key)} on {len(fs.film_ids)} films ({fs.kind})", 1)
     est.fit(fs.bags, fs.Y)

@@ -109,13 +109,14 @@ def group_importance_of(workspace: Workspace, config: ModelConfig, importance: I
     from scorelens.analysis.evaluation import inputs_digest
     from scorelens.analysis.importance import group_importance
     from scorelens.mil.models import normalise_key
-    from scorelens.mil.network import resolve_precision
+    from scorelens.mil.network import resolve_device, resolve_precision
     from scorelens.report.importance import plot_group_importance
 
     progress = progress or no_progress
     t0 = time.perf_counter()
     key = normalise_key(importance.model)
-    config = dataclasses.replace(config, hidden=importance.hidden, precision=resolve_precision(config.precision))
+    config = dataclasses.replace(config, hidden=importance.hidden, precision=resolve_precision(config.precision),
+                                 device=str(resolve_device(config.device)))
     (fs,) = load_bags(workspace, corpus, [importance.features], config.level, config.max_instances)
     folder = workspace.layout.importance_dir(fs.kind, key, importance.hidden, config.level)
     # "pfi-v2": the permutations are seeded by group name (v1 by position); v1 results are recomputed.
