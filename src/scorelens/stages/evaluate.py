@@ -290,6 +290,6 @@ def run_train(workspace: Workspace, config: ModelConfig, corpus, *, features: st
                           trained_on=list(fs.film_ids), features=record)
     target = Path(out) if out is not None else workspace.layout.model(fs.kind, key)
     save_artifact(artifact, target)
-    workspace.save_settings("train", config, {"model": key, "features": fs.kind})
+    workspace.save_settings("train", config, train={"model": key, "features": fs.kind})
     return TrainReport(target, key, fs.kind, len(fs.film_ids), len(fs.feature_names), est.score(fs.bags, fs.Y),
                        list(fs.missing), time.perf_counter() - t0)

@@ -73,7 +73,7 @@ def write_report(workspace: Workspace, config: ReportConfig, corpus=None) -> Rep
         corpus = load_corpus(layout.corpus_manifest, check_files=False)
     # Saved first: the report's provenance shows every stage's settings, its own included.
     # The formats written change no content, so they stay out of the saved settings (which the report shows).
-    workspace.save_settings("report", {k: v for k, v in dataclasses.asdict(config).items() if k != "formats"})
+    workspace.save_settings("report", report={k: v for k, v in dataclasses.asdict(config).items() if k != "formats"})
     generated = time.strftime("%Y-%m-%d %H:%M:%S")
     report = gather_report(workspace, corpus, top=config.top, generated=generated)
     if not report.has_results:
