@@ -91,3 +91,23 @@ def test_the_readmes_stage_table_is_the_declared_graph():
         stage = STAGES[name]
         assert does == stage.help and writes.strip("`") == stage.writes.strip("`"), name
         assert [n.strip() for n in needs.split(",") if n.strip()] == list(stage.needs), name
+
+
+def test_each_package_re_exports_its_public_api_lazily():
+    """`scorelens.<package>.<name>` for every public name of the package's modules; importing a package imports
+    none of them (checked in a fresh interpreter)."""
+    import importlib
+    import subprocess
+    import sys
+
+    for package in ("stamp", "features", "io", "report", "demo", "analysis", "mil", "stages"):
+        module = importlib.import_module(f"scorelens.{package}")
+        assert module.__all__, package
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"scorelens.{package}.{name}"
+        assert set(module.__all__) <= set(dir(module)), package
+    code = ("import sys, scorelens, scorelens.stamp, scorelens.features, scorelens.io, scorelens.report, "
+            "scorelens.demo, scorelens.stages; print(sorted(m for m in ('pandas', 'torch', 'scipy', 'librosa', 'av') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
