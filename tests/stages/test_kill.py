@@ -90,7 +90,8 @@ def outputs(ws: Path) -> dict[str, Path]:
 
 def report_lines(path: Path, ws: Path) -> list[str]:
     text = path.read_text().replace(str(ws), "WS")
-    return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "TIME", ln) for ln in text.splitlines()
+    # Write times: ISO in the provenance table, "YYYY-MM-DD HH:MM:SS" in the interactive page's heading.
+    return [re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d", "TIME", ln) for ln in text.splitlines()
             if "Generated:" not in ln]
 
 
