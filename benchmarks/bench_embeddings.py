@@ -45,7 +45,7 @@ def best_time(fn, repeats: int) -> tuple[float, float]:
 
 
 def random_vggish_dir(folder: Path) -> Path:
-    from scorelens.features.vggish import VGGish
+    from scorelens.features._vggish import VGGish
 
     torch.manual_seed(0)
     torch.save(VGGish().state_dict(), folder / "vggish-10086976.pth")
@@ -62,8 +62,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from scorelens.features.musicnn import MusicnnKind
-    from scorelens.features.vggish import VGGishKind
+    from scorelens.features._musicnn import MusicnnKind
+    from scorelens.features._vggish import VGGishKind
 
     audio = synthetic_audio(args.seconds)
     print(f"{args.seconds:.0f} s of audio, torch {torch.__version__}, {torch.get_num_threads()} thread(s)")

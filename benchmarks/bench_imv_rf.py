@@ -19,7 +19,7 @@ process and its worker processes.
 
 ``--speed K``: instead, the cost of the study's form (six binary forests of 100 trees per
 leave-one-out fold) grown by scikit-learn and by the compiled builder
-(:mod:`scorelens.mil.forest`), on K evenly spaced leave-one-out folds of each kind, the two
+(:mod:`scorelens.mil._forest`), on K evenly spaced leave-one-out folds of each kind, the two
 interleaved fold by fold in this process (one core), with their out-of-fold probabilities
 and predictions compared bit for bit; the CPU time is extrapolated to all folds and both
 kinds on ``--jobs`` cores.
@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def row(Y, pred, taxonomy) -> dict:
-    from scorelens.analysis.metrics import genre_scores
+    from scorelens.analysis._metrics import genre_scores
 
     return genre_scores(Y, pred, taxonomy)["macro"]
 
@@ -73,8 +73,8 @@ def main(argv=None) -> int:
     from bench_sklearn_mil import tree_cpu
     from bench_table4 import study_corpus
 
-    from scorelens.analysis.evaluation import cross_val_estimator, make_folds
-    from scorelens.analysis.metrics import paired_test
+    from scorelens.analysis._evaluation import cross_val_estimator, make_folds
+    from scorelens.analysis._metrics import paired_test
     from scorelens.config import ModelConfig
     from scorelens.mil import InstanceMajorityVote
 
@@ -137,10 +137,11 @@ def speed(args) -> int:
     from bench_table4 import study_corpus
     from sklearn.ensemble import RandomForestClassifier
 
-    from scorelens.analysis.evaluation import make_folds
+    from scorelens.analysis._evaluation import make_folds
     from scorelens.config import ModelConfig
-    from scorelens.mil import InstanceMajorityVote, forest
-    from scorelens.mil.crossval import cross_val_estimator
+    from scorelens.mil import InstanceMajorityVote
+    from scorelens.mil import _forest as forest
+    from scorelens.mil._crossval import cross_val_estimator
 
     seed = int(args.seeds.split(",")[0])
     kinds = args.kinds.split(",")

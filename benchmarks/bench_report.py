@@ -58,8 +58,8 @@ def build_workspace(root: Path, *, n_films: int, mean_cues: float, clip_films: i
     """Write the synthetic study under ``root``; return (manifest, Workspace, number of cues)."""
     from bench_table4 import STUDY_COUNTS, study_labels
 
-    from scorelens.demo.media import write_audio
-    from scorelens.demo.synth import STYLES, synth_track
+    from scorelens.demo._media import write_audio
+    from scorelens.demo._synth import STYLES, synth_track
     from scorelens.workspace import Workspace
 
     rng = np.random.default_rng(seed)
@@ -121,7 +121,7 @@ def build_workspace(root: Path, *, n_films: int, mean_cues: float, clip_films: i
         tp, fp, fn = (pred & Y).sum(0), (pred & (1 - Y)).sum(0), ((1 - pred) & Y).sum(0)
         p = float(np.mean(tp / np.maximum(tp + fp, 1)))
         r = float(np.mean(tp / np.maximum(tp + fn, 1)))
-        from scorelens.mil.models import display_name
+        from scorelens.mil._models import display_name
 
         table4.append({"features": "None" if kind == "none" else kind, "model": display_name(key), "key": key,
                        "hidden": 128 if key.startswith("network:") else None, "precision": p, "recall": r,
@@ -165,7 +165,7 @@ def real_music_check(path: Path) -> None:
     """Clips of a recorded track against the track itself: at speed 1, at 1.04 with the pitch, and pitch kept."""
     import librosa
 
-    from scorelens.io.audio import load_audio
+    from scorelens.io._audio import load_audio
     from scorelens.report.explorer import ClipJob, cut_clip, encode_clip
 
     sr, start = 48_000, 30.0
@@ -273,7 +273,7 @@ def main(argv=None) -> int:
 
     from scorelens.config import ReportConfig
     from scorelens.corpus import load_corpus
-    from scorelens.stages.report import write_report
+    from scorelens.stages._report import write_report
 
     args.out.mkdir(parents=True, exist_ok=True)
     root = args.out / "study"
@@ -293,7 +293,7 @@ def main(argv=None) -> int:
     print(f"report stage: {stage_s:.1f} s (index.html {page.stat().st_size / 1e6:.2f} MB, "
           f"Plotly bundle {sum(p.stat().st_size for p in (ws.layout.report_dir / 'assets').iterdir()) / 1e6:.2f} MB)")
     if len(clips):
-        from scorelens.io.audio import probe_audio
+        from scorelens.io._audio import probe_audio
 
         seconds = np.array([probe_audio(p).duration_s for p in clips])
         print(f"clips: {len(clips)} for {args.clip_films} films ({config.clip_format}, {config.clip_kbps} kb/s mono, "

@@ -6,7 +6,7 @@ Corpora (cached in ``--corpus-dir`` so a rerun does not rebuild them):
 * ``demo``: the demo corpus, 12 films of ``--minutes`` (1.5) minutes, written by
   ``scorelens demo --corpus-only``;
 * ``large``: ``--films`` (60) synthetic films of ``--film-seconds`` (25) seconds each, two
-  soundtrack tracks per film (``scorelens.demo.films.make_corpus``).
+  soundtrack tracks per film (``scorelens.demo._films.make_corpus``).
 
 Measured, each on a fresh workspace unless said otherwise:
 
@@ -72,7 +72,7 @@ def make_corpus_once(args) -> Path:
         subprocess.run([sys.executable, "-m", "scorelens", "-q", "demo", "--corpus-only", str(folder),
                         "--minutes", str(args.minutes)], check=True)
     else:
-        from scorelens.demo.films import make_corpus
+        from scorelens.demo._films import make_corpus
 
         make_corpus(folder, n_films=args.films, film_duration_s=args.film_seconds, tracks_per_film=2,
                     track_duration_s=min(12.0, args.film_seconds / 2), seed=11, containers=("mp4", "mkv"))
@@ -91,7 +91,7 @@ def run_direct(manifest: Path, ws_path: Path, overrides: dict) -> tuple[float, d
     """The stage functions called directly, in the run's order, with the run's settings."""
     from scorelens.corpus import load_corpus
     from scorelens.stages import STAGES, stage_function
-    from scorelens.stages.run import resolve_settings
+    from scorelens.stages._run import resolve_settings
     from scorelens.workspace import Workspace
 
     t0 = time.perf_counter()

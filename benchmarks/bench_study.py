@@ -4,7 +4,7 @@ corpus of the study's shape, seconds per stage and in total, in one process and 
 Corpus: ``--films`` (110) synthetic films with the study's genre counts (Table 1: Action 55,
 Comedy 37, Drama 44, Horror 11, Romance 13, Science Fiction 36, scaled to ``--films``), each
 ``--film-seconds`` (120) long with ``--tracks`` (3) soundtrack tracks of ``--track-seconds`` (40)
-and several cues of real length (``scorelens.demo.films.make_corpus``); made once in
+and several cues of real length (``scorelens.demo._films.make_corpus``); made once in
 ``--corpus-dir`` and reused.
 
 Settings: the study's (``StudyConfig()``: MIR and musicnn, leave-one-out, six poolings at 64
@@ -55,7 +55,7 @@ def make_corpus_once(args) -> Path:
     manifest = folder / "corpus.toml"
     if manifest.is_file():
         return manifest
-    from scorelens.demo.films import make_corpus
+    from scorelens.demo._films import make_corpus
 
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()

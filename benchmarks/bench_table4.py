@@ -70,7 +70,7 @@ def study_labels(rng: np.random.Generator, n_films: int = 110) -> np.ndarray:
 
 def study_corpus(seed: int = 0, n_films: int = 110, mean_cues: float = 40.0):
     """Bags for the two feature kinds, with a genre signal in about a third of the cues."""
-    from scorelens.analysis.data import CorpusBags
+    from scorelens.analysis._data import CorpusBags
 
     rng = np.random.default_rng(seed)
     Y = study_labels(rng, n_films)
@@ -124,8 +124,8 @@ def computed_flops(sizes: np.ndarray, Y: np.ndarray, dim: int, hidden: int, pool
     up to 16 (``mil/step.py: aligned``) and a step's instances are padded to
     ``padded_rows``.
     """
-    from scorelens.mil.step import aligned, padded_rows
-    from scorelens.mil.training import make_plan
+    from scorelens.mil._step import aligned, padded_rows
+    from scorelens.mil._training import make_plan
 
     n = len(sizes)
     train = ~np.eye(n, dtype=bool)
@@ -232,13 +232,13 @@ def main(argv=None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_sklearn_mil import tree_cpu
 
-    from scorelens.analysis.evaluation import cross_val_estimator, make_folds
-    from scorelens.analysis.metrics import genre_scores
+    from scorelens.analysis._evaluation import cross_val_estimator, make_folds
+    from scorelens.analysis._metrics import genre_scores
     from scorelens.config import ModelConfig
-    from scorelens.mil.models import display_name, make_model
-    from scorelens.mil.network import auto_precision, resolve_precision
-    from scorelens.mil.step import aligned
-    from scorelens.mil.training import cross_val_network
+    from scorelens.mil._models import display_name, make_model
+    from scorelens.mil._network import auto_precision, resolve_precision
+    from scorelens.mil._step import aligned
+    from scorelens.mil._training import cross_val_network
 
     reason = auto_precision().reason if args.precision == "auto" else "set explicitly"
     args.precision = resolve_precision(args.precision)
@@ -358,7 +358,7 @@ def main(argv=None) -> int:
 def sequential_reference(args, fs, Y, folds, rows, vec_results, hidden) -> dict:
     """Folds trained one at a time (and a naive loop) against the vectorised run, on a few folds."""
     from scorelens.mil import MILClassifier
-    from scorelens.mil.training import cross_val_network
+    from scorelens.mil._training import cross_val_network
 
     n = len(fs.bags)
     subset = list(np.linspace(0, n - 1, min(args.seq_folds, n)).round().astype(int))

@@ -31,12 +31,12 @@ from scorelens._version import __version__
 
 #: Public name -> the module that defines it (imported on first use).
 _EXPORTS = {
-    "run": "scorelens.stages.run",
-    "resolve_settings": "scorelens.stages.run",
-    "RunReport": "scorelens.stages.run",
+    "run": "scorelens.stages._run",
+    "resolve_settings": "scorelens.stages._run",
+    "RunReport": "scorelens.stages._run",
     "open": "scorelens._study",
     "Study": "scorelens._study",
-    "profile": "scorelens.analysis.profile",
+    "profile": "scorelens.analysis._profile",
     "STAGES": "scorelens.stages._graph",
     "StageReport": "scorelens.stages._contract",
     "Workspace": "scorelens.workspace",

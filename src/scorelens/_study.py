@@ -108,7 +108,7 @@ class Study:
     # --- stamp
     @staticmethod
     def _read_cues(path: Path, film_id: str) -> pd.DataFrame:
-        from scorelens.stamp.cuetable import read_cue_table
+        from scorelens.stamp._cuetable import read_cue_table
 
         return read_cue_table(path, film_id=film_id)
 
@@ -159,7 +159,7 @@ class Study:
         pd.DataFrame
             ``film_id, cue_id`` (``time_s`` for frames), then one column per feature.
         """
-        from scorelens.stages.features import load_features
+        from scorelens.stages._features import load_features
 
         path = self.layout.features(kind, level)
         if not path.is_file():
@@ -180,7 +180,7 @@ class Study:
 
     def predictions(self, level: str = "cue") -> pd.DataFrame:
         """Out-of-fold genre probabilities per film, model and feature kind (long format)."""
-        from scorelens.analysis.predictions import read_predictions
+        from scorelens.analysis._predictions import read_predictions
 
         return read_predictions(self._need(self.layout.predictions(level), "evaluate"))
 

@@ -136,7 +136,7 @@ class StamperConfig:
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 
-    # --- films at another speed (see scorelens.stamp.speed) ---
+    # --- films at another speed (see scorelens.stamp._speed) ---
     speed: str | float = "auto"
     """Speed at which the film plays the soundtrack (track seconds per film second): ``"auto"``
     stamps at 1.0 and probes the rest of the film for music at any factor in 0.90-1.10, pitched
@@ -156,12 +156,12 @@ class StamperConfig:
     speed_drift_min: float = 0.005
     """Music matched at 1.0 whose windows' offsets drift by this much per frame or more (over three
     windows or more) is stamped again at the factor the drift measures: stretches of 1-2 % at
-    constant pitch that the probe's grid leaves to 1.0 (see scorelens.stamp.speed.drift_speed)."""
+    constant pitch that the probe's grid leaves to 1.0 (see scorelens.stamp._speed.drift_speed)."""
     speed_dt_fuzz: int = 1
     """Time-stretched films also look up each hash with Δt ± this many frames: a phase vocoder
     jitters peak times, and this nearly doubled the aligned hashes in a trial at 25/24."""
 
-    # --- whole-index stamping against a library of tracks (see scorelens.stamp.library) ---
+    # --- whole-index stamping against a library of tracks (see scorelens.stamp._library) ---
     library_sample: int = 8
     """The library index holds one hash value in this many (the same values for every track and
     film): the candidate search needs a few aligned hashes per cue, not all of them, and this
@@ -245,7 +245,7 @@ class StamperConfig:
 
 @dataclass(frozen=True)
 class MIRConfig:
-    """Settings of the MIR feature kind (the study's Table 2 set; see :mod:`scorelens.features.mir`).
+    """Settings of the MIR feature kind (the study's Table 2 set; see :mod:`scorelens.features._mir`).
 
     Short-time features share one STFT (``n_fft``/``hop_length`` at ``sample_rate``);
     rhythm and key features use longer frames built from it; everything is then
@@ -366,7 +366,7 @@ class MIRConfig:
             STFT on ``mirframe``'s 50 ms window with half overlap (1102/551 samples at 22050 Hz,
             the default of every spectrum-based descriptor), tempo and pulse clarity on
             ``mirtempo``'s 3 s frames with a 10 % hop (0.3 s), key on ``mirkeystrength``'s
-            1 s frames. The per-descriptor table is in :mod:`scorelens.features.mir`.
+            1 s frames. The per-descriptor table is in :mod:`scorelens.features._mir`.
         **overrides
             Fields to change on top of the preset.
 
@@ -392,7 +392,7 @@ class MIRConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Settings of the feature pipeline shared by every kind (see :mod:`scorelens.features.pipeline`)."""
+    """Settings of the feature pipeline shared by every kind (see :mod:`scorelens.features._pipeline`)."""
 
     audio: str = "track"
     """``track``: the soundtrack track's own audio over the cue's span (clean music, the default);
@@ -414,7 +414,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class VisualConfig:
-    """Settings of the visual features (see :mod:`scorelens.features.visual`)."""
+    """Settings of the visual features (see :mod:`scorelens.features._visual`)."""
 
     rate_hz: float = 1.0
     """Frames sampled per second (the study's 1 Hz, the common feature grid)."""
@@ -441,8 +441,8 @@ class VisualConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    """Settings of the pretrained-embedding kinds (see :mod:`scorelens.features.vggish` and
-    :mod:`scorelens.features.musicnn`); :meth:`kind_options` turns them into a kind's options."""
+    """Settings of the pretrained-embedding kinds (see :mod:`scorelens.features._vggish` and
+    :mod:`scorelens.features._musicnn`); :meth:`kind_options` turns them into a kind's options."""
 
     vggish_dir: str | None = None
     """Folder with the VGGish weights (``vggish_model.ckpt`` + ``vggish_pca_params.npz``, or torchvggish's
@@ -538,12 +538,12 @@ class ModelConfig:
     imv_multi_output: bool = False
     """Instance majority voting with a random forest: one binary forest per genre, the study's
     binary relevance (default), or, with ``True``, one multi-output forest for all genres (4.2 s
-    of CPU per fold against 4.8 s for the binary forests grown by ``scorelens.mil.forest``, 29 s
+    of CPU per fold against 4.8 s for the binary forests grown by ``scorelens.mil._forest``, 29 s
     by scikit-learn). The faster form was the default until
     its Table 4 row proved lower than binary relevance's by more than the forests' seed noise on
     the study-shaped corpus (macro F1 lower in all 6 corpus-seed x feature-kind comparisons, by
     0.009 on average against a forest-seed SD of 0.001-0.003; ``benchmarks/bench_imv_rf.py``,
-    figures in :mod:`scorelens.mil.voting`)."""
+    figures in :mod:`scorelens.mil._voting`)."""
 
     def __post_init__(self) -> None:
         for name in ("hidden", "epochs", "batch_size"):
@@ -583,7 +583,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ImportanceConfig:
-    """Settings of permutation feature importance (the study's Fig 3; see :mod:`scorelens.analysis.importance`).
+    """Settings of permutation feature importance (the study's Fig 3; see :mod:`scorelens.analysis._importance`).
 
     The model is trained with :class:`ModelConfig`'s settings except ``hidden``, which the
     study set to 64 for its PFI model (MIR features, average pooling, F1 .61).
@@ -607,7 +607,7 @@ class ImportanceConfig:
 
 @dataclass(frozen=True)
 class CrossModalConfig:
-    """Settings of the cross-modal table (the study's Table 5; see :mod:`scorelens.analysis.crossmodal`)."""
+    """Settings of the cross-modal table (the study's Table 5; see :mod:`scorelens.analysis._crossmodal`)."""
 
     features: str | None = None
     """Feature kind of the model whose predictions label the clips (None: the only kind it ran on;
@@ -654,7 +654,7 @@ class FigureConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Settings of the one-page report (see :mod:`scorelens.report.summary`)."""
+    """Settings of the one-page report (see :mod:`scorelens.report._summary`)."""
 
     formats: tuple[str, ...] = ("md", "html")
     top: int = 5

@@ -38,7 +38,7 @@ import numpy as np
 
 from scorelens.config import DEFAULT_GENRES
 from scorelens.exceptions import ManifestError, MediaError, ParameterError
-from scorelens.io.audio import AUDIO_EXTENSIONS
+from scorelens.io._audio import AUDIO_EXTENSIONS
 
 __all__ = ["Film", "Corpus", "load_corpus", "soundtrack_files", "find_audio_files", "normalise_genre"]
 
@@ -69,7 +69,7 @@ def soundtrack_files(folder: Path) -> list[Path]:
 def find_audio_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
     """Audio files in ``folder`` and, by default, in its subfolders (a folder of per-film folders).
 
-    Files are recognised by extension (:data:`scorelens.io.audio.AUDIO_EXTENSIONS`, any
+    Files are recognised by extension (:data:`scorelens.io._audio.AUDIO_EXTENSIONS`, any
     case). Hidden files and folders (a name starting with ``.``, such as ``.Trash`` or
     macOS's ``._track.mp3`` companions) are skipped. Symbolic links to folders are
     followed, each folder read once (under the first of its paths by name), so a link

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from scorelens._version import __version__
 from scorelens.exceptions import WorkspaceError
-from scorelens.io.atomic import atomic_path, write_json_atomic
+from scorelens.io._atomic import atomic_path, write_json_atomic
 
 __all__ = ["Workspace", "WorkspaceLayout", "atomic_path", "write_json_atomic"]
 
@@ -59,7 +59,7 @@ class WorkspaceLayout:
     """Where every file of a workspace lives: the one place that spells a workspace path.
 
     Methods return paths and create nothing; writers go through :meth:`Workspace.commit`
-    (or :func:`~scorelens.io.atomic.atomic_path`), which creates the folders.
+    (or :func:`~scorelens.io._atomic.atomic_path`), which creates the folders.
 
     Parameters
     ----------
@@ -86,7 +86,7 @@ class WorkspaceLayout:
 
     def library_index(self, database_url: str) -> Path:
         """Folder of the library indexes (whole-index stamping) of one fingerprint database."""
-        from scorelens.stamp.library import library_folder_name
+        from scorelens.stamp._library import library_folder_name
 
         return self.root / "library" / library_folder_name(database_url)
 

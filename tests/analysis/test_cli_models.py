@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorelens.mil.artifact import load_artifact
+from scorelens.mil._artifact import load_artifact
 
 GENRES = ["Action", "Comedy", "Drama"]
 
@@ -77,9 +77,9 @@ def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
     import logging
 
     caplog.set_level(logging.WARNING)   # an earlier `-q` command may have raised the root level to ERROR
-    from scorelens.analysis.data import CorpusBags
-    from scorelens.stages.bags import LARGE_CORPUS_INSTANCES
-    from scorelens.stages.bags import warn_if_large as _warn_if_large
+    from scorelens.analysis._data import CorpusBags
+    from scorelens.stages._bags import LARGE_CORPUS_INSTANCES
+    from scorelens.stages._bags import warn_if_large as _warn_if_large
 
     def corpus(n):
         return CorpusBags(["a", "b"], [np.zeros((n, 2), np.float32)] * 2, np.ones((2, 1)), ("A",),

@@ -7,10 +7,10 @@ import torch
 
 from scorelens.config import FeatureConfig, ModelConfig, StudyConfig
 from scorelens.corpus import load_corpus
-from scorelens.demo.films import make_corpus
-from scorelens.stages.evaluate import run_train
-from scorelens.stages.features import compute_features, film_sources
-from scorelens.stages.stamp import run_stamp
+from scorelens.demo._films import make_corpus
+from scorelens.stages._evaluate import run_train
+from scorelens.stages._features import compute_features, film_sources
+from scorelens.stages._stamp import run_stamp
 from scorelens.workspace import Workspace
 
 #: MIR settings the study does not use: a 4-s texture window (the study's is 5 s), so that a model

@@ -8,12 +8,12 @@ import torch
 
 from scorelens.config import FeatureConfig, StamperConfig
 from scorelens.corpus import load_corpus
-from scorelens.demo.films import make_corpus
-from scorelens.features.base import get_kind
-from scorelens.features.pipeline import compute_film, cue_level, feature_columns
-from scorelens.mil.artifact import load_artifact
-from scorelens.stages.features import load_features
-from scorelens.stages.predict import run_predict
+from scorelens.demo._films import make_corpus
+from scorelens.features._base import get_kind
+from scorelens.features._pipeline import compute_film, cue_level, feature_columns
+from scorelens.mil._artifact import load_artifact
+from scorelens.stages._features import load_features
+from scorelens.stages._predict import run_predict
 from scorelens.workspace import Workspace
 
 pytestmark = pytest.mark.slow

@@ -9,13 +9,13 @@ import pytest
 
 import scorelens
 from scorelens.config import ModelConfig
-from scorelens.demo.media import write_audio
-from scorelens.demo.synth import synth_track
-from scorelens.features.base import get_kind
-from scorelens.features.groups import pfi_group
-from scorelens.features.pipeline import cue_frames, read_feature_metadata, write_feature_table
-from scorelens.io.audio import load_audio
-from scorelens.stages.evaluate import run_train
+from scorelens.demo._media import write_audio
+from scorelens.demo._synth import synth_track
+from scorelens.features._base import get_kind
+from scorelens.features._groups import pfi_group
+from scorelens.features._pipeline import cue_frames, read_feature_metadata, write_feature_table
+from scorelens.io._audio import load_audio
+from scorelens.stages._evaluate import run_train
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +67,8 @@ def test_a_piece_is_heard_as_its_genre_and_placed_among_its_genres_cues(mir_stud
 def test_a_cue_of_the_corpus_comes_back_as_its_own_nearest_cue_playable(mir_study, tmp_path, monkeypatch):
     import shutil
 
-    from scorelens.report.profile import render_profile_html
-    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.report._profile import render_profile_html
+    from scorelens.stamp._cuetable import read_cue_table
     from scorelens.workspace import WorkspaceLayout
 
     cues = read_cue_table(mir_study.workspace.layout.cue_table("film04"), film_id="film04")
@@ -161,7 +161,7 @@ def test_the_groups_come_from_the_workspaces_importance_results_when_there_are_s
     import shutil
 
     from scorelens.config import ImportanceConfig
-    from scorelens.stages.importance import group_importance_of
+    from scorelens.stages._importance import group_importance_of
     from scorelens.workspace import Workspace
 
     ws = Workspace(shutil.copytree(mir_study.workspace.root, tmp_path / "ws"))

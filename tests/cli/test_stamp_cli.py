@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from scorelens.demo.films import make_corpus
+from scorelens.demo._films import make_corpus
 
 
 def scorelens(*args, cwd=None):

@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from scorelens.demo import synth
-from scorelens.demo.films import make_corpus
+from scorelens.demo import _synth as synth
+from scorelens.demo._films import make_corpus
 from scorelens.exceptions import ParameterError
 
 SR = 16000
@@ -25,7 +25,7 @@ def no_espeak(tmp_path, monkeypatch):
 
 def test_without_espeak_ng_the_babble_is_announced_as_a_warning_and_a_log_record(no_espeak, caplog):
     assert synth.speech_source() == synth.BABBLE
-    with caplog.at_level(logging.WARNING, logger="scorelens.demo.synth"), \
+    with caplog.at_level(logging.WARNING, logger="scorelens.demo._synth"), \
             pytest.warns(synth.SpeechFallbackWarning, match="espeak-ng is not installed.*formant babble, not speech"):
         pool = synth.speech_pool(SR, n=3, seed=4)
     assert len(pool) == 3 and all(np.isfinite(u).all() and u.size > SR for u in pool)

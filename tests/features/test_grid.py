@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from scorelens.exceptions import ParameterError
-from scorelens.features.base import FrameFeatures
-from scorelens.features.grid import grid_times, to_grid
+from scorelens.features._base import FrameFeatures
+from scorelens.features._grid import grid_times, to_grid
 
 
 def test_grid_frames_sit_at_half_seconds():

@@ -7,9 +7,9 @@ import pytest
 
 from scorelens.config import MIRConfig
 from scorelens.exceptions import FeatureError, ParameterError
-from scorelens.features.base import get_kind
-from scorelens.features.groups import group_columns
-from scorelens.features.mir import PITCH_CLASSES, UNPITCHED_INHARMONICITY, MIRKind, short_time_features
+from scorelens.features._base import get_kind
+from scorelens.features._groups import group_columns
+from scorelens.features._mir import PITCH_CLASSES, UNPITCHED_INHARMONICITY, MIRKind, short_time_features
 
 SR = 22050
 

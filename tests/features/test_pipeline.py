@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from scorelens.config import FeatureConfig
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import AnnotationError, FeatureError, MediaError, ParameterError
-from scorelens.features import pipeline
-from scorelens.features.base import FeatureKind, FrameFeatures, get_kind, register_kind
-from scorelens.features.pipeline import (
+from scorelens.features import _pipeline as pipeline
+from scorelens.features._base import FeatureKind, FrameFeatures, get_kind, register_kind
+from scorelens.features._pipeline import (
     FeatureWarning,
     compute_film,
     cue_frames,
@@ -19,7 +19,7 @@ from scorelens.features.pipeline import (
     read_cues,
     read_feature_metadata,
 )
-from scorelens.stages.features import FilmSource, compute_features, load_features
+from scorelens.stages._features import FilmSource, compute_features, load_features
 from scorelens.workspace import Workspace
 
 
@@ -306,7 +306,7 @@ def test_cue_level_of_a_wide_fragmented_table_is_quiet():
     import numpy as np
     import pandas as pd
 
-    from scorelens.features.pipeline import cue_level
+    from scorelens.features._pipeline import cue_level
 
     n = 40
     frames = pd.DataFrame({"film_id": ["a"] * n, "cue_id": np.repeat([0, 1], n // 2), "time_s": np.arange(n) * 1.0})

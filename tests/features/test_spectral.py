@@ -4,7 +4,7 @@ import librosa
 import numpy as np
 import pytest
 
-from scorelens.features.spectral import (
+from scorelens.features._spectral import (
     acf_pitch,
     inharmonicity,
     spectral_brightness,

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from scorelens.config import VisualConfig
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import MediaError, ParameterError
-from scorelens.features.visual import brightness, contrast, cue_summaries, visual_frames
-from scorelens.stages.visual import VisualSource, compute_visual
+from scorelens.features._visual import brightness, contrast, cue_summaries, visual_frames
+from scorelens.stages._visual import VisualSource, compute_visual
 from scorelens.workspace import Workspace
 
 

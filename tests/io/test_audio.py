@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import MediaError
-from scorelens.io.audio import file_digest, iter_audio_blocks, load_audio, probe_audio
+from scorelens.io._audio import file_digest, iter_audio_blocks, load_audio, probe_audio
 
 SR = 48000
 
@@ -151,7 +151,7 @@ def test_truncated_file_is_reported(tmp_path):
 @pytest.mark.parametrize("channels", [1, 2])
 def test_truncated_wav_is_reported_not_read_as_a_shorter_track(tmp_path, channels):
     from scorelens.config import StamperConfig
-    from scorelens.stamp.fingerprint import fingerprint_file
+    from scorelens.stamp._fingerprint import fingerprint_file
 
     whole = write_audio(tmp_path / "whole.wav", np.repeat(_tone(10.0)[:, None], channels, axis=1), SR)
     data = whole.read_bytes()

@@ -5,7 +5,7 @@ import torch
 
 from scorelens.exceptions import ModelError, ParameterError
 from scorelens.mil import InstanceMajorityVote, MILClassifier, SimpleMI
-from scorelens.mil.artifact import GenreModel, load_artifact, save_artifact
+from scorelens.mil._artifact import GenreModel, load_artifact, save_artifact
 
 NAMES = [f"timbre/mfcc_{i:02d}/mean" for i in range(4)]
 
@@ -97,7 +97,7 @@ def test_foreign_and_future_files_are_refused(tmp_path):
 
 def _record(kind, config=None):
     from scorelens.config import FeatureConfig
-    from scorelens.features.pipeline import kind_record
+    from scorelens.features._pipeline import kind_record
 
     record = kind_record(kind, config or FeatureConfig())
     record.pop("scorelens")
@@ -106,7 +106,7 @@ def _record(kind, config=None):
 
 def test_the_feature_record_travels_and_rebuilds_the_kind(fitted, tmp_path):
     from scorelens.config import FeatureConfig
-    from scorelens.features.mir import MIRKind
+    from scorelens.features._mir import MIRKind
 
     bags, Y = fitted
     trained_with = FeatureConfig(grid_method="nearest", min_cue_s=2.0)
@@ -126,7 +126,7 @@ def test_the_feature_record_travels_and_rebuilds_the_kind(fitted, tmp_path):
 def test_format_1_loads_with_a_warning_but_cannot_rebuild_its_features(fitted, tmp_path):
     import pickle
 
-    from scorelens.mil.artifact import LegacyArtifactWarning
+    from scorelens.mil._artifact import LegacyArtifactWarning
 
     bags, Y = fitted
     est = SimpleMI("knn").fit(bags, Y)
@@ -153,7 +153,7 @@ def _saved_with(record, fitted, tmp_path, name="m.pt", names=NAMES):
 
 
 def test_a_kind_that_cannot_be_rebuilt_is_one_line_naming_what_is_missing(fitted, tmp_path, monkeypatch):
-    from scorelens.features.base import get_kind
+    from scorelens.features._base import get_kind
 
     mir = _record(get_kind("mir"))
     cases = [
@@ -177,7 +177,7 @@ def test_a_kind_that_cannot_be_rebuilt_is_one_line_naming_what_is_missing(fitted
 
 
 def test_a_kind_whose_settings_come_out_different_here_is_refused(fitted, tmp_path):
-    from scorelens.features.base import get_kind
+    from scorelens.features._base import get_kind
 
     try:
         trained_on = get_kind("musicnn", model="MTT_musicnn", tags=False)

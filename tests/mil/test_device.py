@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import evaluate
+from scorelens.analysis._data import CorpusBags
+from scorelens.analysis._evaluation import evaluate
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil import MILClassifier
-from scorelens.mil.network import MILNetwork, resolve_device
-from scorelens.mil.training import cross_val_network
+from scorelens.mil._network import MILNetwork, resolve_device
+from scorelens.mil._training import cross_val_network
 
 
 @pytest.fixture

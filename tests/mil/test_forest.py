@@ -8,8 +8,9 @@ from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.preprocessing import StandardScaler
 
-from scorelens.mil import InstanceMajorityVote, SimpleMI, forest
-from scorelens.mil.forest import fit_binary_forests, supports
+from scorelens.mil import InstanceMajorityVote, SimpleMI
+from scorelens.mil import _forest as forest
+from scorelens.mil._forest import fit_binary_forests, supports
 
 
 def awkward(rng, n=700, d=24, labels=3):
@@ -99,7 +100,7 @@ def test_a_builder_that_fails_its_self_check_hands_over_to_scikit_learn(rng, mon
     monkeypatch.setattr(forest, "_VERIFIED", None)
     X, Y = awkward(rng, n=200, d=6, labels=2)
     template = RandomForestClassifier(n_estimators=3, random_state=4)
-    with caplog.at_level(logging.WARNING, logger="scorelens.mil.forest"):
+    with caplog.at_level(logging.WARNING, logger="scorelens.mil._forest"):
         ours = fit_binary_forests(template, X, Y)
     assert "fitted by scikit-learn itself" in caplog.text
     for k, model in enumerate(ours):

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from scorelens.mil import network
-from scorelens.mil.network import BF16_MIN_SPEEDUP, choose_precision, cpu_flags
+from scorelens.mil import _network as network
+from scorelens.mil._network import BF16_MIN_SPEEDUP, choose_precision, cpu_flags
 
 # The flags of the CPU (an Intel Xeon with AVX-512 but no AVX-512 BF16 or AMX), abridged.
 XEON_NO_BF16 = frozenset("fpu sse sse2 avx avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl avx512_vnni".split())
@@ -89,8 +89,8 @@ def test_the_timing_is_cached_per_machine(tmp_path, monkeypatch):
 
 
 def test_auto_resolves_to_the_choice_and_the_evaluation_records_why(monkeypatch, rng):
-    from scorelens.analysis.data import CorpusBags
-    from scorelens.analysis.evaluation import evaluate
+    from scorelens.analysis._data import CorpusBags
+    from scorelens.analysis._evaluation import evaluate
     from scorelens.config import ModelConfig
 
     monkeypatch.setattr(network, "_AUTO", network.PrecisionChoice("float32", "because of a test", {"float32": 1.0}))

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork, cpu_flags
-from scorelens.mil.training import (
+from scorelens.mil._network import NETWORK_POOLINGS, MILNetwork, cpu_flags
+from scorelens.mil._training import (
     cross_val_network,
     fit_scalers,
     fold_stacks,

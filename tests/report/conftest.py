@@ -111,12 +111,12 @@ def make_workspace(root: Path, *, evaluate_models: bool = True):
     """Write the corpus and the workspace under ``root``; return (manifest path, Workspace)."""
     import torch
 
-    from scorelens.analysis.data import CorpusBags
-    from scorelens.analysis.evaluation import evaluate
-    from scorelens.analysis.importance import GroupImportance
+    from scorelens.analysis._data import CorpusBags
+    from scorelens.analysis._evaluation import evaluate
+    from scorelens.analysis._importance import GroupImportance
     from scorelens.config import ModelConfig
-    from scorelens.demo.media import write_audio
-    from scorelens.stages.evaluate import write_evaluation
+    from scorelens.demo._media import write_audio
+    from scorelens.stages._evaluate import write_evaluation
     from scorelens.workspace import Workspace
 
     root.mkdir(parents=True, exist_ok=True)
@@ -182,7 +182,7 @@ def explorer_project(tmp_path_factory):
     """The workspace with the report stage run on it (clips on): (manifest, workspace, ReportReport)."""
     from scorelens.config import ReportConfig
     from scorelens.corpus import load_corpus
-    from scorelens.stages.report import write_report
+    from scorelens.stages._report import write_report
 
     manifest, ws = make_workspace(tmp_path_factory.mktemp("explorer"))
     report = write_report(ws, ReportConfig(clip_max_s=8.0), load_corpus(manifest, check_files=False))

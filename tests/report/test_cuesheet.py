@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from scorelens.exceptions import ParameterError
-from scorelens.report.cuesheet import (
+from scorelens.report._cuesheet import (
     ELAN_TIER,
     cue_label,
     format_clock_ms,

@@ -23,13 +23,13 @@ from scorelens.report.explorer import (
     enforce_budget,
     plan_clips,
 )
-from scorelens.stages.report import write_report
+from scorelens.stages._report import write_report
 
 RATE = 48_000
 
 
 def _decode(path):
-    from scorelens.io.audio import load_audio
+    from scorelens.io._audio import load_audio
 
     return load_audio(path, sample_rate=RATE)
 

@@ -268,7 +268,7 @@ def test_static_report_shows_names_as_text(browser, explorer_project, kit):
 def test_without_evaluate_results_the_page_says_why(browser, kit, tmp_path):
     from scorelens.config import ReportConfig
     from scorelens.corpus import load_corpus
-    from scorelens.stages.report import write_report
+    from scorelens.stages._report import write_report
 
     manifest, ws = kit.make_workspace(tmp_path / "w", evaluate_models=False)
     write_report(ws, ReportConfig(clip_max_s=2.0), load_corpus(manifest, check_files=False))

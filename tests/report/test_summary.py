@@ -1,4 +1,4 @@
-"""``scorelens report`` and :mod:`scorelens.report.summary` on a small workspace made on the spot.
+"""``scorelens report`` and :mod:`scorelens.report._summary` on a small workspace made on the spot.
 
 The workspace holds what each stage writes: hand-made cue tables and visual frames, a real
 (tiny) ``evaluate`` run written by :func:`write_evaluation`, a permutation importance built
@@ -15,14 +15,14 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import evaluate, format_score
-from scorelens.analysis.importance import GroupImportance
+from scorelens.analysis._data import CorpusBags
+from scorelens.analysis._evaluation import evaluate, format_score
+from scorelens.analysis._importance import GroupImportance
 from scorelens.config import ModelConfig
-from scorelens.report.cuesheet import format_clock
-from scorelens.report.document import GENERATED_PREFIX, render_html, render_markdown
-from scorelens.report.summary import gather_report, music_per_film, top_cues
-from scorelens.stages.evaluate import write_evaluation
+from scorelens.report._cuesheet import format_clock
+from scorelens.report._document import GENERATED_PREFIX, render_html, render_markdown
+from scorelens.report._summary import gather_report, music_per_film, top_cues
+from scorelens.stages._evaluate import write_evaluation
 from scorelens.workspace import Workspace
 
 GENRES = ("Action", "Comedy", "Drama")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import scorelens
-from scorelens.stages.executor import DaskExecutor
+from scorelens.stages._executor import DaskExecutor
 from scorelens.workspace import Workspace
 
 pytestmark = pytest.mark.postgres

@@ -6,10 +6,10 @@ import pytest
 
 from scorelens.config import StudyConfig
 from scorelens.corpus import load_corpus
-from scorelens.stages.executor import DaskExecutor
-from scorelens.stages.stamp import run_stamp
-from scorelens.stamp.cuetable import read_cue_table
-from scorelens.stamp.evaluate import evaluate_cues
+from scorelens.stages._executor import DaskExecutor
+from scorelens.stages._stamp import run_stamp
+from scorelens.stamp._cuetable import read_cue_table
+from scorelens.stamp._evaluate import evaluate_cues
 from scorelens.workspace import Workspace
 
 WHOLE = StudyConfig().merged({"run.whole_index": True})

@@ -10,8 +10,8 @@ import pandas as pd
 from scorelens._version import __version__
 from scorelens.analysis._table4_text import format_p, format_score
 from scorelens.config import ModelConfig
-from scorelens.mil.crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
-from scorelens.mil.models import display_name
+from scorelens.mil._crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
+from scorelens.mil._models import display_name
 
 
 @dataclass
@@ -23,10 +23,10 @@ class ModelRun:
     features : str
         Feature kind, or ``"none"`` for the baselines.
     key : str
-        Model key (:mod:`scorelens.mil.models`).
+        Model key (:mod:`scorelens.mil._models`).
     proba, pred : np.ndarray [shape=(n_films, n_genres)]
     scores : dict
-        :func:`scorelens.analysis.metrics.genre_scores`.
+        :func:`scorelens.analysis._metrics.genre_scores`.
     tests : dict
         Paired t-tests against the random baseline, by metric.
     seconds : float
@@ -69,7 +69,7 @@ class Evaluation:
     instance_keys: dict = field(default_factory=dict)
     run_info: dict = field(default_factory=dict)
     """How the run was made where the settings leave it to the machine: the networks' precision
-    and why (``precision="auto"`` decides by the CPU, :func:`scorelens.mil.network.choose_precision`)."""
+    and why (``precision="auto"`` decides by the CPU, :func:`scorelens.mil._network.choose_precision`)."""
 
     def table4(self) -> list[dict]:
         """Table 4's rows: baselines, then per feature kind the best Simple MI, the best IMV and each network.

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from scorelens._version import __version__
+from scorelens.analysis._data import CorpusBags
 from scorelens.analysis._results import ModelRun
-from scorelens.analysis.data import CorpusBags
 from scorelens.config import ModelConfig
-from scorelens.mil.crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
+from scorelens.mil._crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scorelens.mil.crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
+from scorelens.mil._crossval import FoldMap, cross_val_estimator, cross_validate, fit_and_predict, make_folds  # noqa: F401
 
 
 def format_score(x: float) -> str:

@@ -168,7 +168,7 @@ def study_settings(manifest: Path | None = None, config_file: Path | None = None
     StudyConfig
     """
     from scorelens.config import parse_assignments
-    from scorelens.stages.run import resolve_settings
+    from scorelens.stages._run import resolve_settings
 
     overrides = parse_assignments(sets)
     overrides.update({k.replace("__", ".", 1): (v.value if isinstance(v, Enum) else v)

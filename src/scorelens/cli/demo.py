@@ -22,8 +22,8 @@ DEMO_FILMS, DEMO_MINUTES = 12, 1.5
 
 def write_demo_corpus(folder: Path, *, films: int, seed: int, film_duration_s: float) -> Path:
     """Write the demo's synthetic films, soundtracks, annotations and manifest into ``folder``."""
-    from scorelens.demo.films import make_corpus
-    from scorelens.demo.synth import SpeechFallbackWarning
+    from scorelens.demo._films import make_corpus
+    from scorelens.demo._synth import SpeechFallbackWarning
 
     with progress() as bar, warnings.catch_warnings():
         # Without espeak-ng the fallback to babble is logged at WARNING as it happens (and the
@@ -37,7 +37,7 @@ def write_demo_corpus(folder: Path, *, films: int, seed: int, film_duration_s: f
 
 def show_dialogue(speech: str) -> None:
     """Say what the demo films' dialogue is; babble instead of speech as a warning on stderr."""
-    from scorelens.demo.synth import BABBLE
+    from scorelens.demo._synth import BABBLE
 
     if speech == BABBLE:
         err_console.print(f"[yellow]warning:[/] demo: the films' dialogue is {BABBLE}, not speech, because espeak-ng "
@@ -53,7 +53,7 @@ def ensure_demo_corpus(ws: Workspace, *, films: int, seed: int, film_duration_s:
     Returns the manifest and what the films' dialogue is (:func:`synth.speech_source`), which is
     part of the corpus's key: installing espeak-ng after a demo on babble makes the films again.
     """
-    from scorelens.demo.synth import speech_source
+    from scorelens.demo._synth import speech_source
 
     speech = speech_source()
     params = {"films": films, "seed": seed, "film_duration_s": film_duration_s, "version": 2, "speech": speech}
@@ -92,9 +92,9 @@ def demo_command(
     import pandas as pd
 
     from scorelens.corpus import load_corpus
-    from scorelens.demo.synth import speech_source
-    from scorelens.stages.run import resolve_settings
-    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.demo._synth import speech_source
+    from scorelens.stages._run import resolve_settings
+    from scorelens.stamp._cuetable import read_cue_table
 
     if corpus_only is not None:
         if corpus_only.exists() and any(corpus_only.iterdir()):

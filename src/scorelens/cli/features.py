@@ -65,7 +65,7 @@ def features_command(
     SECTION.NAME=VALUE (e.g. --set mir.texture_window_s=4 --set embeddings.musicnn_model=MSD_musicnn).
     """
     from scorelens.corpus import load_corpus
-    from scorelens.stages.features import compute_features, film_sources, kind_options, run_features, unusable_kinds
+    from scorelens.stages._features import compute_features, film_sources, kind_options, run_features, unusable_kinds
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, run__kinds=list(kind) if kind else None,
@@ -128,7 +128,7 @@ def visual_command(
 ) -> None:
     """Screen brightness and contrast at 1 Hz, and their medians over each cue, in WORKSPACE/features/visual/."""
     from scorelens.corpus import load_corpus
-    from scorelens.stages.visual import run_visual
+    from scorelens.stages._visual import run_visual
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, visual__width=width, visual__rate_hz=rate,

@@ -61,7 +61,7 @@ def importance_command(
     from rich.table import Table
 
     from scorelens.corpus import load_corpus
-    from scorelens.stages.importance import group_importance_of
+    from scorelens.stages._importance import group_importance_of
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, importance__features=features, importance__model=model,

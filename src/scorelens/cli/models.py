@@ -82,8 +82,8 @@ def evaluate_command(
 ) -> None:
     """Cross-validate the genre models and write the study's Table 4 (Markdown, CSV, JSON)."""
     from scorelens.corpus import load_corpus
-    from scorelens.stages.evaluate import evaluate_models
-    from scorelens.stages.features import feature_kinds
+    from scorelens.stages._evaluate import evaluate_models
+    from scorelens.stages._features import feature_kinds
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, **_model_flags(
@@ -144,8 +144,8 @@ def train_command(
 ) -> None:
     """Fit one genre model on the whole corpus and save it as an artifact for `scorelens predict`."""
     from scorelens.corpus import load_corpus
-    from scorelens.mil.models import display_name
-    from scorelens.stages.evaluate import run_train
+    from scorelens.mil._models import display_name
+    from scorelens.stages._evaluate import run_train
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, **_model_flags(

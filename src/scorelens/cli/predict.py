@@ -33,10 +33,10 @@ def predict_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from scorelens.io.audio import probe_audio
-    from scorelens.mil.artifact import LegacyArtifactWarning, load_artifact
-    from scorelens.report.cuesheet import format_clock
-    from scorelens.stages.predict import run_predict
+    from scorelens.io._audio import probe_audio
+    from scorelens.mil._artifact import LegacyArtifactWarning, load_artifact
+    from scorelens.report._cuesheet import format_clock
+    from scorelens.stages._predict import run_predict
     from scorelens.workspace import Workspace
 
     with warnings.catch_warnings():

@@ -37,11 +37,11 @@ def profile_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from scorelens.analysis.profile import profile
-    from scorelens.io.atomic import atomic_path, check_writable_target, write_json_atomic
-    from scorelens.mil.artifact import LegacyArtifactWarning, load_artifact
-    from scorelens.report.cuesheet import format_clock
-    from scorelens.report.profile import render_profile_html
+    from scorelens.analysis._profile import profile
+    from scorelens.io._atomic import atomic_path, check_writable_target, write_json_atomic
+    from scorelens.mil._artifact import LegacyArtifactWarning, load_artifact
+    from scorelens.report._cuesheet import format_clock
+    from scorelens.report._profile import render_profile_html
 
     html_path, json_path = (out / name for name in OUTPUTS)
     check_writable_target(html_path, what="--out")

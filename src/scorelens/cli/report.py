@@ -31,7 +31,7 @@ FeaturesOpt = Annotated[Optional[str], typer.Option(
 def _show_table5(result) -> None:
     from rich.table import Table
 
-    from scorelens.analysis.crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
+    from scorelens.analysis._crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
 
     for feature in VISUAL_FEATURES:
         table = Table(title=f"Table 5 · {feature}: median difference ×10",
@@ -68,7 +68,7 @@ def crossmodal_command(
 ) -> None:
     """Table 5: brightness and contrast of the music's clips by actual, predicted and false-positive genre."""
     from scorelens.corpus import load_corpus
-    from scorelens.stages.crossmodal import run_crossmodal
+    from scorelens.stages._crossmodal import run_crossmodal
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, crossmodal__features=features, crossmodal__model=model,
@@ -120,7 +120,7 @@ def figures_command(
     from rich.table import Table
 
     from scorelens.corpus import load_corpus
-    from scorelens.stages.figures import draw_figures
+    from scorelens.stages._figures import draw_figures
     from scorelens.workspace import Workspace
 
     study = study_settings(manifest, config, settings, figures__level=level,

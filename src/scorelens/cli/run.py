@@ -23,7 +23,7 @@ from scorelens.cli.common import (
 from scorelens.cli.main import app
 
 if TYPE_CHECKING:
-    from scorelens.stages.run import RunReport
+    from scorelens.stages._run import RunReport
 from scorelens.config import parse_assignments
 from scorelens.stages._graph import stages_help
 
@@ -84,7 +84,7 @@ def show_run(report: RunReport) -> None:
 
 def execute(manifest: Path, workspace: Path, **kwargs) -> RunReport:
     """Run with one progress display: the run's stages, the current stage's films, elapsed, ETA."""
-    from scorelens.stages.run import run
+    from scorelens.stages._run import run
 
 
     with progress() as bar:

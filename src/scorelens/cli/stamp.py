@@ -51,7 +51,7 @@ def _parse_speed(value: str) -> str | float:
 def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
     """Audio files named on the command line: files as given, folders expanded (one level, or all)."""
     from scorelens.corpus import find_audio_files, soundtrack_files
-    from scorelens.io.audio import AUDIO_EXTENSIONS
+    from scorelens.io._audio import AUDIO_EXTENSIONS
 
     paths: list[Path] = []
     for item in items:
@@ -70,7 +70,7 @@ def print_cues(cues: pd.DataFrame, title: str) -> None:
     """A film's cues as a table on the console (nothing with --quiet)."""
     from rich.table import Table
 
-    from scorelens.report.cuesheet import cue_sheet
+    from scorelens.report._cuesheet import cue_sheet
 
     if state.quiet:
         return
@@ -97,9 +97,9 @@ def index_command(
                                              help="Skip tracks that fail; report them at the end.")] = False,
 ) -> None:
     """Fingerprint soundtrack tracks into the fingerprint database (idempotent)."""
-    from scorelens.stages.stamp import database_url
-    from scorelens.stamp.pipeline import index_tracks
-    from scorelens.stamp.store import open_store, redact_url
+    from scorelens.stages._stamp import database_url
+    from scorelens.stamp._pipeline import index_tracks
+    from scorelens.stamp._store import open_store, redact_url
     from scorelens.workspace import Workspace
 
     study = study_settings(None, config, settings, run__db=db)
@@ -160,12 +160,12 @@ def stamp_command(
     import pandas as pd
 
     from scorelens.corpus import load_corpus
-    from scorelens.io.atomic import atomic_path, check_writable_target
-    from scorelens.io.audio import probe_audio
-    from scorelens.report.cuesheet import write_cue_sheet
-    from scorelens.stages.stamp import run_stamp, stamp_single_film
-    from scorelens.stamp.cuetable import read_cue_table, write_cue_table
-    from scorelens.stamp.speed import film_speed
+    from scorelens.io._atomic import atomic_path, check_writable_target
+    from scorelens.io._audio import probe_audio
+    from scorelens.report._cuesheet import write_cue_sheet
+    from scorelens.stages._stamp import run_stamp, stamp_single_film
+    from scorelens.stamp._cuetable import read_cue_table, write_cue_table
+    from scorelens.stamp._speed import film_speed
     from scorelens.workspace import Workspace
 
     if (film is None) == (manifest is None):
@@ -236,8 +236,8 @@ def stamp_eval_command(
     from rich.table import Table
 
     from scorelens.corpus import load_corpus
-    from scorelens.stages.stamp import annotated_truth, run_stamp_eval
-    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.stages._stamp import annotated_truth, run_stamp_eval
+    from scorelens.stamp._cuetable import read_cue_table
     from scorelens.workspace import Workspace
 
     ws = None
@@ -283,9 +283,9 @@ def cue_sheet_command(
     Audacity label track or an ELAN tab-delimited file (the track and album position in each label)."""
     import pandas as pd
 
-    from scorelens.io.atomic import check_writable_target
-    from scorelens.report.cuesheet import write_cue_sheet
-    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.io._atomic import check_writable_target
+    from scorelens.report._cuesheet import write_cue_sheet
+    from scorelens.stamp._cuetable import read_cue_table
 
     check_writable_target(out, what="--out")
     table = pd.concat([read_cue_table(p) for p in cues], ignore_index=True)

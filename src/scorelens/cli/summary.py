@@ -56,7 +56,7 @@ def report_command(
     Without --manifest the workspace's corpus/corpus.toml is used when there is one (the demo's).
     """
     from scorelens.corpus import load_corpus
-    from scorelens.stages.report import write_report
+    from scorelens.stages._report import write_report
 
     ws = _open_workspace(workspace)
     study = study_settings(manifest, config, settings, report__top=top,

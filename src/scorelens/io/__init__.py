@@ -1,5 +1,5 @@
-"""Reading and writing media and files: decoding audio (:mod:`.audio`) and pictures (:mod:`.video`) with PyAV,
-the containers behind them (:mod:`.container`), atomic writes (:mod:`.atomic`) and TensorFlow checkpoints
+"""Reading and writing media and files: decoding audio (``_audio``) and pictures (``_video``) with PyAV,
+the containers behind them (``_container``), atomic writes (``_atomic``) and TensorFlow checkpoints
 (:mod:`.tfcheckpoint`).
 
 The public names of the modules below are re-exported here and imported on first use, so that
@@ -8,23 +8,23 @@ The public names of the modules below are re-exported here and imported on first
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "atomic_path": "atomic",
-    "check_writable_target": "atomic",
-    "write_json_atomic": "atomic",
-    "AUDIO_EXTENSIONS": "audio",
-    "AudioInfo": "audio",
-    "VIDEO_EXTENSIONS": "audio",
-    "file_digest": "audio",
-    "iter_audio_blocks": "audio",
-    "load_audio": "audio",
-    "probe_audio": "audio",
-    "check_media_file": "container",
-    "declared_duration": "container",
-    "open_media": "container",
-    "VideoInfo": "video",
-    "VideoWarning": "video",
-    "probe_video": "video",
-    "sample_frames": "video",
+    "atomic_path": "_atomic",
+    "check_writable_target": "_atomic",
+    "write_json_atomic": "_atomic",
+    "AUDIO_EXTENSIONS": "_audio",
+    "AudioInfo": "_audio",
+    "VIDEO_EXTENSIONS": "_audio",
+    "file_digest": "_audio",
+    "iter_audio_blocks": "_audio",
+    "load_audio": "_audio",
+    "probe_audio": "_audio",
+    "check_media_file": "_container",
+    "declared_duration": "_container",
+    "open_media": "_container",
+    "VideoInfo": "_video",
+    "VideoWarning": "_video",
+    "probe_video": "_video",
+    "sample_frames": "_video",
 }
 
 __all__ = sorted(_EXPORTS)

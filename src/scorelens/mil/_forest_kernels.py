@@ -1,4 +1,4 @@
-"""The compiled tree builder of :mod:`scorelens.mil.forest` (numba; see that module for what it replays)."""
+"""The compiled tree builder of :mod:`scorelens.mil._forest` (numba; see that module for what it replays)."""
 
 from __future__ import annotations
 

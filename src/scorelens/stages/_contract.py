@@ -206,7 +206,7 @@ def map_films(workspace, report: StageReport, tasks: Sequence[FilmTask], fn: Cal
     ScorelensError
         Without ``keep_going``: the first failure.
     """
-    from scorelens.stages.executor import LocalExecutor, no_progress
+    from scorelens.stages._executor import LocalExecutor, no_progress
 
     executor = executor or LocalExecutor()
     advance = (progress or no_progress)(description, len(tasks))

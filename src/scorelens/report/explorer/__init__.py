@@ -26,7 +26,7 @@ no server and no extension, and its click events give the cue and film links dir
 The pieces, in the order the report stage uses them: :func:`collect_explorer` reads the
 workspace; :func:`plan_clips` picks the clips within the size budget, :func:`cut_clip` and
 :func:`encode_clip` make each one; :func:`build_explorer` returns the page and its assets.
-Nothing here writes into the workspace: the stage does (:mod:`scorelens.stages.report`).
+Nothing here writes into the workspace: the stage does (:mod:`scorelens.stages._report`).
 """
 
 from scorelens.report.explorer._clips import (

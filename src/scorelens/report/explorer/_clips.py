@@ -228,7 +228,7 @@ def cut_clip(job: ClipJob, *, sample_rate: int = CLIP_RATE) -> np.ndarray:
     MediaError
         The track cannot be decoded.
     """
-    from scorelens.io.audio import load_audio
+    from scorelens.io._audio import load_audio
 
     n = int(round(job.seconds * sample_rate))
     span = job.seconds * job.speed

@@ -12,8 +12,8 @@ import pandas as pd
 
 from scorelens.corpus import Corpus
 from scorelens.exceptions import WorkspaceError
-from scorelens.report.figures import run_label
-from scorelens.report.sources import cue_table_paths, film_durations
+from scorelens.report._figures import run_label
+from scorelens.report._sources import cue_table_paths, film_durations
 from scorelens.workspace import Workspace
 
 __all__ = ["ExplorerData", "collect_explorer", "run_id"]
@@ -118,7 +118,7 @@ def _source(track_path, base: Path) -> str:
 
 
 def _cues(ws: Workspace, base: Path) -> pd.DataFrame:
-    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.stamp._cuetable import read_cue_table
 
     columns = ["film_id", "cue_id", "sheet", "track", "track_id", "track_file", "source", "start_s", "end_s",
                "track_offset_s", "speed", "pitch_shift_semitones", "votes"]
@@ -211,7 +211,7 @@ def _per_cue_weights(weights: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
 
 
 def _evaluations(ws: Workspace, genres: list[str], data: ExplorerData) -> None:
-    from scorelens.analysis.predictions import read_predictions
+    from scorelens.analysis._predictions import read_predictions
 
     runs, preds, weights = [], [], []
     for level in _LEVELS:

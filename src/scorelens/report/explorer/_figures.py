@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from scorelens.analysis.metrics import film_scores
-from scorelens.report.cuesheet import format_clock, format_clock_ms
+from scorelens.analysis._metrics import film_scores
+from scorelens.report._cuesheet import format_clock, format_clock_ms
 
 __all__ = ["PALETTE", "text", "film_figure", "importance_figure", "table5_figure", "pr_figure", "scatter_figure"]
 

@@ -187,7 +187,7 @@ def _first_genre(pred: dict | None, genres: list[str]) -> int:
 
 
 def _table4_payload(data: ExplorerData) -> list[dict]:
-    from scorelens.analysis.evaluation import format_p, format_score
+    from scorelens.analysis._evaluation import format_p, format_score
 
     out = []
     for t in data.table4:

@@ -1,8 +1,8 @@
 """The report's sections: one module each, beside the readers they share (:mod:`._inputs`).
 
-Each ``_<section>.py`` builds one :class:`~scorelens.report.document.Section` from the
+Each ``_<section>.py`` builds one :class:`~scorelens.report._document.Section` from the
 workspace's files, read through :class:`._inputs._Inputs`, and returns it; nothing here writes.
-:func:`scorelens.report.summary.gather_report` puts them together in the report's order.
+:func:`scorelens.report._summary.gather_report` puts them together in the report's order.
 """
 
 from scorelens.report.sections._drivers import top_cues

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scorelens.report.document import Section, Table, Text
+from scorelens.report._document import Section, Table, Text
 from scorelens.report.sections._format import _cells
 from scorelens.report.sections._inputs import (
     _Inputs,

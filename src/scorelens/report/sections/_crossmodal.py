@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scorelens.analysis.crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
+from scorelens.analysis._crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
 from scorelens.exceptions import WorkspaceError
-from scorelens.report.document import Cell, Section, Table, Text
+from scorelens.report._document import Cell, Section, Table, Text
 from scorelens.report.sections._format import _true
 from scorelens.report.sections._inputs import (
     _Inputs,

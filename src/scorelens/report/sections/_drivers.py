@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from scorelens.exceptions import WorkspaceError
-from scorelens.report.cuesheet import format_clock
-from scorelens.report.document import Heading, Section, Table, Text
-from scorelens.report.figures import run_label
+from scorelens.report._cuesheet import format_clock
+from scorelens.report._document import Heading, Section, Table, Text
+from scorelens.report._figures import run_label
 from scorelens.report.sections._format import _cells, _num
 from scorelens.report.sections._inputs import (
     _Inputs,
@@ -45,7 +45,7 @@ def top_cues(weights: pd.DataFrame, genres: list[str], *, cues: pd.DataFrame | N
     pd.DataFrame
         ``genre, rank, film_id, cue_id, sheet, track, start_s, end_s, weight, relative, true``;
         ``sheet`` is the cue's number on the film's cue sheet (``3M``: the third cue by start time,
-        :func:`scorelens.report.cuesheet.cue_sheet`), ``relative`` the weight over the cue's even
+        :func:`scorelens.report._cuesheet.cue_sheet`), ``relative`` the weight over the cue's even
         share of its film (1: average attention). Sorted by genre (in ``genres`` order) and rank.
     """
     columns = ["genre", "rank", "film_id", "cue_id", "sheet", "track", "start_s", "end_s", "weight", "relative",

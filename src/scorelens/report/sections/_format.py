@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from scorelens.report.document import Cell
+from scorelens.report._document import Cell
 
 # --- formatting -----------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scorelens.report.document import Cell, Heading, Section, Table
-from scorelens.report.figures import run_label
+from scorelens.report._document import Cell, Heading, Section, Table
+from scorelens.report._figures import run_label
 from scorelens.report.sections._format import _cells, _num, _true
 from scorelens.report.sections._inputs import (
     _Inputs,

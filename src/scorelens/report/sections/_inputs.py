@@ -11,9 +11,9 @@ import pandas as pd
 
 from scorelens.corpus import Corpus
 from scorelens.exceptions import WorkspaceError
-from scorelens.report.document import Image
-from scorelens.report.sources import cue_table_paths
-from scorelens.stamp.cuetable import read_cue_table
+from scorelens.report._document import Image
+from scorelens.report._sources import cue_table_paths
+from scorelens.stamp._cuetable import read_cue_table
 from scorelens.workspace import Workspace
 
 #: The study's Score Stamper (Dejavu) on three annotated films: (mean, SD) of precision and recall.

@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 
 from scorelens.exceptions import WorkspaceError
-from scorelens.report.cuesheet import cue_sheet
-from scorelens.report.document import Heading, Section, Table, Text
+from scorelens.report._cuesheet import cue_sheet
+from scorelens.report._document import Heading, Section, Table, Text
+from scorelens.report._sources import film_durations
 from scorelens.report.sections._format import _cells, _num
 from scorelens.report.sections._inputs import (
     STUDY_STAMPER,
     _Inputs,
     _todo,
 )
-from scorelens.report.sources import film_durations
-from scorelens.stamp.speed import film_speed
+from scorelens.stamp._speed import film_speed
 
 # --- where the music plays ------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from scorelens.exceptions import WorkspaceError
-from scorelens.report.document import Cell, Heading, Section, Table, Text
-from scorelens.report.figures import run_label
+from scorelens.report._document import Cell, Heading, Section, Table, Text
+from scorelens.report._figures import run_label
 from scorelens.report.sections._format import _cells, _num
 from scorelens.report.sections._inputs import (
     _LEVELS,

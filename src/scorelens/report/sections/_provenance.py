@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from scorelens._version import __version__
-from scorelens.report.document import Code, Heading, Section, Table, Text
+from scorelens.report._document import Code, Heading, Section, Table, Text
 from scorelens.report.sections._format import _cells
 from scorelens.report.sections._inputs import (
     _Inputs,
