@@ -50,8 +50,11 @@ WESNOTH = "/usr/share/games/wesnoth*/**/music/*.ogg"
 # --------------------------------------------------------------------------- what both checkouts run
 
 def make_kinds(vggish_dir: str) -> dict:
-    from scorelens.features.musicnn import MusicnnKind
-    from scorelens.features.vggish import VGGishKind
+    try:
+        from scorelens.features import MusicnnKind, VGGishKind
+    except ImportError:  # a baseline from before the kinds were re-exported by the package
+        from scorelens.features.musicnn import MusicnnKind
+        from scorelens.features.vggish import VGGishKind
 
     return {"vggish": VGGishKind(weights_dir=vggish_dir, postprocess=False, environ={}), "musicnn": MusicnnKind()}
 
@@ -93,7 +96,7 @@ def worker(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- set-up
 
 def real_music(seconds: float, path: str | None) -> tuple[np.ndarray, str]:
-    from scorelens.io.audio import load_audio
+    from scorelens.io import load_audio
 
     files = [path] if path else sorted(glob.glob(WESNOTH, recursive=True))
     parts, total, names = [], 0, []
@@ -114,7 +117,7 @@ def real_music(seconds: float, path: str | None) -> tuple[np.ndarray, str]:
 
 
 def random_vggish_dir(folder: Path) -> Path:
-    from scorelens.features.vggish import VGGish
+    from scorelens.features._vggish import VGGish
 
     torch.manual_seed(0)
     torch.save(VGGish().state_dict(), folder / "vggish-10086976.pth")

@@ -42,8 +42,8 @@ def main() -> None:
     import torch
     from bench_table4 import study_corpus
 
-    from scorelens.analysis import importance as imp
-    from scorelens.analysis.data import CorpusBags
+    from scorelens.analysis import _importance as imp
+    from scorelens.analysis._data import CorpusBags
     from scorelens.config import ModelConfig
 
     torch.set_num_threads(args.threads)

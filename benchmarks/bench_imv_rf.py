@@ -17,16 +17,25 @@ Binary relevance costs about six times the CPU time, so the protocol is reduced 
 ``--cv`` folds (k-fold, not leave-one-out; stated in the output). CPU time counts this
 process and its worker processes.
 
+``--speed K``: instead, the cost of the study's form (six binary forests of 100 trees per
+leave-one-out fold) grown by scikit-learn and by the compiled builder
+(:mod:`scorelens.mil._forest`), on K evenly spaced leave-one-out folds of each kind, the two
+interleaved fold by fold in this process (one core), with their out-of-fold probabilities
+and predictions compared bit for bit; the CPU time is extrapolated to all folds and both
+kinds on ``--jobs`` cores.
+
 Usage::
 
     nice -n 10 python benchmarks/bench_imv_rf.py                    # 5-fold, seeds 0,1,2, both kinds
     nice -n 10 python benchmarks/bench_imv_rf.py --cv 10 --seeds 0 --kinds vggish
+    taskset -c 1 python benchmarks/bench_imv_rf.py --speed 4        # scikit-learn vs compiled forests
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def row(Y, pred, taxonomy) -> dict:
-    from scorelens.analysis.metrics import genre_scores
+    from scorelens.analysis._metrics import genre_scores
 
     return genre_scores(Y, pred, taxonomy)["macro"]
 
@@ -51,15 +60,21 @@ def main(argv=None) -> int:
                         help="extra forest seeds of the multi-output forest on the first corpus")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--films", type=int, default=110)
+    parser.add_argument("--speed", type=int, default=0, metavar="K",
+                        help="time K leave-one-out folds of binary-relevance IMV-RF, scikit-learn vs compiled")
+    parser.add_argument("--speed-kfold", action="store_true",
+                        help="with --speed: all --cv folds instead, and Table 4's IMV-RF row of both")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
+    if args.speed:
+        return speed(args)
 
     sys.path.insert(0, str(HERE))
     from bench_sklearn_mil import tree_cpu
     from bench_table4 import study_corpus
 
-    from scorelens.analysis.evaluation import cross_val_estimator, make_folds
-    from scorelens.analysis.metrics import paired_test
+    from scorelens.analysis._evaluation import cross_val_estimator, make_folds
+    from scorelens.analysis._metrics import paired_test
     from scorelens.config import ModelConfig
     from scorelens.mil import InstanceMajorityVote
 
@@ -114,6 +129,77 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "results": results, "noise": noise}, indent=2))
     return 0
+
+
+def speed(args) -> int:
+    """scikit-learn's and the compiled forests on the same folds: CPU time and identity."""
+    sys.path.insert(0, str(HERE))
+    from bench_table4 import study_corpus
+    from sklearn.ensemble import RandomForestClassifier
+
+    from scorelens.analysis._evaluation import make_folds
+    from scorelens.config import ModelConfig
+    from scorelens.mil import InstanceMajorityVote
+    from scorelens.mil import _forest as forest
+    from scorelens.mil._crossval import cross_val_estimator
+
+    seed = int(args.seeds.split(",")[0])
+    kinds = args.kinds.split(",")
+    sets = {fs.kind: fs for fs in study_corpus(seed, args.films) if fs.kind in kinds}
+    if args.speed_kfold:
+        folds = make_folds(args.films, ModelConfig(seed=seed, cv=f"kfold:{args.cv}"))
+        chosen = np.arange(len(folds))
+    else:
+        folds = make_folds(args.films, ModelConfig(seed=seed))
+        chosen = np.linspace(0, args.films - 1, args.speed).round().astype(int)
+    # Load (or compile) the builder and run its self-check before timing.
+    forest.fit_binary_forests(RandomForestClassifier(n_estimators=1, random_state=0),
+                              np.random.default_rng(0).normal(size=(20, 3)), np.arange(20)[:, None] % 2)
+    protocol = f"{args.cv}-fold" if args.speed_kfold else "leave-one-out"
+    print(f"IMV-RF (six binary forests of 100 trees per fold), {len(chosen)} of {len(folds)} {protocol} folds "
+          f"per kind, corpus seed {seed}, one process; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores (shared machine)")
+    cpu = {"sklearn": 0.0, "compiled": 0.0}
+    same = True
+    rows, table = [], []
+    for kind, fs in sets.items():
+        oof = {name: [np.zeros(fs.Y.shape), np.zeros(fs.Y.shape, dtype=np.int64)] for name in cpu}
+        for f in chosen:
+            out = {}
+            for name, enabled in (("sklearn", False), ("compiled", True)):
+                forest.ENABLED = enabled
+                c0 = time.process_time()
+                out[name] = cross_val_estimator(InstanceMajorityVote("rf"), fs.bags, fs.Y, [folds[f]], seed=seed,
+                                                n_jobs=1)
+                cpu[name] += time.process_time() - c0
+                rows.append({"kind": kind, "fold": int(f), "forests": name, "cpu_s": time.process_time() - c0})
+            forest.ENABLED = True
+            test = folds[f]
+            for name in cpu:
+                oof[name][0][test], oof[name][1][test] = out[name][0][test], out[name][1][test]
+            equal = all(np.array_equal(out["sklearn"][i][test], out["compiled"][i][test]) for i in (0, 1))
+            same &= equal
+            print(f"  {kind:7s} fold {f:3d}: scikit-learn {rows[-2]['cpu_s']:6.2f} s, compiled "
+                  f"{rows[-1]['cpu_s']:6.2f} s CPU; probabilities and predictions identical: {equal}", flush=True)
+        if args.speed_kfold:
+            for name in cpu:
+                r = row(fs.Y, oof[name][1], fs.taxonomy)
+                table.append({"kind": kind, "forests": name, **r})
+                print(f"  {kind:7s} Table 4 IMV-RF row, {protocol}, forests by {name:8s}: precision "
+                      f"{r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}")
+    n_folds = len(chosen) * len(sets)
+    n_all = len(folds) if args.speed_kfold else args.films
+    ratio = cpu["sklearn"] / cpu["compiled"]
+    total = {k: v / n_folds * n_all * 2 / args.jobs for k, v in cpu.items()}
+    print(f"CPU per fold: scikit-learn {cpu['sklearn'] / n_folds:.2f} s, compiled {cpu['compiled'] / n_folds:.2f} s: "
+          f"{ratio:.2f}x; identical on every fold: {same}")
+    print(f"extrapolated to {n_all} {protocol} folds x 2 kinds on {args.jobs} idle cores: "
+          f"scikit-learn {total['sklearn'] / 60:.1f} min, compiled {total['compiled'] / 60:.1f} min")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "table4": table, "ratio": ratio,
+                                               "identical": same,
+                                               "extrapolated_min": {k: v / 60 for k, v in total.items()}}, indent=2))
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

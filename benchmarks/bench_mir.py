@@ -31,12 +31,13 @@ import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scorelens.config import MIRConfig  # noqa: E402
-from scorelens.demo.media import write_audio  # noqa: E402
-from scorelens.features import spectral, tonal  # noqa: E402
-from scorelens.features.mir import MIRKind, chroma_filter  # noqa: E402
-from scorelens.features.rhythm import tempo_frames  # noqa: E402
-from scorelens.features.texture import texture_stats, texture_windows  # noqa: E402
-from scorelens.io.audio import load_audio  # noqa: E402
+from scorelens.demo._media import write_audio  # noqa: E402
+from scorelens.features import _spectral as spectral  # noqa: E402
+from scorelens.features import _tonal as tonal  # noqa: E402
+from scorelens.features._mir import MIRKind, chroma_filter  # noqa: E402
+from scorelens.features._rhythm import tempo_frames  # noqa: E402
+from scorelens.features._texture import texture_stats, texture_windows  # noqa: E402
+from scorelens.io._audio import load_audio  # noqa: E402
 
 
 def music_like(seconds: float, sr: int, seed: int = 0) -> np.ndarray:

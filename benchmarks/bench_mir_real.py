@@ -45,7 +45,7 @@ import scipy.stats
 import soundfile as sf
 
 from scorelens.config import MIRConfig
-from scorelens.features.mir import PITCH_CLASSES, MIRKind, short_time_features
+from scorelens.features._mir import PITCH_CLASSES, MIRKind, short_time_features
 
 DEFAULT_DIR = Path("/usr/share/games/wesnoth/1.16/data/core/music")
 SR = 22050

@@ -6,7 +6,7 @@ Corpora (cached in ``--corpus-dir`` so a rerun does not rebuild them):
 * ``demo``: the demo corpus, 12 films of ``--minutes`` (1.5) minutes, written by
   ``scorelens demo --corpus-only``;
 * ``large``: ``--films`` (60) synthetic films of ``--film-seconds`` (25) seconds each, two
-  soundtrack tracks per film (``scorelens.demo.films.make_corpus``).
+  soundtrack tracks per film (``scorelens.demo._films.make_corpus``).
 
 Measured, each on a fresh workspace unless said otherwise:
 
@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -73,7 +72,7 @@ def make_corpus_once(args) -> Path:
         subprocess.run([sys.executable, "-m", "scorelens", "-q", "demo", "--corpus-only", str(folder),
                         "--minutes", str(args.minutes)], check=True)
     else:
-        from scorelens.demo.films import make_corpus
+        from scorelens.demo._films import make_corpus
 
         make_corpus(folder, n_films=args.films, film_duration_s=args.film_seconds, tracks_per_film=2,
                     track_duration_s=min(12.0, args.film_seconds / 2), seed=11, containers=("mp4", "mkv"))
@@ -91,15 +90,8 @@ def run_cli(manifest: Path, ws: Path, overrides: dict, *extra: str) -> float:
 def run_direct(manifest: Path, ws_path: Path, overrides: dict) -> tuple[float, dict]:
     """The stage functions called directly, in the run's order, with the run's settings."""
     from scorelens.corpus import load_corpus
-    from scorelens.stages.crossmodal import run_crossmodal
-    from scorelens.stages.evaluate import run_evaluate
-    from scorelens.stages.features import film_sources, run_features
-    from scorelens.stages.figures import run_figures
-    from scorelens.stages.importance import run_importance
-    from scorelens.stages.report import run_report
-    from scorelens.stages.run import resolve_settings
-    from scorelens.stages.stamp import annotated_truth, run_index, run_stamp, run_stamp_eval
-    from scorelens.stages.visual import run_visual, visual_sources
+    from scorelens.stages import STAGES, stage_function
+    from scorelens.stages._run import resolve_settings
     from scorelens.workspace import Workspace
 
     t0 = time.perf_counter()
@@ -107,31 +99,11 @@ def run_direct(manifest: Path, ws_path: Path, overrides: dict) -> tuple[float, d
     corpus = load_corpus(manifest)
     ws = Workspace(ws_path)
     seconds = {}
-
-    def timed(name, fn):
+    # Every stage has the same signature: the direct calls need no adapter.
+    for name in STAGES:
         t = time.perf_counter()
-        out = fn()
+        stage_function(name)(ws, config, corpus)
         seconds[name] = time.perf_counter() - t
-        return out
-
-    tracks = list(dict.fromkeys(t for f in corpus.films for t in f.tracks))
-    timed("index", lambda: run_index(ws, config.stamp, tracks, keep_going=True))
-
-    def stamp():
-        rep = run_stamp(ws, config.stamp, corpus, keep_going=True)
-        truth, predicted = annotated_truth(ws, corpus, [f.id for f in corpus.films if f.cues is not None])
-        run_stamp_eval(ws, truth, predicted)
-        return rep
-
-    timed("stamp", stamp)
-    timed("features:mir", lambda: run_features(ws, config.features, film_sources(ws, corpus), kind="mir",
-                                               keep_going=True))
-    timed("visual", lambda: run_visual(ws, config.visual, visual_sources(ws, corpus), keep_going=True))
-    timed("evaluate", lambda: run_evaluate(ws, config.model, corpus, features=["mir"]))
-    timed("importance", lambda: run_importance(ws, config.model, config.importance, corpus))
-    timed("crossmodal", lambda: run_crossmodal(ws, replace(config.crossmodal, features="mir"), corpus))
-    timed("figures", lambda: run_figures(ws, config.figures, corpus))
-    timed("report", lambda: run_report(ws, config.report, corpus))
     return time.perf_counter() - t0, seconds
 
 

@@ -86,7 +86,7 @@ def tree_cpu() -> float:
 
 
 def make_estimator(key: str):
-    from scorelens.mil.models import make_model
+    from scorelens.mil._models import make_model
 
     if key in ("imv:rf", "imv:rf:binary"):
         from scorelens.mil import InstanceMajorityVote
@@ -106,7 +106,7 @@ def measure(args) -> dict:
     sys.path.insert(0, str(HERE))
     from bench_table4 import study_corpus
 
-    from scorelens.analysis.evaluation import cross_val_estimator, make_folds
+    from scorelens.analysis._evaluation import cross_val_estimator, make_folds
     from scorelens.config import ModelConfig
 
     sets = [fs for fs in study_corpus(args.seed, args.films) if fs.kind in args.kinds]

@@ -39,9 +39,9 @@ LEVELS = (0.0, -5.0, -10.0, -15.0)
 
 def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: float, seed: int) -> None:
     """Write the soundtrack, the film and the truth table (skipped when already there)."""
-    from scorelens.demo import synth
-    from scorelens.demo.films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
-    from scorelens.demo.media import write_audio, write_film
+    from scorelens.demo import _synth as synth
+    from scorelens.demo._films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
+    from scorelens.demo._media import write_audio, write_film
 
     if (root / "truth.csv").exists():
         return
@@ -125,8 +125,8 @@ INDEX_CODE = PEAK_RSS + """
 import json, resource, time, sys
 from pathlib import Path
 from scorelens.config import StamperConfig
-from scorelens.stamp.store import open_store
-from scorelens.stamp.pipeline import index_tracks
+from scorelens.stamp._store import open_store
+from scorelens.stamp._pipeline import index_tracks
 root = Path(sys.argv[0] if False else {root!r})
 db = root / "fp.sqlite"
 db.unlink(missing_ok=True)
@@ -146,8 +146,8 @@ STAMP_CODE = PEAK_RSS + """
 import json, resource, time
 from pathlib import Path
 from scorelens.config import StamperConfig
-from scorelens.stamp.store import open_store
-from scorelens.stamp.pipeline import stamp_film
+from scorelens.stamp._store import open_store
+from scorelens.stamp._pipeline import stamp_film
 root = Path({root!r})
 cfg = StamperConfig(speed={speed!r})
 with open_store(str(root / "fp.sqlite"), cfg, create=False) as store:
@@ -184,8 +184,8 @@ def main() -> None:
     idx = _child(INDEX_CODE.format(root=str(root)))
     st = _child(STAMP_CODE.format(root=str(root), speed=args.speed if args.speed == "auto" else float(args.speed)))
 
-    from scorelens.stamp.cuetable import read_cue_table
-    from scorelens.stamp.evaluate import evaluate_cues
+    from scorelens.stamp._cuetable import read_cue_table
+    from scorelens.stamp._evaluate import evaluate_cues
 
     truth = read_cue_table(root / "truth.csv", annotation=True)
     cues = read_cue_table(root / "cues.csv")

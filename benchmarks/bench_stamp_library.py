@@ -1,7 +1,7 @@
 """Whole-index stamping against a library of N hours of indexed music (issue 12, part 2).
 
 ``stamp --whole-index`` matches a film against every track of the database, through the
-library index (:mod:`scorelens.stamp.library`): a memory-mapped candidate index built once
+library index (:mod:`scorelens.stamp._library`): a memory-mapped candidate index built once
 per database, then the candidates matched in full. Targets against ~3,000 hours of music
 (1,000 soundtracks): stamp >= 200x real time, second-level precision >= 0.98, the loaded
 index within 4 GB, no full read of the database per film.
@@ -73,8 +73,8 @@ INDEX_CODE = PEAK_RSS + """
 import json, time
 from pathlib import Path
 from scorelens.config import StamperConfig
-from scorelens.stamp.store import open_store
-from scorelens.stamp.library import open_library_index
+from scorelens.stamp._store import open_store
+from scorelens.stamp._library import open_library_index
 cfg = StamperConfig()
 t = time.perf_counter()
 with open_store({db!r}, cfg, create=False) as store:
@@ -88,8 +88,8 @@ print(json.dumps({{"index_s": wall, "index_mb": size / 1e6, "postings": len(lib)
 STAMP_CODE = PEAK_RSS + """
 import json, time
 from scorelens.config import StamperConfig
-from scorelens.stamp.store import open_store
-from scorelens.stamp.pipeline import stamp_film
+from scorelens.stamp._store import open_store
+from scorelens.stamp._pipeline import stamp_film
 cfg = StamperConfig()
 runs = []
 with open_store({db!r}, cfg, create=False) as store:
@@ -106,7 +106,7 @@ print(json.dumps({{"first_s": runs[0], "wall_s": runs[1], "cpu_s": cpu, "film_s"
 
 def _mask(rng: np.random.Generator, rekey: str) -> np.uint32:
     """A non-zero re-keying mask (see the module's description)."""
-    from scorelens.stamp.hashes import DF_BITS, DT_BITS, HASH_BITS
+    from scorelens.stamp._hashes import DF_BITS, DT_BITS, HASH_BITS
 
     while True:
         if rekey == "full":
@@ -140,8 +140,8 @@ def fill_library(db: str, soundtrack: Path, hours: float, seed: int, rekey: str)
         ``build_s`` (wall), ``music_h``, ``tracks``, ``real_tracks``, ``db_mb``.
     """
     from scorelens.config import StamperConfig
-    from scorelens.stamp.pipeline import index_tracks
-    from scorelens.stamp.store import open_store
+    from scorelens.stamp._pipeline import index_tracks
+    from scorelens.stamp._store import open_store
 
     cfg = StamperConfig()
     rng = np.random.default_rng(seed)
@@ -196,8 +196,8 @@ def sqlite_library(root: Path, hours: float, seed: int, rekey: str) -> tuple[str
 
 def stamp_row(db: str, folder: Path, film: Path, truth, tmp: Path, lib: dict) -> dict:
     """Build (or open) the library index, stamp the film, score it."""
-    from scorelens.stamp.cuetable import read_cue_table
-    from scorelens.stamp.evaluate import evaluate_cues
+    from scorelens.stamp._cuetable import read_cue_table
+    from scorelens.stamp._evaluate import evaluate_cues
 
     index = _child(INDEX_CODE.format(db=db, folder=str(folder)))
     cues_csv = tmp / "cues.csv"
@@ -225,8 +225,8 @@ def postgres_run(root: Path, film: Path, truth, hours: float, seed: int, rekey: 
     """Fill a private PostgreSQL server with the library and stamp with ``procs`` processes at once."""
     import socket
 
-    from scorelens.stamp.cuetable import read_cue_table
-    from scorelens.stamp.evaluate import evaluate_cues
+    from scorelens.stamp._cuetable import read_cue_table
+    from scorelens.stamp._evaluate import evaluate_cues
 
     base = Path(tempfile.mkdtemp(prefix="scorelens-pg-bench-"))
     prefix = []
@@ -293,7 +293,7 @@ def main() -> None:
           seed=args.seed)
     print(f"film and soundtrack in {root} (built/reused in {time.perf_counter() - t:.0f} s)", flush=True)
 
-    from scorelens.stamp.cuetable import read_cue_table
+    from scorelens.stamp._cuetable import read_cue_table
 
     truth = read_cue_table(root / "truth.csv", annotation=True)
     rows = []

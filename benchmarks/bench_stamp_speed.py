@@ -57,7 +57,7 @@ def _at_speed(excerpt: np.ndarray, factor: float, pitched: bool) -> np.ndarray:
 def _real_tracks(folder: Path, n_tracks: int, track_minutes: float) -> tuple[dict, list]:
     """Real recordings at least ``track_minutes`` long: ``n_tracks`` for the soundtrack, the rest
     as music on no soundtrack (each as mono float32 at TRACK_SR)."""
-    from scorelens.io.audio import load_audio
+    from scorelens.io._audio import load_audio
 
     tracks, others = {}, []
     for path in sorted(folder.glob("*.ogg")):
@@ -81,9 +81,9 @@ def build(root: Path, *, film_minutes: float, n_tracks: int, track_minutes: floa
     With ``real``, the soundtrack is real recordings from that folder (OGG) and the music on no
     soundtrack is other recordings from it, rather than the synthetic demo styles.
     """
-    from scorelens.demo import synth
-    from scorelens.demo.films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
-    from scorelens.demo.media import write_audio, write_film
+    from scorelens.demo import _synth as synth
+    from scorelens.demo._films import GENRE_STYLES, CueSpec, FilmSpec, render_film_audio
+    from scorelens.demo._media import write_audio, write_film
 
     if (root / "done").exists():
         return
@@ -145,8 +145,8 @@ STAMP_CODE = """
 import json, time, sys
 from pathlib import Path
 from scorelens.config import StamperConfig
-from scorelens.stamp.store import open_store
-from scorelens.stamp.pipeline import stamp_film
+from scorelens.stamp._store import open_store
+from scorelens.stamp._pipeline import stamp_film
 root, films, tag = Path({root!r}), {films!r}, {tag!r}
 cfg = StamperConfig()
 out = []
@@ -165,8 +165,8 @@ print(json.dumps(out))
 INDEX_CODE = """
 from pathlib import Path
 from scorelens.config import StamperConfig
-from scorelens.stamp.store import open_store
-from scorelens.stamp.pipeline import index_tracks
+from scorelens.stamp._store import open_store
+from scorelens.stamp._pipeline import index_tracks
 root = Path({root!r})
 (root / "fp.sqlite").unlink(missing_ok=True)
 cfg = StamperConfig()
@@ -213,8 +213,8 @@ def main() -> None:
     for tag, src in (("baseline", args.baseline_src.resolve()), ("new", here)):
         runs[tag] = {r["film"]: r for r in _child(STAMP_CODE.format(root=str(root), films=films, tag=tag), src)}
 
-    from scorelens.stamp.cuetable import read_cue_table
-    from scorelens.stamp.evaluate import evaluate_cues
+    from scorelens.stamp._cuetable import read_cue_table
+    from scorelens.stamp._evaluate import evaluate_cues
 
     rows = []
     for name in films:

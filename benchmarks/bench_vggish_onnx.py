@@ -5,7 +5,7 @@
 
 Both run the same random weights on the same log-mel examples, one thread each,
 interleaved round by round (the machine may be shared); the figure is the median of the
-rounds' CPU-time ratios. PyTorch runs as :class:`scorelens.features.vggish.VGGish` does
+rounds' CPU-time ratios. PyTorch runs as :class:`scorelens.features.VGGish` does
 (channels-last convolutions 32 examples at a time, dense layers on the whole batch); ONNX
 Runtime runs the exported graph with all its graph optimisations, on the whole batch.
 """
@@ -46,7 +46,7 @@ def main() -> None:
     except ImportError as exc:
         sys.exit(f"{exc.name} is not installed: pip install onnxruntime onnx")
 
-    from scorelens.features.vggish import VGGish
+    from scorelens.features import VGGish
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -1,12 +1,12 @@
 """Speed of the visual features (brightness and contrast at 1 Hz) on a 1080p H.264 film, one core.
 
-Writes a 1920x1080 H.264 film with :func:`scorelens.demo.media.write_film` (x264 preset
+Writes a 1920x1080 H.264 film with :func:`scorelens.demo._media.write_film` (x264 preset
 ``ultrafast``: no B-frames) and, with ``--bframes``, a second one encoded the way films are
 distributed (preset ``fast``: CABAC, B-frames, deblocking), then times
-:func:`scorelens.features.visual.visual_frames` on each, with the decoder allowed to drop
+:func:`scorelens.features._visual.visual_frames` on each, with the decoder allowed to drop
 non-reference frames and to skip deblocking (the defaults) and decoding exactly, and prints
 how much the values differ. Both leave undecoded the frames no sample needs (after the last
-one a sample needs, up to the next keyframe: :func:`scorelens.io.video.sample_frames`), which
+one a sample needs, up to the next keyframe: :func:`scorelens.io._video.sample_frames`), which
 changes no value.
 
 Usage::
@@ -36,8 +36,8 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scorelens.config import VisualConfig  # noqa: E402
-from scorelens.demo.media import write_film  # noqa: E402
-from scorelens.features.visual import visual_frames  # noqa: E402
+from scorelens.demo._media import write_film  # noqa: E402
+from scorelens.features._visual import visual_frames  # noqa: E402
 
 W, H = 1920, 1080
 

@@ -6,10 +6,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = "0" ] || SUDO="sudo"
 # System packages: espeak-ng speaks the dialogue of the synthetic films; PostgreSQL is the
-# optional fingerprint database (the tests start a private server from its binaries).
+# optional fingerprint database (the tests start a private server from its binaries); Chromium
+# opens the interactive report in its tests (Playwright drives this system browser: Playwright's
+# own browser download is not reachable from every machine).
 need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null

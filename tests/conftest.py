@@ -51,6 +51,12 @@ def fast_settings():
 
 
 @pytest.fixture
+def default_kinds_settings():
+    """:data:`FAST` with the product's default feature kinds (mir and musicnn) as overrides."""
+    return {**FAST, "run.kinds": ["mir", "musicnn"]}
+
+
+@pytest.fixture
 def fast_sets():
     """:data:`FAST` as ``--set SECTION.NAME=VALUE`` options of ``scorelens run`` / ``demo``."""
     return [f"--set={k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in FAST.items()]

@@ -45,7 +45,7 @@ def test_refuses_foreign_folders(tmp_path):
 def test_outputs_get_the_usual_file_mode_not_mkstemps_private_one(tmp_path, monkeypatch):
     import stat
 
-    from scorelens.io import atomic
+    from scorelens.io import _atomic as atomic
 
     monkeypatch.setattr(atomic, "_UMASK", 0o022)
     with atomic.atomic_path(tmp_path / "report.html") as tmp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from scorelens.exceptions import ParameterError
@@ -135,7 +136,7 @@ class StamperConfig:
     min_cue_s: float = 1.0
     """Cues shorter than this after refinement are dropped."""
 
-    # --- films at another speed (see scorelens.stamp.speed) ---
+    # --- films at another speed (see scorelens.stamp._speed) ---
     speed: str | float = "auto"
     """Speed at which the film plays the soundtrack (track seconds per film second): ``"auto"``
     stamps at 1.0 and probes the rest of the film for music at any factor in 0.90-1.10, pitched
@@ -155,12 +156,12 @@ class StamperConfig:
     speed_drift_min: float = 0.005
     """Music matched at 1.0 whose windows' offsets drift by this much per frame or more (over three
     windows or more) is stamped again at the factor the drift measures: stretches of 1-2 % at
-    constant pitch that the probe's grid leaves to 1.0 (see scorelens.stamp.speed.drift_speed)."""
+    constant pitch that the probe's grid leaves to 1.0 (see scorelens.stamp._speed.drift_speed)."""
     speed_dt_fuzz: int = 1
     """Time-stretched films also look up each hash with Δt ± this many frames: a phase vocoder
     jitters peak times, and this nearly doubled the aligned hashes in a trial at 25/24."""
 
-    # --- whole-index stamping against a library of tracks (see scorelens.stamp.library) ---
+    # --- whole-index stamping against a library of tracks (see scorelens.stamp._library) ---
     library_sample: int = 8
     """The library index holds one hash value in this many (the same values for every track and
     film): the candidate search needs a few aligned hashes per cue, not all of them, and this
@@ -244,7 +245,7 @@ class StamperConfig:
 
 @dataclass(frozen=True)
 class MIRConfig:
-    """Settings of the MIR feature kind (the study's Table 2 set; see :mod:`scorelens.features.mir`).
+    """Settings of the MIR feature kind (the study's Table 2 set; see :mod:`scorelens.features._mir`).
 
     Short-time features share one STFT (``n_fft``/``hop_length`` at ``sample_rate``);
     rhythm and key features use longer frames built from it; everything is then
@@ -365,7 +366,7 @@ class MIRConfig:
             STFT on ``mirframe``'s 50 ms window with half overlap (1102/551 samples at 22050 Hz,
             the default of every spectrum-based descriptor), tempo and pulse clarity on
             ``mirtempo``'s 3 s frames with a 10 % hop (0.3 s), key on ``mirkeystrength``'s
-            1 s frames. The per-descriptor table is in :mod:`scorelens.features.mir`.
+            1 s frames. The per-descriptor table is in :mod:`scorelens.features._mir`.
         **overrides
             Fields to change on top of the preset.
 
@@ -391,7 +392,7 @@ class MIRConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Settings of the feature pipeline shared by every kind (see :mod:`scorelens.features.pipeline`)."""
+    """Settings of the feature pipeline shared by every kind (see :mod:`scorelens.features._pipeline`)."""
 
     audio: str = "track"
     """``track``: the soundtrack track's own audio over the cue's span (clean music, the default);
@@ -413,7 +414,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class VisualConfig:
-    """Settings of the visual features (see :mod:`scorelens.features.visual`)."""
+    """Settings of the visual features (see :mod:`scorelens.features._visual`)."""
 
     rate_hz: float = 1.0
     """Frames sampled per second (the study's 1 Hz, the common feature grid)."""
@@ -440,8 +441,8 @@ class VisualConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    """Settings of the pretrained-embedding kinds (see :mod:`scorelens.features.vggish` and
-    :mod:`scorelens.features.musicnn`); :meth:`kind_options` turns them into a kind's options."""
+    """Settings of the pretrained-embedding kinds (see :mod:`scorelens.features._vggish` and
+    :mod:`scorelens.features._musicnn`); :meth:`kind_options` turns them into a kind's options."""
 
     vggish_dir: str | None = None
     """Folder with the VGGish weights (``vggish_model.ckpt`` + ``vggish_pca_params.npz``, or torchvggish's
@@ -519,8 +520,16 @@ class ModelConfig:
     precision: str = "auto"
     """Arithmetic of the networks' instance layers: ``"float32"``, ``"bfloat16"`` (mixed precision:
     float32 weights, optimiser and loss, bfloat16 products; several times faster on CPUs with
-    AMX) or ``"auto"`` (bfloat16 where the CPU has native bfloat16 products). The study does not
-    say; evaluations record the precision they ran with."""
+    AMX) or ``"auto"``: bfloat16 only where the CPU lists a native bfloat16 instruction (AMX,
+    AVX-512 BF16, Arm BF16) and a short GEMM timing at the networks' shapes, cached per machine,
+    finds it at least 1.2 times faster; float32 elsewhere (oneDNN emulates bfloat16 on other CPUs,
+    several times slower than float32). The study does not say; evaluations record the precision
+    they ran with and why (``run_info`` in ``table4.json``)."""
+    device: str = "auto"
+    """Where the networks train and predict (cross-validation, ``train``, the permutation importance's
+    fold models): ``"cpu"``, ``"cuda"`` (the current GPU), ``"cuda:N"``, or ``"auto"``: CUDA when
+    PyTorch sees a GPU, else the CPU. The other models (forests, SVMs, kNN) always run on the CPU.
+    Evaluations record the device they ran on (``run_info`` in ``table4.json``)."""
     poolings: tuple[str, ...] = ("max", "average", "linear_softmax", "attention", "multi_attention",
                                  "feature_attention")
     """Network poolings of Table 3 to evaluate."""
@@ -528,12 +537,13 @@ class ModelConfig:
     """Base classifiers tried for Simple MI and instance majority voting (the best is reported)."""
     imv_multi_output: bool = False
     """Instance majority voting with a random forest: one binary forest per genre, the study's
-    binary relevance (default), or, with ``True``, one multi-output forest for all genres, about
-    five times faster. The faster form was the default until its Table 4 row proved lower than
-    binary relevance's by more than the forests' seed noise on the study-shaped corpus (macro F1
-    lower in all 6 corpus-seed x feature-kind comparisons, by 0.009 on average against a
-    forest-seed SD of 0.001-0.003; ``benchmarks/bench_imv_rf.py``, figures in
-    :mod:`scorelens.mil.voting`)."""
+    binary relevance (default), or, with ``True``, one multi-output forest for all genres (4.2 s
+    of CPU per fold against 4.8 s for the binary forests grown by ``scorelens.mil._forest``, 29 s
+    by scikit-learn). The faster form was the default until
+    its Table 4 row proved lower than binary relevance's by more than the forests' seed noise on
+    the study-shaped corpus (macro F1 lower in all 6 corpus-seed x feature-kind comparisons, by
+    0.009 on average against a forest-seed SD of 0.001-0.003; ``benchmarks/bench_imv_rf.py``,
+    figures in :mod:`scorelens.mil._voting`)."""
 
     def __post_init__(self) -> None:
         for name in ("hidden", "epochs", "batch_size"):
@@ -553,6 +563,9 @@ class ModelConfig:
             raise ParameterError(f"threshold={self.threshold!r} must be in (0, 1)")
         if self.precision not in ("auto", "float32", "bfloat16"):
             raise ParameterError(f"precision={self.precision!r} must be 'auto', 'float32' or 'bfloat16'")
+        if not (isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")
+                                                  or re.fullmatch(r"cuda:\d+", self.device))):
+            raise ParameterError(f"device={self.device!r} must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
         if self.level not in ("cue", "frame"):
             raise ParameterError(f"level={self.level!r} must be 'cue' or 'frame'")
         self.n_splits  # validates cv
@@ -570,7 +583,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ImportanceConfig:
-    """Settings of permutation feature importance (the study's Fig 3; see :mod:`scorelens.analysis.importance`).
+    """Settings of permutation feature importance (the study's Fig 3; see :mod:`scorelens.analysis._importance`).
 
     The model is trained with :class:`ModelConfig`'s settings except ``hidden``, which the
     study set to 64 for its PFI model (MIR features, average pooling, F1 .61).
@@ -594,7 +607,7 @@ class ImportanceConfig:
 
 @dataclass(frozen=True)
 class CrossModalConfig:
-    """Settings of the cross-modal table (the study's Table 5; see :mod:`scorelens.analysis.crossmodal`)."""
+    """Settings of the cross-modal table (the study's Table 5; see :mod:`scorelens.analysis._crossmodal`)."""
 
     features: str | None = None
     """Feature kind of the model whose predictions label the clips (None: the only kind it ran on;
@@ -641,11 +654,24 @@ class FigureConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Settings of the one-page report (see :mod:`scorelens.report.summary`)."""
+    """Settings of the one-page report (see :mod:`scorelens.report._summary`)."""
 
     formats: tuple[str, ...] = ("md", "html")
     top: int = 5
     """Cues listed per genre among those that drove the best network's predictions."""
+    interactive: bool = True
+    """Also write the interactive report (``results/report/index.html``, :mod:`scorelens.report.explorer`) and
+    the per-film cue sheets (Audacity labels, ELAN tab-delimited)."""
+    clips: bool = True
+    """Cut a playable excerpt of each cue from its soundtrack track, for the interactive report."""
+    clip_format: str = "opus"
+    """``opus`` (Opus in Ogg, ``.ogg``) or ``aac`` (AAC in MPEG-4, ``.m4a``, for browsers without Opus)."""
+    clip_kbps: int = 48
+    """Bit rate of the clips (mono)."""
+    clip_max_s: float = 20.0
+    """Longest clip in seconds (film time, from the cue's start); a shorter cue is played whole."""
+    clip_budget_mb: float = 500.0
+    """Bound on the clips' total size in MB (10^6 bytes): over it, the longest clips are cut first."""
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.formats) - {"md", "html"})
@@ -653,6 +679,14 @@ class ReportConfig:
             raise ParameterError(f"formats={list(self.formats)!r} must be a non-empty subset of md, html")
         if not isinstance(self.top, int) or self.top < 1:
             raise ParameterError(f"top={self.top!r} must be a positive integer")
+        if self.clip_format not in ("opus", "aac"):
+            raise ParameterError(f"clip_format={self.clip_format!r} must be 'opus' or 'aac'")
+        if not isinstance(self.clip_kbps, int) or not 8 <= self.clip_kbps <= 320:
+            raise ParameterError(f"clip_kbps={self.clip_kbps!r} must be an integer from 8 to 320")
+        if not self.clip_max_s > 0:
+            raise ParameterError(f"clip_max_s={self.clip_max_s!r} must be positive")
+        if not self.clip_budget_mb >= 0:
+            raise ParameterError(f"clip_budget_mb={self.clip_budget_mb!r} must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -662,21 +696,27 @@ class RunConfig:
     kinds: tuple[str, ...] = ("mir", "musicnn")
     """Music feature kinds computed and evaluated; ``vggish`` is added when its weights are configured
     (``embeddings.vggish_dir`` or ``SCORELENS_VGGISH_DIR``)."""
-    stages: tuple[str, ...] = ("index", "stamp", "features", "visual", "evaluate", "importance", "crossmodal",
-                               "figures", "report")
-    """Stages to run, in this fixed order (a subset skips the others)."""
+    stages: tuple[str, ...] = ()
+    """Stages to run (empty: every stage of :data:`scorelens.stages.STAGES`, in its order; a
+    subset skips the others)."""
     whole_index: bool = False
     """Match every film against every indexed track (finds music reused across films)."""
     db: str | None = None
     """Fingerprint database: None for WORKSPACE/fingerprints.sqlite, a SQLite path, or a postgresql:// URL."""
     keep_going: bool = False
     """Record a film that fails a stage and go on with the others (exit status 3 at the end)."""
+    retry_failed: bool = False
+    """Try again the films that failed before on the same files and settings (otherwise their
+    recorded failure stands, and a re-run with nothing changed does no work)."""
+    force: bool = False
+    """Recompute what the workspace already holds for the same inputs and settings."""
 
     def __post_init__(self) -> None:
-        order = RunConfig.__dataclass_fields__["stages"].default
-        unknown = [s for s in self.stages if s not in order]
+        from scorelens.stages._graph import STAGES  # the one list of stages (light: no stage is imported)
+
+        unknown = [s for s in self.stages if s not in STAGES]
         if unknown:
-            raise ParameterError(f"stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(order)}")
+            raise ParameterError(f"stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
         if not self.kinds:
             raise ParameterError("kinds must name at least one feature kind")
 

@@ -26,6 +26,7 @@ files in one cell are separated by ``;``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 import tomllib
@@ -36,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from scorelens.config import DEFAULT_GENRES
-from scorelens.exceptions import ManifestError, MediaError
-from scorelens.io.audio import AUDIO_EXTENSIONS
+from scorelens.exceptions import ManifestError, MediaError, ParameterError
+from scorelens.io._audio import AUDIO_EXTENSIONS
 
 __all__ = ["Film", "Corpus", "load_corpus", "soundtrack_files", "find_audio_files", "normalise_genre"]
 
@@ -68,7 +69,7 @@ def soundtrack_files(folder: Path) -> list[Path]:
 def find_audio_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
     """Audio files in ``folder`` and, by default, in its subfolders (a folder of per-film folders).
 
-    Files are recognised by extension (:data:`scorelens.io.audio.AUDIO_EXTENSIONS`, any
+    Files are recognised by extension (:data:`scorelens.io._audio.AUDIO_EXTENSIONS`, any
     case). Hidden files and folders (a name starting with ``.``, such as ``.Trash`` or
     macOS's ``._track.mp3`` companions) are skipped. Symbolic links to folders are
     followed, each folder read once (under the first of its paths by name), so a link
@@ -169,6 +170,32 @@ class Corpus:
             if f.id == film_id:
                 return f
         raise KeyError(f"{self.path}: no film with id {film_id!r} (known: {', '.join(f.id for f in self.films)})")
+
+    def select(self, films: Iterable[str] | None = None) -> Corpus:
+        """The corpus with only ``films`` (in the corpus' order); all of it when ``films`` is empty.
+
+        Parameters
+        ----------
+        films : iterable of str, optional
+            Film ids (``--film``).
+
+        Returns
+        -------
+        Corpus
+
+        Raises
+        ------
+        ParameterError
+            A film id that is not in the corpus.
+        """
+        wanted = list(films or [])
+        if not wanted:
+            return self
+        ids = [f.id for f in self.films]
+        unknown = [w for w in wanted if w not in ids]
+        if unknown:
+            raise ParameterError(f"{self.path}: no film(s) {', '.join(unknown)} (known: {', '.join(ids)})")
+        return dataclasses.replace(self, films=tuple(f for f in self.films if f.id in set(wanted)))
 
     def label_matrix(self) -> tuple[list[str], np.ndarray]:
         """Film ids and their multi-hot labels.

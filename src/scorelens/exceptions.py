@@ -50,6 +50,10 @@ class WorkspaceError(ScorelensError):
     """The output folder is unusable (not writable, or holds files of another kind)."""
 
 
+class ResultMissing(WorkspaceError):
+    """A result that the workspace does not hold (yet): the message names the stage that makes it."""
+
+
 class AnnotationError(ScorelensError):
     """A cue table or annotation file is malformed."""
 

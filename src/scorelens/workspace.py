@@ -14,7 +14,8 @@ workspace; every stage asks it where to read and write. Layout::
       results/importance/<run>/   Fig 3 (importance)
       results/crossmodal/         Table 5 (crossmodal)
       results/figures/            PR curves, per-film scatter, cue timeline (figures)
-      results/report/             report.md, report.html (report)
+      results/report/             report.md, report.html, index.html (the interactive report), assets/,
+                                  clips/<film>/<cue>.ogg, cue_sheets/ (report)
       results/models/             trained model artifacts (train)
       results/stamp_eval.json     the Score Stamper against annotations (stamp-eval)
       results/run.json            what the last `scorelens run` did, stage by stage
@@ -39,9 +40,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.exceptions import WorkspaceError
-from scorelens.io.atomic import atomic_path, write_json_atomic
+from scorelens.io._atomic import atomic_path, write_json_atomic
 
 __all__ = ["Workspace", "WorkspaceLayout", "atomic_path", "write_json_atomic"]
 
@@ -58,7 +59,7 @@ class WorkspaceLayout:
     """Where every file of a workspace lives: the one place that spells a workspace path.
 
     Methods return paths and create nothing; writers go through :meth:`Workspace.commit`
-    (or :func:`~scorelens.io.atomic.atomic_path`), which creates the folders.
+    (or :func:`~scorelens.io._atomic.atomic_path`), which creates the folders.
 
     Parameters
     ----------
@@ -85,7 +86,7 @@ class WorkspaceLayout:
 
     def library_index(self, database_url: str) -> Path:
         """Folder of the library indexes (whole-index stamping) of one fingerprint database."""
-        from scorelens.stamp.library import library_folder_name
+        from scorelens.stamp._library import library_folder_name
 
         return self.root / "library" / library_folder_name(database_url)
 
@@ -190,6 +191,27 @@ class WorkspaceLayout:
     def importance_dir(self, kind: str, key: str, hidden: int, level: str = "cue") -> Path:
         return self.importance_root / f"{_safe(kind)}-{_safe(key)}-h{hidden}-{level}"
 
+    def importance_runs_dirs(self) -> list[Path]:
+        """Every importance run's folder, oldest first (by the time its summary was written)."""
+        root = self.importance_root
+        found = [p for p in root.iterdir() if self.importance_summary(p, "csv").is_file()] if root.is_dir() else []
+        return sorted(found, key=lambda p: self.importance_summary(p, "csv").stat().st_mtime)
+
+    @staticmethod
+    def importance_summary(run_dir: Path, fmt: str = "csv") -> Path:
+        """Fig 3's table of one importance run (``md``, ``csv`` or ``json``)."""
+        return Path(run_dir) / f"pfi_summary.{fmt}"
+
+    @staticmethod
+    def importance_runs(run_dir: Path) -> Path:
+        """Every permutation run's scores of one importance run."""
+        return Path(run_dir) / "pfi_runs.parquet"
+
+    @staticmethod
+    def importance_figure(run_dir: Path, ext: str = "png") -> Path:
+        """Fig 3 of one importance run."""
+        return Path(run_dir) / f"fig3.{ext}"
+
     @property
     def crossmodal_dir(self) -> Path:
         return self.results_dir / "crossmodal"
@@ -204,12 +226,41 @@ class WorkspaceLayout:
     def figure(self, name: str, ext: str = "png") -> Path:
         return self.figures_dir / f"{name}.{ext}"
 
+    def figure_table(self, name: str) -> Path:
+        """The data behind a figure (``average_precision``, ``per_film_scores``) as CSV."""
+        return self.figures_dir / f"{name}.csv"
+
     @property
     def report_dir(self) -> Path:
         return self.results_dir / "report"
 
     def report(self, fmt: str = "html") -> Path:
         return self.report_dir / f"report.{fmt}"
+
+    def report_explorer(self) -> Path:
+        """The interactive report, opened from the file system (``results/report/index.html``)."""
+        return self.report_dir / "index.html"
+
+    def report_asset(self, name: str) -> Path:
+        """A script or style the interactive report loads from beside it (no network)."""
+        return self.report_dir / "assets" / _safe(name)
+
+    @property
+    def report_clips_dir(self) -> Path:
+        return self.report_dir / "clips"
+
+    def report_clip(self, film_id: str, cue_id: int, ext: str) -> Path:
+        """The playable excerpt of one cue (``clips/<film>/<cue_id>.<ext>``)."""
+        return self.report_clips_dir / _safe(film_id) / f"{int(cue_id)}.{ext}"
+
+    def report_cue_sheet(self, fmt: str, film_id: str | None = None) -> Path:
+        """A cue sheet: every film's (``csv``, ``json``) or one film's (``audacity``, ``elan``)."""
+        folder = self.report_dir / "cue_sheets"
+        if fmt in ("csv", "json"):
+            return folder / f"cue_sheet.{fmt}"
+        if fmt in ("audacity", "elan") and film_id is not None:
+            return folder / f"{_safe(film_id)}.{fmt}.txt"
+        raise WorkspaceError(f"fmt={fmt!r} must be csv or json, or audacity or elan with a film id")
 
     def run_record(self) -> Path:
         """What the last ``scorelens run`` did, stage by stage (``results/run.json``)."""
@@ -297,16 +348,48 @@ class Workspace:
     def _record_path(output: Path) -> Path:
         return output.with_name(output.name + ".done.json")
 
+    @staticmethod
+    def _failure_path(output: Path) -> Path:
+        return output.with_name(output.name + ".failed.json")
+
     def is_done(self, output: str | os.PathLike, key: str) -> bool:
-        """Whether ``output`` exists and was produced for this ``key`` (inputs + settings digest)."""
+        """Whether ``output`` exists, was produced for this ``key`` (inputs + settings digest) and is whole.
+
+        An output whose size differs from the one recorded when it was committed (a file
+        truncated or replaced since) is not done, so the next run rebuilds it.
+        """
         output = Path(output)
         record = self._record_path(output)
         if not (output.exists() and record.exists()):
             return False
         try:
-            return json.loads(record.read_text()).get("key") == key
+            data = json.loads(record.read_text())
         except (OSError, json.JSONDecodeError):
             return False
+        if data.get("key") != key:
+            return False
+        size = data.get("bytes")
+        if size is not None and output.is_file() and output.stat().st_size != size:
+            import logging
+
+            logging.getLogger(__name__).warning("%s: damaged since it was written (%d bytes, recorded %d); "
+                                                "rebuilding it", output, output.stat().st_size, size)
+            return False
+        return True
+
+    def record_failure(self, output: str | os.PathLike, key: str, reason: str) -> None:
+        """Remember that the unit of ``output`` failed for ``key`` (a re-run does not try it again)."""
+        write_json_atomic(self._failure_path(Path(output)), {"key": key, "reason": str(reason),
+                                                             "scorelens": __version__,
+                                                             "failed": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def recorded_failure(self, output: str | os.PathLike, key: str) -> str | None:
+        """The reason the unit of ``output`` failed for the same ``key`` before, or None."""
+        try:
+            data = json.loads(self._failure_path(Path(output)).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        return data.get("reason") if data.get("key") == key else None
 
     def record(self, output: str | os.PathLike) -> dict | None:
         """The record written beside ``output``, or None."""
@@ -337,15 +420,39 @@ class Workspace:
             record.unlink()  # the old record must not vouch for the new output while it is written
         with atomic_path(output) as tmp:
             write(tmp)
+        size = output.stat().st_size if output.is_file() else None
         write_json_atomic(record, {"key": key, "scorelens": __version__,
-                                   "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **(meta or {})})
+                                   "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "bytes": size, **(meta or {})})
+        self._failure_path(output).unlink(missing_ok=True)
         return output
 
-    def save_settings(self, stage: str, *configs) -> Path:
-        """Write the resolved settings of a stage to ``settings/<stage>.json``."""
-        data = {"scorelens": __version__}
+    def save_settings(self, stage: str, *configs, **sections) -> Path:
+        """Write the resolved settings of a stage to ``settings/<stage>.json``, keyed by settings section.
+
+        Parameters
+        ----------
+        stage : str
+        *configs : dataclass or dict
+            Settings objects; each is keyed by its section name in a ``[settings]`` table
+            (``stamp``, ``model``, …: :data:`scorelens.config.SETTINGS_SECTIONS`); a dict
+            is merged at the top level.
+        **sections
+            More entries, by name.
+
+        Returns
+        -------
+        Path
+        """
+        from scorelens.config import SETTINGS_SECTIONS
+
+        section_of = {cls: name for name, cls in SETTINGS_SECTIONS.items()}
+        data: dict = {"scorelens": __version__}
         for cfg in configs:
-            data[type(cfg).__name__] = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+            if dataclasses.is_dataclass(cfg):
+                data[section_of.get(type(cfg), type(cfg).__name__)] = dataclasses.asdict(cfg)
+            else:
+                data.update(cfg)
+        data.update({k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in sections.items()})
         target = self.layout.settings(stage)
         write_json_atomic(target, data)
         return target

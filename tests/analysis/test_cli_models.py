@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorelens.mil.artifact import load_artifact
+from scorelens.mil._artifact import load_artifact
 
 GENRES = ["Action", "Comedy", "Drama"]
 
@@ -49,7 +49,7 @@ def test_evaluate_writes_table4(workspace, cli):
     assert list(table["features"]) == ["None", "None", "mir", "mir"]
     report = json.loads((out / "table4.json").read_text())
     assert report["films_without_cues"] == ["f23"] and len(report["films"]) == 23
-    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["seed"] == 5
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["model"]["seed"] == 5
     assert (out / "table4.md.done.json").exists()
 
 
@@ -70,16 +70,16 @@ def test_missing_features_is_one_line_error(workspace, tmp_path, run_cli):
     # Through the console-script entry, which turns a ScorelensError into one line on stderr.
     code, err = run_cli("evaluate", "-w", tmp_path / "empty", "-m", workspace / "corpus.toml")
     assert code == 1
-    assert "no features in the workspace" in err and "Traceback" not in err
+    assert "no music features in the workspace" in err and "Traceback" not in err
 
 
 def test_a_large_corpus_is_announced_before_hours_of_work(caplog):
     import logging
 
     caplog.set_level(logging.WARNING)   # an earlier `-q` command may have raised the root level to ERROR
-    from scorelens.analysis.data import CorpusBags
-    from scorelens.stages.bags import LARGE_CORPUS_INSTANCES
-    from scorelens.stages.bags import warn_if_large as _warn_if_large
+    from scorelens.analysis._data import CorpusBags
+    from scorelens.stages._bags import LARGE_CORPUS_INSTANCES
+    from scorelens.stages._bags import warn_if_large as _warn_if_large
 
     def corpus(n):
         return CorpusBags(["a", "b"], [np.zeros((n, 2), np.float32)] * 2, np.ones((2, 1)), ("A",),
@@ -102,7 +102,7 @@ def test_evaluate_tries_each_hidden_size(workspace, cli):
     assert table.loc[table["model"] == "Random Guess", "hidden"].item() == ""
     runs = json.loads((out / "table4.json").read_text())["runs"]
     assert sorted(r["hidden"] for r in runs if r["key"] == "network:average") == [4, 8]
-    assert json.loads((ws / "settings" / "evaluate.json").read_text())["ModelConfig"]["hidden_sizes"] == [4, 8]
+    assert json.loads((ws / "settings" / "evaluate.json").read_text())["model"]["hidden_sizes"] == [4, 8]
 
 
 @pytest.mark.filterwarnings("ignore:.*without any cue left out")
@@ -116,3 +116,25 @@ def test_imv_forest_is_binary_relevance_unless_asked(workspace, cli):
         est = load_artifact(target, feature_names=[f"timbre/x{j}/mean" for j in range(5)], kind="mir").estimator
         assert est.multi_output is multi and est.multi_output_ is multi
         assert len(est.estimators_) == (1 if multi else len(GENRES))
+
+
+def test_device_flag_sets_model_device(workspace, cli, run_cli, monkeypatch):
+    import torch
+
+    ws = workspace / "ws"
+    res = cli("-q", "train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "average",
+              "--epochs", "2", "--hidden", "4", "--device", "cpu", "-o", workspace / "cpu.pt")
+    assert res.exit_code == 0, res.output
+    model = load_artifact(workspace / "cpu.pt", kind="mir")
+    assert model.settings["ModelConfig"]["device"] == "cpu"
+    if torch.cuda.is_available():
+        return
+    # Through the console-script entry: a CUDA device without a GPU is one line on stderr.
+    code, err = run_cli("train", "-w", ws, "-m", workspace / "corpus.toml", "-f", "mir", "--model", "average",
+                        "--epochs", "1", "--hidden", "4", "--device", "cuda", "-o", workspace / "cuda.pt")
+    assert code == 1 and "Traceback" not in err
+    (line,) = [t for t in err.splitlines() if "model.device" in t]
+    assert line.startswith("error: device='cuda' (model.device): PyTorch sees no CUDA GPU")
+    code, err = run_cli("evaluate", "-w", ws, "-m", workspace / "corpus.toml", "--model", "average",
+                        "--device", "gpu")
+    assert code == 1 and "device='gpu'" in err and "Traceback" not in err

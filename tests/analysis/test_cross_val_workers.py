@@ -5,8 +5,8 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
-from scorelens.analysis.evaluation import cross_val_estimator, make_folds
-from scorelens.analysis.metrics import genre_scores
+from scorelens.analysis._evaluation import cross_val_estimator, make_folds
+from scorelens.analysis._metrics import genre_scores
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil import InstanceMajorityVote, SimpleMI

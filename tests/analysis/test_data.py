@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorelens.analysis.data import bags_from_table, even_subsample
+from scorelens.analysis._data import bags_from_table, even_subsample
 from scorelens.corpus import load_corpus
 from scorelens.exceptions import FeatureError, ParameterError
-from scorelens.stages.bags import feature_table
+from scorelens.stages._bags import feature_table
 from scorelens.workspace import Workspace
 
 NAMES = ["timbre/mfcc_00/mean", "timbre/mfcc_00/std"]

@@ -6,13 +6,15 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
 
-from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import cross_val_estimator, evaluate, make_folds, write_evaluation
-from scorelens.analysis.metrics import genre_scores
+from scorelens.analysis._data import CorpusBags
+from scorelens.analysis._evaluation import cross_val_estimator, evaluate, make_folds
+from scorelens.analysis._metrics import genre_scores
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
 from scorelens.mil import MILClassifier, SimpleMI
-from scorelens.mil.training import cross_val_network
+from scorelens.mil._training import cross_val_network
+from scorelens.stages._evaluate import write_evaluation
+from scorelens.workspace import Workspace
 
 GENRES = ("Action", "Comedy", "Drama")
 FAST = dict(hidden_sizes=(8,), epochs=15, learning_rate=1e-2, batch_size=8)
@@ -106,7 +108,7 @@ def test_table4_from_planted_structure(rng, tmp_path):
         assert r["f1"] > random_f1 + 0.2 and r["p_precision"] < 0.01, r
     simple = [run for run in ev.runs if run.features == "mir" and run.family == "simple_mi"]
     assert rows[2]["f1"] == max(run.scores["macro"]["f1"] for run in simple)   # best base kept in the table
-    paths = write_evaluation(ev, tmp_path)
+    paths = write_evaluation(Workspace(tmp_path / "ws"), ev, "test")
     assert paths["markdown"].read_text().count("\n| ") == 11   # header + 10 rows
     report = json.loads(paths["json"].read_text())
     assert len(report["runs"]) == 2 + 2 * (2 + 2 + 2) and report["settings"]["seed"] == 3
@@ -146,8 +148,8 @@ def test_kfold_and_bad_inputs(rng):
 
 
 def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeypatch):
-    from scorelens.analysis import evaluation as ev_mod
-    from scorelens.mil import crossval as cv_mod
+    from scorelens.analysis import _evaluation as ev_mod
+    from scorelens.mil import _crossval as cv_mod
     from scorelens.workspace import Workspace
 
     data = planted(rng, n=12)
@@ -196,7 +198,7 @@ def test_an_interrupted_sweep_resumes_from_its_saved_runs(rng, tmp_path, monkeyp
 def test_a_truncated_saved_run_is_computed_again(rng, tmp_path, caplog):
     # A saved run cut short (a full disk, a partial copy) is a broken zip archive, not a
     # missing file: it must be recomputed with a warning, not stop the sweep.
-    from scorelens.analysis.evaluation import RunCache
+    from scorelens.analysis._evaluation import RunCache
     from scorelens.workspace import Workspace
 
     data = planted(rng, n=10)
@@ -207,14 +209,15 @@ def test_a_truncated_saved_run_is_computed_again(rng, tmp_path, caplog):
     saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
     with caplog.at_level("WARNING"):
         again = evaluate([data], config, models=["simple_mi:knn"], n_jobs=1, cache=cache)
-    assert "unreadable saved run" in caplog.text and str(saved) in caplog.text
+    # Its size no longer matches its record: noticed before it is read, and computed again.
+    assert "damaged since it was written" in caplog.text and str(saved) in caplog.text
     for a, b in zip(first.runs, again.runs):
         np.testing.assert_array_equal(a.proba, b.proba)
 
 
 def test_imv_forest_follows_the_configured_decomposition(rng, monkeypatch):
 
-    from scorelens.mil import crossval as cv_mod
+    from scorelens.mil import _crossval as cv_mod
 
     seen = []
     real = cv_mod.make_model
@@ -256,7 +259,7 @@ def test_table4_p_is_scipys_paired_t_test_of_per_film_precision(rng):
 def test_each_network_runs_every_hidden_size_and_table4_shows_the_better(rng, tmp_path, monkeypatch):
     from sklearn.metrics import f1_score
 
-    from scorelens.analysis import evaluation as ev_mod
+    from scorelens.analysis import _evaluation as ev_mod
     from scorelens.workspace import Workspace
 
     data = planted(rng, n=16)
@@ -291,7 +294,7 @@ def test_each_network_runs_every_hidden_size_and_table4_shows_the_better(rng, tm
     assert "Hidden:" not in evaluate([data], config, models=["simple_mi:knn"], n_jobs=1).to_markdown()
 
     # Each size is saved on its own: adding a size trains only the new one.
-    from scorelens.mil import crossval as cv_mod
+    from scorelens.mil import _crossval as cv_mod
 
     trained = []
     real = cv_mod.cross_val_network
@@ -311,7 +314,7 @@ def test_hidden_sizes_are_checked():
 
 
 def test_imv_forest_defaults_to_the_studys_binary_relevance():
-    from scorelens.mil.models import make_model
+    from scorelens.mil._models import make_model
 
     assert ModelConfig().imv_multi_output is False
     assert make_model("imv:rf").multi_output is False

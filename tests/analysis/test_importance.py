@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import evaluate
-from scorelens.analysis.importance import group_importance, permuted_variants
+from scorelens.analysis._data import CorpusBags
+from scorelens.analysis._evaluation import evaluate
+from scorelens.analysis._importance import group_importance, permuted_variants
 from scorelens.cli.main import _register, app
 from scorelens.config import ModelConfig
 from scorelens.exceptions import ParameterError
-from scorelens.mil.crossval import cross_validate
-from scorelens.mil.training import cross_val_network
+from scorelens.mil._crossval import cross_validate
+from scorelens.mil._training import cross_val_network
 
 GENRES = ("Action", "Comedy", "Horror")
 # Genre 0 lives in mfcc column 0, genre 1 in tone column 0, genre 2 in mfcc column 1; rhythm is noise.
@@ -226,7 +226,7 @@ def test_cli_recomputes_when_labels_or_feature_names_change(tmp_path, corpus):
 
 
 def test_passes_shrink_for_long_bags(corpus, monkeypatch):
-    from scorelens.analysis import importance
+    from scorelens.analysis import _importance as importance
 
     assert importance._runs_per_block(corpus.bags, 3) == importance._VARIANT_BLOCK // 3
     long_bags = [np.zeros((5000, 140), np.float32)] * 110       # frame level: 110 films of ~40 minutes of frames

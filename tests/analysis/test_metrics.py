@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from scorelens.analysis.metrics import film_scores, genre_scores, paired_test
+from scorelens.analysis._metrics import film_scores, genre_scores, paired_test
 from scorelens.exceptions import ParameterError
 
 Y = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]])

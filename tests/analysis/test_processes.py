@@ -12,14 +12,14 @@ import pytest
 from joblib import delayed, parallel_config
 from joblib._parallel_backends import LokyBackend, ThreadingBackend
 
-from scorelens.mil.processes import worker_parallel
+from scorelens.mil._processes import worker_parallel
 
 # A run of many quick folds in two worker processes: it prints a line at its first
 # finished fold, when the workers are up and still have folds to do.
 _RUN = """
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from scorelens.analysis.evaluation import cross_val_estimator, make_folds
+from scorelens.analysis._evaluation import cross_val_estimator, make_folds
 from scorelens.config import ModelConfig
 from scorelens.mil import SimpleMI
 

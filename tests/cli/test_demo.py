@@ -39,8 +39,11 @@ def test_demo_end_to_end_then_its_corpus_through_run(tmp_path, fast_sets):
     # --corpus-only writes the same films (same seed) and a manifest that `scorelens run` accepts; its
     # stamp gives the cue tables the demo got.
     corpus = tmp_path / "corpus"
-    r = scorelens("-q", "demo", "--corpus-only", corpus, "--films", 2, "--minutes", 0.5)
+    r = scorelens("demo", "--corpus-only", corpus, "--films", 2, "--minutes", 0.5)
     assert r.returncode == 0, r.stderr
+    # CI has espeak-ng: the dialogue is speech, and the demo and its manifest say so.
+    assert "dialogue: espeak-ng speech" in r.stdout and "babble" not in r.stderr
+    assert (corpus / "corpus.toml").read_text().startswith("# dialogue: espeak-ng speech\n")
     assert sorted(p.name for p in (corpus / "films").iterdir()) == sorted(
         p.name for p in (ws / "corpus" / "films").iterdir())
     r = scorelens("-q", "run", corpus / "corpus.toml", "-w", tmp_path / "ws", "--stage", "index", "--stage", "stamp")

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from scorelens.demo.films import make_corpus
+from scorelens.demo._films import make_corpus
 
 
 def scorelens(*args, cwd=None):
@@ -66,14 +66,14 @@ def test_corpus_run_keeps_going_and_resumes(tmp_path, corpus):
     assert (ws / "cues" / "film01.parquet").exists() and not (ws / "cues" / "film03.parquet").exists()
     r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws, "--keep-going")
     assert r.returncode == 1
-    assert "1 film(s) stamped, 1 already done, 1 failed" in r.stdout
+    assert "1 stamped, 1 reused, 1 failed" in r.stdout
     assert "failed: film02" in r.stderr
     assert (ws / "cues" / "film01.parquet").exists() and (ws / "cues" / "film03.parquet").exists()
     # Repair the film: a re-run stamps only what is missing.
     (broken / "films" / "film02.mkv").write_bytes((root / "films" / "film02.mkv").read_bytes())
     r = scorelens("stamp", "--manifest", broken / "corpus.toml", "--workspace", ws, "--keep-going")
     assert r.returncode == 0, r.stderr
-    assert "1 film(s) stamped, 2 already done, 0 failed" in r.stdout
+    assert "1 stamped, 2 reused, 0 failed" in r.stdout
     r = scorelens("stamp-eval", "--manifest", broken / "corpus.toml", "--workspace", ws, "--json", tmp_path / "e.json")
     assert r.returncode == 0, r.stderr
     assert len(json.loads((tmp_path / "e.json").read_text())["per_film"]) == 3
@@ -142,6 +142,14 @@ def test_outputs_in_new_folders_and_the_cue_table_in_the_workspace(tmp_path, cor
     r = scorelens("cue-sheet", ws / "cues" / "film01.parquet", "--out", tmp_path / "a" / "b" / "x.csv")
     assert r.returncode == 0, r.stderr
     assert len(pd.read_csv(tmp_path / "a" / "b" / "x.csv")) == len(in_ws)
+    # One film's cues as an Audacity label track: start, end and a label naming the track, per line.
+    r = scorelens("cue-sheet", ws / "cues" / "film01.parquet", "--out", tmp_path / "labels.txt", "--format",
+                  "audacity")
+    assert r.returncode == 0, r.stderr
+    labels = [line.split("\t") for line in (tmp_path / "labels.txt").read_text().splitlines()]
+    assert len(labels) == len(in_ws)
+    assert [round(float(a), 3) for a, _, _ in labels] == [round(x, 3) for x in in_ws["start_s"]]
+    assert all(track in label for (_, _, label), track in zip(labels, in_ws["track"]))
     r = scorelens("stamp-eval", "--truth", root / "truth" / "film01.csv", "--pred", out, "--json",
                   tmp_path / "c" / "d" / "e.json")
     assert r.returncode == 0, r.stderr

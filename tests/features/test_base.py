@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from scorelens.exceptions import ParameterError
-from scorelens.features.base import FeatureKind, FrameFeatures, available_kinds, get_kind, register_kind
+from scorelens.features._base import FeatureKind, FrameFeatures, available_kinds, get_kind, register_kind
 
 
 class _Loudness(FeatureKind):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_features_command_writes_tables_and_reports_failures(project, run_cli):
     cues = pd.read_parquet(ws / "features" / "mir" / "cues.parquet")
     assert cues.shape == (1, 2 + 134)
     # With the manifest, film "bad" has no cue table: reported, the other film still written.
-    mixed = run_cli("features", "-w", str(ws), "-m", str(project / "corpus.toml"), "--keep-going")
+    mixed = run_cli("features", "-w", str(ws), "-m", str(project / "corpus.toml"), "--kind", "mir", "--keep-going")
     assert mixed.returncode == 1
     assert "failed: bad" in mixed.stderr and "no such cue table" in mixed.stderr
 

@@ -3,7 +3,7 @@
 import pytest
 
 from scorelens.exceptions import ParameterError
-from scorelens.features.groups import PFI_GROUPS, group_columns, pfi_group
+from scorelens.features._groups import PFI_GROUPS, group_columns, pfi_group
 
 
 def test_prefixes_map_to_the_study_groups():

@@ -1,4 +1,4 @@
-"""Tests of the PyTorch musicnn port (scorelens.features.musicnn).
+"""Tests of the PyTorch musicnn port (scorelens.features._musicnn).
 
 The reference outputs in ``tests/fixtures/musicnn_reference.npz`` were computed once with
 the original TensorFlow graph (``benchmarks/make_musicnn_reference.py``).
@@ -16,12 +16,12 @@ import torch
 
 from scorelens.config import EmbeddingConfig
 from scorelens.exceptions import FeatureError, ParameterError
-from scorelens.features.base import get_kind
+from scorelens.features._base import get_kind
 
 if importlib.util.find_spec("musicnn") is None:
     pytest.skip("musicnn wheel not installed (pip install --no-deps musicnn==0.1.0)", allow_module_level=True)
 
-from scorelens.features import musicnn as mn  # noqa: E402
+from scorelens.features import _musicnn as mn  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "musicnn_reference.npz"
 SR = mn.SAMPLE_RATE

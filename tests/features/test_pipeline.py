@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from scorelens.config import FeatureConfig
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import AnnotationError, FeatureError, MediaError, ParameterError
-from scorelens.features import pipeline
-from scorelens.features.base import FeatureKind, FrameFeatures, get_kind, register_kind
-from scorelens.features.pipeline import (
+from scorelens.features import _pipeline as pipeline
+from scorelens.features._base import FeatureKind, FrameFeatures, get_kind, register_kind
+from scorelens.features._pipeline import (
     FeatureWarning,
     compute_film,
     cue_frames,
@@ -19,13 +19,13 @@ from scorelens.features.pipeline import (
     read_cues,
     read_feature_metadata,
 )
-from scorelens.stages.features import FilmSource, load_features, run_features
+from scorelens.stages._features import FilmSource, compute_features, load_features
 from scorelens.workspace import Workspace
 
 
 def extract_features(ws, kind, films, *, config=None, **kwargs):
     """The features stage with the pipeline's default settings."""
-    return run_features(ws, config or FeatureConfig(), films, kind=kind, **kwargs)
+    return compute_features(ws, config or FeatureConfig(), films, kind=kind, **kwargs)
 
 SR = 22050
 
@@ -106,11 +106,49 @@ def test_tables_hold_grid_frames_and_cue_means(tmp_path, media):
     np.testing.assert_allclose(cues.iloc[0, 2:].to_numpy(dtype=float),
                                frames[frames.cue_id == 0].iloc[:, 3:].mean().to_numpy(), rtol=1e-5)
     meta = read_feature_metadata(report.cues_path)
-    assert meta["kind"] == "mir" and meta["version"] == "2" and meta["settings"]["texture_window_s"] == 5.0
+    assert meta["kind"] == "mir" and meta["version"] == "3" and meta["settings"]["texture_window_s"] == 5.0
     assert meta["pipeline"]["audio"] == "track" and meta["grid_rate_hz"] == 1.0
     assert ws.record(report.frames_path)["settings"]["kind"] == "mir"
     loaded = load_features(ws, "mir", level="cue")
     assert loaded.attrs["scorelens"]["level"] == "cue"
+
+
+def _click_train(seconds, bpm):
+    y = np.zeros(int(seconds * SR))
+    click = np.hanning(64) * np.sign(np.sin(np.arange(64)))
+    for start in np.arange(0.1, seconds - 0.1, 60.0 / bpm):
+        i = int(start * SR)
+        y[i:i + 64] += 0.8 * click
+    return y
+
+
+def test_silent_stretches_of_a_cue_stay_out_of_its_tempo(tmp_path, media):
+    # 8 s of a 120 BPM click train, 12 s of silence, 8 s of clicks again: the cue's tempo is
+    # the music's 120 BPM; the silent windows' 0 BPM (no pulse) stays in the frame table, but
+    # not in the cue mean, and no frame gets a tempo between the two.
+    track = write_audio(tmp_path / "beats.wav", np.concatenate([_click_train(8, 120.0), np.zeros(12 * SR),
+                                                                 _click_train(8, 120.0)]), SR)
+    ws = Workspace(tmp_path / "ws")
+    cues = _cues(media, [("beats", 0.0, 28.0, 0.0), ("silent", 30.0, 36.0, 0.0)])
+    cues.loc[0, "track_path"] = str(track)
+    path = ws.path("cues", "f1.parquet")
+    cues.to_parquet(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FeatureWarning)  # the silent cue
+        report = extract_features(ws, get_kind("mir"), [FilmSource(film_id="f1", cues=path, film=media / "film.mkv")])
+    frames = pd.read_parquet(report.frames_path)
+    by_cue = pd.read_parquet(report.cues_path).set_index("cue_id")
+    tempo = frames.loc[frames.cue_id == 0, "rhythm/tempo/mean"].to_numpy()
+    assert (tempo == 0).sum() >= 4  # the silence is there, frame by frame
+    assert np.all((tempo == 0) | (np.abs(tempo - 120.0) < 0.02 * 120.0))
+    assert tempo.mean() < 100  # what the plain mean of the frames would say
+    assert by_cue.loc[0, "rhythm/tempo/mean"] == pytest.approx(120.0, rel=0.02)
+    assert by_cue.loc[0, "rhythm/tempo/std"] < 0.02 * 120.0
+    # Every other column is the plain mean of the cue's frames; a cue without any pulse keeps 0 BPM.
+    others = [c for c in frames.columns[3:] if not c.startswith("rhythm/tempo/")]
+    np.testing.assert_allclose(by_cue.loc[0, others].to_numpy(dtype=float),
+                               frames.loc[frames.cue_id == 0, others].mean().to_numpy(), rtol=1e-5, atol=1e-6)
+    assert by_cue.loc[1, "rhythm/tempo/mean"] == 0 and by_cue.loc[1, "rhythm/tempo/std"] == 0
 
 
 def test_rerun_reuses_everything_and_changed_table_reuses_unchanged_cues(tmp_path, media, monkeypatch):
@@ -268,7 +306,7 @@ def test_cue_level_of_a_wide_fragmented_table_is_quiet():
     import numpy as np
     import pandas as pd
 
-    from scorelens.features.pipeline import cue_level
+    from scorelens.features._pipeline import cue_level
 
     n = 40
     frames = pd.DataFrame({"film_id": ["a"] * n, "cue_id": np.repeat([0, 1], n // 2), "time_s": np.arange(n) * 1.0})

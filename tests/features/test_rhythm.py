@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scorelens.features.rhythm import onset_strength, span_tempo, tempo_frames
+from scorelens.features._rhythm import onset_strength, span_tempo, tempo_frames
 
 FPS = 22050 / 512
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from scorelens.exceptions import ParameterError
-from scorelens.features.texture import texture_stats, texture_windows
+from scorelens.features._texture import texture_stats, texture_windows
 
 
 def test_study_windows_hop_3_35s_and_end_aligned_last_window():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from scorelens.features.tonal import KK_MAJOR, KK_MINOR, key_features, key_strengths
+from scorelens.features._tonal import KK_MAJOR, KK_MINOR, key_features, key_strengths
 
 
 def _chroma(pcs):

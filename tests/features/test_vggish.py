@@ -1,4 +1,4 @@
-"""Tests of VGGish (scorelens.features.vggish).
+"""Tests of VGGish (scorelens.features._vggish).
 
 The front end is checked against the reference NumPy implementation shipped in
 torchvggish 0.2's sdist (``mel_features.py``, ``vggish_input.py``, copies of the official
@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from scorelens.exceptions import FeatureError, ParameterError
-from scorelens.features import vggish as vg
-from scorelens.features.base import get_kind
+from scorelens.features import _vggish as vg
+from scorelens.features._base import get_kind
 
 SR = vg.SAMPLE_RATE
 

@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 
 from scorelens.config import VisualConfig
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import MediaError, ParameterError
-from scorelens.features.visual import brightness, contrast, cue_summaries, visual_frames
-from scorelens.stages.visual import VisualSource, run_visual
+from scorelens.features._visual import brightness, contrast, cue_summaries, visual_frames
+from scorelens.stages._visual import VisualSource, compute_visual
 from scorelens.workspace import Workspace
 
 
 def extract_visual(ws, sources, **kwargs):
     """The visual stage with the study's settings."""
-    return run_visual(ws, VisualConfig(), sources, **kwargs)
+    return compute_visual(ws, VisualConfig(), sources, **kwargs)
 
 
 def _img(h=40, w=60, level=0):

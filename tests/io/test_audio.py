@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import MediaError
-from scorelens.io.audio import file_digest, iter_audio_blocks, load_audio, probe_audio
+from scorelens.io._audio import file_digest, iter_audio_blocks, load_audio, probe_audio
 
 SR = 48000
 
@@ -31,6 +31,35 @@ def test_films_in_many_containers_decode_to_mono_at_the_asked_rate(tmp_path, ext
     # The tone survives: its spectrum peaks at 440 Hz.
     spectrum = np.abs(np.fft.rfft(y[2000:2000 + 8192]))
     assert abs(np.argmax(spectrum) * 11025 / 8192 - 440) < 3
+
+
+@pytest.mark.parametrize("name", ["track.wav", "film.mkv"])
+def test_5_1_downmix_includes_the_centre_and_surrounds_and_drops_the_lfe(tmp_path, name):
+    # A different sine in each channel (FFmpeg's 5.1 order: L, R, C, LFE, Ls, Rs), so each
+    # channel's share of the mono mix can be read off: the documented downmix is
+    # C + (L + R) / sqrt(2) + (Ls + Rs) / 2, the LFE dropped.
+    t = np.arange(2 * SR) / SR
+    freqs = (330.0, 520.0, 710.0, 60.0, 1130.0, 1370.0)
+    amps = (0.10, 0.12, 0.15, 0.20, 0.08, 0.06)
+    channels = np.stack([a * np.sin(2 * np.pi * f * t) for f, a in zip(freqs, amps)], axis=1).astype(np.float32)
+    if name.endswith(".wav"):
+        path = write_audio(tmp_path / name, channels, SR)
+    else:
+        path = write_film(tmp_path / name, channels, SR, audio_codec="flac")
+    assert probe_audio(path).channels == 6
+    y = load_audio(path, sample_rate=SR)
+    weights = np.array([np.sqrt(0.5), np.sqrt(0.5), 1.0, 0.0, 0.5, 0.5])
+    expected = channels.astype(np.float64) @ weights
+    assert y.size == expected.size
+    # 16-bit PCM/FLAC: quantisation of six channels leaves ~5e-5; a missing centre would leave 0.15.
+    np.testing.assert_allclose(y, expected, atol=2e-4)
+    # The LFE's 60 Hz is absent from the mix; every other channel is there at its weight.
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size))) * 4 / y.size  # a sine of amplitude A peaks at A
+    at = {f: spectrum[int(round(f * y.size / SR))] for f in freqs}
+    assert at[60.0] < 1e-3
+    for f, a, w in zip(freqs, amps, weights):
+        if w:
+            assert at[f] == pytest.approx(a * w, rel=0.01), f
 
 
 @pytest.mark.parametrize("ext,sr", [(e, r) for e in ("wav", "flac", "mp3", "m4a") for r in (22050, 44100, 48000)]
@@ -117,6 +146,29 @@ def test_truncated_file_is_reported(tmp_path):
     cut.write_bytes(data[: len(data) // 3])
     with pytest.raises(MediaError, match=r"cut_half\.mkv: truncated: decoded"):
         load_audio(cut, sample_rate=11025)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_truncated_wav_is_reported_not_read_as_a_shorter_track(tmp_path, channels):
+    from scorelens.config import StamperConfig
+    from scorelens.stamp._fingerprint import fingerprint_file
+
+    whole = write_audio(tmp_path / "whole.wav", np.repeat(_tone(10.0)[:, None], channels, axis=1), SR)
+    data = whole.read_bytes()
+    # The RIFF header still declares 10 s; FFmpeg alone reads the first 6 s as a 6 s track.
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    assert load_audio(whole, sample_rate=16000).size == 160000
+    with pytest.raises(MediaError, match=r"cut\.wav: truncated: its header declares 10\.000s of audio "
+                                         r"\(\d+ bytes\) but the file holds 6\.000s"):
+        load_audio(cut, sample_rate=16000)
+    with pytest.raises(MediaError, match=r"cut\.wav: truncated"):
+        list(iter_audio_blocks(cut, sample_rate=11025))
+    # Indexing it as a soundtrack track fails, naming the file.
+    with pytest.raises(MediaError, match=r"cut\.wav: truncated"):
+        fingerprint_file(cut, StamperConfig(), query=False)
+    # A span inside what the file holds still decodes (features of a cue read spans).
+    assert load_audio(cut, sample_rate=16000, start_s=1.0, end_s=3.0).size == 32000
 
 
 def test_file_digest_tracks_content(tmp_path):

@@ -8,9 +8,9 @@ import av
 import numpy as np
 import pytest
 
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import MediaError
-from scorelens.io.video import VideoWarning, probe_video, sample_frames
+from scorelens.io._video import VideoWarning, probe_video, sample_frames
 
 
 def write_video(path, frames, size, *, codec="mjpeg", pix_fmt="yuvj420p", tb=1000):
@@ -113,7 +113,7 @@ def test_skipping_to_keyframes_samples_the_frames_full_decoding_does(tmp_path, c
     for skip_nonref in (True, False):
         full = list(sample_frames(path, times, skip_nonref=skip_nonref, skip_to_keyframes=False))
         caplog.clear()
-        with caplog.at_level(logging.DEBUG, logger="scorelens.io.video"):
+        with caplog.at_level(logging.DEBUG, logger="scorelens.io._video"):
             fast = list(sample_frames(path, times, skip_nonref=skip_nonref))
         decoded, skipped, drains = _decode_counts(caplog.text)
         assert skipped > 0 and drains > 0  # both ways of skipping were taken
@@ -125,7 +125,7 @@ def test_skipping_to_keyframes_samples_the_frames_full_decoding_does(tmp_path, c
 def test_intra_only_film_decodes_about_one_frame_per_time(tmp_path, caplog):
     frames = [(i * 0.1, np.full((48, 64, 3), (5 * i) % 256, np.uint8)) for i in range(100)]
     path = write_video(tmp_path / "mj.mkv", frames, (64, 48))  # MJPEG: every frame a keyframe
-    with caplog.at_level(logging.DEBUG, logger="scorelens.io.video"):
+    with caplog.at_level(logging.DEBUG, logger="scorelens.io._video"):
         out = list(sample_frames(path, np.arange(10) + 0.55))
     assert [ft for _, ft, _ in out] == pytest.approx(np.arange(10) + 0.5)
     decoded, _, _ = _decode_counts(caplog.text)

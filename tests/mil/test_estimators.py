@@ -120,7 +120,7 @@ def test_one_class_label_column(rng, planted, make):
 
 
 def test_imv_svm_shared_kernel_matches_per_label_kernels(rng, planted, monkeypatch):
-    from scorelens.mil import voting
+    from scorelens.mil import _voting as voting
 
     bags, Y = planted.shift(rng, 40)
     test_bags, _ = planted.shift(rng, 20)
@@ -158,7 +158,7 @@ def test_binary_proba_and_predict_matches_sklearn(rng):
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
     from sklearn.svm import SVC
 
-    from scorelens.mil.base import binary_proba, binary_proba_and_predict, fit_binary
+    from scorelens.mil._base import binary_proba, binary_proba_and_predict, fit_binary
 
     X = rng.normal(size=(120, 4))
     y = (X[:, 0] + 0.8 * rng.normal(size=120) > 0).astype(int)
@@ -180,7 +180,7 @@ def test_imv_svm_shared_kernel_is_svc_rbf(rng, planted):
     # the same gamma and the same decision values (to solver rounding), label by label.
     from sklearn.svm import SVC
 
-    from scorelens.mil.voting import rbf_gram
+    from scorelens.mil._voting import rbf_gram
 
     bags, Y = planted.shift(rng, 40)
     test_bags, _ = planted.shift(rng, 20)
@@ -198,7 +198,7 @@ def test_imv_svm_shared_kernel_is_svc_rbf(rng, planted):
 def test_rbf_gram_is_the_rbf_kernel(rng):
     from sklearn.metrics.pairwise import rbf_kernel
 
-    from scorelens.mil.voting import rbf_gram
+    from scorelens.mil._voting import rbf_gram
 
     A, B = rng.normal(size=(50, 6)), rng.normal(size=(7, 6))
     K = rbf_gram(A, None, 0.3)

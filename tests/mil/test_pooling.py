@@ -6,8 +6,8 @@ import torch
 
 from scorelens.exceptions import ParameterError
 from scorelens.mil import MILClassifier
-from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork
-from scorelens.mil.pooling import AttentionPooling, AveragePooling, LinearSoftmaxPooling, MaxPooling, make_pooling
+from scorelens.mil._network import NETWORK_POOLINGS, MILNetwork
+from scorelens.mil._pooling import AttentionPooling, AveragePooling, LinearSoftmaxPooling, MaxPooling, make_pooling
 
 # One bag of three instances (plus one padding row) and two channels, by hand.
 VALUES = torch.tensor([[[0.2, 0.9], [0.6, 0.1], [0.4, 0.5], [0.99, 0.99]]])   # (1, 4, 2)

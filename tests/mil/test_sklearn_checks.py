@@ -2,7 +2,7 @@
 
 The full ``parametrize_with_checks`` suite assumes arbitrary class labels and a
 ``predict_proba`` of shape (n, 2); these estimators take 0/1 labels and return one
-probability per label (see scorelens.mil.base), so only the API checks that do not
+probability per label (see scorelens.mil._base), so only the API checks that do not
 depend on those conventions run here.
 """
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork
-from scorelens.mil.step import StackTrainer, _relu_, _relu_backward_, build_store, chunk_layout, padded_rows
-from scorelens.mil.training import _batch, fold_standardisation, loss_weights, pad_bags
+from scorelens.mil._network import NETWORK_POOLINGS, MILNetwork
+from scorelens.mil._step import StackTrainer, _relu_, _relu_backward_, build_store, chunk_layout, padded_rows
+from scorelens.mil._training import _batch, fold_standardisation, loss_weights, pad_bags
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

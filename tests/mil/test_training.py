@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from scorelens.exceptions import ParameterError
-from scorelens.mil.network import NETWORK_POOLINGS, MILNetwork, fast_bfloat16
-from scorelens.mil.training import (
+from scorelens.mil._network import NETWORK_POOLINGS, MILNetwork, cpu_flags
+from scorelens.mil._training import (
     cross_val_network,
     fit_scalers,
     fold_stacks,
@@ -50,10 +50,10 @@ def test_identical_at_the_study_sizes(precision, rng):
               precision=precision)
     together = cross_val_network(bags, Y, folds, n_jobs=1, **kw)
     alone = cross_val_network(bags, Y, folds, vectorise=False, n_jobs=1, only=[0, 7, 13], **kw)
-    if precision == "bfloat16" and not fast_bfloat16():
-        # Without native bfloat16 products the library emulates them with a blocking that
-        # follows the stack's shape (seen on an AMD EPYC without AVX-512 BF16): an ulp or so.
-        # `auto` runs float32 on such CPUs, where the folds are bit-identical.
+    if precision == "bfloat16" and "amx_bf16" not in (cpu_flags() or ()):
+        # Without AMX the library's bfloat16 products follow the stack's shape in their
+        # blocking: emulated (an AMD EPYC without AVX-512 BF16) and with AVX-512 BF16 alone
+        # (an AMD EPYC Zen 4: 3e-8 apart): an ulp or so. Bit-identical with AMX, and in float32.
         np.testing.assert_allclose(together.proba[[0, 7, 13]], alone.proba[[0, 7, 13]], rtol=0, atol=1e-6)
     else:
         assert np.array_equal(together.proba[[0, 7, 13]], alone.proba[[0, 7, 13]])

@@ -3,7 +3,7 @@ import pytest
 
 from scorelens.exceptions import ParameterError
 from scorelens.mil import InstanceMajorityVote, MILClassifier, SimpleMI
-from scorelens.mil.validation import check_bag_labels, check_bags
+from scorelens.mil._validation import check_bag_labels, check_bags
 
 
 def test_plain_matrix_is_bags_of_one():

@@ -69,7 +69,7 @@ def test_crossmodal_writes_table5(project, cli):
     assert report["n_clips"] == 36 and len(report["films"]) == 12
     assert "| Comedy | **" in (out / "table5.md").read_text()
     assert (out / "table5.csv.done.json").exists()
-    settings = json.loads((ws / "settings" / "crossmodal.json").read_text())["CrossModalConfig"]
+    settings = json.loads((ws / "settings" / "crossmodal.json").read_text())["crossmodal"]
     assert (settings["model"], settings["alpha"], settings["level"]) == ("network:attention", 0.05, "cue")
 
 
@@ -78,9 +78,11 @@ def test_crossmodal_unknown_model_is_one_line_error(project, run_cli):
                         "--model", "imv:rf")
     assert code == 1 and "Traceback" not in err
     assert "model 'imv:rf' is not in the predictions" in err and "vggish/network:attention" in err
-    code, err = run_cli("crossmodal", "-w", project / "ws", "-m", project / "corpus.toml",
-                        "--model", "average")
-    assert code == 1 and "ran on several feature kinds (vggish, mir); choose one with --features" in err
+    # A model that ran on several kinds: as in `scorelens run`, VGGish's run labels the clips (the study's).
+    code, err = run_cli("crossmodal", "-w", project / "ws", "-m", project / "corpus.toml", "--model", "average")
+    assert code == 0, err
+    assert json.loads((project / "ws" / "settings" / "crossmodal.json").read_text())["crossmodal"]["features"] == \
+        "vggish"
 
 
 def _copy(project, tmp_path):

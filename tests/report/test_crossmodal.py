@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from scorelens.analysis.crossmodal import bonferroni, compare_groups, cross_modal, label_sources
+from scorelens.analysis._crossmodal import bonferroni, compare_groups, cross_modal, label_sources
 from scorelens.exceptions import ParameterError
 
 GENRES = ["Action", "Comedy", "Drama"]
@@ -207,7 +207,7 @@ def test_clips_without_visual_values_are_not_counted():
     import numpy as np
     import pandas as pd
 
-    from scorelens.analysis.crossmodal import cross_modal
+    from scorelens.analysis._crossmodal import cross_modal
 
     films = [f"f{i}" for i in range(6)]
     genres = ["A", "B"]

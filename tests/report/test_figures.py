@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from scorelens.exceptions import ParameterError
-from scorelens.report.figures import (
+from scorelens.report._figures import (
     average_precisions,
     cue_timeline,
     film_scatter,

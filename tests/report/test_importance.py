@@ -1,4 +1,4 @@
-"""Fig 3's plot (:mod:`scorelens.report.importance`)."""
+"""Fig 3's plot (:mod:`scorelens.report._importance`)."""
 
 import subprocess
 import sys
@@ -13,7 +13,7 @@ def test_importing_and_plotting_leave_the_callers_matplotlib_alone():
     code = (
         "import matplotlib; matplotlib.use('svg')\n"
         "import matplotlib.pyplot as plt, pandas as pd\n"
-        "from scorelens.report.importance import plot_group_importance\n"
+        "from scorelens.report._importance import plot_group_importance\n"
         "summary = pd.DataFrame({'group': ['Tone'], 'genre': ['Overall'], 'score': [0.2], 'ci_low': [0.1],"
         " 'ci_high': [0.3]})\n"
         "fig = plot_group_importance(summary)\n"
@@ -23,7 +23,7 @@ def test_importing_and_plotting_leave_the_callers_matplotlib_alone():
 
 
 def test_bars_and_intervals_are_the_summarys(tmp_path):
-    from scorelens.report.importance import plot_group_importance
+    from scorelens.report._importance import plot_group_importance
 
     summary = pd.DataFrame({"group": ["MFCCs", "MFCCs", "Tone", "Tone"], "genre": ["Horror", "Overall"] * 2,
                             "score": [0.5, 0.25, np.nan, 0.1], "ci_low": [0.4, 0.2, np.nan, -0.1],

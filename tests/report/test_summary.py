@@ -1,4 +1,4 @@
-"""``scorelens report`` and :mod:`scorelens.report.summary` on a small workspace made on the spot.
+"""``scorelens report`` and :mod:`scorelens.report._summary` on a small workspace made on the spot.
 
 The workspace holds what each stage writes: hand-made cue tables and visual frames, a real
 (tiny) ``evaluate`` run written by :func:`write_evaluation`, a permutation importance built
@@ -15,13 +15,14 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from scorelens.analysis.data import CorpusBags
-from scorelens.analysis.evaluation import evaluate, format_score, write_evaluation
-from scorelens.analysis.importance import GroupImportance
+from scorelens.analysis._data import CorpusBags
+from scorelens.analysis._evaluation import evaluate, format_score
+from scorelens.analysis._importance import GroupImportance
 from scorelens.config import ModelConfig
-from scorelens.report.cuesheet import format_clock
-from scorelens.report.document import GENERATED_PREFIX, render_html, render_markdown
-from scorelens.report.summary import gather_report, music_per_film, top_cues
+from scorelens.report._cuesheet import format_clock
+from scorelens.report._document import GENERATED_PREFIX, render_html, render_markdown
+from scorelens.report._summary import gather_report, music_per_film, top_cues
+from scorelens.stages._evaluate import write_evaluation
 from scorelens.workspace import Workspace
 
 GENRES = ("Action", "Comedy", "Drama")
@@ -68,7 +69,7 @@ def project(tmp_path_factory):
                              ["silent", "later"], "mir")
     torch.set_num_threads(1)
     evaluation = evaluate([corpus_bags], config, models=["baselines", "attention", "average"], n_jobs=1)
-    write_evaluation(evaluation, ws.path("results", "evaluation", "cue", "x").parent, workspace=ws)
+    write_evaluation(ws, evaluation, "test")
     ws.save_settings("evaluate", config)
     (ws.path("results", "stamp_eval.json")).write_text(json.dumps({
         "per_film": [{"film_id": "f0", "second_precision": 0.9, "second_recall": 0.5, "second_f1": 0.6429,
@@ -227,7 +228,9 @@ def test_missing_sections_name_their_command(project, tmp_path, cli):
     shutil.copytree(project / "ws", ws, ignore=shutil.ignore_patterns("results", "settings"))
     res = cli("-q", "report", "-w", ws, "--format", "md")
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in (ws / "results" / "report").iterdir()) == ["report.md", "report.md.done.json"]
+    # --format picks the static report's formats; the interactive report (index.html) is written besides.
+    written = {p.name for p in (ws / "results" / "report").iterdir()}
+    assert {"report.md", "report.md.done.json", "index.html"} <= written and "report.html" not in written
     markdown = (ws / "results" / "report" / "report.md").read_text(encoding="utf-8")
     for title, command in (("Genre prediction", "evaluate"), ("Which cues drove the predictions", "evaluate"),
                            ("Feature importance", "importance"), ("Music and picture", "crossmodal")):
@@ -254,7 +257,7 @@ def test_drivers_without_a_weighing_network(project, tmp_path, models, says):
                       ["timbre/a/mean", "timbre/b/mean", "timbre/c/mean"], "cue",
                       [pd.DataFrame({"cue_id": [0, 1]})] * 4, kind="mir")
     evaluation = evaluate([bags], ModelConfig(epochs=2, hidden=4, hidden_sizes=(4,)), models=models, n_jobs=1)
-    write_evaluation(evaluation, ws.path("results", "evaluation", "cue", "x").parent)
+    write_evaluation(ws, evaluation, "test")
     report = gather_report(ws)
     assert next(s for s in report.sections if s.key == "drivers").todo is None
     assert says.format(ws=ws.root) in render_markdown(report)

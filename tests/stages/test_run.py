@@ -10,7 +10,7 @@ import scorelens
 from scorelens.exceptions import WorkspaceError
 from scorelens.workspace import Workspace
 
-STAGES = ["index", "stamp", "features:mir", "visual", "evaluate", "importance", "crossmodal", "figures", "report"]
+STAGES = ["index", "stamp", "features", "visual", "evaluate", "importance", "crossmodal", "figures", "report"]
 
 
 def statuses(report):
@@ -26,7 +26,8 @@ def outputs(ws):
             and p.name != "fingerprints.sqlite" and not p.name.startswith(".")}
 
 
-def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, fast_settings):
+def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, default_kinds_settings):
+    fast_settings = default_kinds_settings  # the product's kinds: mir and musicnn
     ws = tmp_path / "ws"
     report = scorelens.run(small_corpus, workspace=ws, overrides=fast_settings)
     assert [s.stage for s in report.stages] == STAGES
@@ -40,12 +41,25 @@ def test_whole_run_then_a_second_run_reuses_everything(small_corpus, tmp_path, f
     assert [s["status"] for s in record["stages"]] == ["done"] * len(STAGES)
     assert record["settings"]["model"]["epochs"] == 3 and record["exit_code"] == 0
     # The settings actually used are in the workspace and in the report's provenance.
-    assert json.loads(layout.settings("run").read_text())["ModelConfig"]["epochs"] == 3
+    assert json.loads(layout.settings("run").read_text())["model"]["epochs"] == 3
     assert '"epochs": 3' in layout.report("md").read_text()
     before = outputs(Workspace(ws))
     again = scorelens.run(small_corpus, workspace=ws, overrides=fast_settings)
     assert set(statuses(again).values()) == {"reused"}, statuses(again)
     assert outputs(Workspace(ws)) == before
+    # The results in a notebook: DataFrames of what the stages wrote, through one read-only object.
+    study = scorelens.open(ws)
+    films = study.corpus()
+    assert list(films["film_id"]) == ["film01", "film02", "film03", "film04"]
+    assert (films["n_cues"] > 0).all() and films["music_share"].between(0, 1).all()
+    assert set(study.table4()["features"]) >= {"mir", "musicnn"}
+    assert set(study.features("musicnn")["film_id"]) == set(films["film_id"])
+    weights = study.attention()
+    stored = pd.read_parquet(layout.instance_weights())
+    pd.testing.assert_frame_equal(weights, stored)
+    assert len(study.cues()) == int(films["n_cues"].sum()) and len(study.stamp_eval()) == 4
+    assert len(study.importance()) > 0 and len(study.table5()) > 0
+    assert study.run_record()["exit_code"] == 0
 
 
 def test_one_changed_setting_redoes_what_depends_on_it(small_corpus, tmp_path, fast_settings):
@@ -54,7 +68,7 @@ def test_one_changed_setting_redoes_what_depends_on_it(small_corpus, tmp_path, f
     changed = scorelens.run(small_corpus, workspace=ws, overrides={**fast_settings, "mir.texture_window_s": 4.0})
     s = statuses(changed)
     assert (s["index"], s["stamp"], s["visual"]) == ("reused", "reused", "reused")
-    assert (s["features:mir"], s["evaluate"], s["importance"]) == ("done", "done", "done")
+    assert (s["features"], s["evaluate"], s["importance"]) == ("done", "done", "done")
     meta = pd.read_parquet(Workspace(ws).layout.features("mir", "cue")).attrs
     assert Workspace(ws).record(Workspace(ws).layout.features("mir", "cue"))["settings"]["settings"][
         "texture_window_s"] == 4.0, meta
@@ -112,5 +126,7 @@ def test_missing_weights_stop_the_run_before_any_work(small_corpus, tmp_path, fa
     code, err = run_cli("-q", "run", small_corpus, "-w", ws, "--keep-going", *sets)
     record = json.loads((ws / "results" / "run.json").read_text())
     status = {s["stage"]: s["status"] for s in record["stages"]}
-    assert code == 3 and status["features:vggish"] == "failed"
-    assert status["features:mir"] == "done" and status["evaluate"] == "done" and status["report"] == "done"
+    assert code == 3 and status["features"] == "done"
+    assert [(f["kind"], f["stage"]) for f in record["failures"]] == [("vggish", "features")]
+    assert "no-weights" in record["failures"][0]["reason"]
+    assert status["evaluate"] == "done" and status["report"] == "done"

@@ -4,7 +4,7 @@ import pytest
 
 from scorelens.config import StudyConfig, parse_assignments
 from scorelens.exceptions import ParameterError
-from scorelens.stages.run import resolve_settings
+from scorelens.stages._run import resolve_settings
 
 
 def test_defaults_are_the_studys():

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from scorelens.config import StamperConfig
-from scorelens.demo import synth
-from scorelens.demo.films import CueSpec, FilmSpec, render_film_audio
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo import _synth as synth
+from scorelens.demo._films import CueSpec, FilmSpec, render_film_audio
+from scorelens.demo._media import write_audio, write_film
 
 TRACK_SR = 44100
 FILM_SR = 48000
@@ -58,7 +58,7 @@ def film(tmp_path_factory, soundtrack, speech) -> tuple[Path, pd.DataFrame]:
 
 
 def _seconds_agreement(truth: pd.DataFrame, cues: pd.DataFrame) -> tuple[float, float]:
-    """(precision, recall) of (second, track) pairs, computed independently of scorelens.stamp.evaluate."""
+    """(precision, recall) of (second, track) pairs, computed independently of scorelens.stamp._evaluate."""
     def pairs(df):
         out = set()
         for r in df.itertuples():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from scorelens.stamp.cues import _span
+from scorelens.stamp._cues import _span
 
 BIN = 20  # frames between anchors that still form one stretch (about half a second)
 

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from scorelens.exceptions import AnnotationError
-from scorelens.stamp.cuetable import read_cue_table
-from scorelens.stamp.evaluate import evaluate_cues, summarise
+from scorelens.stamp._cuetable import read_cue_table
+from scorelens.stamp._evaluate import evaluate_cues, summarise
 
 
 def _cues(rows, film="f"):

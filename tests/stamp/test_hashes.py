@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from scorelens.stamp.hashes import hashes_to_landmarks, landmarks_to_hashes, peaks_to_hashes
-from scorelens.stamp.peaks import Peaks
+from scorelens.stamp._hashes import hashes_to_landmarks, landmarks_to_hashes, peaks_to_hashes
+from scorelens.stamp._peaks import Peaks
 
 
 def test_landmarks_round_trip():

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from scorelens.exceptions import StoreError
-from scorelens.stamp.hashes import HASH_BITS
-from scorelens.stamp.library import LibraryIndex, build_library_index, in_sample, open_library_index
-from scorelens.stamp.pipeline import index_tracks, stamp_film
-from scorelens.stamp.store import open_store
+from scorelens.stamp._hashes import HASH_BITS
+from scorelens.stamp._library import LibraryIndex, build_library_index, in_sample, open_library_index
+from scorelens.stamp._pipeline import index_tracks, stamp_film
+from scorelens.stamp._store import open_store
 
 
 def _add_random_tracks(store, rng, n, *, popular: int | None = None, per_track_popular: int = 0) -> None:
@@ -179,7 +179,7 @@ def test_film_with_none_of_the_librarys_music_is_an_empty_table_with_a_note(tmp_
 
 
 def test_pool_votes_adds_the_neighbouring_offsets_by_hand():
-    from scorelens.stamp.match import pool_votes
+    from scorelens.stamp._match import pool_votes
 
     keys = np.array([10, 11, 13, 20, 21, 22], dtype=np.int64)
     counts = np.array([1, 2, 3, 4, 5, 6])
@@ -191,7 +191,7 @@ def test_pool_votes_adds_the_neighbouring_offsets_by_hand():
 def test_another_release_of_the_same_music_does_not_hide_its_cues(tmp_path, soundtrack, film, config):
     # The same song in another encoding (FLAC at 48 kHz beside the MP3), as when two films'
     # soundtracks both hold it: its windows tie, and before, the 2x runner-up rule lost the cues.
-    from scorelens.demo.media import write_audio
+    from scorelens.demo._media import write_audio
 
     paths = [p for p, _ in soundtrack.values()]
     samples = soundtrack["track1_action"][1]
@@ -211,7 +211,7 @@ def test_another_release_of_the_same_music_does_not_hide_its_cues(tmp_path, soun
 
 
 def test_other_folders_and_indexes_of_other_settings_are_kept(tmp_path, config):
-    import scorelens.stamp.library as library
+    import scorelens.stamp._library as library
 
     rng = np.random.default_rng(8)
     folder = tmp_path / "lib"

@@ -1,8 +1,8 @@
 import numpy as np
 
 from scorelens.config import StamperConfig
-from scorelens.demo import synth
-from scorelens.stamp.peaks import find_peaks
+from scorelens.demo import _synth as synth
+from scorelens.stamp._peaks import find_peaks
 
 
 def test_sine_peaks_sit_at_its_bin():
@@ -40,7 +40,7 @@ def test_density_is_capped_and_silence_has_no_peaks():
 def test_sliding_max_equals_scipy_maximum_filter():
     from scipy import ndimage
 
-    from scorelens.stamp.peaks import _sliding_max
+    from scorelens.stamp._peaks import _sliding_max
 
     x = np.random.default_rng(0).standard_normal((300, 77)).astype(np.float32)
     for rt, rf in [(5, 6), (6, 8), (1, 1), (0, 3)]:

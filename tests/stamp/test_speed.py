@@ -11,13 +11,13 @@ import pytest
 from scipy import signal
 
 from scorelens.config import StamperConfig
-from scorelens.demo import synth
-from scorelens.demo.films import CueSpec, FilmSpec, render_film_audio
-from scorelens.demo.media import write_audio, write_film
+from scorelens.demo import _synth as synth
+from scorelens.demo._films import CueSpec, FilmSpec, render_film_audio
+from scorelens.demo._media import write_audio, write_film
 from scorelens.exceptions import ParameterError
-from scorelens.stamp.pipeline import index_tracks, stamp_film
-from scorelens.stamp.speed import drift_speed, film_speed
-from scorelens.stamp.store import open_store
+from scorelens.stamp._pipeline import index_tracks, stamp_film
+from scorelens.stamp._speed import drift_speed, film_speed
+from scorelens.stamp._store import open_store
 
 TRACK_SR, FILM_SR = 44100, 48000  # as in conftest.py
 

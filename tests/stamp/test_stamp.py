@@ -5,10 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scorelens.demo.media import write_audio
+from scorelens.demo._media import write_audio
 from scorelens.exceptions import MediaError, StoreError
-from scorelens.stamp.pipeline import index_tracks, stamp_film
-from scorelens.stamp.store import open_store
+from scorelens.stamp._pipeline import index_tracks, stamp_film
+from scorelens.stamp._store import open_store
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +105,9 @@ def test_silent_and_short_tracks_are_rejected(tmp_path, config):
     ("avi", "libmp3lame", 32000, 128_000, 2),  # an odd rate
 ])
 def test_codecs_rates_and_fades(tmp_path, soundtrack, speech, config, container, codec, film_sr, bitrate, channels):
-    from scorelens.demo import synth
-    from scorelens.demo.films import CueSpec, FilmSpec, render_film_audio
-    from scorelens.demo.media import write_film
+    from scorelens.demo import _synth as synth
+    from scorelens.demo._films import CueSpec, FilmSpec, render_film_audio
+    from scorelens.demo._media import write_film
 
     tracks = {t: s for t, (_, s) in soundtrack.items()}
     spec = FilmSpec(duration_s=40.0, cues=[CueSpec("track3_scifi", 3.0, 14.2, 15.0, -5.0, fade_s=2.0),

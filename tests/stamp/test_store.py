@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from scorelens.exceptions import StoreError
-from scorelens.stamp.fingerprint import fingerprint_file
-from scorelens.stamp.pipeline import index_tracks
-from scorelens.stamp.store import SCHEMA_VERSION, open_store, pack_fingerprint, unpack_fingerprint
+from scorelens.stamp._fingerprint import fingerprint_file
+from scorelens.stamp._pipeline import index_tracks
+from scorelens.stamp._store import SCHEMA_VERSION, open_store, pack_fingerprint, unpack_fingerprint
 
 
 def test_pack_round_trip():
@@ -205,8 +205,8 @@ def test_track_stored_meanwhile_by_another_process_is_reused(store_url, config, 
 _INDEXER = """
 import hashlib, json, os, sys, time
 from scorelens.config import StamperConfig
-from scorelens.stamp.pipeline import index_tracks, stamp_film
-from scorelens.stamp.store import open_store
+from scorelens.stamp._pipeline import index_tracks, stamp_film
+from scorelens.stamp._store import open_store
 
 url, go, film, *paths = sys.argv[1:]
 print("ready", flush=True)

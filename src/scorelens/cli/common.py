@@ -22,18 +22,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from scorelens.config import ModelConfig
+from scorelens.config import ModelConfig, StudyConfig
 
 __all__ = ["console", "err_console", "progress", "stage_progress", "setup_logging", "state", "DEFAULT_WORKSPACE",
            "WorkspaceOpt", "ManifestOpt", "OptionalManifestOpt", "DbOpt", "KeepGoingOpt", "ForceOpt", "FilmOpt",
-           "Level", "LevelOpt", "SeedOpt", "EpochsOpt", "LrOpt", "BatchOpt", "Precision", "PrecisionOpt",
-           "ImvBinaryOpt", "MaxInstOpt", "model_config", "print_failures"]
+           "Level", "LevelOpt", "SeedOpt", "EpochsOpt", "LrOpt", "BatchOpt", "Precision", "PrecisionOpt", "DeviceOpt",
+           "ImvBinaryOpt", "MaxInstOpt", "model_config", "print_failures", "ConfigOpt", "SetOpt", "RetryOpt",
+           "study_settings", "print_stage"]
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line, whatever the width
 
 DEFAULT_WORKSPACE = Path("scorelens-work")
-_STUDY = ModelConfig()
 
 
 class _State:
@@ -107,12 +107,13 @@ class Level(str, Enum):
 
 LevelOpt = Annotated[Level, typer.Option("--level", help="Instances: cues (mean of their frames, the study's "
                                          "better representation) or frames.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random choice; same seed, same numbers.")]
-EpochsOpt = Annotated[int, typer.Option("--epochs", help=f"Network training epochs (study: {_STUDY.epochs}).", min=1)]
-LrOpt = Annotated[float, typer.Option("--learning-rate", help=f"Adam's step size (study: {_STUDY.learning_rate:g}).",
-                                      min=0.0)]
-BatchOpt = Annotated[int, typer.Option("--batch-size", help=f"Films per mini-batch (study: {_STUDY.batch_size}).",
-                                       min=1)]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed of every random choice; same seed, same "
+                                                "numbers (model.seed).")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Network training epochs (model.epochs).", min=1)]
+LrOpt = Annotated[Optional[float], typer.Option("--learning-rate", help="Adam's step size (model.learning_rate).",
+                                                min=0.0)]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Films per mini-batch (model.batch_size).",
+                                                 min=1)]
 
 
 class Precision(str, Enum):
@@ -121,15 +122,58 @@ class Precision(str, Enum):
     bfloat16 = "bfloat16"
 
 
-PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="Network arithmetic: bfloat16 mixed precision "
-                                                 "(several times faster on CPUs with AMX), float32, or auto (bfloat16 "
-                                                 "where the CPU has native bfloat16 products).")]
-ImvBinaryOpt = Annotated[bool, typer.Option(
+PrecisionOpt = Annotated[Optional[Precision], typer.Option("--precision", help="Network arithmetic: bfloat16 mixed "
+                                                           "precision, float32, or auto: bfloat16 only on a CPU with "
+                                                           "native bfloat16 products where a timing at the networks' "
+                                                           "shapes finds it faster (model.precision).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="Where the networks train and predict: cpu, "
+                                                 "cuda, cuda:N, or auto: a CUDA GPU when PyTorch sees one "
+                                                 "(model.device).")]
+ImvBinaryOpt = Annotated[Optional[bool], typer.Option(
     "--imv-binary-relevance/--imv-multi-output", help="Instance majority voting with a random forest: one binary "
-    "forest per genre, as the study decomposes it (default), or one multi-output forest (about 5x faster, "
-    "slightly lower F1).")]
-MaxInstOpt = Annotated[int, typer.Option("--max-instances", help="Frame level: at most this many evenly spaced "
-                                         "frames per film (0: all).", min=0)]
+    "forest per genre, as the study decomposes it, or one multi-output forest (faster, slightly lower F1) "
+    "(model.imv_multi_output).", show_default=False)]
+MaxInstOpt = Annotated[Optional[int], typer.Option("--max-instances", help="Frame level: at most this many evenly "
+                                                   "spaced frames per film, 0 for all (model.max_instances).", min=0)]
+
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A TOML file of settings (same keys as the "
+                                                   "manifest's \\[settings] table; overrides it).", dir_okay=False,
+                                                   exists=True)]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="One setting, SECTION.NAME=VALUE (repeatable; "
+                                                     "overrides the manifest and --config), e.g. --set model.epochs=50 "
+                                                     "--set mir.texture_window_s=4.")]
+RetryOpt = Annotated[bool, typer.Option("--retry-failed", help="Try again the films that failed before on the same "
+                                        "files and settings (otherwise their recorded failure stands).")]
+
+
+def study_settings(manifest: Path | None = None, config_file: Path | None = None, sets: list[str] | None = None,
+                   **flags) -> StudyConfig:
+    """Every setting of a command, as ``scorelens run`` resolves them.
+
+    In rising priority: the study's defaults, the manifest's ``[settings]``, ``--config``,
+    ``--set``, then the command's own flags (sugar for settings keys).
+
+    Parameters
+    ----------
+    manifest : path, optional
+    config_file : path, optional
+    sets : list of str, optional
+        ``SECTION.NAME=VALUE`` items.
+    **flags
+        ``section__name=value``; None (a flag not given) is left out.
+
+    Returns
+    -------
+    StudyConfig
+    """
+    from scorelens.config import parse_assignments
+    from scorelens.stages._run import resolve_settings
+
+    overrides = parse_assignments(sets)
+    overrides.update({k.replace("__", ".", 1): (v.value if isinstance(v, Enum) else v)
+                      for k, v in flags.items() if v is not None})
+    return resolve_settings(manifest, config_file, overrides)
 
 
 def model_config(**options) -> ModelConfig:
@@ -142,3 +186,15 @@ def model_config(**options) -> ModelConfig:
         options["imv_multi_output"] = None if flag is None else not flag
     kwargs = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items() if v is not None}
     return ModelConfig(**kwargs)
+
+
+def print_stage(report) -> None:
+    """A stage's warnings and failures on stderr, one line each."""
+    for w in report.warnings:
+        subject = w.get("film") or w.get("track") or w.get("kind") or w.get("figure") or ""
+        err_console.print(f"[yellow]warning:[/] {subject}: {w['reason']}", highlight=False, soft_wrap=True)
+    for f in report.failures:
+        subject = f.get("film") or f.get("kind") or ""
+        kind = f" ({f['kind']})" if "film" in f and "kind" in f else ""
+        again = " (as in the last run; --retry-failed tries again)" if f.get("recorded") else ""
+        err_console.print(f"[red]failed:[/] {subject}{kind}: {f['reason']}{again}", highlight=False, soft_wrap=True)

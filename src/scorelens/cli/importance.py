@@ -3,70 +3,77 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
     BatchOpt,
+    ConfigOpt,
+    DeviceOpt,
     EpochsOpt,
     ImvBinaryOpt,
     Level,
-    LevelOpt,
     LrOpt,
     ManifestOpt,
     MaxInstOpt,
-    Precision,
     PrecisionOpt,
     SeedOpt,
+    SetOpt,
     WorkspaceOpt,
     console,
-    model_config,
     progress,
     stage_progress,
+    study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.config import ImportanceConfig, ModelConfig
-from scorelens.corpus import load_corpus
-from scorelens.stages.importance import run_importance
-from scorelens.workspace import Workspace
-
-_STUDY, _PFI = ModelConfig(), ImportanceConfig()
+from scorelens.cli.models import _model_flags
 
 
 @app.command("importance")
 def importance_command(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     manifest: ManifestOpt = Path("corpus.toml"),
-    features: Annotated[str, typer.Option("--features", "-f", help="Feature kind in the workspace (named columns; "
-                                          "the study uses mir) or a Parquet file.")] = _PFI.features,
-    model: Annotated[str, typer.Option("--model", help="Model key: average (the study's), attention, "
-                                       "simple_mi:svm, imv:rf, …")] = _PFI.model,
-    runs: Annotated[int, typer.Option("--runs", help=f"Permutation runs (study: {_PFI.runs}).", min=1)] = _PFI.runs,
-    cv: Annotated[str, typer.Option("--cv", help="'loo' (the study's) or 'kfold:K'.")] = _STUDY.cv,
-    level: LevelOpt = Level.cue,
-    seed: SeedOpt = _STUDY.seed,
-    hidden: Annotated[int, typer.Option("--hidden", help=f"Units per embedding layer (the study's PFI model: "
-                                        f"{_PFI.hidden}).", min=1)] = _PFI.hidden,
-    epochs: EpochsOpt = _STUDY.epochs,
-    learning_rate: LrOpt = _STUDY.learning_rate,
-    batch_size: BatchOpt = _STUDY.batch_size,
-    precision: PrecisionOpt = Precision(_STUDY.precision),
-    max_instances: MaxInstOpt = _STUDY.max_instances,
-    imv_binary_relevance: ImvBinaryOpt = not _STUDY.imv_multi_output,
+    config: ConfigOpt = None,
+    settings: SetOpt = None,
+    features: Annotated[Optional[str], typer.Option("--features", "-f", help="Feature kind in the workspace (named "
+                                                    "columns) or a Parquet file (importance.features).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model key: average, attention, simple_mi:svm, "
+                                                 "imv:rf, … (importance.model).")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Permutation runs (importance.runs).", min=1)] = None,
+    cv: Annotated[Optional[str], typer.Option("--cv", help="'loo' or 'kfold:K' (model.cv).")] = None,
+    level: Annotated[Optional[Level], typer.Option("--level", help="Instances: cues or frames (model.level).")
+                     ] = None,
+    seed: SeedOpt = None,
+    hidden: Annotated[Optional[int], typer.Option("--hidden", help="Units per embedding layer "
+                                                  "(importance.hidden).", min=1)] = None,
+    epochs: EpochsOpt = None,
+    learning_rate: LrOpt = None,
+    batch_size: BatchOpt = None,
+    precision: PrecisionOpt = None,
+    device: DeviceOpt = None,
+    max_instances: MaxInstOpt = None,
+    imv_binary_relevance: ImvBinaryOpt = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads / processes.", min=1)] = None,
 ) -> None:
     """Score how much each feature group matters to a model's genre predictions (Fig 3)."""
-    config = model_config(seed=seed, cv=cv, level=level, max_instances=max_instances, epochs=epochs,
-                          learning_rate=learning_rate, batch_size=batch_size, precision=precision,
-                          imv_binary_relevance=imv_binary_relevance)
-    importance = ImportanceConfig(features=features, model=model, hidden=hidden, runs=runs)
+    from rich.table import Table
+
+    from scorelens.corpus import load_corpus
+    from scorelens.stages._importance import group_importance_of
+    from scorelens.workspace import Workspace
+
+    study = study_settings(manifest, config, settings, importance__features=features, importance__model=model,
+                           importance__runs=runs, importance__hidden=hidden, **_model_flags(
+                               seed=seed, cv=cv, level=level, max_instances=max_instances, epochs=epochs,
+                               learning_rate=learning_rate, batch_size=batch_size, precision=precision, device=device,
+                               imv_binary_relevance=imv_binary_relevance))
     corpus = load_corpus(manifest, check_files=False)
     with progress() as bar:
-        report = run_importance(Workspace(workspace), config, importance, corpus, n_jobs=jobs,
-                                progress=stage_progress(bar))
+        report = group_importance_of(Workspace(workspace), study.model, study.importance, corpus, n_jobs=jobs,
+                                     progress=stage_progress(bar))
+    features, model, runs = study.importance.features, study.importance.model, study.importance.runs
     if report.result is None:
         console.print(f"up to date (same features and settings): {report.folder}", highlight=False, soft_wrap=True)
         console.print(report.markdown, highlight=False, soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scorelens import __version__
+from scorelens._version import __version__
 from scorelens.cli.common import err_console, setup_logging
 from scorelens.exceptions import ScorelensError
 
@@ -42,7 +42,7 @@ def main(
 
 def _register() -> None:
     # Command groups, in pipeline order. Each module adds its commands to ``app``.
-    from scorelens.cli import demo, features, importance, models, predict, report, run, stamp, summary  # noqa: F401
+    from scorelens.cli import demo, features, importance, models, predict, profile, report, run, stamp, summary  # noqa: F401
 
 
 #: The global options, accepted after the command name too (moved before it).

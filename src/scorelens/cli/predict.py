@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console, progress, state
 from scorelens.cli.main import app
 from scorelens.cli.stamp import expand_tracks
 from scorelens.config import StamperConfig
-from scorelens.io.audio import probe_audio
-from scorelens.report.cuesheet import format_clock
-from scorelens.stages.predict import run_predict
-from scorelens.workspace import Workspace
 
 
 @app.command("predict")
@@ -32,15 +28,27 @@ def predict_command(
     top: Annotated[int, typer.Option(help="Cues listed per predicted genre.", min=0)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """Predict a film's genres from its music: find the cues, describe them, apply a trained model."""
-    from scorelens.mil.artifact import load_artifact
+    """Predict a film's genres from its music: find the cues, describe them with the features the model was
+    trained on (its recorded kind and settings), apply the model."""
+    from rich.markup import escape
+    from rich.table import Table
 
-    load_artifact(model)  # a bad artifact is one line before any work
+    from scorelens.io._audio import probe_audio
+    from scorelens.mil._artifact import LegacyArtifactWarning, load_artifact
+    from scorelens.report._cuesheet import format_clock
+    from scorelens.stages._predict import run_predict
+    from scorelens.workspace import Workspace
+
+    with warnings.catch_warnings():
+        # A format-1 model is refused below in one line that says why; its warning would only repeat it.
+        warnings.simplefilter("ignore", LegacyArtifactWarning)
+        artifact = load_artifact(model)  # a bad artifact is one line before any work
+    artifact.feature_pipeline()  # so is one whose features cannot be computed here (kept for run_predict)
     info = probe_audio(film)
     with progress() as bar:
         task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)
         report = run_predict(Workspace(workspace), StamperConfig(), film, soundtrack=expand_tracks(soundtrack),
-                             model=model, db=db, top=top, on_progress=lambda s: bar.advance(task, s))
+                             model=artifact, db=db, top=top, on_progress=lambda s: bar.advance(task, s))
     for w in report.warnings:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     prediction, artifact = report.prediction, report.artifact
@@ -50,7 +58,7 @@ def predict_command(
     if state.quiet:
         typer.echo(", ".join(prediction.predicted) or "(no genre above threshold)")
         return
-    table_out = Table(title=f"{film.name}: genres from its music ({len(report.cues)} cues, {artifact.key} on "
+    table_out = Table(title=f"{escape(film.name)}: genres from its music ({len(report.cues)} cues, {artifact.key} on "
                             f"{artifact.kind} features)")
     table_out.add_column("genre")
     table_out.add_column("probability", justify="right")

@@ -6,36 +6,32 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
+    ConfigOpt,
     Level,
     ManifestOpt,
     OptionalManifestOpt,
+    SetOpt,
     WorkspaceOpt,
     console,
     state,
+    study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.config import CrossModalConfig, FigureConfig
-from scorelens.corpus import load_corpus
-from scorelens.stages.crossmodal import run_crossmodal
-from scorelens.stages.figures import run_figures
-from scorelens.workspace import Workspace
 
-_TABLE5 = CrossModalConfig()
-
-LevelOpt = Annotated[Level, typer.Option("--level", help="Which evaluation's predictions to read: "
-                                         "results/evaluation/<level>/ (cue: the study's).")]
+LevelOpt = Annotated[Optional[Level], typer.Option("--level", help="Which evaluation's predictions to read: "
+                                                   "results/evaluation/<level>/ (SECTION.level).")]
 FeaturesOpt = Annotated[Optional[str], typer.Option(
     "--features", "-f", help="Feature kind of the model's run (default: the only kind the model ran on).")]
 
 
 def _show_table5(result) -> None:
-    from scorelens.analysis.crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
+    from rich.table import Table
+
+    from scorelens.analysis._crossmodal import SOURCE_NAMES, SOURCES, VISUAL_FEATURES, format_difference
 
     for feature in VISUAL_FEATURES:
         table = Table(title=f"Table 5 · {feature}: median difference ×10",
@@ -61,17 +57,24 @@ def _show_table5(result) -> None:
 def crossmodal_command(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     manifest: ManifestOpt = Path("corpus.toml"),
+    config: ConfigOpt = None,
+    settings: SetOpt = None,
     features: FeaturesOpt = None,
-    model: Annotated[str, typer.Option("--model", help="Model key whose out-of-fold predictions label the clips "
-                                       "(the study: attention, on vggish).")] = _TABLE5.model,
-    level: LevelOpt = Level.cue,
-    alpha: Annotated[float, typer.Option("--alpha", help="Family-wise significance level of the Bonferroni-"
-                                         "corrected Mann-Whitney U tests, between 0 and 1 (study: 0.01).")
-                     ] = _TABLE5.alpha,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model key whose out-of-fold predictions label the "
+                                                 "clips (crossmodal.model).")] = None,
+    level: LevelOpt = None,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="Family-wise significance level of the Bonferroni-"
+                                                   "corrected Mann-Whitney U tests (crossmodal.alpha).")] = None,
 ) -> None:
     """Table 5: brightness and contrast of the music's clips by actual, predicted and false-positive genre."""
-    config = CrossModalConfig(features=features, model=model, level=level.value, alpha=alpha)
-    report = run_crossmodal(Workspace(workspace), config, load_corpus(manifest, check_files=False))
+    from scorelens.corpus import load_corpus
+    from scorelens.stages._crossmodal import run_crossmodal
+    from scorelens.workspace import Workspace
+
+    study = study_settings(manifest, config, settings, crossmodal__features=features, crossmodal__model=model,
+                           crossmodal__level=level, crossmodal__alpha=alpha)
+    stage = run_crossmodal(Workspace(workspace), study, load_corpus(manifest, check_files=False))
+    report = stage.result
     result = report.result
     _show_table5(result)
     if result.films_without_clips:
@@ -98,24 +101,36 @@ class FigureFormat(str, Enum):
 def figures_command(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     manifest: OptionalManifestOpt = None,
-    level: LevelOpt = Level.cue,
+    config: ConfigOpt = None,
+    settings: SetOpt = None,
+    level: LevelOpt = None,
     features: Annotated[Optional[list[str]], typer.Option(
         "--features", "-f", help="Feature kinds to plot (repeatable; default: every music kind evaluated).")] = None,
     models: Annotated[Optional[list[str]], typer.Option(
         "--model", help="Models to plot on each kind (repeatable). Default: per kind, its best model by macro F1 "
         "for the PR curves (S2) and average pooling for the per-film scatter (S3).")] = None,
     which: Annotated[Optional[list[FigureKind]], typer.Option(
-        "--figure", help="Only these figures (repeatable; default: all three).")] = None,
+        "--figure", help="Only these figures (repeatable; figures.figures).")] = None,
     formats: Annotated[Optional[list[FigureFormat]], typer.Option(
-        "--format", help="File formats (repeatable; default png).")] = None,
-    dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG files.", min=30)] = 150,
+        "--format", help="File formats (repeatable; figures.formats).")] = None,
+    dpi: Annotated[Optional[int], typer.Option("--dpi", help="Resolution of PNG files (figures.dpi).", min=30)] = None,
 ) -> None:
     """Figures in WORKSPACE/results/figures/: PR curves (S2), per-film precision/recall (S3), cue timeline."""
-    config = FigureConfig(level=level.value, features=tuple(features or ()), models=tuple(models or ()),
-                          figures=tuple(dict.fromkeys(w.value for w in which)) if which else FigureConfig().figures,
-                          formats=tuple(dict.fromkeys(f.value for f in formats)) if formats else ("png",), dpi=dpi)
+    import pandas as pd
+    from rich.table import Table
+
+    from scorelens.corpus import load_corpus
+    from scorelens.stages._figures import draw_figures
+    from scorelens.workspace import Workspace
+
+    study = study_settings(manifest, config, settings, figures__level=level,
+                           figures__features=list(features) if features else None,
+                           figures__models=list(models) if models else None,
+                           figures__figures=list(dict.fromkeys(w.value for w in which)) if which else None,
+                           figures__formats=list(dict.fromkeys(f.value for f in formats)) if formats else None,
+                           figures__dpi=dpi)
     corpus = load_corpus(manifest, check_files=False) if manifest is not None else None
-    report = run_figures(Workspace(workspace), config, corpus)
+    report = draw_figures(Workspace(workspace), study.figures, corpus)
     ap = report.average_precision
     if ap is not None and not state.quiet:
         table = Table(title="Average precision per genre (out-of-fold)")

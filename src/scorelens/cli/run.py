@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from scorelens.cli.common import DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console, progress, state
+from scorelens.cli.common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    DbOpt,
+    RetryOpt,
+    SetOpt,
+    WorkspaceOpt,
+    console,
+    err_console,
+    progress,
+    state,
+)
 from scorelens.cli.main import app
-from scorelens.config import parse_assignments
-from scorelens.stages.run import RunReport, run
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A TOML file of settings (same keys as the "
-                                                   "manifest's \\[settings] table; overrides it).", dir_okay=False,
-                                                   exists=True)]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="One setting, SECTION.NAME=VALUE (repeatable; "
-                                                     "overrides the manifest and --config), e.g. --set model.epochs=50 "
-                                                     "--set mir.texture_window_s=4.")]
+if TYPE_CHECKING:
+    from scorelens.stages._run import RunReport
+from scorelens.config import parse_assignments
+from scorelens.stages._graph import stages_help
+
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Run the per-film work on a local Dask cluster "
                                                    "of N worker processes.", min=1)]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Run it on an existing Dask cluster "
@@ -27,13 +34,15 @@ SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Run it
                                                      "system; use --db postgresql://… for the fingerprints.")]
 
 
-def run_options(db, keep_going, kinds, stages, seed) -> dict:
+def run_options(db, keep_going, kinds, stages, seed, retry_failed=False) -> dict:
     """Command-line options as ``section.name`` overrides (None: not given)."""
     overrides = {}
     if db is not None:
         overrides["run.db"] = db
     if keep_going:
         overrides["run.keep_going"] = True
+    if retry_failed:
+        overrides["run.retry_failed"] = True
     if kinds:
         overrides["run.kinds"] = list(kinds)
     if stages:
@@ -45,6 +54,10 @@ def run_options(db, keep_going, kinds, stages, seed) -> dict:
 
 def show_run(report: RunReport) -> None:
     """The run's stages as a table, and its failures on stderr."""
+    from rich.table import Table
+
+    from scorelens.workspace import WorkspaceLayout
+
     if not state.quiet:
         table = Table(title=f"scorelens run · {report.workspace} · {report.seconds:.1f} s")
         for col in ("stage", "status", "seconds", "detail"):
@@ -53,14 +66,17 @@ def show_run(report: RunReport) -> None:
         for s in report.stages:
             table.add_row(s.stage, f"[{style.get(s.status, '')}]{s.status}[/]", f"{s.seconds:.1f}", s.detail)
         console.print(table)
-        console.print(f"run record: {Path(report.workspace) / 'results' / 'run.json'}", highlight=False,
+        console.print(f"run record: {WorkspaceLayout(report.workspace).run_record()}", highlight=False,
                       soft_wrap=True)
     for s in report.stages:
         for w in s.warnings:
-            err_console.print(f"[yellow]warning:[/] {s.stage}: {w.get('film') or w.get('track')}: {w['reason']}",
-                              highlight=False, soft_wrap=True)
+            subject = w.get("film") or w.get("track") or w.get("kind") or w.get("figure")
+            err_console.print(f"[yellow]warning:[/] {s.stage}: {subject}: {w['reason']}", highlight=False,
+                              soft_wrap=True)
         for f in s.failures:
-            err_console.print(f"[red]failed:[/] {f['stage']}: {f['film']}: {f['reason']}", highlight=False,
+            subject = f.get("film") or f.get("kind")
+            again = " (as in the last run; --retry-failed tries again)" if f.get("recorded") else ""
+            err_console.print(f"[red]failed:[/] {f['stage']}: {subject}: {f['reason']}{again}", highlight=False,
                               soft_wrap=True)
         if s.status == "failed" and not s.failures:
             err_console.print(f"[red]failed:[/] {s.stage}: {s.detail}", highlight=False, soft_wrap=True)
@@ -68,6 +84,9 @@ def show_run(report: RunReport) -> None:
 
 def execute(manifest: Path, workspace: Path, **kwargs) -> RunReport:
     """Run with one progress display: the run's stages, the current stage's films, elapsed, ETA."""
+    from scorelens.stages._run import run
+
+
     with progress() as bar:
         overall: dict = {}
 
@@ -103,9 +122,9 @@ def run_command(
     kinds: Annotated[Optional[list[str]], typer.Option("--kind", "-k", help="Music feature kinds (repeatable; "
                                                        "default mir and musicnn, plus vggish with its weights).")
                      ] = None,
-    stages: Annotated[Optional[list[str]], typer.Option("--stage", help="Only these stages (repeatable): index, "
-                                                        "stamp, features, visual, evaluate, importance, crossmodal, "
-                                                        "figures, report.")] = None,
+    stages: Annotated[Optional[list[str]], typer.Option("--stage", help="Only these stages (repeatable): "
+                                                        + stages_help() + ".")] = None,
+    retry_failed: RetryOpt = False,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of every random choice (model.seed).")] = None,
 ) -> None:
     """Run the whole study on a manifest's films: index, stamp, features, visual, Table 4, Fig 3, Table 5,
@@ -115,7 +134,7 @@ def run_command(
     2 on a usage error. What happened is in WORKSPACE/results/run.json.
     """
     t0 = time.perf_counter()
-    overrides = {**parse_assignments(settings), **run_options(db, keep_going, kinds, stages, seed)}
+    overrides = {**parse_assignments(settings), **run_options(db, keep_going, kinds, stages, seed, retry_failed)}
     report = execute(manifest, workspace, config_file=config, overrides=overrides, workers=workers,
                      scheduler=scheduler)
     show_run(report)

@@ -2,45 +2,40 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from scorelens.cli.common import (
     DEFAULT_WORKSPACE,
+    ConfigOpt,
     DbOpt,
+    FilmOpt,
+    RetryOpt,
+    SetOpt,
     WorkspaceOpt,
     console,
     err_console,
-    print_failures,
+    print_stage,
     progress,
     stage_progress,
     state,
+    study_settings,
 )
 from scorelens.cli.main import app
-from scorelens.config import StamperConfig
-from scorelens.corpus import find_audio_files, load_corpus, soundtrack_files
+
+if TYPE_CHECKING:
+    import pandas as pd
 from scorelens.exceptions import MediaError, ParameterError
-from scorelens.io.atomic import atomic_path, check_writable_target
-from scorelens.io.audio import AUDIO_EXTENSIONS, probe_audio
-from scorelens.report.cuesheet import cue_sheet, write_cue_sheet
-from scorelens.stages.stamp import annotated_truth, run_index, run_stamp, run_stamp_eval, stamp_single_film
-from scorelens.stamp.cuetable import read_cue_table, write_cue_table
-from scorelens.stamp.speed import film_speed
-from scorelens.workspace import Workspace
 
 
-def stamper_config(window_s: float = 5.0, hop_s: float | None = None, min_votes: int | None = None,
-                   refine: bool = True, speed: str = "auto") -> StamperConfig:
-    """The stamper settings from CLI options (study defaults otherwise)."""
-    kwargs = {"window_s": window_s, "hop_s": window_s if hop_s is None else hop_s, "refine": refine,
-              "speed": _parse_speed(speed)}
-    if min_votes is not None:
-        kwargs["min_votes"] = min_votes
-    return StamperConfig(**kwargs)
+class CueSheetFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+    audacity = "audacity"
+    elan = "elan"
 
 
 def _parse_speed(value: str) -> str | float:
@@ -55,6 +50,9 @@ def _parse_speed(value: str) -> str | float:
 
 def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
     """Audio files named on the command line: files as given, folders expanded (one level, or all)."""
+    from scorelens.corpus import find_audio_files, soundtrack_files
+    from scorelens.io._audio import AUDIO_EXTENSIONS
+
     paths: list[Path] = []
     for item in items:
         if item.is_dir():
@@ -70,6 +68,10 @@ def expand_tracks(items: list[Path], *, recursive: bool = False) -> list[Path]:
 
 def print_cues(cues: pd.DataFrame, title: str) -> None:
     """A film's cues as a table on the console (nothing with --quiet)."""
+    from rich.table import Table
+
+    from scorelens.report._cuesheet import cue_sheet
+
     if state.quiet:
         return
     table = Table(title=title)
@@ -89,21 +91,33 @@ def index_command(
                                                  "folder of per-film folders works).", exists=True)],
     db: DbOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    config: ConfigOpt = None,
+    settings: SetOpt = None,
     keep_going: Annotated[bool, typer.Option("--keep-going",
                                              help="Skip tracks that fail; report them at the end.")] = False,
 ) -> None:
     """Fingerprint soundtrack tracks into the fingerprint database (idempotent)."""
+    from scorelens.stages._stamp import database_url
+    from scorelens.stamp._pipeline import index_tracks
+    from scorelens.stamp._store import open_store, redact_url
+    from scorelens.workspace import Workspace
+
+    study = study_settings(None, config, settings, run__db=db)
     paths = expand_tracks(tracks, recursive=True)
-    with progress() as bar:
-        report = run_index(Workspace(workspace), StamperConfig(), paths, db=db, keep_going=keep_going,
-                           progress=stage_progress(bar))
+    ws = Workspace(workspace)
+    url = database_url(ws, study.run.db)
+    with progress() as bar, open_store(url, study.stamp, create=True) as store:
+        advance = stage_progress(bar)("indexing", len(paths))
+        outcomes = index_tracks(paths, store, study.stamp, keep_going=keep_going, on_track=lambda _: advance(1))
+        total = len(store.tracks())
+    count = {k: sum(o.status == k for o in outcomes) for k in ("added", "known", "failed")}
     if not state.quiet:
-        console.print(f"{report.count('added')} track(s) added, {report.count('known')} already indexed, "
-                      f"{report.count('failed')} failed; {report.total_tracks} in {report.database}",
-                      highlight=False, soft_wrap=True)
-    for path, message in report.failures.items():
-        err_console.print(f"[red]failed:[/] {message}", highlight=False)
-    if report.failures:
+        console.print(f"{count['added']} track(s) added, {count['known']} already indexed, {count['failed']} failed; "
+                      f"{total} in {redact_url(url)}", highlight=False, soft_wrap=True)
+    for o in outcomes:
+        if o.status == "failed":
+            err_console.print(f"[red]failed:[/] {o.message}", highlight=False)
+    if count["failed"]:
         raise typer.Exit(1)
 
 
@@ -116,28 +130,51 @@ def stamp_command(
                                                      dir_okay=False)] = None,
     db: DbOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    config: ConfigOpt = None,
+    settings: SetOpt = None,
+    films: FilmOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="An extra copy of the cue table (.csv; a .parquet "
                                                 "is written beside it); the workspace always gets one.",
                                                 dir_okay=False)] = None,
     cue_sheet_path: Annotated[Optional[Path], typer.Option(
         "--cue-sheet", help="Also write a cue sheet (.csv or .json).", dir_okay=False)] = None,
-    whole_index: Annotated[bool, typer.Option(
+    whole_index: Annotated[Optional[bool], typer.Option(
         "--whole-index", help="Match against every track of the database, not only the film's soundtrack (finds "
-        "music reused across films), through a library index built once in WORKSPACE/library/.")] = False,
-    window_s: Annotated[float, typer.Option(help="Window length in seconds (the study: 5).", min=0.5)] = 5.0,
-    hop_s: Annotated[Optional[float], typer.Option(help="Window hop in seconds (default: the window length).")] = None,
-    min_votes: Annotated[Optional[int], typer.Option(help="Aligned hashes a window needs to match.", min=1)] = None,
-    no_refine: Annotated[bool, typer.Option("--no-refine", help="Keep the study's 5-second cue boundaries.")] = False,
-    keep_going: Annotated[bool, typer.Option("--keep-going",
-                                             help="With --manifest: go on past failing films.")] = False,
-    speed: Annotated[str, typer.Option("--speed", help="Speed at which the film plays the soundtrack (track seconds "
-                                       "per film second): auto (find it; e.g. 1.0417 for a PAL transfer), 1.0, or a "
-                                       "factor in 0.90-1.10.")] = "auto",
+        "music reused across films), through a library index built once in WORKSPACE/library/ (run.whole_index)."
+    )] = None,
+    window_s: Annotated[Optional[float], typer.Option(help="Window length in seconds (stamp.window_s; the hop "
+                                                      "follows unless given).", min=0.5)] = None,
+    hop_s: Annotated[Optional[float], typer.Option(help="Window hop in seconds (stamp.hop_s).")] = None,
+    min_votes: Annotated[Optional[int], typer.Option(help="Aligned hashes a window needs to match (stamp.min_votes).",
+                                                     min=1)] = None,
+    no_refine: Annotated[Optional[bool], typer.Option("--no-refine", help="Keep the study's 5-second cue boundaries "
+                                                      "(stamp.refine=false).")] = None,
+    keep_going: Annotated[Optional[bool], typer.Option("--keep-going",
+                                                       help="With --manifest: go on past failing films.")] = None,
+    retry_failed: RetryOpt = False,
+    speed: Annotated[Optional[str], typer.Option("--speed", help="Speed at which the film plays the soundtrack (track "
+                                                 "seconds per film second): auto (find it; e.g. 1.0417 for a PAL "
+                                                 "transfer), 1.0, or a factor in 0.90-1.10 (stamp.speed).")] = None,
 ) -> None:
     """Find where the soundtrack plays in a film (or in every film of a manifest) and write cue tables."""
-    config = stamper_config(window_s, hop_s, min_votes, refine=not no_refine, speed=speed)
+    import pandas as pd
+
+    from scorelens.corpus import load_corpus
+    from scorelens.io._atomic import atomic_path, check_writable_target
+    from scorelens.io._audio import probe_audio
+    from scorelens.report._cuesheet import write_cue_sheet
+    from scorelens.stages._stamp import run_stamp, stamp_single_film
+    from scorelens.stamp._cuetable import read_cue_table, write_cue_table
+    from scorelens.stamp._speed import film_speed
+    from scorelens.workspace import Workspace
+
     if (film is None) == (manifest is None):
         raise ParameterError("give either a FILM or --manifest (not both)")
+    study = study_settings(manifest, config, settings, run__db=db, run__whole_index=whole_index,
+                           run__keep_going=keep_going, run__retry_failed=retry_failed or None,
+                           stamp__window_s=window_s, stamp__hop_s=hop_s if hop_s is not None else window_s,
+                           stamp__min_votes=min_votes, stamp__refine=False if no_refine else None,
+                           stamp__speed=None if speed is None else _parse_speed(speed))
     # Output paths are checked before any work, so a typo cannot lose a finished stamping.
     if out is not None:
         check_writable_target(out, what="--out")
@@ -145,30 +182,25 @@ def stamp_command(
         check_writable_target(cue_sheet_path, what="--cue-sheet")
     ws = Workspace(workspace)
     if manifest is not None:
-        corpus = load_corpus(manifest)
+        corpus = load_corpus(manifest).select(films)
         with progress() as bar:
-            report = run_stamp(ws, config, corpus, db=db, whole_index=whole_index, keep_going=keep_going,
-                               progress=stage_progress(bar))
+            report = run_stamp(ws, study, corpus, progress=stage_progress(bar))
         if not state.quiet:
-            console.print(f"{len(report.stamped)} film(s) stamped, {len(report.reused)} already done, "
-                          f"{len(report.failed)} failed; cue tables in {ws.layout.cues_dir}", highlight=False)
-        for film_id, messages in report.warnings.items():
-            for m in messages:
-                err_console.print(f"[yellow]warning:[/] {film_id}: {m}", highlight=False, soft_wrap=True)
-        if cue_sheet_path is not None and report.cue_tables:
-            cues = pd.concat([read_cue_table(p) for p in report.cue_tables.values()], ignore_index=True)
+            console.print(f"{report.detail}; cue tables in {ws.layout.cues_dir}", highlight=False, soft_wrap=True)
+        print_stage(report)
+        if cue_sheet_path is not None and report.result:
+            cues = pd.concat([read_cue_table(p) for p in report.result.values()], ignore_index=True)
             write_cue_sheet(cues, cue_sheet_path)
-        print_failures(report.failed)
-        if report.failed:
+        if report.failures:
             raise typer.Exit(1)
         return
     info = probe_audio(film)
-    if not soundtrack and not whole_index:
+    if not soundtrack and not study.run.whole_index:
         err_console.print("no --soundtrack given: matching against the whole index", highlight=False)
     with progress() as bar:
         task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)
-        cues, path, warnings_ = stamp_single_film(ws, config, film, soundtrack=expand_tracks(soundtrack or []),
-                                                  db=db, whole_index=whole_index,
+        cues, path, warnings_ = stamp_single_film(ws, study.stamp, film, soundtrack=expand_tracks(soundtrack or []),
+                                                  db=study.run.db, whole_index=study.run.whole_index,
                                                   on_progress=lambda s: bar.advance(task, s))
     for w in warnings_:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
@@ -200,6 +232,14 @@ def stamp_eval_command(
 
     With --manifest the scores also go to WORKSPACE/results/stamp_eval.json (the report's source).
     """
+    import pandas as pd
+    from rich.table import Table
+
+    from scorelens.corpus import load_corpus
+    from scorelens.stages._stamp import annotated_truth, run_stamp_eval
+    from scorelens.stamp._cuetable import read_cue_table
+    from scorelens.workspace import Workspace
+
     ws = None
     if manifest is not None:
         ws = Workspace(workspace)
@@ -234,11 +274,21 @@ def stamp_eval_command(
 @app.command("cue-sheet")
 def cue_sheet_command(
     cues: Annotated[list[Path], typer.Argument(help="Cue tables (CSV/Parquet) from stamp.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Cue sheet file: .csv or .json.", dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Cue sheet file.", dir_okay=False)],
+    fmt: Annotated[Optional[CueSheetFormat], typer.Option(
+        "--format", help="csv or json (every film), audacity (a label track) or elan (tab-delimited, for ELAN's "
+        "import) for one film; default: from the extension (.csv, .json; else csv).")] = None,
 ) -> None:
-    """Write a readable cue sheet (titles, in/out times and durations in mm:ss)."""
+    """Write a readable cue sheet (titles, in/out times and durations in mm:ss), or one film's cues as an
+    Audacity label track or an ELAN tab-delimited file (the track and album position in each label)."""
+    import pandas as pd
+
+    from scorelens.io._atomic import check_writable_target
+    from scorelens.report._cuesheet import write_cue_sheet
+    from scorelens.stamp._cuetable import read_cue_table
+
     check_writable_target(out, what="--out")
     table = pd.concat([read_cue_table(p) for p in cues], ignore_index=True)
-    write_cue_sheet(table, out)
+    write_cue_sheet(table, out, fmt.value if fmt is not None else None)
     if not state.quiet:
         console.print(f"cue sheet: {out} ({len(table)} cues)", highlight=False)

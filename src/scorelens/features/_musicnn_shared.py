@@ -1,6 +1,6 @@
 """musicnn on the patches of one long spectrogram, computing once what overlapping patches share.
 
-:meth:`~scorelens.features.musicnn.MusicnnNet.embed_spectrogram` runs the network on
+:meth:`~scorelens.features._musicnn.MusicnnNet.embed_spectrogram` runs the network on
 3-second patches one second apart, so every spectrogram frame lies in three patches, and
 most of what the network computes from a frame does not depend on the patch. This module
 computes the same outputs as running every patch separately (to float rounding, ~1e-6)

@@ -16,13 +16,13 @@ A trained model is saved with :func:`save_artifact` and used on a new film with
 :func:`predict_film` (per-genre probabilities and the cues that weighed most).
 """
 
-from scorelens.mil.artifact import BagPrediction, GenreModel, load_artifact, predict_film, save_artifact
-from scorelens.mil.base import BASE_CLASSIFIERS
-from scorelens.mil.baselines import PluralityLabel, RandomGuess
-from scorelens.mil.classifier import MILClassifier
-from scorelens.mil.network import NETWORK_POOLINGS
-from scorelens.mil.simple import SimpleMI
-from scorelens.mil.voting import InstanceMajorityVote
+from scorelens.mil._artifact import BagPrediction, GenreModel, load_artifact, predict_film, save_artifact
+from scorelens.mil._base import BASE_CLASSIFIERS
+from scorelens.mil._baselines import PluralityLabel, RandomGuess
+from scorelens.mil._classifier import MILClassifier
+from scorelens.mil._network import NETWORK_POOLINGS
+from scorelens.mil._simple import SimpleMI
+from scorelens.mil._voting import InstanceMajorityVote
 
 __all__ = ["MILClassifier", "SimpleMI", "InstanceMajorityVote", "RandomGuess", "PluralityLabel",
            "NETWORK_POOLINGS", "BASE_CLASSIFIERS", "GenreModel", "BagPrediction", "load_artifact", "save_artifact",

@@ -1,39 +1,51 @@
-"""The stages of a study, as plain functions: what the CLI, the Python API and the distributed runner call.
+"""The stages of a study: one contract, one declared graph, and the runner that walks it.
 
-Each stage is ``run_<stage>(workspace, config, …) -> <Stage>Report``: it takes its settings
-object whole, saves the settings it used in the workspace, and writes only through the
-workspace's atomic commit (:meth:`scorelens.workspace.Workspace.commit`). :func:`run` runs
-them all in order (``scorelens run``).
+Every stage has one shape::
 
-==============  ==========================================  ================================
-stage           function                                    writes
-==============  ==========================================  ================================
-index           :func:`~scorelens.stages.stamp.run_index`    the fingerprint database
-stamp           :func:`~scorelens.stages.stamp.run_stamp`    ``cues/<film>.parquet``
-features        :func:`~scorelens.stages.features.run_features`  ``features/<kind>/``
-visual          :func:`~scorelens.stages.visual.run_visual`  ``features/visual/``
-evaluate        :func:`~scorelens.stages.evaluate.run_evaluate`  ``results/evaluation/<level>/``
-importance      :func:`~scorelens.stages.importance.run_importance`  ``results/importance/…/``
-crossmodal      :func:`~scorelens.stages.crossmodal.run_crossmodal`  ``results/crossmodal/``
-figures         :func:`~scorelens.stages.figures.run_figures`  ``results/figures/``
-report          :func:`~scorelens.stages.report.run_report`  ``results/report/``
-predict         :func:`~scorelens.stages.predict.run_predict`  ``cues/<film>.parquet``
-==============  ==========================================  ================================
+    run_<stage>(workspace, config, corpus, *, executor=None, progress=None) -> StageReport
+
+``config`` is the whole :class:`~scorelens.config.StudyConfig` (each stage reads its own
+sections), ``corpus`` the films to work on; every stage returns a :class:`StageReport` and
+writes only through :meth:`~scorelens.workspace.Workspace.commit` at paths that
+:class:`~scorelens.workspace.WorkspaceLayout` spells. :data:`STAGES` declares them, with what
+each needs and writes; :func:`run` runs them in order (``scorelens run``), and each per-stage
+command of the CLI calls the same function with the same settings.
+
+The stage functions are imported on first use, so ``import scorelens.stages`` stays light.
 """
 
-from scorelens.stages.crossmodal import run_crossmodal
-from scorelens.stages.evaluate import run_evaluate, run_train
-from scorelens.stages.executor import DaskExecutor, LocalExecutor, make_executor
-from scorelens.stages.features import film_sources, load_features, run_features
-from scorelens.stages.figures import run_figures
-from scorelens.stages.importance import run_importance
-from scorelens.stages.predict import run_predict
-from scorelens.stages.report import run_report
-from scorelens.stages.run import RunReport, resolve_settings, run
-from scorelens.stages.stamp import run_index, run_stamp, run_stamp_eval, stamp_single_film
-from scorelens.stages.visual import run_visual, visual_sources
+from scorelens.stages._contract import FilmTask, Stage, StageReport, StageSkipped, map_films
+from scorelens.stages._graph import STAGES, plan_stages, stage_function
 
-__all__ = ["run", "resolve_settings", "RunReport", "run_index", "run_stamp", "run_stamp_eval", "stamp_single_film",
-           "run_features", "film_sources", "load_features", "run_visual", "visual_sources", "run_evaluate",
-           "run_train", "run_importance", "run_crossmodal", "run_figures", "run_report", "run_predict",
-           "LocalExecutor", "DaskExecutor", "make_executor"]
+_LAZY = {
+    "run": "scorelens.stages._run", "resolve_settings": "scorelens.stages._run", "RunReport": "scorelens.stages._run",
+    "read_run_record": "scorelens.stages._run",
+    "run_index": "scorelens.stages._stamp", "run_stamp": "scorelens.stages._stamp",
+    "run_stamp_eval": "scorelens.stages._stamp", "stamp_single_film": "scorelens.stages._stamp",
+    "run_features": "scorelens.stages._features", "compute_features": "scorelens.stages._features",
+    "film_sources": "scorelens.stages._features", "load_features": "scorelens.stages._features",
+    "run_visual": "scorelens.stages._visual", "compute_visual": "scorelens.stages._visual",
+    "visual_sources": "scorelens.stages._visual",
+    "run_evaluate": "scorelens.stages._evaluate", "evaluate_models": "scorelens.stages._evaluate",
+    "run_train": "scorelens.stages._evaluate",
+    "run_importance": "scorelens.stages._importance", "run_crossmodal": "scorelens.stages._crossmodal",
+    "run_figures": "scorelens.stages._figures", "run_report": "scorelens.stages._report",
+    "run_predict": "scorelens.stages._predict",
+    "LocalExecutor": "scorelens.stages._executor", "DaskExecutor": "scorelens.stages._executor",
+    "make_executor": "scorelens.stages._executor",
+}
+
+__all__ = ["STAGES", "Stage", "StageReport", "StageSkipped", "FilmTask", "map_films", "plan_stages", "stage_function",
+           *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'scorelens.stages' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
