@@ -336,6 +336,17 @@ def test_wrong_pca_params(tmp_path):
         vg.load_pca_params(tmp_path / "text.npz")
 
 
+def test_batches_and_front_end_slices_do_not_change_the_frames(kind, monkeypatch):
+    audio = _signal(7.0).astype(np.float32)  # 7 examples
+    monkeypatch.setattr(kind, "postprocess", False)  # the raw layer: 8-bit steps would hide differences
+    whole = kind.embed(audio)
+    monkeypatch.setattr(kind, "batch_size", 3)  # batches of 3, 3 and 1 ...
+    monkeypatch.setattr(kind.net, "conv_batch", 2)  # ... each's front end and convolutions by 2
+    sliced = kind.embed(audio)
+    assert sliced.shape == whole.shape == (7, 128)
+    np.testing.assert_allclose(sliced, whole, rtol=1e-5, atol=1e-5 * np.abs(whole).max())
+
+
 def test_device_option(released, kind):
     on_cpu = vg.VGGishKind(weights_dir=released, environ={}, device="cpu")
     audio = _signal(3.0).astype(np.float32)
