@@ -51,3 +51,17 @@ def test_values_from_the_command_line_take_the_settings_type():
                                                      "figures.formats=png,pdf", "model.epochs=20"]))
     assert config.model.learning_rate == pytest.approx(1e-4) and config.run.keep_going is True
     assert config.figures.formats == ("png", "pdf") and config.model.epochs == 20
+
+
+def test_the_embedding_kinds_run_on_the_studys_device(monkeypatch):
+    import torch
+
+    from scorelens.config import StudyConfig
+    from scorelens.exceptions import ParameterError
+    from scorelens.stages._features import kind_options
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert kind_options(StudyConfig(), "musicnn")["device"] == "cpu"          # auto, without a GPU
+    assert "device" not in kind_options(StudyConfig(), "mir")
+    with pytest.raises(ParameterError, match="model.device"):
+        kind_options(StudyConfig().merged({"model.device": "cuda"}), "vggish")

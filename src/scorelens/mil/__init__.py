@@ -20,10 +20,10 @@ from scorelens.mil._artifact import BagPrediction, GenreModel, load_artifact, pr
 from scorelens.mil._base import BASE_CLASSIFIERS
 from scorelens.mil._baselines import PluralityLabel, RandomGuess
 from scorelens.mil._classifier import MILClassifier
-from scorelens.mil._network import NETWORK_POOLINGS
+from scorelens.mil._network import NETWORK_POOLINGS, resolve_device
 from scorelens.mil._simple import SimpleMI
 from scorelens.mil._voting import InstanceMajorityVote
 
-__all__ = ["MILClassifier", "SimpleMI", "InstanceMajorityVote", "RandomGuess", "PluralityLabel",
+__all__ = ["MILClassifier", "SimpleMI", "InstanceMajorityVote", "RandomGuess", "PluralityLabel", "resolve_device",
            "NETWORK_POOLINGS", "BASE_CLASSIFIERS", "GenreModel", "BagPrediction", "load_artifact", "save_artifact",
            "predict_film"]

@@ -420,7 +420,14 @@ def kind_options(config: StudyConfig, kind: str) -> dict:
         default = MIRConfig()
         return {f.name: getattr(config.mir, f.name) for f in fields(MIRConfig)
                 if getattr(config.mir, f.name) != getattr(default, f.name)}
-    return config.embeddings.kind_options(kind)
+    options = config.embeddings.kind_options(kind)
+    if kind in ("musicnn", "vggish") and config.model.device != "cpu":
+        # The embedding networks run on the study's device (model.device); the device is not part of
+        # the features' key, so a CPU and a GPU run share stored features.
+        from scorelens.mil import resolve_device
+
+        options["device"] = str(resolve_device(config.model.device))
+    return options
 
 
 def check_features(config: StudyConfig, corpus: Corpus | None = None) -> None:
