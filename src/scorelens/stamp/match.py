@@ -30,11 +30,14 @@ _WINDOW_SHIFT = 44
 
 
 class HashIndex:
-    """An in-memory inverted index of tracks' hashes: sorted arrays plus a direct-address table.
+    """An in-memory inverted index of tracks' hashes: sorted arrays plus direct-address tables.
 
-    Hashes have :data:`~scorelens.stamp.hashes.HASH_BITS` bits, so a table of
-    ``2**HASH_BITS + 1`` run starts (32 MB) finds every hash's postings with two array
-    reads; a binary search per film hash cost more than the rest of the matching.
+    Hashes have :data:`~scorelens.stamp.hashes.HASH_BITS` bits, so tables over every hash
+    value find each hash's postings with two array reads; a binary search per film hash
+    cost more than the rest of the matching. The tables hold each present value's first
+    position (int32) and its posting count (uint8, saturated), written only where a value
+    is present: a prefix sum over all 2**HASH_BITS values (the obvious layout) cost a
+    fixed 30-200 ms per film on a shared machine, more than matching a 2-minute film.
 
     Parameters
     ----------
@@ -54,13 +57,16 @@ class HashIndex:
         if len(hs) != self.track_ids.size:
             raise ValueError(f"{len(hs)} fingerprints for {self.track_ids.size} track ids")
         h = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
-        order = np.argsort(h, kind="stable")
+        order = _stable_order(h)
         self.hashes = h[order]
         self.tracks = (np.concatenate(ts) if ts else np.zeros(0, np.int32))[order]
         self.frames = (np.concatenate(fs) if fs else np.zeros(0, np.int32))[order]
-        # starts[h] .. starts[h + 1] is the run of hash h in the sorted arrays.
-        self.starts = np.zeros((1 << HASH_BITS) + 1, dtype=np.int64 if self.hashes.size >= 1 << 31 else np.int32)
-        np.cumsum(np.bincount(self.hashes, minlength=1 << HASH_BITS), out=self.starts[1:])
+        first = np.flatnonzero(np.r_[True, self.hashes[1:] != self.hashes[:-1]]) if h.size else np.zeros(0, np.int64)
+        values = self.hashes[first]
+        self._first = np.zeros(1 << HASH_BITS, dtype=np.int64 if h.size >= 1 << 31 else np.int32)
+        self._first[values] = first
+        self._count = np.zeros(1 << HASH_BITS, dtype=np.uint8)
+        self._count[values] = np.minimum(np.diff(np.r_[first, h.size]), 255)
 
     def runs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First and one-past-last position of each hash's postings in the sorted arrays.
@@ -76,10 +82,41 @@ class HashIndex:
             Hash ``hashes[i]`` is at positions ``lo[i]:hi[i]`` of ``self.hashes``, ``self.tracks``
             and ``self.frames`` (empty when it is not indexed).
         """
-        return hash_runs(self.starts, hashes)
+        hashes = np.asarray(hashes, dtype=np.intp)
+        lo = self._first[hashes].astype(np.int64)
+        return lo, lo + self.counts(hashes)
+
+    def counts(self, hashes: np.ndarray, *, exact: bool = True) -> np.ndarray:
+        """Postings of each hash.
+
+        Parameters
+        ----------
+        hashes : np.ndarray [shape=(n,)]
+            Hashes in [0, 2**HASH_BITS).
+        exact : bool
+            False: counts above 254 read 255 (cheaper, for callers that ignore common hashes).
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=int64]
+        """
+        hashes = np.asarray(hashes, dtype=np.intp)
+        n = self._count[hashes].astype(np.int64)
+        full = np.flatnonzero(n == 255) if exact else ()
+        if len(full):  # saturated: counted exactly (values that common are rare)
+            n[full] = np.searchsorted(self.hashes, hashes[full], side="right") - self._first[hashes[full]]
+        return n
 
     def __len__(self) -> int:
         return int(self.hashes.size)
+
+
+def _stable_order(h: np.ndarray) -> np.ndarray:
+    """``np.argsort(h, kind="stable")`` for hashes of up to 24 bits, as two radix passes (a third faster)."""
+    if h.size and int(h.max()) >= 1 << 24:
+        return np.argsort(h, kind="stable")
+    low = np.argsort((h & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((h[low] >> 16).astype(np.uint8), kind="stable")]
 
 
 def hash_runs(starts: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,16 +217,20 @@ def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
         One row per (film hash, posting), with ``ids``; ``offsets`` are on the track's time
         scale (from ``track_frames`` when given).
     """
-    lo, hi = index.runs(query.hashes)
+    counts = index.counts(query.hashes, exact=False)
+    counts[counts > _MAX_POSTINGS] = 0
+    # Most film hashes are in no track: only those that are cost a read of the first-position table.
+    found = np.flatnonzero(counts)
+    counts = counts[found]
+    lo = index._first[query.hashes[found].astype(np.intp)].astype(np.int64)
     # At another speed the film hashes carry their anchor on the track's time scale too.
     track_frames = query.frames if query.track_frames is None else query.track_frames
-    counts = hi - lo
-    counts[counts > _MAX_POSTINGS] = 0
     total = int(counts.sum())
-    which = np.repeat(np.arange(query.hashes.size), counts)
+    run = np.repeat(np.arange(found.size), counts)
+    which = found[run]
     # Position of each posting: lo of its query hash plus its rank within that hash's run.
     starts = np.cumsum(counts) - counts
-    pos = lo[which] + (np.arange(total) - starts[which])
+    pos = lo[run] + (np.arange(total) - starts[run])
     film_frames = query.frames[which]
     return Matches(film_frames=film_frames, tracks=index.tracks[pos],
                    offsets=index.frames[pos].astype(np.int64) - track_frames[which],
