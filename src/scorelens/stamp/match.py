@@ -318,13 +318,13 @@ def pool_votes(keys: np.ndarray, counts: np.ndarray, tolerance: int) -> np.ndarr
     np.ndarray [shape=(n,)]
     """
     pooled = counts.copy()
-    if keys.size == 0:
-        return pooled
+    # Keys are unique and sorted, so key + d, when present, is one of the next d keys: comparing
+    # neighbours finds it without a binary search per key.
     for d in range(1, tolerance + 1):
-        for sign in (-1, 1):
-            pos = np.minimum(np.searchsorted(keys, keys + sign * d), keys.size - 1)
-            hit = keys[pos] == keys + sign * d
-            pooled[hit] += counts[pos[hit]]
+        for j in range(1, min(d, keys.size - 1) + 1):
+            hit = np.flatnonzero(keys[j:] - keys[:-j] == d)
+            pooled[hit] += counts[hit + j]
+            pooled[hit + j] += counts[hit]
     return pooled
 
 
@@ -385,31 +385,34 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
         w = hw - c
         ok = (w >= 0) & (w <= last) & (query.frames < w * hop_frames + win_frames)
         n_hashes += np.bincount(w[ok], minlength=n_windows)[:n_windows]
-    out = pd.DataFrame({"window": np.arange(n_windows), "start_s": np.arange(n_windows) * config.hop_s,
-                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": -1, "track_best": -1,
-                        "offset_frames": 0, "votes": 0, "runner_up": 0, "n_hashes": n_hashes})
+    track = np.full(n_windows, -1, dtype=np.int64)
+    best_offset = np.zeros(n_windows, dtype=np.int64)
+    votes = np.zeros(n_windows, dtype=np.int64)
+    runner_up = np.zeros(n_windows, dtype=np.int64)
     if uniq.size:
-        # Best row per window, then per (window, track) best for the runner-up.
-        order = np.lexsort((-pooled, windows))
-        w_sorted = windows[order]
-        first = np.r_[True, w_sorted[1:] != w_sorted[:-1]]
-        best = order[first]
-        out.loc[windows[best], "track"] = tracks[best]
-        out.loc[windows[best], "track_best"] = tracks[best]
-        out.loc[windows[best], "offset_frames"] = offsets[best]
-        out.loc[windows[best], "votes"] = pooled[best]
-        best_track_of_window = pd.Series(tracks[best], index=windows[best])
-        other = tracks != best_track_of_window.reindex(windows).to_numpy()
-        if other.any():
-            runner = pd.Series(pooled[other]).groupby(windows[other]).max()
-            out.loc[runner.index, "runner_up"] = runner.to_numpy()
-        if film_hashes is not None and config.min_vote_ratio:
-            _releases(out, windows, tracks, offsets, pooled, matches, film_hashes, config, hop_frames,
-                      win_frames)
-    out["spread"] = _support_spread(matches, out, config, hop_frames, win_frames)
-    ratio_ok = out["votes"] >= config.min_vote_ratio * out["runner_up"] if config.min_vote_ratio else True
-    out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok & (out["spread"] >= config.min_spread_bins)
-    out.loc[~out["matched"], "track"] = -1
+        # The keys are sorted by window: per window, its first row with the most votes, then the most
+        # votes of another track (the runner-up), by reductions over each window's run of rows.
+        starts = np.flatnonzero(np.r_[True, windows[1:] != windows[:-1]])
+        run = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, uniq.size]))
+        top = np.flatnonzero(pooled == np.maximum.reduceat(pooled, starts)[run])
+        best = top[np.r_[True, run[top][1:] != run[top][:-1]]]
+        w = windows[best]
+        track[w], best_offset[w], votes[w] = tracks[best], offsets[best], pooled[best]
+        runner_up[w] = np.maximum.reduceat(np.where(tracks == tracks[best][run], 0, pooled), starts)
+    out = pd.DataFrame({"window": np.arange(n_windows), "start_s": np.arange(n_windows) * config.hop_s,
+                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": track,
+                        "track_best": track.copy(), "offset_frames": best_offset, "votes": votes,
+                        "runner_up": runner_up, "n_hashes": n_hashes})
+    if uniq.size and film_hashes is not None and config.min_vote_ratio:
+        _releases(out, windows, tracks, offsets, pooled, matches, film_hashes, config, hop_frames, win_frames)
+    spread = _support_spread(matches, out, config, hop_frames, win_frames)
+    votes, runner_up = out["votes"].to_numpy(), out["runner_up"].to_numpy()
+    matched = (votes >= config.min_votes) & (spread >= config.min_spread_bins)
+    if config.min_vote_ratio:
+        matched &= votes >= config.min_vote_ratio * runner_up
+    out["spread"] = spread
+    out["matched"] = matched
+    out["track"] = np.where(matched, out["track"].to_numpy(), -1)
     return out.rename(columns={"track_best": "candidate"})
 
 
