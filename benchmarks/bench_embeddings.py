@@ -53,8 +53,8 @@ def make_kinds(vggish_dir: str) -> dict:
     try:
         from scorelens.features import MusicnnKind, VGGishKind
     except ImportError:  # a baseline from before the kinds were re-exported by the package
-        from scorelens.features.musicnn import MusicnnKind
-        from scorelens.features.vggish import VGGishKind
+        from scorelens.features._musicnn import MusicnnKind
+        from scorelens.features._vggish import VGGishKind
 
     return {"vggish": VGGishKind(weights_dir=vggish_dir, postprocess=False, environ={}), "musicnn": MusicnnKind()}
 

@@ -143,8 +143,16 @@ class StamperConfig:
     with the speed or pitch-corrected; a number stamps at that factor only (1.0: no probing, the
     stamper as it was before speed handling)."""
     speed_probe_windows: int = 48
-    """Windows (of those not matched at normal speed) in which the speed probe looks: about four
-    minutes of film, spread evenly over it."""
+    """At most this many windows (about four minutes of film) are probed for music at other speeds."""
+    speed_probe_share: float = 0.15
+    """The probe looks at this share of the film's windows, taken from those the 1.0 pass left
+    unexplained (not matched, or matched on less than 70 % of the window): screening a window
+    under the probe's grid of speeds costs about half as much as decoding and stamping one at
+    1.0, so the probe costs under a tenth of the 1.0 pass whatever the film's length."""
+    speed_probe_min_windows: int = 4
+    """… but at least this many (20 s of film; all of them when fewer are unexplained), so that a
+    short film (a trailer, an advertisement, a sting) is probed too; no probe at all when fewer than
+    two windows are unexplained (at most 5 s of music, too little to matter)."""
     speed_probe_fan_out: int = 10
     """Fan-out of the probe's film hashes: enough to detect a speed, half the cost of the full one."""
     speed_pitch_step: float = 0.004
@@ -211,8 +219,12 @@ class StamperConfig:
             lo, hi = SPEED_RANGE
             if isinstance(self.speed, str) or not lo <= float(self.speed) <= hi:
                 raise ParameterError(f"speed={self.speed!r} must be 'auto' or a factor in {lo:.2f}-{hi:.2f}")
-        if self.speed_probe_windows < 1 or self.speed_probe_fan_out < 1 or self.speed_dt_fuzz < 0:
-            raise ParameterError("speed_probe_windows and speed_probe_fan_out must be >= 1, speed_dt_fuzz >= 0")
+        if (self.speed_probe_windows < 1 or self.speed_probe_fan_out < 1 or self.speed_dt_fuzz < 0
+                or self.speed_probe_min_windows < 1):
+            raise ParameterError("speed_probe_windows, speed_probe_min_windows and speed_probe_fan_out must be >= 1, "
+                                 "speed_dt_fuzz >= 0")
+        if not 0 < self.speed_probe_share <= 1:
+            raise ParameterError(f"speed_probe_share={self.speed_probe_share} must be in (0, 1]")
         if not (0 < self.speed_pitch_step < 0.05 and 0 < self.speed_stretch_step < 0.05):
             raise ParameterError(f"speed_pitch_step={self.speed_pitch_step} and speed_stretch_step="
                                  f"{self.speed_stretch_step} must be in (0, 0.05)")

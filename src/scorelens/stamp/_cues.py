@@ -26,21 +26,14 @@ CUE_COLUMNS = ["film_id", "cue_id", "track_id", "track", "track_path", "start_s"
 
 
 def _group_hits(hits: pd.DataFrame, config: StamperConfig) -> list[pd.DataFrame]:
-    fs = config.frame_seconds
+    """Hits of one track in a row: gaps of up to ``max_gap_windows`` and offset jumps of up to ``offset_jump_s``."""
     groups: list[pd.DataFrame] = []
     for _, rows in hits.groupby("track", sort=False):
         rows = rows.sort_values("window")
-        current = [rows.iloc[0]]
-        for _, row in rows.iloc[1:].iterrows():
-            prev = current[-1]
-            gap = row["window"] - prev["window"] - 1
-            jump = abs(row["offset_frames"] - prev["offset_frames"]) * fs
-            if gap <= config.max_gap_windows and jump <= config.offset_jump_s:
-                current.append(row)
-            else:
-                groups.append(pd.DataFrame(current))
-                current = [row]
-        groups.append(pd.DataFrame(current))
+        gap = np.diff(rows["window"].to_numpy()) - 1
+        jump = np.abs(np.diff(rows["offset_frames"].to_numpy())) * config.frame_seconds
+        cut = np.flatnonzero((gap > config.max_gap_windows) | (jump > config.offset_jump_s)) + 1
+        groups.extend(rows.iloc[a:b] for a, b in zip(np.r_[0, cut], np.r_[cut, len(rows)]))
     return groups
 
 

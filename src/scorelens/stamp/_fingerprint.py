@@ -38,9 +38,9 @@ class Fingerprint:
         Decoded duration at the stamper's rate.
     content_digest : str
         BLAKE2b of the decoded, resampled 16-bit samples: the same audio in another
-        container, tag set or file name has the same digest.
+        container, tag set or file name has the same digest. Empty for a film (query side).
     peak_rms : float
-        Largest RMS over the decoded blocks (to tell silence).
+        Largest RMS over the decoded blocks (to tell silence); 0.0 for a film.
     peaks : Peaks or None
         The film's peaks (query side only), kept to hash them again at other speeds.
     track_frames : np.ndarray [shape=(n,), dtype=int32] or None
@@ -66,22 +66,25 @@ def _fingerprint_blocks(blocks, config: StamperConfig, *, query: bool,
                             freq_radius=config.query_peak_freq_radius)
     else:
         finder = PeakFinder(config, config.index_peaks_per_second)
-    digest = hashlib.blake2b(digest_size=8)
+    # A track's identity and loudness; a film has neither checked, and computing them cost a twentieth of its decoding.
+    digest = None if query else hashlib.blake2b(digest_size=8)
     n = 0
     peak_rms = 0.0
     for block in blocks:
         finder.feed(block)
-        digest.update(np.clip(np.round(block * 32767), -32768, 32767).astype("<i2").tobytes())
         n += block.size
-        if block.size:
-            peak_rms = max(peak_rms, float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))))
+        if digest is not None:
+            digest.update(np.clip(np.round(block * 32767), -32768, 32767).astype("<i2").tobytes())
+            if block.size:
+                peak_rms = max(peak_rms, float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))))
         if on_block is not None:
             on_block(block.size / config.sample_rate)
     peaks = finder.finish()
     hashes, frames = peaks_to_hashes(peaks, fan_out=config.query_fan_out if query else config.fan_out,
                                      max_dt=config.max_dt, max_df=config.max_df)
     return Fingerprint(hashes=hashes, frames=frames, n_peaks=len(peaks), duration_s=n / config.sample_rate,
-                       content_digest=digest.hexdigest(), peak_rms=peak_rms, peaks=peaks if query else None)
+                       content_digest="" if digest is None else digest.hexdigest(), peak_rms=peak_rms,
+                       peaks=peaks if query else None)
 
 
 def fingerprint_signal(samples: np.ndarray, config: StamperConfig, *, query: bool = False) -> Fingerprint:

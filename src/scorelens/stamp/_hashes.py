@@ -41,11 +41,12 @@ def landmarks_to_hashes(f1: np.ndarray, df: np.ndarray, dt: np.ndarray) -> np.nd
     hashes : np.ndarray [shape=(n,), dtype=uint32]
         Values out of range are not checked: each is wrapped into its bit field.
     """
-    f1 = np.asarray(f1, dtype=np.int64)
-    df = np.asarray(df, dtype=np.int64)
-    dt = np.asarray(dt, dtype=np.int64)
+    # 32-bit arithmetic: only the low bits of each field are kept, and casting to int32 keeps them.
+    f1 = np.asarray(f1).astype(np.int32, copy=False)
+    df = np.asarray(df).astype(np.int32, copy=False)
+    dt = np.asarray(dt).astype(np.int32, copy=False)
     packed = ((f1 & _F1_MASK) << (DF_BITS + DT_BITS)) | (((df + _DF_BIAS) & _DF_MASK) << DT_BITS) | (dt & _DT_MASK)
-    return packed.astype(np.uint32)
+    return packed.view(np.uint32)
 
 
 def hashes_to_landmarks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

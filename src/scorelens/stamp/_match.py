@@ -30,11 +30,14 @@ _WINDOW_SHIFT = 44
 
 
 class HashIndex:
-    """An in-memory inverted index of tracks' hashes: sorted arrays plus a direct-address table.
+    """An in-memory inverted index of tracks' hashes: sorted arrays plus direct-address tables.
 
-    Hashes have :data:`~scorelens.stamp._hashes.HASH_BITS` bits, so a table of
-    ``2**HASH_BITS + 1`` run starts (32 MB) finds every hash's postings with two array
-    reads; a binary search per film hash cost more than the rest of the matching.
+    Hashes have :data:`~scorelens.stamp._hashes.HASH_BITS` bits, so tables over every hash
+    value find each hash's postings with two array reads; a binary search per film hash
+    cost more than the rest of the matching. The tables hold each present value's first
+    position (int32) and its posting count (uint8, saturated), written only where a value
+    is present: a prefix sum over all 2**HASH_BITS values (the obvious layout) cost a
+    fixed 30-200 ms per film on a shared machine, more than matching a 2-minute film.
 
     Parameters
     ----------
@@ -54,13 +57,16 @@ class HashIndex:
         if len(hs) != self.track_ids.size:
             raise ValueError(f"{len(hs)} fingerprints for {self.track_ids.size} track ids")
         h = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
-        order = np.argsort(h, kind="stable")
+        order = _stable_order(h)
         self.hashes = h[order]
         self.tracks = (np.concatenate(ts) if ts else np.zeros(0, np.int32))[order]
         self.frames = (np.concatenate(fs) if fs else np.zeros(0, np.int32))[order]
-        # starts[h] .. starts[h + 1] is the run of hash h in the sorted arrays.
-        self.starts = np.zeros((1 << HASH_BITS) + 1, dtype=np.int64 if self.hashes.size >= 1 << 31 else np.int32)
-        np.cumsum(np.bincount(self.hashes, minlength=1 << HASH_BITS), out=self.starts[1:])
+        first = np.flatnonzero(np.r_[True, self.hashes[1:] != self.hashes[:-1]]) if h.size else np.zeros(0, np.int64)
+        values = self.hashes[first]
+        self._first = np.zeros(1 << HASH_BITS, dtype=np.int64 if h.size >= 1 << 31 else np.int32)
+        self._first[values] = first
+        self._count = np.zeros(1 << HASH_BITS, dtype=np.uint8)
+        self._count[values] = np.minimum(np.diff(np.r_[first, h.size]), 255)
 
     def runs(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First and one-past-last position of each hash's postings in the sorted arrays.
@@ -76,10 +82,41 @@ class HashIndex:
             Hash ``hashes[i]`` is at positions ``lo[i]:hi[i]`` of ``self.hashes``, ``self.tracks``
             and ``self.frames`` (empty when it is not indexed).
         """
-        return hash_runs(self.starts, hashes)
+        hashes = np.asarray(hashes, dtype=np.intp)
+        lo = self._first[hashes].astype(np.int64)
+        return lo, lo + self.counts(hashes)
+
+    def counts(self, hashes: np.ndarray, *, exact: bool = True) -> np.ndarray:
+        """Postings of each hash.
+
+        Parameters
+        ----------
+        hashes : np.ndarray [shape=(n,)]
+            Hashes in [0, 2**HASH_BITS).
+        exact : bool
+            False: counts above 254 read 255 (cheaper, for callers that ignore common hashes).
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=int64]
+        """
+        hashes = np.asarray(hashes, dtype=np.intp)
+        n = self._count[hashes].astype(np.int64)
+        full = np.flatnonzero(n == 255) if exact else ()
+        if len(full):  # saturated: counted exactly (values that common are rare)
+            n[full] = np.searchsorted(self.hashes, hashes[full], side="right") - self._first[hashes[full]]
+        return n
 
     def __len__(self) -> int:
         return int(self.hashes.size)
+
+
+def _stable_order(h: np.ndarray) -> np.ndarray:
+    """``np.argsort(h, kind="stable")`` for hashes of up to 24 bits, as two radix passes (a third faster)."""
+    if h.size and int(h.max()) >= 1 << 24:
+        return np.argsort(h, kind="stable")
+    low = np.argsort((h & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((h[low] >> 16).astype(np.uint8), kind="stable")]
 
 
 def hash_runs(starts: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,16 +217,20 @@ def lookup(query: Fingerprint, index: HashIndex, *, first: int = 0) -> Matches:
         One row per (film hash, posting), with ``ids``; ``offsets`` are on the track's time
         scale (from ``track_frames`` when given).
     """
-    lo, hi = index.runs(query.hashes)
+    counts = index.counts(query.hashes, exact=False)
+    counts[counts > _MAX_POSTINGS] = 0
+    # Most film hashes are in no track: only those that are cost a read of the first-position table.
+    found = np.flatnonzero(counts)
+    counts = counts[found]
+    lo = index._first[query.hashes[found].astype(np.intp)].astype(np.int64)
     # At another speed the film hashes carry their anchor on the track's time scale too.
     track_frames = query.frames if query.track_frames is None else query.track_frames
-    counts = hi - lo
-    counts[counts > _MAX_POSTINGS] = 0
     total = int(counts.sum())
-    which = np.repeat(np.arange(query.hashes.size), counts)
+    run = np.repeat(np.arange(found.size), counts)
+    which = found[run]
     # Position of each posting: lo of its query hash plus its rank within that hash's run.
     starts = np.cumsum(counts) - counts
-    pos = lo[which] + (np.arange(total) - starts[which])
+    pos = lo[run] + (np.arange(total) - starts[run])
     film_frames = query.frames[which]
     return Matches(film_frames=film_frames, tracks=index.tracks[pos],
                    offsets=index.frames[pos].astype(np.int64) - track_frames[which],
@@ -277,13 +318,13 @@ def pool_votes(keys: np.ndarray, counts: np.ndarray, tolerance: int) -> np.ndarr
     np.ndarray [shape=(n,)]
     """
     pooled = counts.copy()
-    if keys.size == 0:
-        return pooled
+    # Keys are unique and sorted, so key + d, when present, is one of the next d keys: comparing
+    # neighbours finds it without a binary search per key.
     for d in range(1, tolerance + 1):
-        for sign in (-1, 1):
-            pos = np.minimum(np.searchsorted(keys, keys + sign * d), keys.size - 1)
-            hit = keys[pos] == keys + sign * d
-            pooled[hit] += counts[pos[hit]]
+        for j in range(1, min(d, keys.size - 1) + 1):
+            hit = np.flatnonzero(keys[j:] - keys[:-j] == d)
+            pooled[hit] += counts[hit + j]
+            pooled[hit + j] += counts[hit]
     return pooled
 
 
@@ -344,31 +385,34 @@ def vote_windows(matches: Matches, query: Fingerprint, config: StamperConfig, *,
         w = hw - c
         ok = (w >= 0) & (w <= last) & (query.frames < w * hop_frames + win_frames)
         n_hashes += np.bincount(w[ok], minlength=n_windows)[:n_windows]
-    out = pd.DataFrame({"window": np.arange(n_windows), "start_s": np.arange(n_windows) * config.hop_s,
-                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": -1, "track_best": -1,
-                        "offset_frames": 0, "votes": 0, "runner_up": 0, "n_hashes": n_hashes})
+    track = np.full(n_windows, -1, dtype=np.int64)
+    best_offset = np.zeros(n_windows, dtype=np.int64)
+    votes = np.zeros(n_windows, dtype=np.int64)
+    runner_up = np.zeros(n_windows, dtype=np.int64)
     if uniq.size:
-        # Best row per window, then per (window, track) best for the runner-up.
-        order = np.lexsort((-pooled, windows))
-        w_sorted = windows[order]
-        first = np.r_[True, w_sorted[1:] != w_sorted[:-1]]
-        best = order[first]
-        out.loc[windows[best], "track"] = tracks[best]
-        out.loc[windows[best], "track_best"] = tracks[best]
-        out.loc[windows[best], "offset_frames"] = offsets[best]
-        out.loc[windows[best], "votes"] = pooled[best]
-        best_track_of_window = pd.Series(tracks[best], index=windows[best])
-        other = tracks != best_track_of_window.reindex(windows).to_numpy()
-        if other.any():
-            runner = pd.Series(pooled[other]).groupby(windows[other]).max()
-            out.loc[runner.index, "runner_up"] = runner.to_numpy()
-        if film_hashes is not None and config.min_vote_ratio:
-            _releases(out, windows, tracks, offsets, pooled, matches, film_hashes, config, hop_frames,
-                      win_frames)
-    out["spread"] = _support_spread(matches, out, config, hop_frames, win_frames)
-    ratio_ok = out["votes"] >= config.min_vote_ratio * out["runner_up"] if config.min_vote_ratio else True
-    out["matched"] = (out["votes"] >= config.min_votes) & ratio_ok & (out["spread"] >= config.min_spread_bins)
-    out.loc[~out["matched"], "track"] = -1
+        # The keys are sorted by window: per window, its first row with the most votes, then the most
+        # votes of another track (the runner-up), by reductions over each window's run of rows.
+        starts = np.flatnonzero(np.r_[True, windows[1:] != windows[:-1]])
+        run = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, uniq.size]))
+        top = np.flatnonzero(pooled == np.maximum.reduceat(pooled, starts)[run])
+        best = top[np.r_[True, run[top][1:] != run[top][:-1]]]
+        w = windows[best]
+        track[w], best_offset[w], votes[w] = tracks[best], offsets[best], pooled[best]
+        runner_up[w] = np.maximum.reduceat(np.where(tracks == tracks[best][run], 0, pooled), starts)
+    out = pd.DataFrame({"window": np.arange(n_windows), "start_s": np.arange(n_windows) * config.hop_s,
+                        "end_s": np.arange(n_windows) * config.hop_s + config.window_s, "track": track,
+                        "track_best": track.copy(), "offset_frames": best_offset, "votes": votes,
+                        "runner_up": runner_up, "n_hashes": n_hashes})
+    if uniq.size and film_hashes is not None and config.min_vote_ratio:
+        _releases(out, windows, tracks, offsets, pooled, matches, film_hashes, config, hop_frames, win_frames)
+    spread = _support_spread(matches, out, config, hop_frames, win_frames)
+    votes, runner_up = out["votes"].to_numpy(), out["runner_up"].to_numpy()
+    matched = (votes >= config.min_votes) & (spread >= config.min_spread_bins)
+    if config.min_vote_ratio:
+        matched &= votes >= config.min_vote_ratio * runner_up
+    out["spread"] = spread
+    out["matched"] = matched
+    out["track"] = np.where(matched, out["track"].to_numpy(), -1)
     return out.rename(columns={"track_best": "candidate"})
 
 
