@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scorelens.stamp.match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex
-from scorelens.stamp.speed import _may_reach, _window_best, probe_windows
+from scorelens.stamp._match import _OFFSET_BIAS, _TRACK_SHIFT, _WINDOW_SHIFT, HashIndex
+from scorelens.stamp._speed import _may_reach, _window_best, probe_windows
 
 
 def test_index_runs_and_counts_match_a_dictionary_of_postings():
