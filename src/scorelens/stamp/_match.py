@@ -429,8 +429,11 @@ def _releases(out: pd.DataFrame, windows: np.ndarray, tracks: np.ndarray, offset
     of the film's music that has a second release in the index; none in most films).
     """
     tol = config.offset_tolerance_frames
-    failing = np.flatnonzero((out["votes"].to_numpy() >= config.min_votes)
-                             & (out["votes"].to_numpy() < config.min_vote_ratio * out["runner_up"].to_numpy()))
+    votes, runner_up = out["votes"].to_numpy(), out["runner_up"].to_numpy()
+    # A runner-up with fewer than min_votes postings cannot be a release (its support is at most its
+    # postings): such windows, half the failing ones of a film (chance votes), keep their runner-up.
+    failing = np.flatnonzero((votes >= config.min_votes) & (votes < config.min_vote_ratio * runner_up)
+                             & (runner_up >= config.min_votes))
     if failing.size == 0:
         return
     order = np.argsort(matches.film_frames, kind="stable")

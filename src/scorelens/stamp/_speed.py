@@ -459,13 +459,14 @@ def _probe_grid(peaks: Peaks, pick: np.ndarray, index: HashIndex, config: Stampe
                 n_windows: int) -> list[SpeedHypothesis]:
     """The hypotheses of the probe's grid found in the windows ``pick`` (see :func:`probe_speeds`).
 
-    Each grid is searched coarse to fine. A screen looks at every third pitched point and at
-    every other stretch on the peaks below :data:`_SCREEN_MAX_HZ`, with half the thresholds of
-    :func:`_grid_point` (a bin's error grows with its frequency: one pitched step off, the
-    votes of the low peaks fall to about half, those of the top bins to none; a phase
-    vocoder's votes stay flat over two stretch steps); only the grid points around a point
-    the screen passes are then evaluated on every peak, with the full thresholds. A film
-    without music at other speeds costs about a fifth of the whole grid.
+    Each grid is searched coarse to fine. A screen looks at every third point of each grid on
+    the peaks below :data:`_SCREEN_MAX_HZ` and the hashes with at most
+    :data:`_SCREEN_MAX_POSTINGS` postings, with half the thresholds of :func:`_grid_point` (a
+    bin's error grows with its frequency: one pitched step off, the votes of the low peaks
+    fall to about half, those of the top bins to none; a phase vocoder's votes stay flat over
+    two stretch steps either way); only the grid points around a point the screen passes are
+    then evaluated on every peak and hash, with the full thresholds. A film without music at
+    other speeds costs about a sixth of the whole grid.
     """
     low = peaks.bins <= _SCREEN_MAX_HZ * config.n_fft / config.sample_rate
     screen = _Probe(Peaks(peaks.frames[low], peaks.bins[low], peaks.n_frames, peaks.frame_frac[low],
@@ -473,7 +474,7 @@ def _probe_grid(peaks: Peaks, pick: np.ndarray, index: HashIndex, config: Stampe
     screen_reference = screen.evaluate(np.array([1.0]), False, index, floor=config.min_votes)[0][0]
     probe, reference = None, None  # every peak: made when the screen passes a point
     found = []
-    for pitched, step, every in ((True, config.speed_pitch_step, 3), (False, config.speed_stretch_step, 2)):
+    for pitched, step, every in ((True, config.speed_pitch_step, 3), (False, config.speed_stretch_step, 3)):
         full = _full_grid(step)
         usable = np.flatnonzero(np.abs(full - 1.0) > step / 4)  # 1.0 is the reference every hypothesis must beat
         coarse = usable[usable % every == 0]
