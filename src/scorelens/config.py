@@ -800,6 +800,14 @@ class StudyConfig:
                 raise ParameterError(f"{source}: unknown settings section {section!r} (known: "
                                      f"{', '.join(SETTINGS_SECTIONS)})")
             current = getattr(self, section)
+            if section == "mir" and "preset" in values:
+                # A named frame preset (``mir.preset = "mirtoolbox"``) replaces the section; the other
+                # keys of the same table then apply on top of it.
+                values = dict(values)
+                try:
+                    current = MIRConfig.preset(str(values.pop("preset")))
+                except ParameterError as exc:
+                    raise ParameterError(f"{source}: [mir] {exc}") from None
             known = {f.name: f for f in dataclasses.fields(cls)}
             kwargs = {}
             for name, value in values.items():

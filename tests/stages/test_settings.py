@@ -65,3 +65,13 @@ def test_the_embedding_kinds_run_on_the_studys_device(monkeypatch):
     assert "device" not in kind_options(StudyConfig(), "mir")
     with pytest.raises(ParameterError, match="model.device"):
         kind_options(StudyConfig().merged({"model.device": "cuda"}), "vggish")
+
+
+def test_a_mir_preset_is_a_setting_like_the_others():
+    from scorelens.config import MIRConfig, StudyConfig
+    from scorelens.exceptions import ParameterError
+
+    config = StudyConfig().merged({"mir.preset": "mirtoolbox", "mir.n_mfcc": 20}, source="--set")
+    assert config.mir == MIRConfig.preset("mirtoolbox", n_mfcc=20) and config.mir != MIRConfig()
+    with pytest.raises(ParameterError, match=r"--set: \[mir\] unknown MIR preset 'nope'"):
+        StudyConfig().merged({"mir.preset": "nope"}, source="--set")

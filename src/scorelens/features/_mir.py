@@ -45,7 +45,7 @@ each descriptor's scorelens frame next to MIRtoolbox's default (read from the MI
 1.7/1.8 sources: ``specif.defaultframelength``/``defaultframehop`` or the ``'Frame'``
 key default; hops given as a fraction of the window there) and the frame of the
 ``mirtoolbox`` preset (``MIRConfig.preset("mirtoolbox")``, or ``MIRKind(preset="mirtoolbox")``,
-or ``--set preset=mirtoolbox`` on the command line). The preset keeps one shared STFT,
+or ``--set mir.preset=mirtoolbox`` on the command line). The preset keeps one shared STFT,
 on ``mirframe``'s generic 50 ms / 50 % frame, the default of every spectrum-based
 descriptor; where MIRtoolbox's own default differs (pitch, chroma, pulse clarity, and
 Audio Toolbox's flatness and crest) the table says so.
