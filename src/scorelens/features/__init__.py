@@ -7,6 +7,8 @@ The public names of the modules below are re-exported here and imported on first
 ``import scorelens.features`` stays light.
 """
 
+from scorelens._lazy import lazy_exports
+
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "FeatureKind": "_base",
@@ -96,14 +98,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f"scorelens.features.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'scorelens.features' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,6 +14,7 @@ command of the CLI calls the same function with the same settings.
 The stage functions are imported on first use, so ``import scorelens.stages`` stays light.
 """
 
+from scorelens._lazy import lazy_exports
 from scorelens.stages._contract import FilmTask, Stage, StageReport, StageSkipped, map_films
 from scorelens.stages._graph import STAGES, plan_stages, stage_function
 
@@ -38,14 +39,4 @@ _LAZY = {
 __all__ = ["STAGES", "Stage", "StageReport", "StageSkipped", "FilmTask", "map_films", "plan_stages", "stage_function",
            *_LAZY]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'scorelens.stages' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
