@@ -62,6 +62,12 @@ def _global_flags_first(args: list[str]) -> list[str]:
 
 def run() -> None:
     """Console-script entry: run the app; a ScorelensError becomes one line on stderr and exit 1."""
+    import signal
+
+    # SIGTERM (a scheduler's or a user's `kill`) ends the command through Python's own exit, as Ctrl-C
+    # does, so that every `finally` runs: a local Dask cluster is closed (its workers' semaphores
+    # released, no "leaked semaphore objects" warning) and the run's record is written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     _register()
     try:
         # With standalone_mode=False click returns a command's typer.Exit code instead of exiting.

@@ -281,6 +281,9 @@ def run(manifest: str | os.PathLike, *, workspace: str | os.PathLike = "scorelen
         except ScorelensError as exc:
             report.fatal = report.fatal or str(exc)
             raise
+        except (KeyboardInterrupt, SystemExit):
+            report.fatal = report.fatal or "interrupted (Ctrl-C or SIGTERM); run the same command again to resume"
+            raise
         finally:
             report.finished = time.strftime("%Y-%m-%dT%H:%M:%S")
             try:
