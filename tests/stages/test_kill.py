@@ -172,3 +172,26 @@ def test_killed_dask_run_leaves_no_worker_behind(small_corpus, tmp_path, fast_se
     kids = kill_when(proc, lambda: (ws / "cues").is_dir() and any((ws / "cues").glob("*.parquet")))
     assert len(kids) >= 2  # the workers (and their nannies) were children of the run
     assert_no_survivors(kids)
+
+
+def test_sigterm_closes_the_cluster_and_records_the_interruption(small_corpus, tmp_path, fast_settings):
+    """SIGTERM half-way through a `--workers 2` run: exit 143, the record says so, no worker and no leaked
+    semaphore left; the same command then resumes to the end."""
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([*command(small_corpus, ws, fast_settings), "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not ((ws / "cues").is_dir() and any((ws / "cues").glob("*.parquet"))):
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    kids = children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "leaked" not in err and "Traceback" not in err, err[-2000:]
+    assert_no_survivors(kids)
+    assert json.loads((ws / "results" / "run.json").read_text())["fatal"].startswith("interrupted")
+    again = subprocess.run(command(small_corpus, ws, fast_settings), capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
