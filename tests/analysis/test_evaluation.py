@@ -318,3 +318,33 @@ def test_imv_forest_defaults_to_the_studys_binary_relevance():
 
     assert ModelConfig().imv_multi_output is False
     assert make_model("imv:rf").multi_output is False
+
+
+def test_overlapping_the_cpu_models_with_the_networks_changes_no_number(rng, monkeypatch):
+    # On a GPU the scikit-learn models run beside the networks; forced here on the CPU.
+    # The rows keep Table 4's order and every number equals the one-after-the-other run.
+    import threading
+
+    from scorelens.mil import _crossval
+
+    seen = []
+    real = _crossval.cross_validate
+
+    def spy(key, *args, **kwargs):
+        seen.append((key, threading.current_thread().name))
+        return real(key, *args, **kwargs)
+
+    monkeypatch.setattr("scorelens.analysis._evaluation.cross_validate", spy)
+    data = planted(rng, n=12)
+    config = ModelConfig(seed=3, **dict(FAST, hidden_sizes=(4, 8)))
+    models = ["simple_mi:knn", "network:average", "imv:knn", "network:attention"]
+    plain = evaluate([data], config, models=models, n_jobs=1, overlap=False)
+    assert all(name == threading.current_thread().name for _, name in seen)
+    seen.clear()
+    both = evaluate([data], config, models=models, n_jobs=1, overlap=True)
+    threads = {key: name for key, name in seen}
+    assert all(threads[key].startswith("scorelens-sklearn") for key in ("simple_mi:knn", "imv:knn"))
+    assert threads["network:average"] == threading.current_thread().name
+    assert [(r.features, r.key, r.hidden) for r in both.runs] == [(r.features, r.key, r.hidden) for r in plain.runs]
+    for a, b in zip(plain.runs, both.runs):
+        assert np.array_equal(a.proba, b.proba) and np.array_equal(a.pred, b.pred)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -110,7 +111,7 @@ def _intersect(feature_sets: Sequence[CorpusBags]) -> tuple[list[str], list[str]
 def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = None, *,
              models: Sequence[str] | None = None, vectorise: bool = True, n_jobs: int | None = None,
              progress: Progress | None = None, cache: RunCache | None = None,
-             fold_map: FoldMap | None = None, n_chunks: int = 1) -> Evaluation:
+             fold_map: FoldMap | None = None, n_chunks: int = 1, overlap: bool | None = None) -> Evaluation:
     """Cross-validate Table 4's models on one or more feature kinds.
 
     Parameters
@@ -138,6 +139,10 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         folds follow joblib's active backend (``joblib.parallel_config(backend="dask")``).
     n_chunks : int
         Chunks of folds per network with ``fold_map`` (one per worker).
+    overlap : bool, optional
+        Run the scikit-learn models (on the CPU cores) at the same time as the networks
+        (on ``config.device``) instead of one after the other. Default: where the networks
+        run on a GPU (and no ``fold_map``). The numbers are the same either way.
 
     Returns
     -------
@@ -167,6 +172,8 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
         import torch
 
         n_jobs = torch.get_num_threads()
+    # On a GPU the folds of a network train as one stack (threads would only queue on it).
+    network_jobs = n_jobs if device.type == "cpu" else 1
     if not feature_sets:
         raise ParameterError("no feature sets to evaluate")
     taxonomy = tuple(feature_sets[0].taxonomy)
@@ -195,11 +202,12 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
             advance = progress(f"{kind} · {display_name(key)} · {hidden} units (folds)", len(folds))
             on_epoch = None
         else:
-            n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=n_jobs))
+            n_stacks = len(fold_stacks(len(folds), vectorise=vectorise, n_jobs=network_jobs))
             advance = progress(f"{kind} · {display_name(key)} · {hidden} units (stack-epochs)",
                                n_stacks * config.epochs)
             on_epoch = lambda _: advance(1)  # noqa: E731
-        res = cross_validate(key, bags, Y, folds, replace(config, hidden=hidden), n_jobs=n_jobs, vectorise=vectorise,
+        res = cross_validate(key, bags, Y, folds, replace(config, hidden=hidden), n_jobs=network_jobs,
+                             vectorise=vectorise,
                              on_epoch=on_epoch, advance=advance if fold_map is not None else None,
                              fold_map=fold_map, n_chunks=n_chunks)
         return ModelRun(kind, key, res.proba, res.pred, seconds=time.perf_counter() - t0, weights=res.weights,
@@ -227,13 +235,31 @@ def evaluate(feature_sets: Sequence[CorpusBags], config: ModelConfig | None = No
     for key in ("random", "plurality"):
         if key in keys:
             runs.append(run("none", key, base_bags, 1))
+    # Table 4's rows in their order: (kind, key, bags, hidden) for each run still to do.
+    todo = []
     for kind, fs in zip(kinds, sets):
         bags = check_bags(fs.bags, name=f"{kind} bags")
         for key in keys:
             if key.startswith("network:"):
-                runs.extend(run(kind, key, bags, n_jobs, hidden) for hidden in config.hidden_sizes)
+                todo.extend((kind, key, bags, hidden) for hidden in config.hidden_sizes)
             elif key not in ("random", "plurality"):
-                runs.append(run(kind, key, bags, n_jobs))
+                todo.append((kind, key, bags, None))
+    if overlap is None:
+        overlap = device.type == "cuda" and fold_map is None
+    if overlap:
+        # The networks run on the GPU from this thread while the scikit-learn models
+        # (Simple MI, IMV) keep the CPU cores busy from another; each run is the same
+        # computation either way, so the numbers do not change, only the wall time.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorelens-sklearn") as cpu_side:
+            pending = {i: cpu_side.submit(run, kind, key, bags, n_jobs)
+                       for i, (kind, key, bags, hidden) in enumerate(todo) if hidden is None}
+            done = {i: run(kind, key, bags, network_jobs, hidden)
+                    for i, (kind, key, bags, hidden) in enumerate(todo) if hidden is not None}
+            done.update({i: future.result() for i, future in pending.items()})
+        runs.extend(done[i] for i in range(len(todo)))
+    else:
+        runs.extend(run(kind, key, bags, n_jobs if hidden is None else network_jobs, hidden)
+                    for kind, key, bags, hidden in todo)
     random_run = next(r for r in runs if r.key == "random")
     for r in runs:
         r.scores = genre_scores(Y, r.pred, taxonomy)
