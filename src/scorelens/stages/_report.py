@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,21 +164,39 @@ def _clips(workspace: Workspace, config: ReportConfig, data, out: ReportReport):
     plan = plan_clips(data.cues, budget_bytes=budget, kbps=config.clip_kbps, max_s=config.clip_max_s)
     notes, film_notes = dict(plan.notes), {f: list(n) for f, n in plan.film_notes.items()}
     paths, seconds, sizes = {}, {}, {}
-    for job in plan.jobs:
-        cue = (job.film_id, job.cue_id)
-        path = layout.report_clip(job.film_id, job.cue_id, ext)
-        key = job.key(config.clip_format, config.clip_kbps)
-        if not workspace.is_done(path, key):
-            try:
-                samples = cut_clip(job)
-            except MediaError as exc:
-                notes[cue] = f"no clip: {exc}"
-                film_notes.setdefault(job.film_id, []).append(f"cue {job.cue_id}: no clip ({exc})")
-                continue
-            workspace.commit(path, key, lambda p, x=samples: encode_clip(x, p, fmt=config.clip_format,
-                                                                         kbps=config.clip_kbps),
-                             meta={"source": job.source, "track_start_s": job.track_start_s, "seconds": job.seconds})
-        paths[cue], seconds[cue], sizes[cue] = path, job.seconds, path.stat().st_size
+
+    def make(job) -> bytes | MediaError:
+        try:
+            samples = cut_clip(job)
+        except MediaError as exc:
+            return exc
+        buffer = io.BytesIO()
+        encode_clip(samples, buffer, fmt=config.clip_format, kbps=config.clip_kbps)
+        return buffer.getvalue()
+
+    todo = [job for job in plan.jobs if not workspace.is_done(layout.report_clip(job.film_id, job.cue_id, ext),
+                                                              job.key(config.clip_format, config.clip_kbps))]
+    # Decoding, resampling and encoding run in FFmpeg, soxr and NumPy, which release the GIL:
+    # threads cut and encode the clips side by side; only the commits are one after another.
+    # (The results come back in order and are committed as they come, so only the clips
+    # made ahead of the commits are held in memory, not the whole budget.)
+    pending = {id(job) for job in todo}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(todo), len(os.sched_getaffinity(0))))) as pool:
+        made = pool.map(make, todo)
+        for job in plan.jobs:
+            cue = (job.film_id, job.cue_id)
+            path = layout.report_clip(job.film_id, job.cue_id, ext)
+            if id(job) in pending:
+                data = next(made)
+                if isinstance(data, MediaError):
+                    notes[cue] = f"no clip: {data}"
+                    film_notes.setdefault(job.film_id, []).append(f"cue {job.cue_id}: no clip ({data})")
+                    continue
+                workspace.commit(path, job.key(config.clip_format, config.clip_kbps),
+                                 lambda p, b=data: Path(p).write_bytes(b),
+                                 meta={"source": job.source, "track_start_s": job.track_start_s,
+                                       "seconds": job.seconds})
+            paths[cue], seconds[cue], sizes[cue] = path, job.seconds, path.stat().st_size
     for cue in enforce_budget(sizes, seconds, budget):
         notes[cue] = "no clip: over the clip budget (the longest cues are left out first)"
         del paths[cue], sizes[cue]

@@ -263,7 +263,7 @@ def encode_clip(samples: np.ndarray, path: str | os.PathLike, *, fmt: str = "opu
     Parameters
     ----------
     samples : np.ndarray [shape=(n,), dtype=float32]
-    path : path
+    path : path or binary file object
         Written whatever its suffix (the container is named explicitly).
     fmt : str
         ``opus`` or ``aac`` (:data:`CLIP_FORMATS`).
@@ -282,7 +282,8 @@ def encode_clip(samples: np.ndarray, path: str | os.PathLike, *, fmt: str = "opu
     options = {"compression_level": "5", "vbr": "constrained"} if codec == "libopus" else {}
     # bitexact: the Ogg stream's serial number (otherwise random) and the muxer's version tag are
     # fixed, so the same cue gives the same bytes in every run (a resumed run equals an uninterrupted one).
-    with av.open(str(path), "w", format=container, container_options={"fflags": "+bitexact"}) as out:
+    target = path if hasattr(path, "write") else str(path)
+    with av.open(target, "w", format=container, container_options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream(codec, rate=sample_rate, layout="mono", options=options)
         stream.bit_rate = int(kbps) * 1000
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :], format="flt",
