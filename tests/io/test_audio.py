@@ -62,6 +62,53 @@ def test_5_1_downmix_includes_the_centre_and_surrounds_and_drops_the_lfe(tmp_pat
             assert at[f] == pytest.approx(a * w, rel=0.01), f
 
 
+def _ffmpeg_mono(path):
+    """FFmpeg's own downmix of a file's audio to mono float (its aformat filter), at the native rate."""
+    import av
+
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        graph = av.filter.Graph()
+        nodes = [graph.add_abuffer(template=stream), graph.add("aformat", "sample_fmts=flt:channel_layouts=mono"),
+                 graph.add("abuffersink")]
+        for a, b in zip(nodes, nodes[1:]):
+            a.link_to(b)
+        graph.configure()
+        for frame in [*container.decode(stream), None]:
+            graph.push(frame)
+            while True:
+                try:
+                    out.append(graph.pull().to_ndarray().ravel())
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    break
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("name,codec,layout", [("film.mp4", "aac", "5.1"), ("film.mkv", "ac3", "5.1(side)")])
+def test_5_1_films_downmix_to_ffmpegs_own_samples(tmp_path, name, codec, layout):
+    # Planar-float 5.1 (what AAC and AC-3 decode to) is mixed in NumPy, not by FFmpeg's filter:
+    # the samples must be FFmpeg's, bit for bit, and the mix the documented one.
+    import av
+
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * SR) / SR
+    channels = np.stack([0.1 * np.sin(2 * np.pi * f * t) for f in (330.0, 520.0, 710.0, 60.0, 1130.0, 1370.0)],
+                        axis=1) + 0.02 * rng.standard_normal((t.size, 6))
+    path = write_film(tmp_path / name, channels.astype(np.float32), SR, audio_codec=codec)
+    with av.open(str(path)) as container:
+        ctx = container.streams.audio[0].codec_context
+        assert (ctx.layout.name, ctx.format.name) == (layout, "fltp")
+    y = load_audio(path, sample_rate=SR)
+    expected = _ffmpeg_mono(path)
+    assert y.size == expected.size
+    assert np.array_equal(y, expected)
+    assert np.array_equal(np.signbit(y), np.signbit(expected))
+    # The same samples at the stamper's rate, in blocks.
+    blocks = list(iter_audio_blocks(path, sample_rate=11025, block_s=0.7))
+    assert np.array_equal(np.concatenate(blocks), load_audio(path, sample_rate=11025))
+
+
 @pytest.mark.parametrize("ext,sr", [(e, r) for e in ("wav", "flac", "mp3", "m4a") for r in (22050, 44100, 48000)]
                          + [("ogg", 24000), ("ogg", 48000)])  # Opus encodes 8/12/16/24/48 kHz only
 def test_tracks_at_odd_rates_resample_exactly(tmp_path, ext, sr):
