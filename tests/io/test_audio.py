@@ -195,6 +195,26 @@ def test_truncated_file_is_reported(tmp_path):
         load_audio(cut, sample_rate=11025)
 
 
+@pytest.mark.parametrize("name,start_s", [("bad.mp4", 0.0), ("bad.mp4", 2.0), ("odd name: 'x', [1].mp4", 0.0)])
+def test_corrupt_audio_is_reported_with_the_time_it_was_found(tmp_path, name, start_s):
+    t = np.arange(20 * SR) / SR
+    audio = np.stack([0.1 * np.sin(2 * np.pi * f * t) for f in (330, 520, 710, 60, 1130, 1370)], axis=1)
+    path = write_film(tmp_path / "good.mp4", audio.astype(np.float32), SR, audio_codec="aac")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    bad = tmp_path / name
+    bad.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match=r"corrupt audio data at t=(\d+\.\d+)s") as err:
+        load_audio(bad, sample_rate=11025, start_s=start_s)
+    assert str(bad) in str(err.value)
+    assert 3.0 < float(err.value.args[0].split("t=")[1].split("s")[0]) < 17.0
+    # The intact file, whatever its name, decodes whole.
+    good = tmp_path / f"good {name}"
+    good.write_bytes(path.read_bytes())
+    assert abs(load_audio(good, sample_rate=11025).size - 20 * 11025) < 0.05 * 11025
+
+
 @pytest.mark.parametrize("channels", [1, 2])
 def test_truncated_wav_is_reported_not_read_as_a_shorter_track(tmp_path, channels):
     from scorelens.config import StamperConfig
