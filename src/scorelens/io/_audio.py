@@ -1,7 +1,7 @@
 """Audio decoding through PyAV (FFmpeg): any container and codec FFmpeg reads.
 
-Audio is streamed: decoded packet by packet, downmixed to mono and resampled to the
-caller's rate by FFmpeg's resampler, and handed out in blocks of a few seconds, so a
+Audio is streamed: decoded and downmixed to mono by FFmpeg, resampled to the caller's
+rate by libsoxr's streaming resampler, and handed out in blocks of a few seconds, so a
 two-hour 48 kHz 5.1 film never sits in memory whole.
 """
 
@@ -167,8 +167,15 @@ def _graph(stream, chain: list[tuple[str, str]], movie: Path | None):
     """``chain`` fed the decoded frames of ``stream`` (pushed), or with ``movie``, the first audio stream
     of that file demuxed and decoded by FFmpeg's ``amovie`` source inside the graph."""
     graph = av.filter.Graph()
-    source = (graph.add_abuffer(template=stream) if movie is None
-              else graph.add("amovie", filename=os.path.abspath(movie), streams="a:0", dec_threads="1"))
+    if movie is None:
+        source = graph.add_abuffer(template=stream)
+    else:
+        movie_args = {"filename": os.path.abspath(movie), "streams": "a:0"}
+        try:  # one decoding thread: the stamper's speed is one core's (dec_threads is FFmpeg >= 6.1's)
+            source = graph.add("amovie", dec_threads="1", **movie_args)
+        except (av.error.FFmpegError, ValueError):  # PyAV: "unused config" for an unknown option
+            graph = av.filter.Graph()
+            source = graph.add("amovie", **movie_args)
     nodes = [source, *(graph.add(name, args) for name, args in chain), graph.add("abuffersink")]
     for a, b in zip(nodes, nodes[1:]):
         a.link_to(b)
@@ -235,10 +242,11 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
                       check_truncation: bool = True) -> Iterator[np.ndarray]:
     """Decode a file's first audio stream as mono float32 blocks at ``sample_rate``.
 
-    Decoding and downmixing are FFmpeg's (through a PyAV filter graph); resampling is
-    libsoxr's streaming resampler (the one librosa uses), which is several times faster
-    than FFmpeg's default resampler at the same quality and keeps decoding well above the
-    stamper's speed target.
+    Decoding and downmixing are FFmpeg's (a PyAV filter graph; from the file's start FFmpeg
+    also demuxes and decodes inside it; planar-float 5.1 is mixed in NumPy with FFmpeg's own
+    weights and float order, see :func:`_mono_source`); resampling is libsoxr's streaming
+    resampler (the one librosa uses), which is several times faster than FFmpeg's default
+    resampler at the same quality and keeps decoding well above the stamper's speed target.
 
     Parameters
     ----------
