@@ -62,6 +62,53 @@ def test_5_1_downmix_includes_the_centre_and_surrounds_and_drops_the_lfe(tmp_pat
             assert at[f] == pytest.approx(a * w, rel=0.01), f
 
 
+def _ffmpeg_mono(path):
+    """FFmpeg's own downmix of a file's audio to mono float (its aformat filter), at the native rate."""
+    import av
+
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        graph = av.filter.Graph()
+        nodes = [graph.add_abuffer(template=stream), graph.add("aformat", "sample_fmts=flt:channel_layouts=mono"),
+                 graph.add("abuffersink")]
+        for a, b in zip(nodes, nodes[1:]):
+            a.link_to(b)
+        graph.configure()
+        for frame in [*container.decode(stream), None]:
+            graph.push(frame)
+            while True:
+                try:
+                    out.append(graph.pull().to_ndarray().ravel())
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    break
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("name,codec,layout", [("film.mp4", "aac", "5.1"), ("film.mkv", "ac3", "5.1(side)")])
+def test_5_1_films_downmix_to_ffmpegs_own_samples(tmp_path, name, codec, layout):
+    # Planar-float 5.1 (what AAC and AC-3 decode to) is mixed in NumPy, not by FFmpeg's filter:
+    # the samples must be FFmpeg's, bit for bit, and the mix the documented one.
+    import av
+
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * SR) / SR
+    channels = np.stack([0.1 * np.sin(2 * np.pi * f * t) for f in (330.0, 520.0, 710.0, 60.0, 1130.0, 1370.0)],
+                        axis=1) + 0.02 * rng.standard_normal((t.size, 6))
+    path = write_film(tmp_path / name, channels.astype(np.float32), SR, audio_codec=codec)
+    with av.open(str(path)) as container:
+        ctx = container.streams.audio[0].codec_context
+        assert (ctx.layout.name, ctx.format.name) == (layout, "fltp")
+    y = load_audio(path, sample_rate=SR)
+    expected = _ffmpeg_mono(path)
+    assert y.size == expected.size
+    assert np.array_equal(y, expected)
+    assert np.array_equal(np.signbit(y), np.signbit(expected))
+    # The same samples at the stamper's rate, in blocks.
+    blocks = list(iter_audio_blocks(path, sample_rate=11025, block_s=0.7))
+    assert np.array_equal(np.concatenate(blocks), load_audio(path, sample_rate=11025))
+
+
 @pytest.mark.parametrize("ext,sr", [(e, r) for e in ("wav", "flac", "mp3", "m4a") for r in (22050, 44100, 48000)]
                          + [("ogg", 24000), ("ogg", 48000)])  # Opus encodes 8/12/16/24/48 kHz only
 def test_tracks_at_odd_rates_resample_exactly(tmp_path, ext, sr):
@@ -146,6 +193,26 @@ def test_truncated_file_is_reported(tmp_path):
     cut.write_bytes(data[: len(data) // 3])
     with pytest.raises(MediaError, match=r"cut_half\.mkv: truncated: decoded"):
         load_audio(cut, sample_rate=11025)
+
+
+@pytest.mark.parametrize("name,start_s", [("bad.mp4", 0.0), ("bad.mp4", 2.0), ("odd name: 'x', [1].mp4", 0.0)])
+def test_corrupt_audio_is_reported_with_the_time_it_was_found(tmp_path, name, start_s):
+    t = np.arange(20 * SR) / SR
+    audio = np.stack([0.1 * np.sin(2 * np.pi * f * t) for f in (330, 520, 710, 60, 1130, 1370)], axis=1)
+    path = write_film(tmp_path / "good.mp4", audio.astype(np.float32), SR, audio_codec="aac")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    bad = tmp_path / name
+    bad.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match=r"corrupt audio data at t=(\d+\.\d+)s") as err:
+        load_audio(bad, sample_rate=11025, start_s=start_s)
+    assert str(bad) in str(err.value)
+    assert 3.0 < float(err.value.args[0].split("t=")[1].split("s")[0]) < 17.0
+    # The intact file, whatever its name, decodes whole.
+    good = tmp_path / f"good {name}"
+    good.write_bytes(path.read_bytes())
+    assert abs(load_audio(good, sample_rate=11025).size - 20 * 11025) < 0.05 * 11025
 
 
 @pytest.mark.parametrize("channels", [1, 2])

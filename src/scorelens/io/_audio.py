@@ -1,7 +1,7 @@
 """Audio decoding through PyAV (FFmpeg): any container and codec FFmpeg reads.
 
-Audio is streamed: decoded packet by packet, downmixed to mono and resampled to the
-caller's rate by FFmpeg's resampler, and handed out in blocks of a few seconds, so a
+Audio is streamed: decoded and downmixed to mono by FFmpeg, resampled to the caller's
+rate by libsoxr's streaming resampler, and handed out in blocks of a few seconds, so a
 two-hour 48 kHz 5.1 film never sits in memory whole.
 """
 
@@ -149,7 +149,7 @@ def _check_riff_size(path: Path) -> None:
             pos += 8 + length + (length & 1)
 
 
-def _mono_graph(stream, chunk_samples: int):
+def _mono_graph(stream, chunk_samples: int, movie: Path | None = None):
     """FFmpeg filter graph: any layout and sample format -> mono float, in frames of ``chunk_samples``.
 
     Downmixing is FFmpeg's rematrixing at libswresample's defaults (``center_mix_level`` and
@@ -159,18 +159,74 @@ def _mono_graph(stream, chunk_samples: int):
     ``(L + R) / sqrt(2)``. Downmixing and re-framing happen in C; Python then sees a few large
     frames instead of one per packet.
     """
+    return _graph(stream, [("aformat", "sample_fmts=flt:channel_layouts=mono"),
+                           ("asetnsamples", f"n={chunk_samples}:p=0")], movie)
+
+
+def _graph(stream, chain: list[tuple[str, str]], movie: Path | None):
+    """``chain`` fed the decoded frames of ``stream`` (pushed), or with ``movie``, the first audio stream
+    of that file demuxed and decoded by FFmpeg's ``amovie`` source inside the graph."""
     graph = av.filter.Graph()
-    nodes = [graph.add_abuffer(template=stream),
-             graph.add("aformat", "sample_fmts=flt:channel_layouts=mono"),
-             graph.add("asetnsamples", f"n={chunk_samples}:p=0"),
-             graph.add("abuffersink")]
+    if movie is None:
+        source = graph.add_abuffer(template=stream)
+    else:
+        movie_args = {"filename": os.path.abspath(movie), "streams": "a:0"}
+        try:  # one decoding thread: the stamper's speed is one core's (dec_threads is FFmpeg >= 6.1's)
+            source = graph.add("amovie", dec_threads="1", **movie_args)
+        except (av.error.FFmpegError, ValueError):  # PyAV: "unused config" for an unknown option
+            graph = av.filter.Graph()
+            source = graph.add("amovie", **movie_args)
+    nodes = [source, *(graph.add(name, args) for name, args in chain), graph.add("abuffersink")]
     for a, b in zip(nodes, nodes[1:]):
         a.link_to(b)
     graph.configure()
     return graph
 
 
-def _pull_all(graph) -> Iterator[np.ndarray]:
+# libswresample's mono downmix weights (the defaults _mono_graph describes) for the layouts of
+# most films' audio, per input channel in stream order. LFE: 0.
+_SQRT1_2 = 0.7071067811865476
+_MONO_WEIGHTS = {"5.1": (_SQRT1_2, _SQRT1_2, 1.0, 0.0, 0.5, 0.5),
+                 "5.1(side)": (_SQRT1_2, _SQRT1_2, 1.0, 0.0, 0.5, 0.5)}
+
+
+def _mono_source(stream, chunk_samples: int, path: Path, *, movie: bool = False):
+    """A graph fed the decoded frames (or decoding ``path`` itself, ``movie``), and the function that
+    makes a pulled frame mono float32.
+
+    For planar-float 5.1 (what AAC, AC-3, E-AC-3 and DTS decode to) the graph only re-frames
+    and the downmix is done here in NumPy: libswresample mixes more than two channels one
+    sample at a time (``v += in[j][i] * w[j]`` over the channels with a non-zero weight),
+    which cost a third as much as decoding a 5.1 AAC film; NumPy does the same float32
+    operations in the same order a channel at a time, so the samples are the same. Other
+    layouts and formats go through :func:`_mono_graph`.
+    """
+    fmt = stream.codec_context.format
+    layout = stream.codec_context.layout
+    weights = _MONO_WEIGHTS.get(layout.name if layout is not None else "")
+    if weights is None or fmt is None or fmt.name != "fltp":
+        graph = _mono_graph(stream, chunk_samples, path if movie else None)
+        return graph, lambda frame: np.frombuffer(frame.planes[0], dtype=np.float32, count=frame.samples)
+    graph = _graph(stream, [("asetnsamples", f"n={chunk_samples}:p=0")], path if movie else None)
+    mixed = [(i, np.float32(w)) for i, w in enumerate(weights) if w]
+
+    def mono(frame) -> np.ndarray:
+        planes, n = frame.planes, frame.samples
+        if frame.format.name != "fltp" or len(planes) != len(weights):
+            raise MediaError(f"{path}: audio changes format mid-stream (to {frame.format.name}, "
+                             f"{len(planes)} channels)")
+        (i, w), *rest = mixed
+        out = np.frombuffer(planes[i], dtype=np.float32, count=n) * w
+        scratch = np.empty_like(out)
+        for i, w in rest:
+            plane = np.frombuffer(planes[i], dtype=np.float32, count=n)
+            out += plane if w == 1 else np.multiply(plane, w, out=scratch)
+        return out
+
+    return graph, mono
+
+
+def _pull_all(graph, mono) -> Iterator[np.ndarray]:
     while True:
         try:
             frame = graph.pull()
@@ -178,7 +234,7 @@ def _pull_all(graph) -> Iterator[np.ndarray]:
             return
         # A view of the frame's (reference-counted) buffer: to_ndarray() stacks planes and
         # copies, which cost as much as the downmix for mono frames.
-        yield np.frombuffer(frame.planes[0], dtype=np.float32, count=frame.samples)
+        yield mono(frame)
 
 
 def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: float = 30.0,
@@ -186,10 +242,11 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
                       check_truncation: bool = True) -> Iterator[np.ndarray]:
     """Decode a file's first audio stream as mono float32 blocks at ``sample_rate``.
 
-    Decoding and downmixing are FFmpeg's (through a PyAV filter graph); resampling is
-    libsoxr's streaming resampler (the one librosa uses), which is several times faster
-    than FFmpeg's default resampler at the same quality and keeps decoding well above the
-    stamper's speed target.
+    Decoding and downmixing are FFmpeg's (a PyAV filter graph; from the file's start FFmpeg
+    also demuxes and decodes inside it; planar-float 5.1 is mixed in NumPy with FFmpeg's own
+    weights and float order, see :func:`_mono_source`); resampling is libsoxr's streaming
+    resampler (the one librosa uses), which is several times faster than FFmpeg's default
+    resampler at the same quality and keeps decoding well above the stamper's speed target.
 
     Parameters
     ----------
@@ -232,7 +289,9 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
             container.seek(int(start_s / stream.time_base), stream=stream, backward=True, any_frame=False)
         chunk_samples = max(1024, native // 2)
         try:
-            graph = _mono_graph(stream, chunk_samples)
+            # From the start, FFmpeg demuxes and decodes inside the graph: pushing each decoded
+            # packet's frame from Python cost an eighth of the decoding of a 5.1 AAC film.
+            graph, mono = _mono_source(stream, chunk_samples, path, movie=start_s <= 0)
         except (av.error.FFmpegError, ValueError) as exc:
             raise MediaError(f"{path}: cannot set up decoding of its audio ({exc})") from exc
         resampler = None if native == sample_rate else soxr.ResampleStream(
@@ -259,33 +318,47 @@ def iter_audio_blocks(path: str | os.PathLike, *, sample_rate: int, block_s: flo
                 pending.append(samples.astype(np.float32, copy=False))
                 n_pending += samples.size
 
+        def ready() -> Iterator[np.ndarray]:
+            nonlocal pending, n_pending, produced
+            while n_pending >= block_len:
+                block = np.concatenate(pending)
+                yield block[:block_len]
+                produced += block_len
+                rest = block[block_len:]
+                pending, n_pending = ([rest], rest.size) if rest.size else ([], 0)
+
         try:
-            for frame in container.decode(stream):
-                if position is None:
-                    position = 0 if frame.pts is None or start_s <= 0 else int(
-                        round(float(frame.pts * frame.time_base) * sample_rate))
-                graph.push(frame)
-                # Pull only once a whole output frame can be ready: a pull that finds nothing
-                # raises, and raising per packet cost more than the decoding itself.
-                unpulled += frame.samples
-                if unpulled >= chunk_samples:
-                    for samples in _pull_all(graph):
-                        emit(samples)
-                        unpulled -= samples.size
-                while n_pending >= block_len:
-                    block = np.concatenate(pending)
-                    yield block[:block_len]
-                    produced += block_len
-                    rest = block[block_len:]
-                    pending, n_pending = ([rest], rest.size) if rest.size else ([], 0)
-                if last is not None and position >= last:
-                    break
+            if start_s <= 0:
+                position = 0
+                for samples in _pull_all(graph, mono):
+                    emit(samples)
+                    yield from ready()
+                    if last is not None and position >= last:
+                        break
+                else:
+                    emit(np.zeros(0, np.float32), final=True)
             else:
-                graph.push(None)
-                if position is None:
-                    position = 0
-                tail = list(_pull_all(graph))
-                emit(np.concatenate(tail) if tail else np.zeros(0, np.float32), final=True)
+                for frame in container.decode(stream):
+                    if position is None:
+                        position = 0 if frame.pts is None else int(
+                            round(float(frame.pts * frame.time_base) * sample_rate))
+                    graph.push(frame)
+                    # Pull only once a whole output frame can be ready: a pull that finds nothing
+                    # raises, and raising per packet cost more than the decoding itself.
+                    unpulled += frame.samples
+                    if unpulled >= chunk_samples:
+                        for samples in _pull_all(graph, mono):
+                            emit(samples)
+                            unpulled -= samples.size
+                    yield from ready()
+                    if last is not None and position >= last:
+                        break
+                else:
+                    graph.push(None)
+                    if position is None:
+                        position = 0
+                    tail = list(_pull_all(graph, mono))
+                    emit(np.concatenate(tail) if tail else np.zeros(0, np.float32), final=True)
         except av.error.FFmpegError as exc:
             t = (position or 0) / sample_rate
             raise MediaError(f"{path}: corrupt audio data at t={t:.3f}s ({exc.strerror or exc})") from exc
