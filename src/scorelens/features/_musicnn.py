@@ -437,7 +437,7 @@ class MusicnnNet(nn.Module):
         front = torch.cat([timbral, *temporal], dim=1)  # (batch, 561, time)
         return self.backend(self.midend(front))
 
-    def embed_spectrogram(self, logmel: torch.Tensor, starts: list[int], *, batch_size: int = 4) -> MusicnnOutput:
+    def embed_spectrogram(self, logmel: torch.Tensor, starts: list[int], *, batch_size: int = 16) -> MusicnnOutput:
         """Run the network on patches of one long spectrogram, sharing what the patches have in common.
 
         Equivalent to ``forward(stack([logmel[s:s + 187] for s in starts]))`` (to float
@@ -669,7 +669,7 @@ class MusicnnKind(FeatureKind):
     chunk_patches = 600
 
     def __init__(self, *, model: str = "MSD_musicnn", tags: bool = True,
-                 weights_dir: str | os.PathLike | None = None, batch_size: int = 4,
+                 weights_dir: str | os.PathLike | None = None, batch_size: int = 16,
                  device: str | torch.device = "cpu") -> None:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ParameterError(f"batch_size={batch_size!r} must be a positive integer")
