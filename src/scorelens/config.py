@@ -469,8 +469,8 @@ class EmbeddingConfig:
     """musicnn checkpoint: ``MSD_musicnn`` (Million Song Dataset tags) or ``MTT_musicnn`` (MagnaTagATune)."""
     musicnn_tags: bool = True
     """Also output musicnn's 50 tag probabilities (``tags/musicnn_<tag>/mean``) next to its 200-d embedding."""
-    musicnn_batch_size: int = 4
-    """musicnn 3-second patches per pass through the per-patch stages (~1 MB each)."""
+    musicnn_batch_size: int = 16
+    """musicnn 3-second patches per pass through the per-patch stages (~1 MB each; 16 measured 4-7 % faster than 4)."""
 
     def __post_init__(self) -> None:
         for name in ("vggish_batch_size", "musicnn_batch_size"):
