@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from scorelens.mil._network import MILNetwork, _linear, per_model
+from scorelens.mil._network import _BLOCK, MILNetwork, _linear, per_model
 from scorelens.mil._pooling import _EPS, make_pooling
 
 __all__ = ["InstanceStore", "build_store", "ChunkLayout", "chunk_layout", "padded_rows", "StackTrainer", "aligned"]
@@ -153,6 +153,9 @@ class ChunkLayout:
     mask : torch.Tensor [shape=(n_bags, length), dtype=bool]
     members : torch.Tensor [shape=(n_rows, n_bags), dtype=float32]
         1 where a packed instance belongs to a bag: sums over a bag's instances as a product.
+    owners : torch.Tensor [shape=(n_rows,), dtype=int64]
+        The bag of each packed instance, or ``n_bags`` for the padding rows: the product
+        of a per-bag value with ``members.T`` as a gather.
     """
 
     bags: np.ndarray
@@ -160,6 +163,7 @@ class ChunkLayout:
     slots: torch.Tensor
     mask: torch.Tensor
     members: torch.Tensor
+    owners: torch.Tensor
 
     @property
     def n_rows(self) -> int:
@@ -178,7 +182,8 @@ class ChunkLayout:
         """
         if self.columns.device == torch.device(device):
             return self
-        return ChunkLayout(self.bags, *(t.to(device) for t in (self.columns, self.slots, self.mask, self.members)))
+        return ChunkLayout(self.bags, *(t.to(device) for t in (self.columns, self.slots, self.mask, self.members,
+                                                                self.owners)))
 
 
 def padded_rows(n: int) -> int:
@@ -226,9 +231,11 @@ def chunk_layout(bags: np.ndarray, store: InstanceStore) -> ChunkLayout:
     mask = inst[None, :] < sizes[:, None]
     slots = np.where(mask, offsets[:, None] + inst[None, :], len(columns))
     members = np.zeros((len(columns), len(bags)), dtype=np.float32)
-    members[np.arange(int(sizes.sum())), np.repeat(np.arange(len(bags)), sizes)] = 1.0
+    owners = np.full(len(columns), len(bags), dtype=np.int64)
+    owners[:int(sizes.sum())] = np.repeat(np.arange(len(bags)), sizes)
+    members[np.arange(int(sizes.sum())), owners[:int(sizes.sum())]] = 1.0
     return ChunkLayout(bags, torch.from_numpy(columns), torch.from_numpy(slots.reshape(-1)), torch.from_numpy(mask),
-                       torch.from_numpy(members))
+                       torch.from_numpy(members), torch.from_numpy(owners))
 
 
 def _relu_(t: torch.Tensor) -> torch.Tensor:
@@ -292,6 +299,112 @@ class Workspace:
             self._buffers[name] = buf
         return buf[:n].view(shape)
 
+
+def _sigmoid_(t: torch.Tensor) -> torch.Tensor:
+    """``per_model(torch.sigmoid, t)`` in place: the same bits (see :func:`per_model`).
+
+    In place, each model's values are one contiguous run of the kernel's inner loop, so
+    when a model holds whole blocks no value falls in the scalar tail and nothing needs
+    padding; otherwise the padded out-of-place path runs.
+    """
+    if t[0].numel() % _BLOCK == 0 and t[0].is_contiguous():
+        return torch.sigmoid(t, out=t)
+    return t.copy_(per_model(torch.sigmoid, t))
+
+
+#: The attention clamp's bounds as the float32 kernel applies them.
+_CLAMP = (float(np.float32(_EPS)), float(np.float32(1.0 - _EPS)))
+
+
+@dataclass(frozen=True)
+class _FeatureAttention:
+    """What the backward of :func:`feature_attention_sums` reads (views of Workspace buffers)."""
+
+    att: torch.Tensor           # (M, h, R) float32: the clamped attention
+    values: torch.Tensor        # (M, h, R) float32: v (the backward overwrites it)
+    slope: torch.Tensor         # (M, h, R) float32: sigmoid output, 0 where the clamp held it
+
+
+def feature_attention_sums(z: torch.Tensor, layout: ChunkLayout, work: Workspace):
+    """Kong et al.'s feature-level attention up to its per-bag sums, in float32, by hand.
+
+    Parameters
+    ----------
+    z : torch.Tensor [shape=(n_models, 2 * hidden, n_rows)]
+        The instance head's output (any float dtype): rows ``:hidden`` the values ``v``,
+        rows ``hidden:`` the attention logits.
+    layout : ChunkLayout
+    work : Workspace
+
+    Returns
+    -------
+    weighted, total : torch.Tensor [shape=(n_models, hidden, n_bags), dtype=float32]
+        Per bag, ``sum(att * v)`` and ``sum(att)`` over its instances, where
+        ``att = clamp(sigmoid(logits), eps, 1 - eps)``; their ratio is the pooled value.
+    ctx : _FeatureAttention
+        For :func:`feature_attention_backward`.
+
+    Notes
+    -----
+    The same float32 operations, on the same shapes, as autograd's forward of
+    ``bmm(att * v, members) / bmm(att, members)``, so the same bits, without autograd's
+    fresh tensors; the clamp is a pass of its own only in the (rare) steps where a value
+    reaches it. ``tests/mil/test_step.py`` checks the bits against autograd.
+    """
+    M, h2, R = z.shape
+    h = h2 // 2
+    take = work.take
+    att = _sigmoid_(take("fa_att", (M, h, R), torch.float32).copy_(z[:, h:]))
+    values = take("fa_values", (M, h, R), torch.float32).copy_(z[:, :h])
+    slope = att
+    lo, hi = torch.aminmax(att)
+    if lo.item() < _CLAMP[0] or hi.item() > _CLAMP[1]:
+        # The clamp's gradient is 0 where it held a value: a zero slope gives that zero.
+        slope = take("fa_slope", (M, h, R), torch.float32).copy_(att)
+        att.clamp_(_EPS, 1.0 - _EPS)
+        slope.masked_fill_(slope != att, 0.0)
+    weighted = torch.mul(att, values, out=take("fa_weighted", (M, h, R), torch.float32))
+    members = layout.members.expand(M, *layout.members.shape)                        # (M, R, B)
+    return torch.bmm(weighted, members), torch.bmm(att, members), _FeatureAttention(att, values, slope)
+
+
+def feature_attention_backward(g_weighted: torch.Tensor, g_total: torch.Tensor, ctx: _FeatureAttention,
+                               layout: ChunkLayout, work: Workspace, out: torch.Tensor) -> torch.Tensor:
+    """The gradient of :func:`feature_attention_sums` with respect to its input ``z``.
+
+    Parameters
+    ----------
+    g_weighted, g_total : torch.Tensor [shape=(n_models, hidden, n_bags), dtype=float32]
+        Gradients of the loss with respect to the two sums.
+    ctx : _FeatureAttention
+        Its ``values`` are overwritten.
+    layout : ChunkLayout
+    work : Workspace
+    out : torch.Tensor [shape=(n_models, 2 * hidden, n_rows)]
+        Receives the gradient (rounded to its dtype).
+
+    Returns
+    -------
+    torch.Tensor
+        ``out``.
+
+    Notes
+    -----
+    The product of a per-bag gradient with ``members.T`` has one non-zero term per
+    instance, so it is the gather of that bag's value (exactly; 0 on padding rows). The
+    rest repeats autograd's float32 operations one for one (no fused multiply-add, which
+    would round once where autograd rounds twice): ``g * v + g_total``, ``g * att``, the
+    clamp's mask and ``sigmoid_backward``.
+    """
+    M, h, B = g_weighted.shape
+    R = layout.n_rows
+    per_bag = torch.nn.functional.pad(torch.cat([g_weighted, g_total], dim=1), (0, 1))   # (M, 2h, B + 1)
+    g = torch.index_select(per_bag, 2, layout.owners, out=work.take("fa_grad", (M, 2 * h, R), torch.float32))
+    g_v, g_att = g[:, :h], g[:, h:]
+    g_att.add_(ctx.values.mul_(g_v))                              # d/d att: g_w * v + g_total
+    g_v.mul_(ctx.att)                                             # d/d v: g_w * att
+    torch.ops.aten.sigmoid_backward.grad_input(g_att, ctx.slope, grad_input=g_att)
+    return out.copy_(g)
 
 class StackTrainer:
     """Mixed-precision training of a stack of networks (see the module docstring).
@@ -477,14 +590,9 @@ class StackTrainer:
             both = torch.cat(both, dim=1).transpose(1, 2)                            # (M, B, 2c)
             proba = sig(_linear(both, bag_params["out_w"], bag_params["out_b"]))
         else:
-            # Feature-level attention pools as many channels as hidden units: its sums over
-            # a bag's instances are products with the chunk's membership matrix (one per
-            # model, so each model's rounding stays its own), not sums over a padded grid.
-            M = z["val"].shape[0]
-            att = sig(z["att"]).clamp(_EPS, 1.0 - _EPS)                                # (M, h, R)
-            members = layout.members.expand(M, *layout.members.shape)                  # (M, R, B)
-            pooled = torch.bmm(att * z["val"], members) / torch.bmm(att, members)     # (M, h, B)
-            hidden = torch.relu(pooled).transpose(1, 2)                              # (M, B, h)
+            # The attention-weighted and the plain sums over each bag's instances, from
+            # :func:`feature_attention_sums`: rows :h and h: of one leaf.
+            hidden = torch.relu(z["weighted"] / z["total"]).transpose(1, 2)          # (M, B, h)
             proba = sig(_linear(hidden, bag_params["out_w"], bag_params["out_b"]))
         p = proba.clamp(1e-7, 1 - 1e-7)
         bce = -(self.pos * y * per_model(torch.log, p) + self.neg * (1 - y) * per_model(torch.log, 1 - p))
@@ -534,14 +642,20 @@ class StackTrainer:
             for layer in heads:
                 torch.bmm(head_w[layer][sl], acts[layer][sl], out=z_all[layer][sl])
         # One autograd leaf per head (not slices of one leaf, whose backward would fill a
-        # zero gradient of the whole tensor per slice), in float32 from here on.
+        # zero gradient of the whole tensor per slice), in float32 from here on; the
+        # feature-level attention's wide part runs by hand, its per-bag sums are the leaf.
         z, row = {}, {}
-        for layer, named in heads.items():
-            r = 0
-            for name, width in named:
-                z[name] = z_all[layer][:, r:r + width].float().requires_grad_()
-                row[name] = (layer, r)
-                r += width
+        if self.net.pooling == "feature_attention":
+            z["weighted"], z["total"], fa = feature_attention_sums(z_all[3], layout, self.work)
+            z["weighted"].requires_grad_()
+            z["total"].requires_grad_()
+        else:
+            for layer, named in heads.items():
+                r = 0
+                for name, width in named:
+                    z[name] = z_all[layer][:, r:r + width].float().requires_grad_()
+                    row[name] = (layer, r)
+                    r += width
         bag_params = {k: self._view(self.flat, k).detach().requires_grad_() for k in ("out_w", "out_b")
                       if k in self.shapes}
         with torch.enable_grad():
@@ -549,9 +663,12 @@ class StackTrainer:
             leaves = list(z.values()) + list(bag_params.values())
             grads = torch.autograd.grad(per_fold.sum(), leaves)
         g_z = {layer: take(f"gz{layer}", tuple(z_all[layer].shape), dt) for layer in heads}
-        for name, g in zip(z, grads):
-            layer, r = row[name]
-            g_z[layer][:, r:r + g.shape[1]].copy_(g)
+        if self.net.pooling == "feature_attention":
+            feature_attention_backward(grads[0], grads[1], fa, layout, self.work, out=g_z[3])
+        else:
+            for name, g in zip(z, grads):
+                layer, r = row[name]
+                g_z[layer][:, r:r + g.shape[1]].copy_(g)
         for k, g in zip(bag_params, grads[len(z):]):
             self._view(self.grad, k).copy_(g)
         # Back through the heads and the embedding layers, by hand, chunk by chunk.
