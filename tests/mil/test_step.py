@@ -133,5 +133,5 @@ def test_feature_attention_by_hand_has_autograds_bits(hidden, spread, rng):
     g_weighted, g_total = torch.autograd.grad(((leaves[0] / leaves[1]) * upstream).sum(), leaves)
     out = fa_backward(g_weighted, g_total, ctx, layout, work, torch.empty_like(z))
     assert torch.equal(out, expected.to(torch.bfloat16))
-    padding = layout.owners == 9
-    assert padding.any() and torch.equal(out[:, :, padding], torch.zeros_like(out[:, :, padding]))
+    padding = out[:, :, int(layout.offsets[-1]):]
+    assert padding.numel() and not padding.any()
