@@ -459,6 +459,8 @@ class StackTrainer:
         self.exp_avg_sq = torch.zeros_like(self.flat)
         # The fused Adam kernel reads its step counts where the parameters are.
         self.steps = [torch.tensor(0.0, device=dev) for _ in range(self.M)]
+        # Each model's row of the four buffers, as the fused kernel takes them (made once).
+        self._rows = [list(t.unbind(0)) for t in (self.flat, self.grad, self.exp_avg, self.exp_avg_sq)]
         self.work = Workspace(dev)
         self.models_per_chunk = MODELS_PER_CHUNK
         self._load(net)
@@ -565,7 +567,8 @@ class StackTrainer:
         w = torch.mul(block[:, :, :d], self.inv_scale[:, None, :],
                       out=self.work.take("w1", (self.M, h, d), torch.float32))              # (M, h, d)
         # A sum along the innermost axis, not a batched GEMV: its rounding does not depend on M.
-        b = block[:, :, d] - (w * self.shift[:, None, :]).sum(dim=-1)                        # (M, h)
+        shifted = torch.mul(w, self.shift[:, None, :], out=self.work.take("w1_shift", (self.M, h, d), torch.float32))
+        b = block[:, :, d] - shifted.sum(dim=-1)                                             # (M, h)
         self._augmented[1][:, :h, :d].copy_(w)
         self._augmented[1][:, :h, d].copy_(b)
         for layer in (2, 3):
@@ -710,12 +713,14 @@ class StackTrainer:
                     self._first_layer_grad(torch.bmm(g, below.transpose(1, 2)).float(), sl)
         active = (n_valid > 0).tolist()
         rows = [f for f, on in enumerate(active) if on]
-        for f in rows:
-            self.steps[f] += 1
         if rows:
-            torch._fused_adam_([self.flat[f] for f in rows], [self.grad[f] for f in rows],
-                               [self.exp_avg[f] for f in rows], [self.exp_avg_sq[f] for f in rows], [],
-                               [self.steps[f] for f in rows], lr=self.lr, beta1=0.9, beta2=0.999,
+            def pick(per_model_list):
+                return per_model_list if len(rows) == self.M else [per_model_list[f] for f in rows]
+
+            flat, grad, exp_avg, exp_avg_sq = (pick(r) for r in self._rows)
+            steps = pick(self.steps)
+            torch._foreach_add_(steps, 1.0)
+            torch._fused_adam_(flat, grad, exp_avg, exp_avg_sq, [], steps, lr=self.lr, beta1=0.9, beta2=0.999,
                                weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
         return per_fold.detach()
 
