@@ -638,7 +638,10 @@ class StackTrainer:
         x1 = torch.index_select(self.store.x, 1, layout.columns, out=take("x1", (da, R), dt))   # (da, R)
         heads = self._heads()
         weights = self._forward_weights()
-        head_w = {layer: self._view(self.flat, f"head{layer}").to(dt) for layer in heads}
+        # The step's copies of the weights go to Workspace buffers too: a fresh tensor of
+        # megabytes each step costs its page faults (see Workspace).
+        head_w = {layer: take(f"head_w{layer}", (M, *self.shapes[f"head{layer}"]), dt)
+                  .copy_(self._view(self.flat, f"head{layer}")) for layer in heads}
         acts = {layer: take(f"e{layer}", (M, ha, R), dt) for layer in (1, 2, 3)}   # (M, ha, R) each
         for e in acts.values():      # the row of ones that carries the next layer's bias, then zeros
             e[:, h] = 1.0
@@ -688,8 +691,10 @@ class StackTrainer:
         for k, g in zip(bag_params, grads[len(z):]):
             self._view(self.grad, k).copy_(g)
         # Back through the heads and the embedding layers, by hand, chunk by chunk.
-        transposed = {layer: weights[layer][:, :, :h].transpose(1, 2).contiguous() for layer in (2, 3)}
-        head_t = {layer: head_w[layer][:, :, :h].transpose(1, 2).contiguous() for layer in heads}
+        transposed = {layer: take(f"w_t{layer}", (M, h, h), dt).copy_(weights[layer][:, :, :h].transpose(1, 2))
+                      for layer in (2, 3)}
+        head_t = {layer: take(f"head_t{layer}", (M, h, head_w[layer].shape[1]), dt)
+                  .copy_(head_w[layer][:, :, :h].transpose(1, 2)) for layer in heads}
         for sl in self._chunks():
             m = sl.stop - sl.start
             g_e = {}
