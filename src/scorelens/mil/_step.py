@@ -28,8 +28,11 @@ of the step. :class:`StackTrainer` runs the same model with
 * **fused Adam** (``torch._fused_adam_``) over one flat float32 buffer per model.
 
 Autograd still runs the part after the instance heads (pooling, bag-level layers,
-loss), on tensors a few channels wide. ``tests/mil/test_step.py`` checks the gradients
-against autograd through :class:`MILNetwork`.
+loss), on tensors a few channels wide. The feature-level attention's heads are as wide
+as the hidden layer, so its part up to the per-bag sums runs by hand as well
+(:func:`feature_attention_sums`), with autograd's float32 operations one for one and so
+its bits. ``tests/mil/test_step.py`` checks the gradients against autograd through
+:class:`MILNetwork`, and the feature attention's bits against autograd's.
 
 Why by hand: PyTorch has no fused "GEMM + bias + ReLU" with a batch of weight matrices
 on CPU outside ``torch.compile`` (which needs a C++ toolchain at run time and recompiles
