@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from scorelens.mil._network import NETWORK_POOLINGS, MILNetwork
-from scorelens.mil._step import StackTrainer, _relu_, _relu_backward_, build_store, chunk_layout, padded_rows
+from scorelens.mil._network import NETWORK_POOLINGS, MILNetwork, per_model
+from scorelens.mil._pooling import _EPS
+from scorelens.mil._step import StackTrainer, Workspace, _relu_, _relu_backward_, build_store, chunk_layout, padded_rows
+from scorelens.mil._step import feature_attention_backward as fa_backward
+from scorelens.mil._step import feature_attention_sums as fa_sums
 from scorelens.mil._training import _batch, fold_standardisation, loss_weights, pad_bags
 
 
@@ -101,3 +104,34 @@ def test_fused_adam_step_equals_torch_optim_adam(rng):
             assert torch.equal(trainer.flat[1], before[1])      # an empty step leaves the model alone
     assert (moved > lr).all()                     # the weights did move: the comparison is not vacuous
     assert adam.state[reference[1]]["step"].item() == len(chunks) - 1
+
+
+@pytest.mark.parametrize("hidden, spread", [(64, 1.0), (64, 30.0), (3, 30.0)])
+def test_feature_attention_by_hand_has_autograds_bits(hidden, spread, rng):
+    # spread 30 saturates the sigmoid, so the clamp holds some values; hidden 3 leaves
+    # each model a partial block (the padded sigmoid path).
+    bags = [rng.normal(size=(int(rng.integers(1, 40)), 4)).astype(np.float32) for _ in range(9)]
+    layout = chunk_layout(np.arange(9), build_store(bags, torch.bfloat16))
+    M, R = 3, layout.n_rows
+    gen = torch.Generator().manual_seed(0)
+    z = (torch.randn((M, 2 * hidden, R), generator=gen) * spread).to(torch.bfloat16)
+    upstream = torch.randn((M, hidden, 9), generator=gen)
+
+    v = z[:, :hidden].float().requires_grad_()
+    logits = z[:, hidden:].float().requires_grad_()
+    att = per_model(torch.sigmoid, logits).clamp(_EPS, 1.0 - _EPS)
+    members = layout.members.expand(M, *layout.members.shape)
+    weighted, total = torch.bmm(att * v, members), torch.bmm(att, members)
+    expected = torch.cat(torch.autograd.grad(((weighted / total) * upstream).sum(), [v, logits]), dim=1)
+
+    work = Workspace()
+    mine_weighted, mine_total, ctx = fa_sums(z, layout, work)
+    assert torch.equal(mine_weighted, weighted) and torch.equal(mine_total, total)
+    if spread > 1:
+        assert (ctx.slope == 0).any()             # the clamp path ran
+    leaves = [mine_weighted.requires_grad_(), mine_total.requires_grad_()]
+    g_weighted, g_total = torch.autograd.grad(((leaves[0] / leaves[1]) * upstream).sum(), leaves)
+    out = fa_backward(g_weighted, g_total, ctx, layout, work, torch.empty_like(z))
+    assert torch.equal(out, expected.to(torch.bfloat16))
+    padding = out[:, :, int(layout.offsets[-1]):]
+    assert padding.numel() and not padding.any()

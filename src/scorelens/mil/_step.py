@@ -28,8 +28,11 @@ of the step. :class:`StackTrainer` runs the same model with
 * **fused Adam** (``torch._fused_adam_``) over one flat float32 buffer per model.
 
 Autograd still runs the part after the instance heads (pooling, bag-level layers,
-loss), on tensors a few channels wide. ``tests/mil/test_step.py`` checks the gradients
-against autograd through :class:`MILNetwork`.
+loss), on tensors a few channels wide. The feature-level attention's heads are as wide
+as the hidden layer, so its part up to the per-bag sums runs by hand as well
+(:func:`feature_attention_sums`), with autograd's float32 operations one for one and so
+its bits. ``tests/mil/test_step.py`` checks the gradients against autograd through
+:class:`MILNetwork`, and the feature attention's bits against autograd's.
 
 Why by hand: PyTorch has no fused "GEMM + bias + ReLU" with a batch of weight matrices
 on CPU outside ``torch.compile`` (which needs a C++ toolchain at run time and recompiles
@@ -43,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from scorelens.mil._network import MILNetwork, _linear, per_model
+from scorelens.mil._network import _BLOCK, MILNetwork, _linear, per_model
 from scorelens.mil._pooling import _EPS, make_pooling
 
 __all__ = ["InstanceStore", "build_store", "ChunkLayout", "chunk_layout", "padded_rows", "StackTrainer", "aligned"]
@@ -153,6 +156,8 @@ class ChunkLayout:
     mask : torch.Tensor [shape=(n_bags, length), dtype=bool]
     members : torch.Tensor [shape=(n_rows, n_bags), dtype=float32]
         1 where a packed instance belongs to a bag: sums over a bag's instances as a product.
+    offsets : np.ndarray [shape=(n_bags + 1,), dtype=int64]
+        Bag ``k`` holds the packed instances ``offsets[k]:offsets[k + 1]``.
     """
 
     bags: np.ndarray
@@ -160,6 +165,7 @@ class ChunkLayout:
     slots: torch.Tensor
     mask: torch.Tensor
     members: torch.Tensor
+    offsets: np.ndarray
 
     @property
     def n_rows(self) -> int:
@@ -178,7 +184,8 @@ class ChunkLayout:
         """
         if self.columns.device == torch.device(device):
             return self
-        return ChunkLayout(self.bags, *(t.to(device) for t in (self.columns, self.slots, self.mask, self.members)))
+        return ChunkLayout(self.bags, *(t.to(device) for t in (self.columns, self.slots, self.mask, self.members)),
+                           self.offsets)
 
 
 def padded_rows(n: int) -> int:
@@ -228,7 +235,7 @@ def chunk_layout(bags: np.ndarray, store: InstanceStore) -> ChunkLayout:
     members = np.zeros((len(columns), len(bags)), dtype=np.float32)
     members[np.arange(int(sizes.sum())), np.repeat(np.arange(len(bags)), sizes)] = 1.0
     return ChunkLayout(bags, torch.from_numpy(columns), torch.from_numpy(slots.reshape(-1)), torch.from_numpy(mask),
-                       torch.from_numpy(members))
+                       torch.from_numpy(members), np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
 
 
 def _relu_(t: torch.Tensor) -> torch.Tensor:
@@ -293,6 +300,128 @@ class Workspace:
         return buf[:n].view(shape)
 
 
+def _sigmoid_(t: torch.Tensor) -> torch.Tensor:
+    """``per_model(torch.sigmoid, t)`` in place: the same bits (see :func:`per_model`).
+
+    In place, each model's values are one contiguous run of the kernel's inner loop, so
+    when a model holds whole blocks no value falls in the scalar tail and nothing needs
+    padding; otherwise the padded out-of-place path runs.
+    """
+    if t[0].numel() % _BLOCK == 0 and t[0].is_contiguous():
+        return torch.sigmoid(t, out=t)
+    return t.copy_(per_model(torch.sigmoid, t))
+
+
+#: The attention clamp's bounds as the float32 kernel applies them.
+_CLAMP = (float(np.float32(_EPS)), float(np.float32(1.0 - _EPS)))
+
+
+def _spread(per_bag: torch.Tensor, offsets: np.ndarray, out: torch.Tensor) -> torch.Tensor:
+    """Copy each bag's value to its packed instances, 0 to the padding: ``per_bag @ members.T``.
+
+    One broadcast copy per bag: a bag's instances are consecutive, and a gather by index
+    (``index_select`` along the last axis) is ten times slower on the CPU.
+    """
+    rows = out.view(-1, out.shape[-1])                                               # (M * C, R)
+    values = per_bag.reshape(rows.shape[0], -1)                                       # (M * C, B)
+    for k in range(values.shape[1]):
+        a, b = int(offsets[k]), int(offsets[k + 1])
+        rows[:, a:b].copy_(values[:, k:k + 1].expand(-1, b - a))
+    rows[:, int(offsets[-1]):].zero_()
+    return out
+
+
+@dataclass(frozen=True)
+class _FeatureAttention:
+    """What the backward of :func:`feature_attention_sums` reads (views of Workspace buffers)."""
+
+    att: torch.Tensor           # (M, h, R) float32: the clamped attention
+    values: torch.Tensor        # (M, h, R) float32: v (the backward overwrites it)
+    slope: torch.Tensor         # (M, h, R) float32: sigmoid output, 0 where the clamp held it
+
+
+def feature_attention_sums(z: torch.Tensor, layout: ChunkLayout, work: Workspace):
+    """Kong et al.'s feature-level attention up to its per-bag sums, in float32, by hand.
+
+    Parameters
+    ----------
+    z : torch.Tensor [shape=(n_models, 2 * hidden, n_rows)]
+        The instance head's output (any float dtype): rows ``:hidden`` the values ``v``,
+        rows ``hidden:`` the attention logits.
+    layout : ChunkLayout
+    work : Workspace
+
+    Returns
+    -------
+    weighted, total : torch.Tensor [shape=(n_models, hidden, n_bags), dtype=float32]
+        Per bag, ``sum(att * v)`` and ``sum(att)`` over its instances, where
+        ``att = clamp(sigmoid(logits), eps, 1 - eps)``; their ratio is the pooled value.
+    ctx : _FeatureAttention
+        For :func:`feature_attention_backward`.
+
+    Notes
+    -----
+    The same float32 operations, on the same shapes, as autograd's forward of
+    ``bmm(att * v, members) / bmm(att, members)``, so the same bits, without autograd's
+    fresh tensors; the clamp is a pass of its own only in the (rare) steps where a value
+    reaches it. ``tests/mil/test_step.py`` checks the bits against autograd.
+    """
+    M, h2, R = z.shape
+    h = h2 // 2
+    take = work.take
+    att = _sigmoid_(take("fa_att", (M, h, R), torch.float32).copy_(z[:, h:]))
+    values = take("fa_values", (M, h, R), torch.float32).copy_(z[:, :h])
+    slope = att
+    lo, hi = torch.aminmax(att)
+    if lo.item() < _CLAMP[0] or hi.item() > _CLAMP[1]:
+        # The clamp's gradient is 0 where it held a value: a zero slope gives that zero.
+        slope = take("fa_slope", (M, h, R), torch.float32).copy_(att)
+        att.clamp_(_EPS, 1.0 - _EPS)
+        slope.masked_fill_(slope != att, 0.0)
+    weighted = torch.mul(att, values, out=take("fa_weighted", (M, h, R), torch.float32))
+    members = layout.members.expand(M, *layout.members.shape)                        # (M, R, B)
+    return torch.bmm(weighted, members), torch.bmm(att, members), _FeatureAttention(att, values, slope)
+
+
+def feature_attention_backward(g_weighted: torch.Tensor, g_total: torch.Tensor, ctx: _FeatureAttention,
+                               layout: ChunkLayout, work: Workspace, out: torch.Tensor) -> torch.Tensor:
+    """The gradient of :func:`feature_attention_sums` with respect to its input ``z``.
+
+    Parameters
+    ----------
+    g_weighted, g_total : torch.Tensor [shape=(n_models, hidden, n_bags), dtype=float32]
+        Gradients of the loss with respect to the two sums.
+    ctx : _FeatureAttention
+        Its ``values`` are overwritten.
+    layout : ChunkLayout
+    work : Workspace
+    out : torch.Tensor [shape=(n_models, 2 * hidden, n_rows)]
+        Receives the gradient (rounded to its dtype).
+
+    Returns
+    -------
+    torch.Tensor
+        ``out``.
+
+    Notes
+    -----
+    The product of a per-bag gradient with ``members.T`` has one non-zero term per
+    instance, so it is that bag's value copied to its instances (exactly; 0 on padding
+    rows). The
+    rest repeats autograd's float32 operations one for one (no fused multiply-add, which
+    would round once where autograd rounds twice): ``g * v + g_total``, ``g * att``, the
+    clamp's mask and ``sigmoid_backward``.
+    """
+    M, h, B = g_weighted.shape
+    R = layout.n_rows
+    g = _spread(torch.cat([g_weighted, g_total], dim=1), layout.offsets,
+                work.take("fa_grad", (M, 2 * h, R), torch.float32))
+    g_v, g_att = g[:, :h], g[:, h:]
+    g_att.add_(ctx.values.mul_(g_v))                              # d/d att: g_w * v + g_total
+    g_v.mul_(ctx.att)                                             # d/d v: g_w * att
+    torch.ops.aten.sigmoid_backward.grad_input(g_att, ctx.slope, grad_input=g_att)
+    return out.copy_(g)
+
 class StackTrainer:
     """Mixed-precision training of a stack of networks (see the module docstring).
 
@@ -333,6 +462,8 @@ class StackTrainer:
         self.exp_avg_sq = torch.zeros_like(self.flat)
         # The fused Adam kernel reads its step counts where the parameters are.
         self.steps = [torch.tensor(0.0, device=dev) for _ in range(self.M)]
+        # Each model's row of the four buffers, as the fused kernel takes them (made once).
+        self._rows = [list(t.unbind(0)) for t in (self.flat, self.grad, self.exp_avg, self.exp_avg_sq)]
         self.work = Workspace(dev)
         self.models_per_chunk = MODELS_PER_CHUNK
         self._load(net)
@@ -439,7 +570,8 @@ class StackTrainer:
         w = torch.mul(block[:, :, :d], self.inv_scale[:, None, :],
                       out=self.work.take("w1", (self.M, h, d), torch.float32))              # (M, h, d)
         # A sum along the innermost axis, not a batched GEMV: its rounding does not depend on M.
-        b = block[:, :, d] - (w * self.shift[:, None, :]).sum(dim=-1)                        # (M, h)
+        shifted = torch.mul(w, self.shift[:, None, :], out=self.work.take("w1_shift", (self.M, h, d), torch.float32))
+        b = block[:, :, d] - shifted.sum(dim=-1)                                             # (M, h)
         self._augmented[1][:, :h, :d].copy_(w)
         self._augmented[1][:, :h, d].copy_(b)
         for layer in (2, 3):
@@ -477,14 +609,9 @@ class StackTrainer:
             both = torch.cat(both, dim=1).transpose(1, 2)                            # (M, B, 2c)
             proba = sig(_linear(both, bag_params["out_w"], bag_params["out_b"]))
         else:
-            # Feature-level attention pools as many channels as hidden units: its sums over
-            # a bag's instances are products with the chunk's membership matrix (one per
-            # model, so each model's rounding stays its own), not sums over a padded grid.
-            M = z["val"].shape[0]
-            att = sig(z["att"]).clamp(_EPS, 1.0 - _EPS)                                # (M, h, R)
-            members = layout.members.expand(M, *layout.members.shape)                  # (M, R, B)
-            pooled = torch.bmm(att * z["val"], members) / torch.bmm(att, members)     # (M, h, B)
-            hidden = torch.relu(pooled).transpose(1, 2)                              # (M, B, h)
+            # The attention-weighted and the plain sums over each bag's instances, from
+            # :func:`feature_attention_sums`: rows :h and h: of one leaf.
+            hidden = torch.relu(z["weighted"] / z["total"]).transpose(1, 2)          # (M, B, h)
             proba = sig(_linear(hidden, bag_params["out_w"], bag_params["out_b"]))
         p = proba.clamp(1e-7, 1 - 1e-7)
         bce = -(self.pos * y * per_model(torch.log, p) + self.neg * (1 - y) * per_model(torch.log, 1 - p))
@@ -514,7 +641,10 @@ class StackTrainer:
         x1 = torch.index_select(self.store.x, 1, layout.columns, out=take("x1", (da, R), dt))   # (da, R)
         heads = self._heads()
         weights = self._forward_weights()
-        head_w = {layer: self._view(self.flat, f"head{layer}").to(dt) for layer in heads}
+        # The step's copies of the weights go to Workspace buffers too: a fresh tensor of
+        # megabytes each step costs its page faults (see Workspace).
+        head_w = {layer: take(f"head_w{layer}", (M, *self.shapes[f"head{layer}"]), dt)
+                  .copy_(self._view(self.flat, f"head{layer}")) for layer in heads}
         acts = {layer: take(f"e{layer}", (M, ha, R), dt) for layer in (1, 2, 3)}   # (M, ha, R) each
         for e in acts.values():      # the row of ones that carries the next layer's bias, then zeros
             e[:, h] = 1.0
@@ -534,14 +664,20 @@ class StackTrainer:
             for layer in heads:
                 torch.bmm(head_w[layer][sl], acts[layer][sl], out=z_all[layer][sl])
         # One autograd leaf per head (not slices of one leaf, whose backward would fill a
-        # zero gradient of the whole tensor per slice), in float32 from here on.
+        # zero gradient of the whole tensor per slice), in float32 from here on; the
+        # feature-level attention's wide part runs by hand, its per-bag sums are the leaf.
         z, row = {}, {}
-        for layer, named in heads.items():
-            r = 0
-            for name, width in named:
-                z[name] = z_all[layer][:, r:r + width].float().requires_grad_()
-                row[name] = (layer, r)
-                r += width
+        if self.net.pooling == "feature_attention":
+            z["weighted"], z["total"], fa = feature_attention_sums(z_all[3], layout, self.work)
+            z["weighted"].requires_grad_()
+            z["total"].requires_grad_()
+        else:
+            for layer, named in heads.items():
+                r = 0
+                for name, width in named:
+                    z[name] = z_all[layer][:, r:r + width].float().requires_grad_()
+                    row[name] = (layer, r)
+                    r += width
         bag_params = {k: self._view(self.flat, k).detach().requires_grad_() for k in ("out_w", "out_b")
                       if k in self.shapes}
         with torch.enable_grad():
@@ -549,14 +685,19 @@ class StackTrainer:
             leaves = list(z.values()) + list(bag_params.values())
             grads = torch.autograd.grad(per_fold.sum(), leaves)
         g_z = {layer: take(f"gz{layer}", tuple(z_all[layer].shape), dt) for layer in heads}
-        for name, g in zip(z, grads):
-            layer, r = row[name]
-            g_z[layer][:, r:r + g.shape[1]].copy_(g)
+        if self.net.pooling == "feature_attention":
+            feature_attention_backward(grads[0], grads[1], fa, layout, self.work, out=g_z[3])
+        else:
+            for name, g in zip(z, grads):
+                layer, r = row[name]
+                g_z[layer][:, r:r + g.shape[1]].copy_(g)
         for k, g in zip(bag_params, grads[len(z):]):
             self._view(self.grad, k).copy_(g)
         # Back through the heads and the embedding layers, by hand, chunk by chunk.
-        transposed = {layer: weights[layer][:, :, :h].transpose(1, 2).contiguous() for layer in (2, 3)}
-        head_t = {layer: head_w[layer][:, :, :h].transpose(1, 2).contiguous() for layer in heads}
+        transposed = {layer: take(f"w_t{layer}", (M, h, h), dt).copy_(weights[layer][:, :, :h].transpose(1, 2))
+                      for layer in (2, 3)}
+        head_t = {layer: take(f"head_t{layer}", (M, h, head_w[layer].shape[1]), dt)
+                  .copy_(head_w[layer][:, :, :h].transpose(1, 2)) for layer in heads}
         for sl in self._chunks():
             m = sl.stop - sl.start
             g_e = {}
@@ -580,12 +721,14 @@ class StackTrainer:
                     self._first_layer_grad(torch.bmm(g, below.transpose(1, 2)).float(), sl)
         active = (n_valid > 0).tolist()
         rows = [f for f, on in enumerate(active) if on]
-        for f in rows:
-            self.steps[f] += 1
         if rows:
-            torch._fused_adam_([self.flat[f] for f in rows], [self.grad[f] for f in rows],
-                               [self.exp_avg[f] for f in rows], [self.exp_avg_sq[f] for f in rows], [],
-                               [self.steps[f] for f in rows], lr=self.lr, beta1=0.9, beta2=0.999,
+            def pick(per_model_list):
+                return per_model_list if len(rows) == self.M else [per_model_list[f] for f in rows]
+
+            flat, grad, exp_avg, exp_avg_sq = (pick(r) for r in self._rows)
+            steps = pick(self.steps)
+            torch._foreach_add_(steps, 1.0)
+            torch._fused_adam_(flat, grad, exp_avg, exp_avg_sq, [], steps, lr=self.lr, beta1=0.9, beta2=0.999,
                                weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
         return per_fold.detach()
 
