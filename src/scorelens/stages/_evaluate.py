@@ -140,8 +140,9 @@ def evaluate_models(workspace: Workspace, config: ModelConfig, corpus, *, featur
     sequential : bool
         Train network folds one at a time and recompute every run (for checking).
     executor : Executor, optional
-        A distributed executor sends each network's folds to its workers in chunks (one
-        per worker) and runs the Simple MI / IMV folds there too; same numbers.
+        A cluster on other machines (``--scheduler``) gets each network's folds in chunks
+        (one per worker) and the Simple MI / IMV folds too; a local cluster (``--workers N``)
+        only sets ``n_jobs`` to N, the folds running in this process; same numbers.
     progress : callable, optional
 
     Returns
@@ -177,7 +178,13 @@ def evaluate_models(workspace: Workspace, config: ModelConfig, corpus, *, featur
     # (not when sequential, which is there to recompute and check).
     cache = None if sequential else RunCache(workspace, layout.evaluation_runs(config.level))
     fold_map = n_chunks = None
-    if executor is not None and executor.distributed and not sequential:
+    if executor is not None and getattr(executor, "local_cluster", False):
+        # A local cluster's workers share this machine's cores: the folds run here on as
+        # many threads (networks) and processes (Simple MI, IMV) instead, without shipping
+        # the bags to the workers per task (measured on 110 films, 2 cores: 85 s here
+        # against 309 s through the cluster; the same numbers either way).
+        n_jobs = n_jobs or executor.workers
+    elif executor is not None and executor.distributed and not sequential:
         fold_map, n_chunks = (lambda fn, items: executor.run_all(fn, items, name="folds")), executor.workers
         n_jobs = n_jobs or executor.workers
     context = executor.joblib_backend() if fold_map is not None else contextlib.nullcontext()

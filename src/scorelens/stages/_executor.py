@@ -222,6 +222,11 @@ class DaskExecutor(Executor):
             self.client = Client(self._cluster)
             self.workers = workers
 
+    @property
+    def local_cluster(self) -> bool:
+        """Whether the workers are a local cluster this executor started (all on this machine)."""
+        return self._cluster is not None
+
     def map(self, fn, items, *, names):
         """Submit every task to the cluster; yields ``(position, result or ScorelensError)`` as each finishes."""
         from distributed import as_completed
