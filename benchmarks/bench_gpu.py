@@ -2,7 +2,7 @@
 
 Run on a machine with a CUDA GPU, as one command (it fits one 10-minute device call)::
 
-    python benchmarks/bench_gpu.py --cpu-reference benchmarks/out/table4_full_cpu.json --json $OUT/gpu.json
+    python benchmarks/bench_gpu.py --cpu-reference benchmarks/reference/table4_full_cpu.json --json $OUT/gpu.json
 
 1. **Same code path, same answers**: leave-one-out on a small synthetic corpus, every
    pooling, trained on ``cuda`` and on ``cpu`` from the same seeds and folds in float32;
