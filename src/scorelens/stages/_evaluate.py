@@ -178,7 +178,7 @@ def evaluate_models(workspace: Workspace, config: ModelConfig, corpus, *, featur
     # (not when sequential, which is there to recompute and check).
     cache = None if sequential else RunCache(workspace, layout.evaluation_runs(config.level))
     fold_map = n_chunks = None
-    if executor is not None and getattr(executor, "local_cluster", False):
+    if executor is not None and executor.local_cluster:
         # A local cluster's workers share this machine's cores: the folds run here on as
         # many threads (networks) and processes (Simple MI, IMV) instead, without shipping
         # the bags to the workers per task (measured on 110 films, 2 cores: 85 s here

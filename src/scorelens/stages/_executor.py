@@ -97,6 +97,8 @@ class Executor(abc.ABC):
     workers: int = 1
     #: Whether tasks run in other processes (their database must then be readable there).
     distributed: bool = False
+    #: Whether those processes are a local cluster this executor started (on this machine's cores).
+    local_cluster: bool = False
 
     @abc.abstractmethod
     def map(self, fn: Callable[..., Any], items: Sequence[tuple], *, names: Sequence[str]) -> Iterator[tuple[int, Any]]:
@@ -221,11 +223,8 @@ class DaskExecutor(Executor):
                                               "OPENBLAS_NUM_THREADS": "1"})
             self.client = Client(self._cluster)
             self.workers = workers
+            self.local_cluster = True
 
-    @property
-    def local_cluster(self) -> bool:
-        """Whether the workers are a local cluster this executor started (all on this machine)."""
-        return self._cluster is not None
 
     def map(self, fn, items, *, names):
         """Submit every task to the cluster; yields ``(position, result or ScorelensError)`` as each finishes."""
