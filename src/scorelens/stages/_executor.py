@@ -217,7 +217,13 @@ class DaskExecutor(Executor):
             # worker outlives its run.
             # dashboard_address=None still binds the scheduler's HTTP server to :8787 and warns
             # "Port 8787 is already in use" when another cluster holds it; ":0" takes a free port.
+            # silence_logs: the workers' own loggers print only CRITICAL. A task's error reaches
+            # the driver with its future and is reported there in one line; what they logged
+            # besides was shutdown noise (a heartbeat meeting the closed scheduler, with its
+            # traceback, when a run is stopped).
+            debugging = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         silence_logs=logging.WARNING if debugging else logging.CRITICAL,
                                          dashboard_address=":0", death_timeout="20s",
                                          env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                                               "OPENBLAS_NUM_THREADS": "1"})
