@@ -141,3 +141,12 @@ def test_wide_ranks_of_large_corpora_grow_the_same_trees(rng):
     ranks.rank = ranks.rank.astype(np.int32)
     template = RandomForestClassifier(n_estimators=4, random_state=2)
     assert_same_forest(forest._fit_one(template, ranks, Y[:, 0]), clone(template).fit(X, Y[:, 0]), X)
+
+
+def test_the_radix_sort_path_grows_the_same_trees(rng, monkeypatch):
+    # Corpora of 2^21 instances or more sort large nodes by radix instead of scanning rank
+    # buckets; the same trees either way.
+    monkeypatch.setattr(forest, "RANK_BUCKETS", False)
+    X, Y = awkward(rng, n=400, d=9, labels=1)
+    template = RandomForestClassifier(n_estimators=5, random_state=4)
+    assert_same_forest(forest._fit_one(template, forest.rank_features(X), Y[:, 0]), clone(template).fit(X, Y[:, 0]), X)

@@ -1,12 +1,31 @@
-"""The compiled tree builder of :mod:`scorelens.mil._forest` (numba; see that module for what it replays)."""
+"""The compiled tree builder of :mod:`scorelens.mil._forest` (numba; see that module for what it replays and how)."""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 #: The tree builder's EPSILON (``sklearn/tree/_tree.pyx``).
 EPS = float(np.finfo(np.float64).eps)
+
+
+#: Bits of each field of a rank bucket (samples, weight, class-1 weight): corpora of fewer
+#: than 2^21 instances use the bucket scan, larger ones the radix sort.
+FIELD = 21
+_FIELD_MASK = (1 << FIELD) - 1
+
+
+@intrinsic
+def trailing_zeros(typingctx, word):
+    """Index of the lowest set bit of a non-zero uint64 (LLVM's cttz: one instruction)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True)
@@ -67,7 +86,7 @@ def gini(c0, c1, wn):
 
 
 @njit(cache=True, nogil=True)
-def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, keys, keys2):
+def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, keys, keys2, bucket, bitmap):
     n, d = X.shape
     thr = np.float32(1e-7)
     samples = np.empty(n, dtype=np.int64)
@@ -105,6 +124,17 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
     wy = np.empty(n, dtype=np.int64)
     for i in range(n):
         wy[i] = (np.int64(w[i]) << 1) | np.int64(y[i])
+    # A node of more than ``small`` samples whose ranks span few enough 64-bit words is
+    # scanned through rank buckets instead of sorted: each sample adds (1 sample, its
+    # count, its count if class 1) to its rank's bucket and sets the rank's bit; the
+    # scan then visits the set bits in order. Counts are integers, so the per-rank sums
+    # are the same numbers the sorted scan accumulates one sample at a time.
+    buckets_ok = n < (1 << FIELD) and bitmap.shape[0] > 0       # empty buffers: always sort
+    fmask = np.int64(_FIELD_MASK)
+    n_words = bitmap.shape[0]
+    packed = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        packed[i] = (np.int64(1) << np.int64(2 * FIELD)) | (np.int64(w[i]) << FIELD) | (np.int64(w[i]) * np.int64(y[i]))
     n_nodes = 0
     max_depth_seen = -1
     first = True
@@ -132,6 +162,9 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
         best_pos = end
         best_feat = -2
         best_thr = -2.0
+        best_rank = np.int64(-1)
+        best_wl = 0.0
+        best_l1 = 0.0
         best_ml = 0
         imp_l = 0.0
         imp_r = 0.0
@@ -145,6 +178,7 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
             n_total = n_known
             best_proxy = -np.inf
             bound = -np.inf
+            bound_q = -np.inf
             margin = 1e-9 * wn
             while f_i > n_total and (n_visited < max_features or n_visited <= n_found + n_drawn):
                 n_visited += 1
@@ -157,8 +191,79 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                     continue
                 f_j += n_found
                 f = features[f_j]
-                # The node's samples in ascending order of feature f, each as one key:
-                # rank << 32 | bootstrap count << 1 | class.
+                near = apart[f] == 0
+                if nn > small and buckets_ok and 4 * nn >= n_words:
+                    r_lo = np.int64(n)
+                    r_hi = np.int64(-1)
+                    for p in range(start, end):
+                        i = samples[p]
+                        r = np.int64(rank[f, i])
+                        bucket[r] += packed[i]
+                        bitmap[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+                        r_lo = min(r_lo, r)
+                        r_hi = max(r_hi, r)
+                    w_lo = r_lo >> 6
+                    w_hi = r_hi >> 6
+                    if value[f, r_hi] <= value[f, r_lo] + thr:
+                        for wi in range(w_lo, w_hi + 1):
+                            word = bitmap[wi]
+                            bitmap[wi] = 0
+                            while word != 0:
+                                bucket[np.int64(wi << 6) + np.int64(trailing_zeros(word))] = 0
+                                word &= word - np.uint64(1)
+                        tmp = features[f_j]
+                        features[f_j] = features[n_total]
+                        features[n_total] = tmp
+                        n_found += 1
+                        n_total += 1
+                        continue
+                    f_i -= 1
+                    tmp = features[f_i]
+                    features[f_i] = features[f_j]
+                    features[f_j] = tmp
+                    # Walk the ranks present in ascending order; a split is tried between
+                    # each rank and the next one, with every sample of lower rank on the left.
+                    cnt = np.int64(0)
+                    cw = np.int64(0)
+                    c1 = np.int64(0)
+                    ra = np.int64(-1)
+                    for wi in range(w_lo, w_hi + 1):
+                        word = bitmap[wi]
+                        bitmap[wi] = 0
+                        while word != 0:
+                            rb = np.int64(wi << 6) + np.int64(trailing_zeros(word))
+                            word &= word - np.uint64(1)
+                            b = bucket[rb]
+                            bucket[rb] = 0
+                            if ra >= 0 and not (near and value[f, rb] <= value[f, ra] + thr):
+                                wl = np.float64(cw)
+                                l1 = np.float64(c1)
+                                wr = wn - wl
+                                r1 = t1 - l1
+                                if not (exact and l1 * l1 * wr + r1 * r1 * wl < bound_q * (wl * wr)):
+                                    l0 = wl - l1
+                                    r0 = t0 - l0
+                                    il = gini(l0, l1, wl)
+                                    ir_ = gini(r0, r1, wr)
+                                    proxy = -wr * ir_ - wl * il
+                                    if proxy > best_proxy:
+                                        best_proxy = proxy
+                                        bound = (proxy + wn) - margin
+                                        bound_q = ((bound - wn) + 2.0 * t1) / 2.0
+                                        best_pos = start + cnt
+                                        best_feat = f
+                                        best_thr = np.float64(value[f, ra]) / 2.0 + np.float64(value[f, rb]) / 2.0
+                                        best_rank = ra
+                                        best_wl = np.float64(cw)
+                                        best_l1 = np.float64(c1)
+                                        best_ml = 1 if cnt > (nn - cnt) else 0
+                            cnt += b >> (2 * FIELD)
+                            cw += (b >> FIELD) & fmask
+                            c1 += b & fmask
+                            ra = rb
+                    continue
+                # Otherwise the node's samples in ascending order of feature f, each as one
+                # key: rank << 32 | bootstrap count << 1 | class.
                 k = 0
                 for p in range(start, end):
                     i = samples[p]
@@ -180,9 +285,13 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                 tmp = features[f_i]
                 features[f_i] = features[f_j]
                 features[f_j] = tmp
+                if nn <= small:
+                    insertion_sort(keys, nn)
+                    ks = keys
+                else:
+                    ks = radix_sort(keys, keys2, nn, digit, passes, count)
                 wl = 0.0
                 l1 = 0.0
-                near = apart[f] == 0
                 kq = ks[0]
                 for q in range(nn - 1):
                     wq = np.float64((kq >> 1) & 0x7FFFFFFF)
@@ -201,11 +310,12 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                     wr = wn - wl
                     r0 = t0 - l0
                     r1 = t1 - l1
-                    # Up to the constant -wn, the proxy is (l0^2 + l1^2) / wl + (r0^2 + r1^2) / wr;
-                    # with integer counts both sides of this test are exact products, so a
-                    # split whose value is clearly below the best one's (by far more than the
-                    # proxy's rounding) is passed over without the divisions.
-                    if exact and (l0 * l0 + l1 * l1) * wr + (r0 * r0 + r1 * r1) * wl < bound * (wl * wr):
+                    # Up to the constant -wn, the proxy is (l0^2 + l1^2) / wl + (r0^2 + r1^2) / wr
+                    # = wn - 2 t1 + 2 (l1^2 / wl + r1^2 / wr) (with l0 = wl - l1, r0 = wr - r1).
+                    # With integer counts the left side of this test is an exact product, so
+                    # a split whose value is clearly below the best one's (by far more than
+                    # the proxy's rounding: ``margin``) is passed over without the divisions.
+                    if exact and l1 * l1 * wr + r1 * r1 * wl < bound_q * (wl * wr):
                         continue
                     il = gini(l0, l1, wl)
                     ir = gini(r0, r1, wr)
@@ -213,32 +323,32 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                     if proxy > best_proxy:
                         best_proxy = proxy
                         bound = (proxy + wn) - margin
+                        bound_q = ((bound - wn) + 2.0 * t1) / 2.0
                         best_pos = start + q + 1
                         best_feat = f
                         best_thr = np.float64(value[f, ra]) / 2.0 + np.float64(value[f, rb]) / 2.0
+                        best_rank = ra
+                        best_wl = wl
+                        best_l1 = l1
                         best_ml = 1 if (q + 1) > (nn - q - 1) else 0
             if best_pos < end:
-                # Partition (order inside each side is free: nothing depends on it).
+                # Partition (order inside each side is free: nothing depends on it). The
+                # threshold lies strictly between the values of ranks best_rank and the
+                # next rank present in the node, so "x <= threshold" is "rank <= best_rank";
+                # the ranks' row stays in cache where X's column is a miss per sample.
                 lo = start
                 hi = end
                 while lo < hi:
                     i = samples[lo]
-                    if np.float64(X[i, best_feat]) <= best_thr:
+                    if np.int64(rank[best_feat, i]) <= best_rank:
                         lo += 1
                     else:
                         hi -= 1
                         samples[lo] = samples[hi]
                         samples[hi] = i
-                wl = 0.0
-                l1 = 0.0
-                l0 = 0.0
-                for p in range(start, best_pos):
-                    i = samples[p]
-                    wl += w[i]
-                    if y[i] == 1:
-                        l1 += w[i]
-                    else:
-                        l0 += w[i]
+                wl = best_wl
+                l1 = best_l1
+                l0 = wl - l1
                 wr = wn - wl
                 imp_l = gini(l0, l1, wl)
                 imp_r = gini(t0 - l0, t1 - l1, wr)
