@@ -24,11 +24,18 @@ interleaved fold by fold in this process (one core), with their out-of-fold prob
 and predictions compared bit for bit; the CPU time is extrapolated to all folds and both
 kinds on ``--jobs`` cores.
 
+``--against SRC``: instead, the compiled builder of another checkout (``SRC`` is its ``src``
+folder, e.g. ``git archive <rev> src | tar -x -C /tmp/base``) against this one's, on the same
+K folds, interleaved fold by fold in this process, with every forest's probabilities on the
+held-out film compared bit for bit. Interleaving keeps the ratio fair on a shared machine,
+whose speed drifts by more than the difference between two versions of the builder.
+
 Usage::
 
     nice -n 10 python benchmarks/bench_imv_rf.py                    # 5-fold, seeds 0,1,2, both kinds
     nice -n 10 python benchmarks/bench_imv_rf.py --cv 10 --seeds 0 --kinds vggish
     taskset -c 1 python benchmarks/bench_imv_rf.py --speed 4        # scikit-learn vs compiled forests
+    taskset -c 1 python benchmarks/bench_imv_rf.py --speed 8 --against /tmp/base/src   # two builders
 """
 
 from __future__ import annotations
@@ -64,8 +71,13 @@ def main(argv=None) -> int:
                         help="time K leave-one-out folds of binary-relevance IMV-RF, scikit-learn vs compiled")
     parser.add_argument("--speed-kfold", action="store_true",
                         help="with --speed: all --cv folds instead, and Table 4's IMV-RF row of both")
+    parser.add_argument("--against", metavar="SRC",
+                        help="with --speed: another checkout's src folder, whose compiled builder is timed "
+                             "against this one's instead of scikit-learn")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
+    if args.speed and args.against:
+        return against(args)
     if args.speed:
         return speed(args)
 
@@ -198,6 +210,80 @@ def speed(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "table4": table, "ratio": ratio,
                                                "identical": same,
+                                               "extrapolated_min": {k: v / 60 for k, v in total.items()}}, indent=2))
+    return 0 if same else 1
+
+
+def _load_module(path: Path, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def against(args) -> int:
+    """Another checkout's compiled forests against this one's on the same folds: CPU time and identity."""
+    sys.path.insert(0, str(HERE))
+    from bench_table4 import study_corpus
+    from sklearn.ensemble import RandomForestClassifier
+
+    from scorelens.analysis._evaluation import make_folds
+    from scorelens.config import ModelConfig
+    from scorelens.mil import _forest as forest
+
+    src = Path(args.against) / "scorelens" / "mil"
+    baseline = _load_module(src / "_forest.py", "baseline_forest")
+    baseline._GROW = _load_module(src / "_forest_kernels.py", "baseline_forest_kernels").grow
+    builders = {"baseline": baseline, "this": forest}
+    seed = int(args.seeds.split(",")[0])
+    kinds = args.kinds.split(",")
+    sets = {fs.kind: fs for fs in study_corpus(seed, args.films) if fs.kind in kinds}
+    folds = make_folds(args.films, ModelConfig(seed=seed))
+    chosen = np.linspace(0, args.films - 1, args.speed).round().astype(int)
+    template = RandomForestClassifier(n_estimators=100, random_state=seed)
+    warm = np.random.default_rng(0).normal(size=(300, 5)).astype(np.float32)
+    for module in builders.values():       # compile (or load) both builders and run their self-checks
+        module.fit_binary_forests(template, warm, (warm[:, :2] > 0).astype(np.int64))
+    print(f"IMV-RF's six binary forests of 100 trees, {len(chosen)} of {len(folds)} leave-one-out folds per kind, "
+          f"corpus seed {seed}, one process, the two builders interleaved fold by fold; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; baseline: {args.against}")
+    cpu = {name: 0.0 for name in builders}
+    same = True
+    rows = []
+    for kind, fs in sets.items():
+        for f in chosen:
+            test = set(int(b) for b in folds[f])
+            train = [b for b in range(len(fs.bags)) if b not in test]
+            X = np.concatenate([fs.bags[b] for b in train])
+            Y = np.concatenate([np.repeat(fs.Y[b][None], len(fs.bags[b]), axis=0) for b in train])
+            held_out = np.concatenate([fs.bags[b] for b in sorted(test)])
+            proba = {}
+            for name, module in builders.items():
+                c0 = time.process_time()
+                fitted = module.fit_binary_forests(template, X, Y)
+                spent = time.process_time() - c0
+                cpu[name] += spent
+                rows.append({"kind": kind, "fold": int(f), "builder": name, "cpu_s": spent})
+                proba[name] = np.stack([m.predict_proba(held_out)[:, 1] for m in fitted])
+            equal = np.array_equal(proba["baseline"], proba["this"])
+            same &= equal
+            print(f"  {kind:7s} fold {f:3d}: baseline {rows[-2]['cpu_s']:6.2f} s, this {rows[-1]['cpu_s']:6.2f} s CPU "
+                  f"({rows[-2]['cpu_s'] / rows[-1]['cpu_s']:.2f}x); held-out probabilities identical: {equal}",
+                  flush=True)
+    n_folds = len(chosen) * len(sets)
+    ratio = cpu["baseline"] / cpu["this"]
+    per_fold = {name: [r["cpu_s"] for r in rows if r["builder"] == name] for name in builders}
+    pair = np.array(per_fold["baseline"]) / np.array(per_fold["this"])
+    total = {k: v / n_folds * args.films * len(sets) / args.jobs for k, v in cpu.items()}
+    print(f"CPU per fold: baseline {cpu['baseline'] / n_folds:.2f} s, this {cpu['this'] / n_folds:.2f} s: "
+          f"{ratio:.2f}x (per-fold ratios: median {np.median(pair):.2f}, range {pair.min():.2f}-{pair.max():.2f}); "
+          f"identical on every fold: {same}")
+    print(f"extrapolated to {args.films} leave-one-out folds x {len(sets)} kinds on {args.jobs} idle cores: "
+          f"baseline {total['baseline'] / 60:.1f} min, this {total['this'] / 60:.1f} min (forest fitting only)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "ratio": ratio, "identical": same,
                                                "extrapolated_min": {k: v / 60 for k, v in total.items()}}, indent=2))
     return 0 if same else 1
 

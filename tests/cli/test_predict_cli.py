@@ -83,3 +83,20 @@ def test_a_model_predict_cannot_use_is_one_line(mir_study, new_films, tmp_path, 
     code, err = run_cli(*args, "--model", tmp_path / "old.pt")
     assert code == 1 and len(err.strip().splitlines()) == 1, err   # the error says it all: no warning before it
     assert "old.pt: the model does not record how its mir features were computed" in err
+
+
+def test_predict_reads_the_settings_as_run_does(mir_study, new_films, tmp_path, cli, run_cli):
+    root, corpus = new_films
+    film = corpus.films[0]
+    args = ("predict", film.film, "--soundtrack", root / "soundtracks" / film.id, "--model", mir_study.model,
+            "--workspace", tmp_path / "ws")
+    # A stamper that asks for more aligned hashes than any 5-s window holds finds no cue: the
+    # prediction falls back to the training corpus' genre shares.
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[stamp]\nmin_votes = 100000\n")
+    res = cli("-q", *args, "--json", "--config", strict, "--set", "stamp.min_votes_single=100000")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["cues"] == 0 and out["from_prior"]
+    code, err = run_cli(*args, "--set", "stamp.no_such_setting=1")
+    assert code != 0 and "no_such_setting" in err and len(err.strip().splitlines()) == 1, err

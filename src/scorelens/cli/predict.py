@@ -9,10 +9,20 @@ from typing import Annotated
 
 import typer
 
-from scorelens.cli.common import DEFAULT_WORKSPACE, DbOpt, WorkspaceOpt, console, err_console, progress, state
+from scorelens.cli.common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    DbOpt,
+    SetOpt,
+    WorkspaceOpt,
+    console,
+    err_console,
+    progress,
+    state,
+    study_settings,
+)
 from scorelens.cli.main import app
 from scorelens.cli.stamp import expand_tracks
-from scorelens.config import StamperConfig
 
 
 @app.command("predict")
@@ -25,11 +35,17 @@ def predict_command(
                                         dir_okay=False)],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     db: DbOpt = None,
+    config: ConfigOpt = None,
+    settings: SetOpt = None,
     top: Annotated[int, typer.Option(help="Cues listed per predicted genre.", min=0)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Predict a film's genres from its music: find the cues, describe them with the features the model was
-    trained on (its recorded kind and settings), apply the model."""
+    trained on (its recorded kind and settings), apply the model.
+
+    The stamper's settings and where the embedding weights are (embeddings.vggish_dir) are read as
+    `scorelens run` reads them: --config, then --set SECTION.NAME=VALUE (e.g. --set stamp.speed=1.0);
+    the feature settings come from the model itself."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -39,16 +55,18 @@ def predict_command(
     from scorelens.stages._predict import run_predict
     from scorelens.workspace import Workspace
 
+    study = study_settings(None, config, settings, run__db=db)
     with warnings.catch_warnings():
         # A format-1 model is refused below in one line that says why; its warning would only repeat it.
         warnings.simplefilter("ignore", LegacyArtifactWarning)
         artifact = load_artifact(model)  # a bad artifact is one line before any work
-    artifact.feature_pipeline()  # so is one whose features cannot be computed here (kept for run_predict)
+    artifact.feature_pipeline(embeddings=study.embeddings)  # so is one whose features cannot be computed here
     info = probe_audio(film)
     with progress() as bar:
         task = bar.add_task(f"stamping {film.name}", total=round(info.duration_s, 1) if info.duration_s > 0 else None)
-        report = run_predict(Workspace(workspace), StamperConfig(), film, soundtrack=expand_tracks(soundtrack),
-                             model=artifact, db=db, top=top, on_progress=lambda s: bar.advance(task, s))
+        report = run_predict(Workspace(workspace), study.stamp, film, soundtrack=expand_tracks(soundtrack),
+                             model=artifact, embeddings=study.embeddings, db=study.run.db, top=top,
+                             on_progress=lambda s: bar.advance(task, s))
     for w in report.warnings:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     prediction, artifact = report.prediction, report.artifact
