@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 #: The tree builder's EPSILON (``sklearn/tree/_tree.pyx``).
@@ -23,7 +23,7 @@ def trailing_zeros(typingctx, word):
     sig = types.uint64(types.uint64)
 
     def codegen(context, builder, signature, args):
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+        return builder.cttz(args[0], cgutils.true_bit)     # true: undefined for 0 (never passed)
 
     return sig, codegen
 
