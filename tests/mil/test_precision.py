@@ -86,6 +86,10 @@ def test_the_timing_is_cached_per_machine(tmp_path, monkeypatch):
     (tmp_path / "scorelens" / "precision.json").write_text("{not json")
     assert network.cached_gemm_rates() == timer.rates
     assert timer.calls == 3
+    # Figures of another timing method are not read: the new method measures again.
+    monkeypatch.setattr(network, "_TIMING_METHOD", "some-later-method")
+    network.cached_gemm_rates()
+    assert timer.calls == 4
 
 
 def test_auto_resolves_to_the_choice_and_the_evaluation_records_why(monkeypatch, rng):
