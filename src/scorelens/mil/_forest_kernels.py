@@ -285,11 +285,6 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                 tmp = features[f_i]
                 features[f_i] = features[f_j]
                 features[f_j] = tmp
-                if nn <= small:
-                    insertion_sort(keys, nn)
-                    ks = keys
-                else:
-                    ks = radix_sort(keys, keys2, nn, digit, passes, count)
                 wl = 0.0
                 l1 = 0.0
                 kq = ks[0]
