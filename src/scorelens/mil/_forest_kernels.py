@@ -192,35 +192,46 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                 f_j += n_found
                 f = features[f_j]
                 near = apart[f] == 0
-                if nn > small and buckets_ok and 4 * nn >= n_words:
-                    r_lo = np.int64(n)
-                    r_hi = np.int64(-1)
-                    for p in range(start, end):
-                        i = samples[p]
-                        r = np.int64(rank[f, i])
+                # One pass over the node: rank buckets (nodes of more than ``small``
+                # samples whose ranks span few enough bitmap words) or sort keys
+                # (rank << 32 | bootstrap count << 1 | class), with the rank range.
+                use_buckets = nn > small and buckets_ok and 4 * nn >= n_words
+                r_lo = np.int64(n)
+                r_hi = np.int64(-1)
+                k = 0
+                for p in range(start, end):
+                    i = samples[p]
+                    r = np.int64(rank[f, i])
+                    if use_buckets:
                         bucket[r] += packed[i]
                         bitmap[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-                        r_lo = min(r_lo, r)
-                        r_hi = max(r_hi, r)
-                    w_lo = r_lo >> 6
-                    w_hi = r_hi >> 6
-                    if value[f, r_hi] <= value[f, r_lo] + thr:
+                    else:
+                        keys[k] = (r << 32) | wy[i]
+                        k += 1
+                    r_lo = min(r_lo, r)
+                    r_hi = max(r_hi, r)
+                w_lo = r_lo >> 6
+                w_hi = r_hi >> 6
+                if value[f, r_hi] <= value[f, r_lo] + thr:
+                    # A constant feature in this node (and below it): no split.
+                    if use_buckets:
                         for wi in range(w_lo, w_hi + 1):
                             word = bitmap[wi]
                             bitmap[wi] = 0
                             while word != 0:
                                 bucket[np.int64(wi << 6) + np.int64(trailing_zeros(word))] = 0
                                 word &= word - np.uint64(1)
-                        tmp = features[f_j]
-                        features[f_j] = features[n_total]
-                        features[n_total] = tmp
-                        n_found += 1
-                        n_total += 1
-                        continue
-                    f_i -= 1
-                    tmp = features[f_i]
-                    features[f_i] = features[f_j]
-                    features[f_j] = tmp
+                    tmp = features[f_j]
+                    features[f_j] = features[n_total]
+                    features[n_total] = tmp
+                    n_found += 1
+                    n_total += 1
+                    continue
+                f_i -= 1
+                tmp = features[f_i]
+                features[f_i] = features[f_j]
+                features[f_j] = tmp
+                if use_buckets:
                     # Walk the ranks present in ascending order; a split is tried between
                     # each rank and the next one, with every sample of lower rank on the left.
                     cnt = np.int64(0)
@@ -262,29 +273,12 @@ def grow(X, rank, value, apart, y, w, max_features, seed, small, digit, passes, 
                             c1 += b & fmask
                             ra = rb
                     continue
-                # Otherwise the node's samples in ascending order of feature f, each as one
-                # key: rank << 32 | bootstrap count << 1 | class.
-                k = 0
-                for p in range(start, end):
-                    i = samples[p]
-                    keys[k] = (np.int64(rank[f, i]) << 32) | wy[i]
-                    k += 1
+                # Otherwise the keys, sorted: by insertion in small nodes, by radix in the others.
                 if nn <= small:
                     insertion_sort(keys, nn)
                     ks = keys
                 else:
                     ks = radix_sort(keys, keys2, nn, digit, passes, count)
-                if value[f, ks[nn - 1] >> 32] <= value[f, ks[0] >> 32] + thr:
-                    tmp = features[f_j]
-                    features[f_j] = features[n_total]
-                    features[n_total] = tmp
-                    n_found += 1
-                    n_total += 1
-                    continue
-                f_i -= 1
-                tmp = features[f_i]
-                features[f_i] = features[f_j]
-                features[f_j] = tmp
                 wl = 0.0
                 l1 = 0.0
                 kq = ks[0]
