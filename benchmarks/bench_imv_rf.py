@@ -76,6 +76,10 @@ def main(argv=None) -> int:
                              "against this one's instead of scikit-learn")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
+    if args.against and not (Path(args.against) / "scorelens" / "mil" / "_forest_kernels.py").is_file():
+        parser.error(f"--against {args.against}: not a checkout's src folder (no scorelens/mil/_forest_kernels.py)")
+    if args.against and not args.speed:
+        parser.error("--against needs --speed K (the folds to time)")
     if args.speed and args.against:
         return against(args)
     if args.speed:
